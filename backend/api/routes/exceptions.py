@@ -1,0 +1,111 @@
+"""Exceptions queue for supervisors: over-receipts, damage, short picks, variances."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlmodel import func, select
+
+from backend import audit
+from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, ensure_site_access, require_roles, resolve_site
+from backend.api.schemas import Page, Strict
+from backend.auth.principal import Principal
+from backend.errors import Conflict, NotFound
+from backend.models import Site, User, WarehouseException, utcnow
+from backend.receiving.service import Receiver, request_from_json
+
+router = APIRouter(prefix="/exceptions", tags=["exceptions"], dependencies=[require_roles("supervisor", "admin")])
+
+
+class ExceptionOut(BaseModel):
+    id: int
+    kind: str
+    state: str
+    message: str
+    details: dict[str, Any] | None
+    task_id: int | None
+    raised_by: int | None
+    resolved_by: int | None
+    resolution_note: str
+    created_at: datetime
+    resolved_at: datetime | None
+
+
+class Resolution(Strict):
+    note: str = Field(default="", max_length=500)
+
+
+def _out(e: WarehouseException) -> ExceptionOut:
+    return ExceptionOut(**e.model_dump(exclude={"site_id"}))
+
+
+@router.get("", response_model=Page[ExceptionOut])
+def list_exceptions(
+    me: CurrentUser, session: SessionDep, site: str | None = None, state: str | None = "open",
+    kind: str | None = None, limit: int = Query(default=200, ge=1, le=5000), offset: int = Query(default=0, ge=0),
+) -> Page[ExceptionOut]:
+    site_row = resolve_site(session, me, site)
+    conditions = [WarehouseException.site_id == site_row.id]
+    if state:
+        conditions.append(WarehouseException.state == state)
+    if kind:
+        conditions.append(WarehouseException.kind == kind)
+    total = session.exec(select(func.count()).select_from(WarehouseException).where(*conditions)).one()
+    rows = session.exec(select(WarehouseException).where(*conditions).order_by(WarehouseException.id)
+                        .offset(offset).limit(limit)).all()
+    return Page(data=[_out(e) for e in rows], count=total)
+
+
+def _load_open(session, me: Principal, exception_id: int) -> WarehouseException:  # noqa: ANN001
+    # Row lock on PostgreSQL: two supervisors approving at once resolve it once.
+    exc = session.exec(
+        select(WarehouseException).where(WarehouseException.id == exception_id).with_for_update()
+    ).first()
+    if exc is None:
+        raise NotFound(f"exception {exception_id} not found", code="unknown_exception")
+    ensure_site_access(me, exc.site_id, f"exception {exception_id}")
+    if exc.state != "open":
+        raise Conflict(f"exception {exception_id} is already {exc.state}", code="exception_resolved")
+    return exc
+
+
+def _resolve(session, me: Principal, exc: WarehouseException, state: str, note: str) -> None:  # noqa: ANN001
+    before = {"state": exc.state}
+    exc.state = state
+    exc.resolved_by = me.id
+    exc.resolution_note = note
+    exc.resolved_at = utcnow()
+    session.add(exc)
+    audit.record(session, user_id=me.id, site_id=exc.site_id, action=f"exception.{state}",
+                 entity="warehouse_exception", entity_id=exc.id, before=before, after={"state": state, "note": note})
+
+
+@router.post("/{exception_id}/approve", response_model=ExceptionOut)
+def approve(exception_id: int, body: Resolution, me: CurrentUser, runtime: RuntimeDep,
+            session: SessionDep) -> ExceptionOut:
+    """Approve: an over-receipt is then posted as received; other kinds are acknowledged."""
+    exc = _load_open(session, me, exception_id)
+    if exc.kind == "over_receipt":
+        site = session.get(Site, exc.site_id)
+        requester = session.get(User, (exc.details or {}).get("requested_by"))
+        who = Principal(id=requester.id if requester else me.id, username="", roles=frozenset({"supervisor"}),
+                        all_sites=True, site_ids=frozenset())
+        outcome = Receiver(session, runtime.settings, who, site).receive(
+            request_from_json(exc.details["request"]), allow_over=True
+        )
+        exc.details = {**exc.details, "posted": {"lpn": outcome.lpn, "putaway_task_id": outcome.putaway_task_id,
+                                                 "receipt_ids": [ln.receipt_id for ln in outcome.lines]}}
+    _resolve(session, me, exc, "approved", body.note)
+    session.commit()
+    return _out(exc)
+
+
+@router.post("/{exception_id}/reject", response_model=ExceptionOut)
+def reject(exception_id: int, body: Resolution, me: CurrentUser, session: SessionDep) -> ExceptionOut:
+    exc = _load_open(session, me, exception_id)
+    _resolve(session, me, exc, "rejected", body.note)
+    session.commit()
+    return _out(exc)

@@ -1,0 +1,198 @@
+"""Inbound shipments (ASNs) and receipts at the dock."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from fastapi import APIRouter, Query
+from pydantic import Field, model_validator
+from sqlalchemy import insert
+from sqlmodel import func, select
+
+from backend import audit
+from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, require_roles, resolve_site
+from backend.api.schemas import Page, Strict
+from backend.db import unit_of_work
+from backend.errors import Invalid, NotFound
+from backend.gs1 import is_valid_sscc
+from backend.masterdata import product_ids_by_sku
+from backend.models import InboundLine, InboundShipment, Product
+from backend.receiving.service import (
+    OverReceipt,
+    Receiver,
+    ReceiveRequest,
+    raise_over_receipt_exception,
+)
+
+router = APIRouter(tags=["receiving"])
+
+class AsnLineIn(Strict):
+    line_no: int = Field(ge=1)
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0)
+    lot: str = Field(default="", max_length=64)
+    expiry: date | None = None
+    sscc: str | None = Field(default=None, pattern=r"^(00)?\d{18}$")
+
+class AsnIn(Strict):
+    site: str | None = None
+    reference: str = Field(min_length=1, max_length=64)
+    supplier: str = Field(default="", max_length=200)
+    expected_at: datetime | None = None
+    lines: list[AsnLineIn] = Field(min_length=1, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _unique_line_numbers(self) -> "AsnIn":
+        seen: set[int] = set()
+        for index, line in enumerate(self.lines):
+            if line.line_no in seen:
+                raise ValueError(f"lines.{index}: line_no {line.line_no} appears twice")
+            seen.add(line.line_no)
+        return self
+
+class AsnLineOut(Strict):
+    line_no: int
+    sku: str
+    quantity_expected: int
+    quantity_received: int
+    lot: str
+    expiry: date | None
+    sscc: str | None
+
+class AsnOut(Strict):
+    id: int
+    site: str
+    reference: str
+    supplier: str
+    expected_at: datetime | None
+    status: str
+    created: bool = False
+    lines: list[AsnLineOut]
+
+def _asn_out(session, shipment: InboundShipment, site_code: str, created: bool = False) -> AsnOut:  # noqa: ANN001
+    rows = session.exec(
+        select(InboundLine, Product.sku).join(Product, Product.id == InboundLine.product_id)
+        .where(InboundLine.shipment_id == shipment.id).order_by(InboundLine.line_no)
+    ).all()
+    return AsnOut(
+        id=shipment.id, site=site_code, reference=shipment.reference, supplier=shipment.supplier,
+        expected_at=shipment.expected_at, status=shipment.status, created=created,
+        lines=[AsnLineOut(line_no=ln.line_no, sku=sku, quantity_expected=ln.quantity_expected,
+                          quantity_received=ln.quantity_received, lot=ln.lot, expiry=ln.expiry, sscc=ln.sscc)
+               for ln, sku in rows],
+    )
+
+@router.post("/inbound-shipments", response_model=AsnOut, status_code=201,
+             dependencies=[require_roles("integration", "admin", "supervisor")])
+def create_asn(body: AsnIn, me: CurrentUser, session: SessionDep) -> AsnOut:
+    """Announce an inbound shipment. Idempotent by the sender's reference: a repeat returns the first."""
+    site = resolve_site(session, me, body.site)
+    existing = session.exec(
+        select(InboundShipment).where(InboundShipment.site_id == site.id, InboundShipment.reference == body.reference)
+    ).first()
+    if existing is not None:
+        return _asn_out(session, existing, site.code)
+    products = product_ids_by_sku(session, sorted({line.sku for line in body.lines}))
+    for index, line in enumerate(body.lines):
+        if line.sku not in products:
+            raise Invalid(f"line {line.line_no}: unknown SKU {line.sku!r}", code="unknown_sku",
+                          details={"line_no": line.line_no, "row": index, "field": f"lines.{index}.sku"})
+        if line.sscc and not is_valid_sscc(line.sscc[-18:]):
+            raise Invalid(f"line {line.line_no}: SSCC {line.sscc} has a wrong check digit", code="invalid_sscc",
+                          details={"line_no": line.line_no, "row": index, "field": f"lines.{index}.sscc"})
+    shipment = InboundShipment(site_id=site.id, reference=body.reference, supplier=body.supplier,
+                               expected_at=body.expected_at)
+    session.add(shipment)
+    session.flush()
+    session.execute(insert(InboundLine), [
+        {"shipment_id": shipment.id, "line_no": line.line_no, "product_id": products[line.sku],
+         "quantity_expected": line.quantity, "quantity_received": 0, "lot": line.lot, "expiry": line.expiry,
+         "sscc": line.sscc[-18:] if line.sscc else None}
+        for line in body.lines
+    ])
+    audit.record(session, user_id=me.id, site_id=site.id, action="asn.create", entity="inbound_shipment",
+                 entity_id=shipment.id, after={"reference": body.reference, "lines": len(body.lines)})
+    session.commit()
+    return _asn_out(session, shipment, site.code, created=True)
+
+@router.get("/inbound-shipments", response_model=Page[AsnOut],
+            dependencies=[require_roles("receiver", "supervisor", "admin", "integration")])
+def list_asns(
+    me: CurrentUser, session: SessionDep, site: str | None = None, status: str | None = None,
+    reference: str | None = None, limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0),
+) -> Page[AsnOut]:
+    site_row = resolve_site(session, me, site)
+    conditions = [InboundShipment.site_id == site_row.id]
+    if status:
+        conditions.append(InboundShipment.status == status)
+    if reference:
+        conditions.append(InboundShipment.reference == reference)
+    total = session.exec(select(func.count()).select_from(InboundShipment).where(*conditions)).one()
+    rows = session.exec(select(InboundShipment).where(*conditions).order_by(InboundShipment.id)
+                        .offset(offset).limit(limit)).all()
+    return Page(data=[_asn_out(session, s, site_row.code) for s in rows], count=total)
+
+@router.get("/inbound-shipments/{reference}", response_model=AsnOut,
+            dependencies=[require_roles("receiver", "supervisor", "admin", "integration")])
+def get_asn(reference: str, me: CurrentUser, session: SessionDep, site: str | None = None) -> AsnOut:
+    site_row = resolve_site(session, me, site)
+    shipment = session.exec(select(InboundShipment).where(
+        InboundShipment.site_id == site_row.id, InboundShipment.reference == reference)).first()
+    if shipment is None:
+        raise NotFound(f"inbound shipment {reference!r} not found", code="unknown_shipment")
+    return _asn_out(session, shipment, site_row.code)
+
+class ReceiptIn(Strict):
+    site: str | None = None
+    dock: str = Field(min_length=1, max_length=40)
+    scan: str | None = Field(default=None, max_length=512,
+                             description="pallet SSCC, case GTIN or GS1-128 string, exactly as scanned")
+    shipment: str | None = None
+    sku: str | None = None
+    line_no: int | None = Field(default=None, ge=1)
+    quantity: int | None = Field(default=None, gt=0)
+    lot: str | None = Field(default=None, max_length=64)
+    expiry: date | None = None
+    lpn: str | None = Field(default=None, max_length=40, description="keep building this LPN at the dock")
+    damaged: bool = False
+    damage_note: str = Field(default="", max_length=300)
+    blind: bool = Field(default=False, description="receive without an ASN (role permitting)")
+
+class ReceivedLineOut(Strict):
+    receipt_id: int
+    shipment: str | None
+    line_no: int | None
+    sku: str
+    quantity: int
+    lot: str
+    expiry: date | None
+
+class ReceiptOut(Strict):
+    lpn: str | None
+    location: str
+    lines: list[ReceivedLineOut]
+    putaway_task_id: int | None
+    exception_id: int | None
+
+@router.post("/receipts", response_model=ReceiptOut, status_code=201,
+             dependencies=[require_roles("receiver", "supervisor", "admin")])
+def receive(body: ReceiptIn, me: CurrentUser, runtime: RuntimeDep, session: SessionDep) -> ReceiptOut:
+    """Receive at a dock: scan a pallet SSCC (whole pallet), a case GTIN/GS1-128, or name SKU/line."""
+    site = resolve_site(session, me, body.site)
+    site_id = site.id
+    request = ReceiveRequest(**body.model_dump(exclude={"site"}))
+    try:
+        outcome = Receiver(session, runtime.settings, me, site).receive(request)
+        session.commit()
+    except OverReceipt as error:
+        # Rolling back expires every loaded row: touch none of them afterwards, or
+        # this session would begin again and hold SQLite's write lock.
+        session.rollback()
+        # The refused receipt is still a fact on the dock: queue it for a supervisor.
+        with unit_of_work(runtime.sessions) as own:
+            exc = raise_over_receipt_exception(own, site_id, me, request, error)
+        error.details = {**(error.details or {}), "exception_id": exc.id}
+        raise
+    return ReceiptOut(lpn=outcome.lpn, location=outcome.location,
+                      lines=[ReceivedLineOut(**line.__dict__) for line in outcome.lines],
+                      putaway_task_id=outcome.putaway_task_id, exception_id=outcome.exception_id)

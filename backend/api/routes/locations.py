@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+from sqlmodel import func, select
+
+from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, require_roles, resolve_site
+from backend.api.schemas import Page, Strict, UpsertResult
+from backend.errors import NotFound
+from backend.masterdata import upsert_locations
+from backend.models import Location, Product, Zone
+
+router = APIRouter(prefix="/locations", tags=["locations"])
+
+LocationKind = Literal["pick_face", "reserve", "dock", "staging", "pack", "ship", "quarantine"]
+
+
+class LocationIn(Strict):
+    code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.\-/]+$")
+    kind: LocationKind
+    zone: str | None = None
+    capacity: int = Field(default=0, ge=0)
+    aisle: str = Field(default="", max_length=16)
+    bay: str = Field(default="", max_length=16)
+    level: str = Field(default="", max_length=16)
+    x: float = 0.0
+    y: float = 0.0
+    fixed_sku: str | None = None
+    mixed_products: bool = False
+    replenish_min: int | None = Field(default=None, ge=0)
+    replenish_max: int | None = Field(default=None, ge=1)
+    active: bool = True
+
+
+class LocationsUpsert(Strict):
+    site: str | None = None
+    locations: list[LocationIn] = Field(min_length=1, max_length=50_000)
+
+
+class LocationOut(LocationIn):
+    id: int
+    check_digits: str
+
+
+@router.post("", response_model=UpsertResult, dependencies=[require_roles("admin", "integration")])
+def upsert(body: LocationsUpsert, me: CurrentUser, session: SessionDep) -> UpsertResult:
+    """Create or update locations by code (idempotent); up to 50,000 per request."""
+    site = resolve_site(session, me, body.site)
+    result = upsert_locations(session, site, [loc.model_dump() for loc in body.locations], me.id)
+    session.commit()
+    return UpsertResult(**result)
+
+
+def _out(loc: Location, zone_code: str | None, sku: str | None) -> LocationOut:
+    return LocationOut(
+        id=loc.id, code=loc.code, kind=loc.kind, zone=zone_code, capacity=loc.capacity, aisle=loc.aisle,
+        bay=loc.bay, level=loc.level, x=loc.x, y=loc.y, fixed_sku=sku, mixed_products=loc.mixed_products,
+        replenish_min=loc.replenish_min, replenish_max=loc.replenish_max, active=loc.active,
+        check_digits=loc.check_digits,
+    )
+
+
+def _query():  # noqa: ANN202
+    return (
+        select(Location, Zone.code, Product.sku)
+        .outerjoin(Zone, Zone.id == Location.zone_id)
+        .outerjoin(Product, Product.id == Location.fixed_product_id)
+    )
+
+
+@router.get("", response_model=Page[LocationOut], dependencies=[require_roles(*ALL_ROLES)])
+def list_locations(
+    me: CurrentUser,
+    session: SessionDep,
+    site: str | None = None,
+    kind: LocationKind | None = None,
+    zone: str | None = None,
+    aisle: str | None = None,
+    code_prefix: str | None = None,
+    limit: int = Query(default=500, ge=1, le=10_000),
+    offset: int = Query(default=0, ge=0),
+) -> Page[LocationOut]:
+    site_row = resolve_site(session, me, site)
+    conditions = [Location.site_id == site_row.id]
+    if kind:
+        conditions.append(Location.kind == kind)
+    if zone:
+        conditions.append(Zone.code == zone)
+    if aisle:
+        conditions.append(Location.aisle == aisle)
+    if code_prefix:
+        conditions.append(Location.code.startswith(code_prefix))
+    total = session.exec(
+        select(func.count()).select_from(Location).outerjoin(Zone, Zone.id == Location.zone_id).where(*conditions)
+    ).one()
+    rows = session.exec(_query().where(*conditions).order_by(Location.code).offset(offset).limit(limit)).all()
+    return Page(data=[_out(*row) for row in rows], count=total)
+
+
+@router.get("/{code}", response_model=LocationOut, dependencies=[require_roles(*ALL_ROLES)])
+def get_location(code: str, me: CurrentUser, session: SessionDep, site: str | None = None) -> LocationOut:
+    site_row = resolve_site(session, me, site)
+    row = session.exec(_query().where(Location.site_id == site_row.id, Location.code == code)).first()
+    if row is None:
+        raise NotFound(f"location {code!r} not found", code="unknown_location")
+    return _out(*row)

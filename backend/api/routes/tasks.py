@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import aliased
+from sqlmodel import func, select
+
+from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, ensure_site_access, require_roles, resolve_site
+from backend.api.schemas import Page, Strict
+from backend.errors import NotFound
+from backend.models import Container, Location, Product, Site, Task
+from backend.receiving.putaway_service import confirm_putaway
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+
+class TaskOut(BaseModel):
+    id: int
+    kind: str
+    state: str
+    priority: int
+    sku: str | None
+    quantity: int | None
+    lot: str
+    expiry: date | None
+    from_location: str | None
+    to_location: str | None
+    to_check_digits: str | None
+    lpn: str | None
+    assigned_to: int | None
+    reference: str
+    details: dict[str, Any] | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    done_at: datetime | None
+
+
+def _query():  # noqa: ANN202
+    src, dst = aliased(Location), aliased(Location)
+    return (
+        select(Task, Product.sku, src.code, dst.code, dst.check_digits, Container.code)
+        .outerjoin(Product, Product.id == Task.product_id)
+        .outerjoin(src, src.id == Task.from_location_id)
+        .outerjoin(dst, dst.id == Task.to_location_id)
+        .outerjoin(Container, Container.id == Task.container_id)
+    )
+
+
+def _out(row) -> TaskOut:  # noqa: ANN001
+    task, sku, src, dst, dst_cd, lpn = row
+    return TaskOut(
+        id=task.id, kind=task.kind, state=task.state, priority=task.priority, sku=sku, quantity=task.quantity,
+        lot=task.lot, expiry=task.expiry, from_location=src, to_location=dst, to_check_digits=dst_cd, lpn=lpn,
+        assigned_to=task.assigned_to, reference=task.reference, details=task.details, version=task.version,
+        created_at=task.created_at, updated_at=task.updated_at, done_at=task.done_at,
+    )
+
+
+def load_task(session, me, task_id: int) -> Task:  # noqa: ANN001
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} not found", code="unknown_task")
+    ensure_site_access(me, task.site_id, f"task {task_id}")
+    return task
+
+
+@router.get("", response_model=Page[TaskOut], dependencies=[require_roles(*ALL_ROLES)])
+def list_tasks(
+    me: CurrentUser, session: SessionDep, site: str | None = None, kind: str | None = None,
+    state: str | None = None, lpn: str | None = None,
+    limit: int = Query(default=200, ge=1, le=5000), offset: int = Query(default=0, ge=0),
+) -> Page[TaskOut]:
+    site_row = resolve_site(session, me, site)
+    conditions = [Task.site_id == site_row.id]
+    if kind:
+        conditions.append(Task.kind == kind)
+    if state:
+        conditions.append(Task.state.in_(state.split(",")))
+    if lpn:
+        conditions.append(Task.container_id.in_(select(Container.id).where(Container.code == lpn)))
+    total = session.exec(select(func.count()).select_from(Task).where(*conditions)).one()
+    rows = session.exec(_query().where(*conditions).order_by(Task.priority, Task.id).offset(offset).limit(limit)).all()
+    return Page(data=[_out(r) for r in rows], count=total)
+
+
+@router.get("/{task_id}", response_model=TaskOut, dependencies=[require_roles(*ALL_ROLES)])
+def get_task(task_id: int, me: CurrentUser, session: SessionDep) -> TaskOut:
+    task = load_task(session, me, task_id)
+    return _out(session.exec(_query().where(Task.id == task.id)).one())
+
+
+class PutawayConfirm(Strict):
+    scan: str = Field(min_length=1, max_length=80, description="destination location code, code + check digits, or check digits")
+    reason: str | None = Field(default=None, max_length=200, description="required when not the suggested location")
+
+
+@router.post("/{task_id}/confirm-putaway", response_model=TaskOut,
+             dependencies=[require_roles("receiver", "picker", "supervisor", "admin")])
+def confirm_putaway_route(task_id: int, body: PutawayConfirm, me: CurrentUser, session: SessionDep) -> TaskOut:
+    task = load_task(session, me, task_id)
+    site = session.get(Site, task.site_id)
+    confirm_putaway(session, site, task, body.scan, body.reason, me.id)
+    session.commit()
+    return _out(session.exec(_query().where(Task.id == task.id)).one())

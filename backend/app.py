@@ -1,0 +1,128 @@
+"""create_app(settings): the only place an app, its engine and its workers are built."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from backend.api.router import api_router
+from backend.auth.security import PasswordHashing, TokenIssuer
+from backend.config import Settings
+from backend.db import make_engine, make_session_factory
+from backend.errors import envelope, install_error_handlers
+from backend.migrate import upgrade
+from backend.runtime import Runtime
+
+log = logging.getLogger("wes")
+
+PWA_DIR = Path(__file__).resolve().parent.parent / "handheld_pwa"
+
+
+class BodySizeLimit:
+    """Refuse bodies over the configured size before anything parses them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or ())
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def limited_receive():  # noqa: ANN202
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        response = JSONResponse(
+            envelope("request_too_large", f"request body exceeds {self.max_bytes} bytes"), status_code=413
+        )
+        await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    engine = make_engine(settings.database_url)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        passwords=PasswordHashing(),
+        tokens=TokenIssuer(settings.secret_key, settings.access_token_minutes),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # noqa: ANN202
+        runtime = build_runtime(settings)
+        if settings.auto_migrate:
+            upgrade(runtime.engine)
+        app.state.runtime = runtime
+        log.info("wes started on %s", runtime.engine.url.get_backend_name())
+        try:
+            yield
+        finally:
+            runtime.engine.dispose()
+
+    app = FastAPI(
+        title="WES — warehouse execution system",
+        version="1.0.0",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+    )
+    install_error_handlers(app)
+    app.include_router(api_router, prefix="/api/v1")
+
+    @app.get("/health", tags=["ops"])
+    def health() -> dict:
+        runtime: Runtime = app.state.runtime
+        with runtime.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return {"status": "ok", "database": runtime.engine.dialect.name}
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    def metrics() -> str:
+        from backend.kpis import prometheus_text
+
+        return prometheus_text(app.state.runtime)
+
+    if PWA_DIR.is_dir() and (PWA_DIR / "index.html").exists():
+        from fastapi.staticfiles import StaticFiles
+
+        app.mount("/app", StaticFiles(directory=PWA_DIR, html=True), name="pwa")
+
+        @app.get("/", include_in_schema=False)
+        def root() -> RedirectResponse:
+            return RedirectResponse("/app/")
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,161 @@
+"""The ``wes`` command: serve, demo, migrate, create-user, printer-sim, bench."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from backend.config import Settings
+
+
+def _settings(args: argparse.Namespace, **overrides) -> Settings:  # noqa: ANN003
+    values = dict(overrides)
+    if getattr(args, "database_url", None):
+        values["database_url"] = args.database_url
+    if getattr(args, "host", None):
+        values["host"] = args.host
+    if getattr(args, "port", None):
+        values["port"] = args.port
+    return Settings(**values)
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from backend.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
+                ws_max_size=1 << 20)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _serve(_settings(args))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from backend.db import make_engine
+    from backend.migrate import upgrade
+
+    settings = _settings(args)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    print(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
+    engine.dispose()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from backend import demo
+    from backend.app import build_runtime
+    from backend.migrate import upgrade
+
+    settings = _settings(args, database_url=args.database_url or "sqlite:///./var/demo.db")
+    if settings.environment == "production":
+        print("wes demo refuses to run with WES_ENVIRONMENT=production", file=sys.stderr)
+        return 2
+    if args.reset and settings.is_sqlite:
+        path = settings.database_url.split("///", 1)[1]
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
+    runtime = build_runtime(settings)
+    upgrade(runtime.engine)
+    with runtime.sessions() as session:
+        seeded = demo.site_exists(session)
+    if not seeded:
+        print(f"seeding demo site {demo.SITE_CODE} (seed {args.seed}) …", flush=True)
+        demo.seed(runtime, seed=args.seed)
+    runtime.engine.dispose()
+    print(f"\nWES demo at http://{settings.host}:{settings.port}/  (API docs at /docs)")
+    print("demo users (username / password / roles):")
+    for user in demo.DEMO_USERS:
+        print(f"  {user.username:10s} {user.password:18s} {', '.join(user.roles)}")
+    print(flush=True)
+    if args.no_serve:
+        return 0
+    _serve(settings)
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    from sqlmodel import select
+
+    from backend.app import build_runtime
+    from backend.migrate import upgrade
+    from backend.models import Site, User, UserSite
+
+    settings = _settings(args)
+    runtime = build_runtime(settings)
+    upgrade(runtime.engine)
+    password = args.password or os.environ.get("WES_NEW_USER_PASSWORD")
+    if not password or len(password) < 8:
+        print("give --password (8+ characters) or WES_NEW_USER_PASSWORD", file=sys.stderr)
+        return 2
+    with runtime.sessions() as session:
+        if session.exec(select(User).where(User.username == args.username)).first():
+            print(f"user {args.username!r} exists", file=sys.stderr)
+            return 1
+        user = User(username=args.username, password_hash=runtime.passwords.hash(password),
+                    roles=args.roles.split(","), all_sites=args.all_sites)
+        session.add(user)
+        session.flush()
+        for code in filter(None, (args.sites or "").split(",")):
+            site = session.exec(select(Site).where(Site.code == code)).first()
+            if site is None:
+                print(f"unknown site {code!r}", file=sys.stderr)
+                return 1
+            session.add(UserSite(user_id=user.id, site_id=site.id))
+        session.commit()
+    print(f"created user {args.username}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wes", description="Warehouse execution system")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def db_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--database-url", help="overrides WES_DATABASE_URL")
+
+    def net_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host")
+        p.add_argument("--port", type=int)
+
+    p = sub.add_parser("serve", help="run the API, PWA and wall screen")
+    db_opts(p)
+    net_opts(p)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("demo", help="seed a demo site (first run) and serve it")
+    db_opts(p)
+    net_opts(p)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--reset", action="store_true", help="start from an empty demo database")
+    p.add_argument("--no-serve", action="store_true", help="seed and exit")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("migrate", help="apply database migrations")
+    db_opts(p)
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("create-user", help="create a user (e.g. the first admin)")
+    db_opts(p)
+    p.add_argument("--username", required=True)
+    p.add_argument("--password")
+    p.add_argument("--roles", required=True, help="comma separated: picker,receiver,packer,supervisor,admin,integration")
+    p.add_argument("--sites", help="comma separated site codes")
+    p.add_argument("--all-sites", action="store_true")
+    p.set_defaults(func=cmd_create_user)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

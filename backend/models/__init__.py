@@ -1,0 +1,28 @@
+"""All tables. Importing this package registers them on SQLModel.metadata."""
+
+from .auth import ROLES, User, UserSite
+from .base import utcnow
+from .inbound import InboundLine, InboundShipment, Receipt
+from .inventory import AuditEntry, Move, Quant
+from .master import (
+    CONTAINER_KINDS,
+    LOCATION_KINDS,
+    PACK_LEVELS,
+    Company,
+    Container,
+    Location,
+    Product,
+    ProductGtin,
+    Site,
+    Counter,
+    Zone,
+)
+from .outbound import ORDER_STATUSES, Order, OrderLine
+from .work import OPEN_TASK_STATES, TASK_KINDS, TASK_STATES, PutawayRule, Task, WarehouseException
+
+__all__ = [
+    "ROLES", "User", "UserSite", "utcnow", "InboundLine", "InboundShipment", "Receipt",
+    "AuditEntry", "Move", "Quant", "CONTAINER_KINDS", "LOCATION_KINDS", "PACK_LEVELS",
+    "Company", "Container", "Location", "Product", "ProductGtin", "Site", "Counter", "Zone",
+    "ORDER_STATUSES", "Order", "OrderLine", "OPEN_TASK_STATES", "TASK_KINDS", "TASK_STATES", "PutawayRule", "Task", "WarehouseException",
+]

@@ -1,0 +1,79 @@
+"""Tasks (one unit of work for one person) and exceptions for supervisors."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, CheckConstraint, Column, Index
+from sqlmodel import Field, SQLModel
+
+from .base import utcnow
+
+TASK_KINDS = ("receive", "putaway", "pick", "replenish", "pack", "count", "move")
+TASK_STATES = ("pending", "assigned", "in_progress", "done", "suspended", "cancelled", "exception")
+OPEN_TASK_STATES = ("pending", "assigned", "in_progress", "suspended")
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "task"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('receive','putaway','pick','replenish','pack','count','move')", name="task_kind"
+        ),
+        CheckConstraint(
+            "state IN ('pending','assigned','in_progress','done','suspended','cancelled','exception')",
+            name="task_state",
+        ),
+        Index("ix_task_site_state", "site_id", "state", "priority"),
+        Index("ix_task_container", "container_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: int = Field(foreign_key="site.id")
+    kind: str = Field(max_length=16)
+    state: str = Field(default="pending", max_length=16)
+    # Lower number = more urgent.
+    priority: int = 500
+    product_id: int | None = Field(default=None, foreign_key="product.id")
+    quantity: int | None = None
+    lot: str = Field(default="", max_length=64)
+    expiry: date | None = None
+    from_location_id: int | None = Field(default=None, foreign_key="location.id")
+    to_location_id: int | None = Field(default=None, foreign_key="location.id")
+    container_id: int | None = Field(default=None, foreign_key="container.id")
+    assigned_to: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    reference: str = Field(default="", max_length=100)
+    details: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    version: int = 1
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    done_at: datetime | None = None
+
+
+class WarehouseException(SQLModel, table=True):
+    """Something a supervisor must look at; never deleted, only resolved."""
+
+    __tablename__ = "warehouse_exception"
+    __table_args__ = (Index("ix_exception_site_state", "site_id", "state"),)
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: int = Field(foreign_key="site.id")
+    kind: str = Field(max_length=32)  # over_receipt, damaged, short_pick, count_variance, ...
+    state: str = Field(default="open", max_length=16)  # open, approved, rejected
+    task_id: int | None = Field(default=None, foreign_key="task.id")
+    message: str = Field(default="", max_length=500)
+    details: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    raised_by: int | None = Field(default=None, foreign_key="app_user.id")
+    resolved_by: int | None = Field(default=None, foreign_key="app_user.id")
+    resolution_note: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    resolved_at: datetime | None = None
+
+
+class PutawayRule(SQLModel, table=True):
+    """Category → zone rule; fixed pick faces live on the location itself."""
+
+    __tablename__ = "putaway_rule"
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: int = Field(foreign_key="site.id", index=True)
+    category: str = Field(max_length=64)
+    zone_id: int = Field(foreign_key="zone.id")
+    priority: int = 100

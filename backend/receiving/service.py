@@ -1,0 +1,423 @@
+"""Receiving at the dock: SSCC pallets in one step, cases line by line, blind receipts.
+
+Over-receipt is checked with one conditional UPDATE on the ASN line, so any
+number of concurrent receipts can never take a line past its tolerance.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import and_, update
+from sqlmodel import Session, select
+
+from backend import audit
+from backend.auth.principal import Principal
+from backend.config import Settings
+from backend.containers import container_by_code, create_containers
+from backend.errors import Conflict, Forbidden, Invalid, NotFound
+from backend.inventory.ledger import StockIdentity, post_move
+from backend.models import (
+    Container,
+    InboundLine,
+    InboundShipment,
+    Location,
+    Product,
+    ProductGtin,
+    Receipt,
+    Site,
+    Task,
+    WarehouseException,
+    utcnow,
+)
+from backend.receiving.putaway_service import plan_putaway_for_container
+from backend.scanning import classify_scan
+from backend.scanning.db_lookup import SiteScanLookup
+from backend.scanning.errors import ScanError, UnknownScan
+from backend.scanning.result import ScanKind
+
+OPEN_SHIPMENT_STATES = ("open", "receiving")
+
+
+@dataclass
+class ReceiveRequest:
+    dock: str
+    scan: str | None = None
+    shipment: str | None = None
+    sku: str | None = None
+    line_no: int | None = None
+    quantity: int | None = None
+    lot: str | None = None
+    expiry: date | None = None
+    lpn: str | None = None
+    damaged: bool = False
+    blind: bool = False
+    damage_note: str = ""
+
+
+@dataclass
+class ReceivedLine:
+    receipt_id: int
+    shipment: str | None
+    line_no: int | None
+    sku: str
+    quantity: int
+    lot: str
+    expiry: date | None
+
+
+@dataclass
+class ReceiveOutcome:
+    lpn: str | None
+    location: str
+    lines: list[ReceivedLine] = field(default_factory=list)
+    putaway_task_id: int | None = None
+    exception_id: int | None = None
+
+
+class OverReceipt(Conflict):
+    code = "over_receipt"
+
+
+def _dock(session: Session, site: Site, code: str) -> Location:
+    dock = session.exec(select(Location).where(Location.site_id == site.id, Location.code == code)).first()
+    if dock is None:
+        raise NotFound(f"location {code!r} not found", code="unknown_location", details={"field": "dock"})
+    if dock.kind != "dock":
+        raise Invalid(f"location {code!r} is a {dock.kind}, not a dock", code="not_a_dock", details={"field": "dock"})
+    return dock
+
+
+def _quarantine(session: Session, site: Site) -> Location:
+    loc = session.exec(
+        select(Location).where(Location.site_id == site.id, Location.kind == "quarantine", Location.active)
+        .order_by(Location.code)
+    ).first()
+    if loc is None:
+        raise Conflict("this site has no quarantine location for damaged goods", code="no_quarantine_location")
+    return loc
+
+
+def _line_limit(line: InboundLine, tolerance_pct: float) -> int:
+    return math.floor(line.quantity_expected * (1 + tolerance_pct / 100.0) + 1e-9)
+
+
+def _claim_line_quantity(session: Session, line: InboundLine, quantity: int, limit: int) -> None:
+    claimed = session.execute(
+        update(InboundLine)
+        .where(and_(InboundLine.id == line.id, InboundLine.quantity_received + quantity <= limit))
+        .values(quantity_received=InboundLine.quantity_received + quantity)
+        .returning(InboundLine.quantity_received)
+    ).scalar_one_or_none()
+    if claimed is None:
+        session.refresh(line)
+        raise OverReceipt(
+            f"receiving {quantity} would take line {line.line_no} past its tolerance "
+            f"({line.quantity_received} of {line.quantity_expected} received, at most {limit})",
+            details={
+                "line_no": line.line_no,
+                "quantity": quantity,
+                "quantity_expected": line.quantity_expected,
+                "quantity_received": line.quantity_received,
+                "limit": limit,
+            },
+        )
+
+
+def _check_tracking(product: Product, lot: str, expiry: date | None) -> None:
+    if product.lot_tracked and not lot:
+        raise Invalid(f"{product.sku} is lot-tracked: a lot is required", code="lot_required", details={"field": "lot"})
+    if product.expiry_tracked and expiry is None:
+        raise Invalid(
+            f"{product.sku} is expiry-tracked: an expiry date is required", code="expiry_required",
+            details={"field": "expiry"},
+        )
+
+
+class Receiver:
+    """One receive action at one dock; the caller commits."""
+
+    def __init__(self, session: Session, settings: Settings, user: Principal, site: Site) -> None:
+        self.session = session
+        self.settings = settings
+        self.user = user
+        self.site = site
+
+    def receive(self, req: ReceiveRequest, *, allow_over: bool = False) -> ReceiveOutcome:
+        dock = _dock(self.session, self.site, req.dock)
+        if req.quantity is not None and req.quantity <= 0:
+            raise Invalid("quantity must be positive", code="invalid_quantity", details={"field": "quantity"})
+        product: Product | None = None
+        quantity = req.quantity
+        lot, expiry = req.lot or "", req.expiry
+        if req.scan:
+            try:
+                scanned = classify_scan(req.scan, lookup=SiteScanLookup(self.session, self.site.id))
+            except UnknownScan as exc:
+                raise NotFound(exc.message, code=exc.code, details={"field": "scan", **exc.details}) from exc
+            except ScanError as exc:
+                raise Invalid(exc.message, code=exc.code, details={"field": "scan", **exc.details}) from exc
+            if scanned.kind == ScanKind.SSCC or (scanned.kind == ScanKind.GS1 and scanned.sscc and not scanned.gtin):
+                return self._receive_pallet(dock, scanned.sscc, req, allow_over)
+            if scanned.kind in (ScanKind.PRODUCT, ScanKind.GS1) and scanned.product is not None:
+                product = self.session.get(Product, scanned.product.id)
+                lot = scanned.lot or lot
+                expiry = scanned.expiry or expiry
+                if quantity is None:
+                    quantity = self._units_from_scan(product, scanned.gtin, scanned.quantity)
+            else:
+                raise Invalid(
+                    f"a {scanned.kind.value} was scanned; receive expects a pallet SSCC or a product",
+                    code="unexpected_scan", details={"field": "scan", "kind": scanned.kind.value},
+                )
+        elif req.sku:
+            product = self.session.exec(select(Product).where(Product.sku == req.sku)).first()
+            if product is None:
+                raise NotFound(f"unknown SKU {req.sku!r}", code="unknown_sku", details={"field": "sku"})
+        elif req.shipment and req.line_no is not None:
+            pass
+        else:
+            raise Invalid("give a scan, a SKU, or a shipment and line number", code="nothing_to_receive")
+
+        line, shipment = self._find_line(req, product, lot)
+        if line is not None:
+            product = product or self.session.get(Product, line.product_id)
+            lot = lot or line.lot
+            expiry = expiry or line.expiry
+        if quantity is None:
+            quantity = 1
+        _check_tracking(product, lot, expiry)
+        if line is None:
+            self._check_blind_allowed(req)
+        else:
+            limit = _line_limit(line, self.site.receipt_tolerance_pct)
+            _claim_line_quantity(self.session, line, quantity, 2_000_000_000 if allow_over else limit)
+
+        outcome = ReceiveOutcome(lpn=None, location=dock.code)
+        if req.damaged:
+            destination = _quarantine(self.session, self.site)
+            outcome.location = destination.code
+            container = None
+        else:
+            destination = dock
+            container = self._container_at_dock(req.lpn, dock)
+            outcome.lpn = container.code
+        receipt = self._post(product, quantity, lot, expiry, destination, container, line, shipment, req)
+        outcome.lines.append(
+            ReceivedLine(receipt.id, shipment.reference if shipment else None, line.line_no if line else None,
+                         product.sku, quantity, lot, expiry)
+        )
+        if shipment is not None:
+            self._update_shipment_status(shipment)
+        if req.damaged:
+            exc = WarehouseException(
+                site_id=self.site.id, kind="damaged", raised_by=self.user.id,
+                message=f"{quantity} × {product.sku} received damaged into {destination.code}",
+                details={"receipt_id": receipt.id, "sku": product.sku, "quantity": quantity, "note": req.damage_note},
+            )
+            self.session.add(exc)
+            self.session.flush()
+            outcome.exception_id = exc.id
+        else:
+            task = plan_putaway_for_container(self.session, self.site, container, dock, self.user.id)
+            outcome.putaway_task_id = task.id if task else None
+        return outcome
+
+    # -- pallets ---------------------------------------------------------
+    def _receive_pallet(self, dock: Location, sscc: str, req: ReceiveRequest, allow_over: bool) -> ReceiveOutcome:
+        rows = self.session.exec(
+            select(InboundLine, InboundShipment)
+            .join(InboundShipment, InboundShipment.id == InboundLine.shipment_id)
+            .where(
+                InboundShipment.site_id == self.site.id,
+                InboundShipment.status.in_(OPEN_SHIPMENT_STATES),
+                InboundLine.sscc == sscc,
+            )
+            .order_by(InboundLine.id)
+        ).all()
+        if req.shipment:
+            rows = [(line, shp) for line, shp in rows if shp.reference == req.shipment]
+        if not rows:
+            if container_by_code(self.session, self.site.id, sscc) is not None:
+                raise Conflict(f"pallet {sscc} has already been received", code="already_received",
+                               details={"sscc": sscc})
+            raise NotFound(f"no open inbound shipment announces pallet {sscc}", code="unknown_sscc",
+                           details={"sscc": sscc})
+        if container_by_code(self.session, self.site.id, sscc) is not None:
+            raise Conflict(f"pallet {sscc} has already been received", code="already_received", details={"sscc": sscc})
+        outcome = ReceiveOutcome(lpn=sscc, location=dock.code)
+        destination = _quarantine(self.session, self.site) if req.damaged else dock
+        container = Container(site_id=self.site.id, code=sscc, kind="pallet", sscc=sscc, location_id=destination.id)
+        self.session.add(container)
+        self.session.flush()
+        shipments = {}
+        for line, shipment in rows:
+            remaining = line.quantity_expected - line.quantity_received
+            if remaining <= 0:
+                continue
+            product = self.session.get(Product, line.product_id)
+            _check_tracking(product, line.lot, line.expiry)
+            _claim_line_quantity(self.session, line, remaining, line.quantity_expected)
+            receipt = self._post(product, remaining, line.lot, line.expiry, destination, container, line, shipment, req)
+            outcome.lines.append(ReceivedLine(receipt.id, shipment.reference, line.line_no, product.sku, remaining,
+                                              line.lot, line.expiry))
+            shipments[shipment.id] = shipment
+        if not outcome.lines:
+            raise Conflict(f"pallet {sscc} has already been received", code="already_received", details={"sscc": sscc})
+        for shipment in shipments.values():
+            self._update_shipment_status(shipment)
+        if req.damaged:
+            outcome.location = destination.code
+            exc = WarehouseException(site_id=self.site.id, kind="damaged", raised_by=self.user.id,
+                                     message=f"pallet {sscc} received damaged into {destination.code}",
+                                     details={"sscc": sscc, "note": req.damage_note})
+            self.session.add(exc)
+            self.session.flush()
+            outcome.exception_id = exc.id
+        else:
+            task = plan_putaway_for_container(self.session, self.site, container, dock, self.user.id)
+            outcome.putaway_task_id = task.id if task else None
+        return outcome
+
+    # -- helpers -----------------------------------------------------------
+    def _units_from_scan(self, product: Product, gtin14: str | None, scanned_qty: int | None) -> int:
+        pack_units = 1
+        if gtin14:
+            row = self.session.exec(select(ProductGtin).where(ProductGtin.gtin == gtin14)).first()
+            if row is not None:
+                pack_units = row.units
+        return (scanned_qty or 1) * pack_units
+
+    def _find_line(self, req: ReceiveRequest, product: Product | None, lot: str):  # noqa: ANN202
+        query = (
+            select(InboundLine, InboundShipment)
+            .join(InboundShipment, InboundShipment.id == InboundLine.shipment_id)
+            .where(InboundShipment.site_id == self.site.id, InboundShipment.status.in_(OPEN_SHIPMENT_STATES))
+        )
+        if req.shipment:
+            shipment = self.session.exec(
+                select(InboundShipment).where(
+                    InboundShipment.site_id == self.site.id, InboundShipment.reference == req.shipment
+                )
+            ).first()
+            if shipment is None:
+                raise NotFound(f"inbound shipment {req.shipment!r} not found", code="unknown_shipment",
+                               details={"field": "shipment"})
+            if shipment.status not in OPEN_SHIPMENT_STATES:
+                raise Conflict(f"inbound shipment {req.shipment!r} is {shipment.status}", code="shipment_closed")
+            query = query.where(InboundShipment.id == shipment.id)
+        if req.line_no is not None:
+            query = query.where(InboundLine.line_no == req.line_no)
+            row = self.session.exec(query).first()
+            if row is None:
+                raise NotFound(f"line {req.line_no} not found", code="unknown_line", details={"field": "line_no"})
+            if product is not None and row[0].product_id != product.id:
+                raise Invalid(f"line {req.line_no} is for another product", code="wrong_product",
+                              details={"field": "line_no"})
+            return row
+        if product is None:
+            return None, None
+        candidates = self.session.exec(
+            query.where(InboundLine.product_id == product.id).order_by(InboundShipment.id, InboundLine.line_no)
+        ).all()
+        if lot:
+            lot_matches = [row for row in candidates if row[0].lot in (lot, "")]
+            candidates = lot_matches
+        # Prefer a line with quantity still to come; else the first (the tolerance check decides).
+        for line, shipment in candidates:
+            if line.quantity_received < line.quantity_expected:
+                return line, shipment
+        return candidates[0] if candidates else (None, None)
+
+    def _check_blind_allowed(self, req: ReceiveRequest) -> None:
+        if not req.blind:
+            raise Conflict(
+                "nothing expected matches this receipt; receive it blind if your role allows",
+                code="not_expected",
+            )
+        if self.user.has_any(("supervisor", "admin")):
+            return
+        if self.user.has_any(("receiver",)) and self.site.allow_blind_receipt_by_receivers:
+            return
+        raise Forbidden("your role may not receive without an ASN", code="blind_receipt_forbidden")
+
+    def _container_at_dock(self, lpn: str | None, dock: Location) -> Container:
+        if lpn:
+            container = container_by_code(self.session, self.site.id, lpn)
+            if container is None:
+                raise NotFound(f"LPN {lpn!r} not found", code="unknown_lpn", details={"field": "lpn"})
+            if container.location_id != dock.id or container.status != "open":
+                raise Conflict(f"LPN {lpn!r} is not open at dock {dock.code}", code="lpn_not_at_dock",
+                               details={"field": "lpn"})
+            return container
+        (container,) = create_containers(
+            self.session, self.settings, site_id=self.site.id, site_code=self.site.code, kind="pallet",
+            location_id=dock.id, user_id=self.user.id,
+        )
+        return container
+
+    def _post(self, product, quantity, lot, expiry, destination, container, line, shipment, req) -> Receipt:  # noqa: ANN001
+        receipt = Receipt(
+            site_id=self.site.id, shipment_id=shipment.id if shipment else None, line_id=line.id if line else None,
+            product_id=product.id, quantity=quantity, lot=lot, expiry=expiry,
+            container_id=container.id if container else None, location_id=destination.id, damaged=req.damaged,
+            blind=line is None, user_id=self.user.id,
+        )
+        self.session.add(receipt)
+        self.session.flush()
+        post_move(
+            self.session, site_id=self.site.id, product_id=product.id, quantity=quantity, reason="receipt",
+            destination=StockIdentity(product.id, destination.id, container.id if container else None, lot, expiry),
+            reference=f"receipt:{receipt.id}", user_id=self.user.id,
+        )
+        audit.record(self.session, user_id=self.user.id, site_id=self.site.id, action="receipt.post",
+                     entity="receipt", entity_id=receipt.id, after=audit.snapshot(receipt))
+        return receipt
+
+    def _update_shipment_status(self, shipment: InboundShipment) -> None:
+        lines = self.session.exec(select(InboundLine).where(InboundLine.shipment_id == shipment.id)).all()
+        for line in lines:
+            self.session.refresh(line)
+        before = shipment.status
+        done = all(line.quantity_received >= line.quantity_expected for line in lines)
+        shipment.status = "received" if done else "receiving"
+        if before != shipment.status:
+            self.session.add(shipment)
+            audit.record(self.session, user_id=self.user.id, site_id=self.site.id, action="shipment.status",
+                         entity="inbound_shipment", entity_id=shipment.id, before={"status": before},
+                         after={"status": shipment.status})
+
+
+def raise_over_receipt_exception(session: Session, site_id: int, user: Principal, req: ReceiveRequest,
+                                 error: OverReceipt) -> WarehouseException:
+    """Record a refused over-receipt for a supervisor (in its own transaction)."""
+    exc = WarehouseException(
+        site_id=site_id, kind="over_receipt", raised_by=user.id, message=error.message,
+        details={"request": _request_json(req), "check": error.details, "requested_by": user.id},
+    )
+    session.add(exc)
+    session.flush()
+    audit.record(session, user_id=user.id, site_id=site_id, action="exception.raise", entity="warehouse_exception",
+                 entity_id=exc.id, after={"kind": "over_receipt"})
+    return exc
+
+
+def _request_json(req: ReceiveRequest) -> dict:
+    data = dict(req.__dict__)
+    if data.get("expiry") is not None:
+        data["expiry"] = data["expiry"].isoformat()
+    return data
+
+
+def request_from_json(data: dict) -> ReceiveRequest:
+    data = dict(data)
+    if data.get("expiry"):
+        data["expiry"] = date.fromisoformat(data["expiry"])
+    return ReceiveRequest(**data)
+
+
+def touch_task(task: Task) -> None:
+    task.updated_at = utcnow()
+    task.version += 1
