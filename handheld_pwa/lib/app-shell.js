@@ -1,0 +1,87 @@
+/*
+ * Usage:
+ *   const app = document.createElement("wes-app");
+ *   app.context = { api, session, settings };   // before it is connected
+ *   document.body.append(app);
+ *   app.handleScan(raw);                        // the scanner calls this
+ *
+ * The frame around every screen: header (user @ site, back, log out), the
+ * feedback banner, and one screen chosen by the location hash (#/receive …).
+ * Screens get `ctx` = { api, session, settings, feedback, go(route) } and may
+ * implement onScan(raw).
+ */
+
+import { esc } from "./dom.js";
+
+const ROUTES = {
+  login: { tag: "wes-login", title: "Sign in", public: true },
+  home: { tag: "wes-home", title: "Home" },
+  receive: { tag: "wes-receive", title: "Receive" },
+  putaway: { tag: "wes-putaway", title: "Putaway" },
+  scan: { tag: "wes-scan-check", title: "Scan check" },
+};
+
+export class AppShell extends HTMLElement {
+  connectedCallback() {
+    this.innerHTML = `
+      <header class="app-header">
+        <button type="button" class="header-btn back" hidden aria-label="Back to home">◀</button>
+        <h1 class="title">WES</h1>
+        <span class="who"></span>
+        <button type="button" class="header-btn logout" hidden>Log out</button>
+      </header>
+      <wes-feedback></wes-feedback>
+      <main class="screen"></main>`;
+    this.feedback = this.querySelector("wes-feedback");
+    this.querySelector(".back").addEventListener("click", () => this.go("home"));
+    this.querySelector(".logout").addEventListener("click", () => this.logout());
+    this.onHashChange = () => this.render();
+    window.addEventListener("hashchange", this.onHashChange);
+    this.render();
+  }
+
+  disconnectedCallback() {
+    window.removeEventListener("hashchange", this.onHashChange);
+  }
+
+  get ctx() {
+    return { ...this.context, feedback: this.feedback, go: (route) => this.go(route) };
+  }
+
+  go(route) {
+    if (location.hash === `#/${route}`) this.render();
+    else location.hash = `#/${route}`;
+  }
+
+  logout(message) {
+    this.context.session.clear();
+    this.go("login");
+    if (message) this.feedback.error(message);
+  }
+
+  render() {
+    const { session } = this.context;
+    let name = location.hash.replace(/^#\/?/, "") || "home";
+    if (!ROUTES[name]) name = "home";
+    if (!ROUTES[name].public && !session.loggedIn) name = "login";
+    if (name === "login" && session.loggedIn) name = "home";
+    const route = ROUTES[name];
+    this.feedback.clear();
+    this.querySelector(".title").textContent = route.title;
+    this.querySelector(".back").hidden = name === "home" || name === "login";
+    this.querySelector(".logout").hidden = !session.loggedIn;
+    this.querySelector(".who").innerHTML = session.loggedIn
+      ? `${esc(session.me.username)} @ <b>${esc(session.site)}</b>` : "";
+    const screen = document.createElement(route.tag);
+    screen.ctx = this.ctx;
+    this.screen = screen;
+    this.querySelector("main").replaceChildren(screen);
+  }
+
+  handleScan(raw) {
+    if (this.screen && typeof this.screen.onScan === "function") this.screen.onScan(raw);
+    else this.feedback.info("Scans are not used on this screen");
+  }
+}
+
+customElements.define("wes-app", AppShell);

@@ -1,0 +1,38 @@
+/*
+ * Usage: <script type="module" src="lib/main.js"></script> in index.html; nothing else.
+ *
+ * Builds the app's objects (session, API client, scanner settings, keystroke
+ * scanner), mounts <wes-app>, and registers the service worker.
+ */
+
+import { WesApi } from "./api.js";
+import { KeystrokeScanner } from "./scanner.js";
+import { Session } from "./session.js";
+import { loadScannerSettings } from "./settings.js";
+import "./feedback-banner.js";
+import "./app-shell.js";
+import "./login-screen.js";
+import "./home-screen.js";
+import "./receive-screen.js";
+import "./putaway-screen.js";
+import "./scan-check-screen.js";
+
+function start() {
+  const session = new Session(sessionStorage);
+  const settings = loadScannerSettings(localStorage);
+  const app = document.createElement("wes-app");
+  const api = new WesApi(session, {
+    onUnauthorized: () => app.logout("Your session has ended. Please sign in again."),
+  });
+  app.context = { api, session, settings };
+  document.body.append(app);
+
+  const scanner = new KeystrokeScanner({ maxGapMs: settings.maxGapMs, minLength: settings.minLength });
+  scanner.attach(document, (raw) => app.handleScan(raw));
+
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("sw.js").catch((err) => console.warn("service worker not registered", err));
+  }
+}
+
+start();

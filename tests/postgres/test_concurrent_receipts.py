@@ -1,0 +1,74 @@
+"""Concurrency on PostgreSQL: many receivers, one ASN line."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from backend.api.deps import load_principal
+from backend.app import create_app
+from backend.db import unit_of_work
+from backend.errors import DomainError
+from backend.inventory.ledger import ledger_disagreements
+from backend.models import InboundLine, Quant, Site, User
+from backend.receiving.service import Receiver, ReceiveRequest
+from tests.conftest import Api, make_settings
+from tests.helpers import SKU_C, add_site_users, build_site
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_api(postgres_url: str) -> Iterator[Api]:
+    with TestClient(create_app(make_settings(postgres_url))) as client:
+        api = Api(client)
+        api.add_user("root", ["admin"], all_sites=True)
+        yield api
+
+
+def test_twenty_concurrent_receipts_never_pass_the_line_tolerance(pg_api: Api) -> None:
+    build_site(pg_api, tolerance=10.0)
+    add_site_users(pg_api)
+    r = pg_api.as_("integ").post("/api/v1/inbound-shipments", json={
+        "site": "S1", "reference": "ASN-RACE", "lines": [{"line_no": 1, "sku": SKU_C, "quantity": 40}]})
+    assert r.status_code == 201, r.text
+    runtime = pg_api.runtime
+    with runtime.sessions() as session:
+        site = session.exec(select(Site).where(Site.code == "S1")).one()
+        receiver = load_principal(session, session.exec(select(User).where(User.username == "recv")).one())
+
+    start = threading.Barrier(20)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def receive_three() -> None:
+        start.wait()
+        try:
+            with unit_of_work(runtime.sessions) as session:
+                Receiver(session, runtime.settings, receiver, session.get(Site, site.id)).receive(
+                    ReceiveRequest(dock="DOCK-1", sku=SKU_C, quantity=3, shipment="ASN-RACE"))
+            result = "ok"
+        except DomainError as exc:
+            result = exc.code
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=receive_three) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    # 40 announced + 10 % = 44 at most: 14 receipts of 3 fit, the rest are over-receipts.
+    assert outcomes.count("ok") == 14
+    assert outcomes.count("over_receipt") == 6
+    with runtime.sessions() as session:
+        line = session.exec(select(InboundLine)).one()
+        assert line.quantity_received == 42
+        on_hand = sum(q.on_hand for q in session.exec(select(Quant).where(Quant.site_id == site.id)).all())
+        assert on_hand == 42
+        assert ledger_disagreements(session, site.id) == []
