@@ -76,6 +76,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(flush=True)
     if args.no_serve:
         return 0
+    if args.printer_port:
+        _start_demo_printer(args.printer_port, "./var/printer")
+        print(f"virtual printer listening on 127.0.0.1:{args.printer_port}, labels in ./var/printer/")
     _serve(settings)
     return 0
 
@@ -113,6 +116,23 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_printer_sim(args: argparse.Namespace) -> int:
+    from printers.virtual import run_virtual_printer
+
+    run_virtual_printer(args.host or "127.0.0.1", args.port, args.dir, control_port=args.control_port)
+    return 0
+
+
+def _start_demo_printer(port: int, out_dir: str) -> None:
+    """The demo's virtual Zebra printer, in a daemon thread beside the server."""
+    import threading
+
+    from printers.virtual import run_virtual_printer
+
+    threading.Thread(target=run_virtual_printer, args=("127.0.0.1", port, out_dir), daemon=True,
+                     name="demo-printer").start()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wes", description="Warehouse execution system")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -135,7 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--reset", action="store_true", help="start from an empty demo database")
     p.add_argument("--no-serve", action="store_true", help="seed and exit")
+    p.add_argument("--printer-port", type=int, default=9100, help="the demo's virtual printer (0 = none)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("printer-sim", help="run a virtual Zebra printer on TCP (ZPL in, one file per label)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int, default=9100)
+    p.add_argument("--dir", required=True, help="folder for the received labels")
+    p.add_argument("--control-port", type=int, help="TCP port for state switches (paper-out, paused, offline)")
+    p.set_defaults(func=cmd_printer_sim)
 
     p = sub.add_parser("migrate", help="apply database migrations")
     db_opts(p)
