@@ -88,6 +88,7 @@ def resolve_site(session: Session, user: Principal, site_code: str | None) -> Si
     return site
 
 
-def ensure_site_access(user: Principal, site_id: int, what: str) -> None:
+def ensure_site_access(user: Principal, site_id: int, what: str, code: str = "not_found") -> None:
+    # Same answer as for a row that does not exist: the caller passes its "unknown_…" code.
     if not user.may_access(site_id):
-        raise NotFound(f"{what} not found")
+        raise NotFound(f"{what} not found", code=code)

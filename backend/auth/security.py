@@ -37,9 +37,12 @@ class TokenIssuer:
         claims = {"sub": str(user_id), "kind": kind, "iat": now, "exp": now + self._ttl}
         return jwt.encode(claims, self._secret, algorithm=self.algorithm), int(self._ttl.total_seconds())
 
-    def read(self, token: str) -> int:
+    def read(self, token: str, *, kind: str = "user") -> int:
         try:
             claims = jwt.decode(token, self._secret, algorithms=[self.algorithm], options={"require": ["exp", "sub"]})
+            # A token of another kind (a device's) carries another table's id: never read it as this kind.
+            if claims.get("kind") != kind:
+                raise ValueError(f"a {claims.get('kind')!r} token is not a {kind!r} token")
             return int(claims["sub"])
         except (jwt.PyJWTError, ValueError) as exc:
             raise Unauthorized("invalid or expired token", code="invalid_token") from exc

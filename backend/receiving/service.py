@@ -212,17 +212,11 @@ class Receiver:
         if shipment is not None:
             self._update_shipment_status(shipment)
         if req.damaged:
-            exc = WarehouseException(
-                site_id=self.site.id, kind="damaged", raised_by=self.user.id,
-                message=f"{quantity} × {product.sku} received damaged into {destination.code}",
-                details={"receipt_id": receipt.id, "sku": product.sku, "quantity": quantity, "note": req.damage_note},
-            )
-            self.session.add(exc)
-            self.session.flush()
-            outcome.exception_id = exc.id
+            self._finish(outcome, dock, None, req,
+                         f"{quantity} × {product.sku} received damaged into {destination.code}",
+                         {"receipt_id": receipt.id, "sku": product.sku, "quantity": quantity})
         else:
-            task = plan_putaway_for_container(self.session, self.site, container, dock, self.user.id)
-            outcome.putaway_task_id = task.id if task else None
+            self._finish(outcome, dock, container, req)
         return outcome
 
     # -- pallets ---------------------------------------------------------
@@ -268,18 +262,26 @@ class Receiver:
             raise Conflict(f"pallet {sscc} has already been received", code="already_received", details={"sscc": sscc})
         for shipment in shipments.values():
             self._update_shipment_status(shipment)
+        outcome.location = destination.code
         if req.damaged:
-            outcome.location = destination.code
-            exc = WarehouseException(site_id=self.site.id, kind="damaged", raised_by=self.user.id,
-                                     message=f"pallet {sscc} received damaged into {destination.code}",
-                                     details={"sscc": sscc, "note": req.damage_note})
+            self._finish(outcome, dock, None, req, f"pallet {sscc} received damaged into {destination.code}",
+                         {"sscc": sscc})
+        else:
+            self._finish(outcome, dock, container, req)
+        return outcome
+
+    def _finish(self, outcome: ReceiveOutcome, dock: Location, container: Container | None, req: ReceiveRequest,
+                damage: str = "", details: dict | None = None) -> None:
+        """Damaged goods raise an exception for a supervisor; good LPNs get a putaway task."""
+        if req.damaged:
+            exc = WarehouseException(site_id=self.site.id, kind="damaged", raised_by=self.user.id, message=damage,
+                                     details={**(details or {}), "note": req.damage_note})
             self.session.add(exc)
             self.session.flush()
             outcome.exception_id = exc.id
-        else:
+        elif container is not None:
             task = plan_putaway_for_container(self.session, self.site, container, dock, self.user.id)
             outcome.putaway_task_id = task.id if task else None
-        return outcome
 
     # -- helpers -----------------------------------------------------------
     def _units_from_scan(self, product: Product, gtin14: str | None, scanned_qty: int | None) -> int:

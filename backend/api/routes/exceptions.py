@@ -59,6 +59,15 @@ def list_exceptions(
     return Page(data=[_out(e) for e in rows], count=total)
 
 
+@router.get("/{exception_id}", response_model=ExceptionOut)
+def get_exception(exception_id: int, me: CurrentUser, session: SessionDep) -> ExceptionOut:
+    exc = session.get(WarehouseException, exception_id)
+    if exc is None:
+        raise NotFound(f"exception {exception_id} not found", code="unknown_exception")
+    ensure_site_access(me, exc.site_id, f"exception {exception_id}", code="unknown_exception")
+    return _out(exc)
+
+
 def _load_open(session, me: Principal, exception_id: int) -> WarehouseException:  # noqa: ANN001
     # Row lock on PostgreSQL: two supervisors approving at once resolve it once.
     exc = session.exec(
@@ -66,7 +75,7 @@ def _load_open(session, me: Principal, exception_id: int) -> WarehouseException:
     ).first()
     if exc is None:
         raise NotFound(f"exception {exception_id} not found", code="unknown_exception")
-    ensure_site_access(me, exc.site_id, f"exception {exception_id}")
+    ensure_site_access(me, exc.site_id, f"exception {exception_id}", code="unknown_exception")
     if exc.state != "open":
         raise Conflict(f"exception {exception_id} is already {exc.state}", code="exception_resolved")
     return exc

@@ -64,7 +64,7 @@ def load_task(session, me, task_id: int) -> Task:  # noqa: ANN001
     task = session.get(Task, task_id)
     if task is None:
         raise NotFound(f"task {task_id} not found", code="unknown_task")
-    ensure_site_access(me, task.site_id, f"task {task_id}")
+    ensure_site_access(me, task.site_id, f"task {task_id}", code="unknown_task")
     return task
 
 
