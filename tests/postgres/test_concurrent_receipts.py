@@ -72,3 +72,27 @@ def test_twenty_concurrent_receipts_never_pass_the_line_tolerance(pg_api: Api) -
         on_hand = sum(q.on_hand for q in session.exec(select(Quant).where(Quant.site_id == site.id)).all())
         assert on_hand == 42
         assert ledger_disagreements(session, site.id) == []
+
+
+def test_the_same_asn_posted_twice_at_once_is_created_once(pg_api: Api) -> None:
+    build_site(pg_api)
+    add_site_users(pg_api)
+    body = {"site": "S1", "reference": "ASN-TWICE", "lines": [{"line_no": 1, "sku": SKU_C, "quantity": 5}]}
+    token = pg_api.login("integ")
+    start = threading.Barrier(6)
+    statuses: list[int] = []
+
+    def post() -> None:
+        start.wait()
+        response = pg_api.client.post("/api/v1/inbound-shipments", json=body,
+                                      headers={"Authorization": f"Bearer {token}"})
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200, 200, 200, 200, 200, 201]
+    listed = pg_api.as_("integ").get("/api/v1/inbound-shipments", params={"site": "S1", "reference": "ASN-TWICE"})
+    assert listed.json()["count"] == 1

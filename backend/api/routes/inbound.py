@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import Field, model_validator
 from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import func, select
 
 from backend import audit
@@ -84,13 +85,14 @@ def _asn_out(session, shipment: InboundShipment, site_code: str, created: bool =
 
 @router.post("/inbound-shipments", response_model=AsnOut, status_code=201,
              dependencies=[require_roles("integration", "admin", "supervisor")])
-def create_asn(body: AsnIn, me: CurrentUser, session: SessionDep) -> AsnOut:
-    """Announce an inbound shipment. Idempotent by the sender's reference: a repeat returns the first."""
+def create_asn(body: AsnIn, me: CurrentUser, session: SessionDep, response: Response) -> AsnOut:
+    """Announce an inbound shipment. Idempotent by the sender's reference: a repeat returns the first (200)."""
     site = resolve_site(session, me, body.site)
     existing = session.exec(
         select(InboundShipment).where(InboundShipment.site_id == site.id, InboundShipment.reference == body.reference)
     ).first()
     if existing is not None:
+        response.status_code = 200
         return _asn_out(session, existing, site.code)
     products = product_ids_by_sku(session, sorted({line.sku for line in body.lines}))
     for index, line in enumerate(body.lines):
@@ -103,7 +105,16 @@ def create_asn(body: AsnIn, me: CurrentUser, session: SessionDep) -> AsnOut:
     shipment = InboundShipment(site_id=site.id, reference=body.reference, supplier=body.supplier,
                                expected_at=body.expected_at)
     session.add(shipment)
-    session.flush()
+    site_id, site_code = site.id, site.code
+    try:
+        session.flush()
+    except IntegrityError:
+        # The same reference sent twice at once: the other request created it first.
+        session.rollback()
+        existing = session.exec(select(InboundShipment).where(
+            InboundShipment.site_id == site_id, InboundShipment.reference == body.reference)).one()
+        response.status_code = 200
+        return _asn_out(session, existing, site_code)
     session.execute(insert(InboundLine), [
         {"shipment_id": shipment.id, "line_no": line.line_no, "product_id": products[line.sku],
          "quantity_expected": line.quantity, "quantity_received": 0, "lot": line.lot, "expiry": line.expiry,
