@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.api.router import api_router
 from backend.auth.security import PasswordHashing, TokenIssuer
+from backend.components import COMPONENTS
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.errors import envelope, install_error_handlers
@@ -91,9 +92,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auto_migrate:
             upgrade(runtime.engine)
         app.state.runtime = runtime
-        log.info("wes started on %s", runtime.engine.url.get_backend_name())
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                # Background parts (realtime hub, print spool, …) start in order, stop in reverse.
+                for component in COMPONENTS:
+                    await stack.enter_async_context(component(runtime))
+                log.info("wes started on %s", runtime.engine.url.get_backend_name())
+                yield
         finally:
             runtime.engine.dispose()
 

@@ -17,12 +17,12 @@ from .master import (
     Counter,
     Zone,
 )
-from .outbound import ORDER_STATUSES, Order, OrderLine
+from .outbound import ORDER_STATUSES, Order, OrderLine, Reservation, Tour, TourTote, Wave
 from .work import OPEN_TASK_STATES, TASK_KINDS, TASK_STATES, PutawayRule, Task, WarehouseException
 
 __all__ = [
     "ROLES", "User", "UserSite", "utcnow", "InboundLine", "InboundShipment", "Receipt",
     "AuditEntry", "Move", "Quant", "CONTAINER_KINDS", "LOCATION_KINDS", "PACK_LEVELS",
     "Company", "Container", "Location", "Product", "ProductGtin", "Site", "Counter", "Zone",
-    "ORDER_STATUSES", "Order", "OrderLine", "OPEN_TASK_STATES", "TASK_KINDS", "TASK_STATES", "PutawayRule", "Task", "WarehouseException",
+    "ORDER_STATUSES", "Order", "OrderLine", "Reservation", "Tour", "TourTote", "Wave", "OPEN_TASK_STATES", "TASK_KINDS", "TASK_STATES", "PutawayRule", "Task", "WarehouseException",
 ]

@@ -56,3 +56,72 @@ class OrderLine(SQLModel, table=True):
     unit_quantity: int = 0
     quantity_allocated: int = 0
     quantity_picked: int = 0
+
+
+class Reservation(SQLModel, table=True):
+    """Stock promised to an order line; a quant's `reserved` is the sum of its reservations."""
+
+    __tablename__ = "reservation"
+    __table_args__ = (
+        CheckConstraint("quantity >= 0", name="reservation_quantity_non_negative"),
+        Index("ix_reservation_quant", "quant_id"),
+        Index("ix_reservation_line", "order_line_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: int = Field(foreign_key="site.id", index=True)
+    quant_id: int = Field(foreign_key="quant.id")
+    order_line_id: int = Field(foreign_key="order_line.id")
+    quantity: int
+    # pick_face | reserve | full_case | pending_replenishment
+    stage: str = Field(max_length=24)
+    # Where it will be picked (differs from the quant's location while a replenishment is pending).
+    pick_location_id: int = Field(foreign_key="location.id")
+    wave_id: int | None = Field(default=None, foreign_key="wave.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Wave(SQLModel, table=True):
+    __tablename__ = "wave"
+    __table_args__ = (Index("ix_wave_site_status", "site_id", "status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: int = Field(foreign_key="site.id")
+    # planned → released → picking → picked; or discarded (unreleased) / cancelled (before picking)
+    status: str = Field(default="planned", max_length=16)
+    criteria: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    plan: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    orders: int = 0
+    lines: int = 0
+    tours: int = 0
+    distance_m: float = 0.0
+    seconds: float = 0.0
+    created_by: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    released_at: datetime | None = None
+
+
+class Tour(SQLModel, table=True):
+    """A pick batch: the lines one picker collects in one trip, into totes, in walking order."""
+
+    __tablename__ = "tour"
+    __table_args__ = (UniqueConstraint("wave_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: int = Field(foreign_key="site.id", index=True)
+    wave_id: int = Field(foreign_key="wave.id", index=True)
+    number: int
+    status: str = Field(default="pending", max_length=16)
+    distance_m: float = 0.0
+    seconds: float = 0.0
+    totes: int = 0
+    cut_off: datetime | None = None
+
+
+class TourTote(SQLModel, table=True):
+    """Which order goes in which tote of a tour's cart (an order may need several)."""
+
+    __tablename__ = "tour_tote"
+    __table_args__ = (UniqueConstraint("tour_id", "tote_no", "order_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    tour_id: int = Field(foreign_key="tour.id", index=True)
+    tote_no: int
+    order_id: int = Field(foreign_key="outbound_order.id", index=True)
+    container_id: int | None = Field(default=None, foreign_key="container.id")

@@ -43,6 +43,16 @@ class Task(SQLModel, table=True):
     assigned_to: int | None = Field(default=None, foreign_key="app_user.id", index=True)
     reference: str = Field(default="", max_length=100)
     details: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # Outbound work: which wave/tour, the walking sequence within the tour, the line and tote.
+    wave_id: int | None = Field(default=None, foreign_key="wave.id", index=True)
+    tour_id: int | None = Field(default=None, foreign_key="tour.id", index=True)
+    sequence: int | None = None
+    order_line_id: int | None = Field(default=None, foreign_key="order_line.id", index=True)
+    reservation_id: int | None = Field(default=None, foreign_key="reservation.id")
+    tote_no: int | None = None
+    # A pick waits for the replenishment that fills its pick face.
+    depends_on_task_id: int | None = Field(default=None, foreign_key="task.id")
+    zone_id: int | None = Field(default=None, foreign_key="zone.id")
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

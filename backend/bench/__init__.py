@@ -1,0 +1,1 @@
+"""Benchmark helpers: deterministic workloads, reference solvers and the pure planning benchmark."""

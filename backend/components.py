@@ -1,0 +1,17 @@
+"""The background parts of a running app, started in this order by create_app's lifespan.
+
+Each entry is a callable taking the Runtime and returning an async context
+manager: entering starts the part (and may hang objects on runtime.extras),
+exiting stops it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+from backend.runtime import Runtime
+
+Component = Callable[[Runtime], AbstractAsyncContextManager[None]]
+
+COMPONENTS: tuple[Component, ...] = ()

@@ -1,0 +1,265 @@
+"""Which orders share a cart: seed batching on walking footprints, then a swap/move local search.
+
+An order's *footprint* is a bitmask of the pieces of aisle and cross aisle a
+picker must walk to reach its picks, and a tour's footprint is the OR of its
+orders'.  The number of set bits estimates the metres walked, so the extra
+walking an order brings to a tour is ``popcount(order & ~tour)``: one C-level
+operation on Python ints, which is what makes batching 10,000 orders fast in
+CPython.
+
+Bits:
+
+* each block of each aisle is cut in two halves, each reached from its
+  nearer cross aisle, and each half in ``zones_per_half`` zones; a pick sets
+  every zone from the cross aisle up to its own, so the bits count how deep
+  into the aisle the picker walks;
+* each stretch of the front cross aisle between neighbouring aisles (and the
+  depot) is a bit, set for every stretch between the depot and the pick's
+  aisle, weighted to its length relative to a zone.
+
+Batching per release key (see :mod:`backend.waves.batching`):
+
+1. Seeds: the order with the largest footprint that is not in a tour yet.
+2. Candidates: the ``pool_size`` unplaced orders adding least to the seed.
+3. Greedy: add the candidate adding least to the tour (ties: the larger
+   order, then arrival) while the cart has totes for it.
+4. Local search: an order that adds walking to its tour is moved to, or
+   swapped with an order of, one of the few tours it fits best, when that
+   shortens the estimate; a few passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from backend.routing.layout import Layout, PickPoint
+
+
+@dataclass(frozen=True, slots=True)
+class BatchingSettings:
+    zones_per_half: int = 2
+    pool_size: int = 150
+    improvement_passes: int = 3
+    candidate_tours: int = 5
+
+
+class Footprints:
+    """Turns pick points into footprint bitmasks for one layout."""
+
+    def __init__(self, layout: Layout, zones_per_half: int = 2) -> None:
+        self.layout = layout
+        self.zones = zones_per_half
+        cross = layout.cross_aisles_y
+        self.blocks = layout.block_count
+        self.block_low = cross[:-1]
+        self.block_high = cross[1:]
+        shortest_block = min(h - lo for lo, h in zip(self.block_low, self.block_high))
+        self.zone_m = shortest_block / 2.0 / zones_per_half
+        columns = sorted(set(layout.aisle_x) | {layout.depot[0]})
+        self.depot_column = columns.index(layout.depot[0])
+        self.column_of_aisle = [columns.index(x) for x in layout.aisle_x]
+        horizontal_base = len(layout.aisle_x) * self.blocks * 2 * zones_per_half
+        # A stretch of cross aisle is walked out and back, like a zone; give it bits in proportion.
+        self.stretch_bits: list[int] = []
+        offset = horizontal_base
+        for left, right in zip(columns, columns[1:]):
+            bits = max(1, round((right - left) / self.zone_m))
+            self.stretch_bits.append(((1 << bits) - 1) << offset)
+            offset += bits
+        self._cache: dict[PickPoint, int] = {}
+
+    def of_point(self, point: PickPoint) -> int:
+        mask = self._cache.get(point)
+        if mask is None:
+            mask = self._point_mask(point)
+            self._cache[point] = mask
+        return mask
+
+    def _point_mask(self, point: PickPoint) -> int:
+        block = self.layout.block_of(point.y)
+        low, high = self.block_low[block], self.block_high[block]
+        middle = (low + high) / 2.0
+        side, depth = (0, point.y - low) if point.y <= middle else (1, high - point.y)
+        zone = min(self.zones - 1, int(depth / ((middle - low) / self.zones)))
+        base = ((point.aisle * self.blocks + block) * 2 + side) * self.zones
+        mask = ((1 << (zone + 1)) - 1) << base
+        column = self.column_of_aisle[point.aisle]
+        lo, hi = sorted((column, self.depot_column))
+        for stretch in range(lo, hi):
+            mask |= self.stretch_bits[stretch]
+        return mask
+
+    def of_points(self, points: Sequence[PickPoint]) -> int:
+        mask = 0
+        for point in points:
+            mask |= self.of_point(point)
+        return mask
+
+
+def seed_batches(masks: Sequence[int], totes: Sequence[int], capacity: int, pool_size: int) -> list[list[int]]:
+    """Greedy seed batching: lists of order indices (into ``masks``), each within ``capacity`` totes."""
+    n = len(masks)
+    sizes = [m.bit_count() for m in masks]
+    # rank 0 = the largest footprint (earliest arrival on ties): seeds are taken in rank order.
+    by_rank = sorted(range(n), key=lambda i: (-sizes[i], i))
+    rank = [0] * n
+    for r, i in enumerate(by_rank):
+        rank[i] = r
+    placed = [False] * n
+    batches: list[list[int]] = []
+    next_seed = 0
+    stride = n + 1
+    for _ in range(n):
+        while next_seed < n and placed[by_rank[next_seed]]:
+            next_seed += 1
+        if next_seed == n:
+            break
+        seed = by_rank[next_seed]
+        placed[seed] = True
+        batch = [seed]
+        tour = masks[seed]
+        used = totes[seed]
+        outside = ~tour
+        unplaced = [i for i in by_rank[next_seed:] if not placed[i]]
+        keys = sorted((masks[i] & outside).bit_count() * stride + rank[i] for i in unplaced)
+        pool = [by_rank[k % stride] for k in keys[:pool_size]]
+        pool_masks = [masks[i] for i in pool]
+        pool_ranks = [rank[i] for i in pool]
+        pool_totes = [totes[i] for i in pool]
+        while pool and used < capacity:
+            outside = ~tour
+            room = capacity - used
+            if room >= max(pool_totes):
+                scores = [(m & outside).bit_count() * stride + r for m, r in zip(pool_masks, pool_ranks)]
+            else:
+                too_big = 1 << 62
+                scores = [
+                    (m & outside).bit_count() * stride + r if t <= room else too_big
+                    for m, r, t in zip(pool_masks, pool_ranks, pool_totes)
+                ]
+            best = min(scores)
+            if best >= 1 << 62:
+                break
+            j = scores.index(best)
+            chosen = pool[j]
+            for column in (pool, pool_masks, pool_ranks, pool_totes):
+                column.pop(j)
+            placed[chosen] = True
+            batch.append(chosen)
+            tour |= masks[chosen]
+            used += totes[chosen]
+        batches.append(batch)
+    return batches
+
+
+def _without_each(members: Sequence[int], masks: Sequence[int]) -> list[int]:
+    """For each member, the OR of the other members' masks."""
+    k = len(members)
+    prefix = [0] * (k + 1)
+    for j, member in enumerate(members):
+        prefix[j + 1] = prefix[j] | masks[member]
+    rest = [0] * k
+    suffix = 0
+    for j in range(k - 1, -1, -1):
+        rest[j] = prefix[j] | suffix
+        suffix |= masks[members[j]]
+    return rest
+
+
+def improve_batches(
+    batches: list[list[int]],
+    masks: Sequence[int],
+    totes: Sequence[int],
+    capacity: int,
+    passes: int,
+    candidate_tours: int,
+) -> list[list[int]]:
+    """Move or swap orders between batches while the summed footprint shrinks (in place; empties dropped)."""
+    count = len(batches)
+    batch_of = {}
+    footprint = [0] * count
+    used = [0] * count
+    for b, members in enumerate(batches):
+        for member in members:
+            batch_of[member] = b
+            footprint[b] |= masks[member]
+            used[b] += totes[member]
+    outside = [~fp for fp in footprint]
+    for _ in range(passes):
+        misfits = []
+        for members in batches:
+            for member, rest in zip(members, _without_each(members, masks)):
+                added = (masks[member] & ~rest).bit_count()
+                if added:
+                    misfits.append((-added, member))
+        misfits.sort()
+        moves = 0
+        for _, order in misfits:
+            home = batch_of[order]
+            mask = masks[order]
+            rest_home = 0
+            for member in batches[home]:
+                if member != order:
+                    rest_home |= masks[member]
+            home_size = footprint[home].bit_count()
+            gain = home_size - rest_home.bit_count()
+            if gain <= 0:
+                continue
+            added_to = [(mask & out).bit_count() for out in outside]
+            added_to[home] = gain
+            targets = sorted((a, b) for b, a in enumerate(added_to) if a < gain)[:candidate_tours]
+            best_delta, best_move = 0, None
+            for added, target in targets:
+                if used[target] + totes[order] <= capacity and added - gain < best_delta:
+                    best_delta, best_move = added - gain, (target, None)
+                target_size = footprint[target].bit_count()
+                members = batches[target]
+                for other, rest_target in zip(members, _without_each(members, masks)):
+                    if (
+                        used[home] - totes[order] + totes[other] > capacity
+                        or used[target] - totes[other] + totes[order] > capacity
+                    ):
+                        continue
+                    delta = (
+                        (rest_home | masks[other]).bit_count()
+                        + (rest_target | mask).bit_count()
+                        - home_size
+                        - target_size
+                    )
+                    if delta < best_delta:
+                        best_delta, best_move = delta, (target, other)
+            if best_move is None:
+                continue
+            target, other = best_move
+            batches[home].remove(order)
+            batches[target].append(order)
+            batch_of[order] = target
+            used[home] -= totes[order]
+            used[target] += totes[order]
+            if other is not None:
+                batches[target].remove(other)
+                batches[home].append(other)
+                batch_of[other] = home
+                used[target] -= totes[other]
+                used[home] += totes[other]
+            for b in (home, target):
+                fp = 0
+                for member in batches[b]:
+                    fp |= masks[member]
+                footprint[b] = fp
+                outside[b] = ~fp
+            moves += 1
+        if not moves:
+            break
+    return [members for members in batches if members]
+
+
+def batch_footprints(
+    masks: Sequence[int], totes: Sequence[int], capacity: int, settings: BatchingSettings = BatchingSettings()
+) -> list[list[int]]:
+    """Seed batching then local search; each batch is a list of indices into ``masks``."""
+    batches = seed_batches(masks, totes, capacity, settings.pool_size)
+    return improve_batches(
+        batches, masks, totes, capacity, settings.improvement_passes, settings.candidate_tours
+    )
