@@ -64,3 +64,31 @@ def add_site_users(api, site: str = "S1") -> None:  # noqa: ANN001
     api.add_user("sup", ["supervisor"], [site])
     api.add_user("pick", ["picker"], [site])
     api.add_user("integ", ["integration"], [site])
+
+
+def add_stock(api, site: str, location: str, sku: str, quantity: int, *, lot: str = "", expiry=None,  # noqa: ANN001
+              lpn: str | None = None, received_at=None) -> None:  # noqa: ANN001
+    """Put stock straight into the ledger (an initial stock take), bypassing receiving."""
+    from sqlmodel import select
+
+    from backend.inventory.ledger import StockIdentity, post_move
+    from backend.models import Container, Location, Product, Quant, Site
+
+    with api.runtime.sessions() as session:
+        site_row = session.exec(select(Site).where(Site.code == site)).one()
+        loc = session.exec(select(Location).where(Location.site_id == site_row.id, Location.code == location)).one()
+        product = session.exec(select(Product).where(Product.sku == sku)).one()
+        container_id = None
+        if lpn:
+            container = Container(site_id=site_row.id, code=lpn, kind="pallet", location_id=loc.id)
+            session.add(container)
+            session.flush()
+            container_id = container.id
+        ident = StockIdentity(product.id, loc.id, container_id, lot, expiry)
+        post_move(session, site_id=site_row.id, product_id=product.id, quantity=quantity, reason="initial",
+                  destination=ident, reference="test")
+        if received_at is not None:
+            quant = session.exec(select(Quant).where(Quant.stock_key == ident.key)).one()
+            quant.received_at = received_at
+            session.add(quant)
+        session.commit()

@@ -2,8 +2,22 @@
 
 from fastapi import APIRouter
 
-from backend.api.routes import auth, containers, exceptions, inbound, inventory, locations, org, products, scans, tasks, users
+from backend.api.routes import auth
+from backend.api.routes import containers
+from backend.api.routes import exceptions
+from backend.api.routes import inbound
+from backend.api.routes import inventory
+from backend.api.routes import locations
+from backend.api.routes import orders
+from backend.api.routes import org
+from backend.api.routes import products
+from backend.api.routes import scans
+from backend.api.routes import tasks
+from backend.api.routes import users
+from backend.api.routes import waves
+
+ROUTERS = [auth, users, org, locations, products, containers, inventory, inbound, tasks, exceptions, scans, orders, waves]
 
 api_router = APIRouter()
-for module in (auth, users, org, locations, products, containers, inventory, inbound, tasks, exceptions, scans):
+for module in ROUTERS:
     api_router.include_router(module.router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, Index, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from .base import utcnow
@@ -32,6 +32,9 @@ class Site(SQLModel, table=True):
     # Over-receipt allowed per ASN line, in percent of the announced quantity.
     receipt_tolerance_pct: float = Field(default=0.0, ge=0)
     allow_blind_receipt_by_receivers: bool = Field(default=False)
+    # Aisle geometry for routing: {"aisle_x": [...], "aisle_length": m, "depot": [x, y],
+    # "middle_cross_aisles_y": [...]}; derived from the locations when not set.
+    layout: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
 
 

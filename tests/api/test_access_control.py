@@ -58,9 +58,24 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/exceptions/{exception_id}/approve"): SUPERVISORS,
     ("POST", "/exceptions/{exception_id}/reject"): SUPERVISORS,
     ("POST", "/scans/classify"): EVERYONE,
+    ("POST", "/orders"): frozenset({"integration", "admin", "supervisor"}),
+    ("GET", "/orders"): EVERYONE,
+    ("GET", "/orders/{reference}"): EVERYONE,
+    ("POST", "/orders/{reference}/hold"): frozenset({"supervisor", "admin", "integration"}),
+    ("POST", "/orders/{reference}/release"): frozenset({"supervisor", "admin", "integration"}),
+    ("POST", "/orders/{reference}/cancel"): frozenset({"supervisor", "admin", "integration"}),
+    ("POST", "/orders/allocate"): frozenset({"supervisor", "admin", "integration"}),
+    ("POST", "/waves"): SUPERVISORS,
+    ("GET", "/waves"): EVERYONE,
+    ("GET", "/waves/{wave_id}"): EVERYONE,
+    ("POST", "/waves/{wave_id}/release"): SUPERVISORS,
+    ("POST", "/waves/{wave_id}/discard"): SUPERVISORS,
+    ("POST", "/waves/{wave_id}/cancel"): SUPERVISORS,
+    ("GET", "/waves/{wave_id}/tours"): EVERYONE,
 }
 
-PATH_VALUES = {"code": "R1-01", "sku": SKU_A, "reference": "ASN-1", "task_id": "1", "exception_id": "1"}
+PATH_VALUES = {"code": "R1-01", "sku": SKU_A, "reference": "ASN-1", "task_id": "1", "exception_id": "1",
+               "wave_id": "1"}
 
 
 def _api_routes(app) -> list[tuple[str, str]]:  # noqa: ANN001

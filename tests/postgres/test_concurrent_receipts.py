@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from backend.api.deps import load_principal
-from backend.app import create_app
 from backend.db import unit_of_work
 from backend.errors import DomainError
 from backend.inventory.ledger import ledger_disagreements
 from backend.models import InboundLine, Quant, Site, User
 from backend.receiving.service import Receiver, ReceiveRequest
-from tests.conftest import Api, make_settings
+from tests.conftest import Api
 from tests.helpers import SKU_C, add_site_users, build_site
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def pg_api(postgres_url: str) -> Iterator[Api]:
-    with TestClient(create_app(make_settings(postgres_url))) as client:
-        api = Api(client)
-        api.add_user("root", ["admin"], all_sites=True)
-        yield api
 
 
 def test_twenty_concurrent_receipts_never_pass_the_line_tolerance(pg_api: Api) -> None:

@@ -1,0 +1,203 @@
+"""Allocation in the database: load quants, run the pure core, write reservations.
+
+One call is one transaction's worth of work (the caller commits). On
+PostgreSQL the candidate quants are locked (`FOR UPDATE`, in id order) before
+their availability is read, so two allocations running at the same moment
+serialise on the stock they share and can never reserve more than is on
+hand; the conditional UPDATE on `reserved` and the CHECK constraint stand
+behind that.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import bindparam, insert, update
+from sqlmodel import Session, select
+
+from backend import audit
+from backend.allocation import core
+from backend.errors import Conflict
+from backend.masterdata import among
+from backend.models import Location, Order, OrderLine, Product, Quant, Reservation, utcnow
+
+ALLOCATABLE = ("new", "partly_allocated", "backordered")
+
+
+@dataclass
+class AllocationRun:
+    orders: int = 0
+    lines: int = 0
+    allocated_units: int = 0
+    backordered_units: int = 0
+    # One dict per reservation (written or, in a dry run, proposed).
+    reservations: list[dict] = field(default_factory=list)
+    order_status: dict[int, str] = field(default_factory=dict)
+
+
+def _db_priority_to_core(priority: int) -> int:
+    # Orders store 1 as most urgent; the core serves a higher number first.
+    return 10 - priority
+
+
+def allocate_orders(
+    session: Session,
+    site_id: int,
+    order_ids: list[int] | None = None,
+    *,
+    today: date,
+    wave_id: int | None = None,
+    dry_run: bool = False,
+    user_id: int | None = None,
+) -> AllocationRun:
+    query = select(Order).where(Order.site_id == site_id, Order.status.in_(ALLOCATABLE))
+    orders: list[Order] = []
+    if order_ids is None:
+        orders = list(session.exec(query.order_by(Order.id)).all())
+    else:
+        for condition in among(session, Order.id, order_ids):
+            orders.extend(session.exec(query.where(condition)).all())
+    run = AllocationRun()
+    if not orders:
+        return run
+    by_order: dict[int, list[OrderLine]] = defaultdict(list)
+    for condition in among(session, OrderLine.order_id, [o.id for o in orders]):
+        for line in session.exec(select(OrderLine).where(condition)).all():
+            if line.quantity > line.quantity_allocated:
+                by_order[line.order_id].append(line)
+    line_ids = {(line.order_id, line.line_no): line for lines in by_order.values() for line in lines}
+    product_ids = sorted({line.product_id for line in line_ids.values()})
+    products = {}
+    for condition in among(session, Product.id, product_ids):
+        for p in session.exec(select(Product).where(condition)).all():
+            products[p.id] = p
+
+    quants = _lock_and_load_candidates(session, site_id, product_ids, dry_run)
+    candidates = [
+        core.StockCandidate(
+            quant_id=q.id, product_id=q.product_id, location_id=q.location_id,
+            location_kind=core.LocationKind(kind), available=q.on_hand - q.reserved,
+            received_at=q.received_at, lot=q.lot, expiry=q.expiry, container_id=q.container_id, walk_key=walk,
+        )
+        for q, kind, walk in quants
+    ]
+    faces: dict[int, int] = {}
+    for condition in among(session, Location.fixed_product_id, product_ids):
+        for pid, loc_id in session.exec(
+            select(Location.fixed_product_id, Location.id).where(
+                Location.site_id == site_id, Location.kind == "pick_face", Location.active, condition
+            ).order_by(Location.id)
+        ).all():
+            faces.setdefault(pid, loc_id)
+
+    core_orders = []
+    for order in orders:
+        lines = by_order.get(order.id)
+        if not lines:
+            continue
+        core_orders.append(core.Order(
+            order_id=order.id,
+            lines=tuple(
+                core.OrderLine(
+                    line.line_no, line.product_id, line.quantity - line.quantity_allocated,
+                    core.OrderUnit.CASE if line.unit == "case" and line.quantity_allocated == 0 else core.OrderUnit.EACH,
+                )
+                for line in lines
+            ),
+            cut_off=order.cut_off,
+            priority=_db_priority_to_core(order.priority),
+            min_shelf_life_days=order.min_shelf_life_days,
+            backorder_policy=core.BackorderPolicy(order.backorder_policy),
+        ))
+    result = core.allocate(
+        core_orders,
+        candidates,
+        [core.ProductInfo(p.id, p.expiry_tracked, p.units_per_case) for p in products.values()],
+        today=today,
+        pending_pick_faces=faces,
+    )
+    now = utcnow()
+    for alloc in result.allocations:
+        line = line_ids[(alloc.order_id, alloc.line_no)]
+        run.reservations.append({
+            "site_id": site_id, "quant_id": alloc.quant_id, "order_line_id": line.id, "quantity": alloc.qty,
+            "stage": alloc.stage.value, "pick_location_id": alloc.pick_location_id, "wave_id": wave_id,
+            "created_at": now,
+        })
+    run.orders = len(core_orders)
+    run.lines = len(result.lines)
+    run.allocated_units = sum(r.allocated_qty for r in result.lines.values())
+    run.backordered_units = sum(r.backordered_qty for r in result.lines.values())
+    allocated_by_line: dict[int, int] = defaultdict(int)
+    for res in run.reservations:
+        allocated_by_line[res["order_line_id"]] += res["quantity"]
+    for order in orders:
+        lines = by_order.get(order.id, [])
+        if not lines:
+            continue
+        all_lines = [*lines]
+        done = all(line.quantity_allocated + allocated_by_line[line.id] >= line.quantity for line in all_lines)
+        any_allocated = any(line.quantity_allocated + allocated_by_line[line.id] > 0 for line in all_lines)
+        run.order_status[order.id] = "allocated" if done else "partly_allocated" if any_allocated else "backordered"
+    if dry_run:
+        return run
+    _write(session, run, result.reserved_by_quant, allocated_by_line, orders, user_id, site_id)
+    return run
+
+
+def _lock_and_load_candidates(session: Session, site_id: int, product_ids: list[int], dry_run: bool):  # noqa: ANN202
+    rows = []
+    for condition in among(session, Quant.product_id, product_ids):
+        query = (
+            select(Quant, Location.kind, Location.id)
+            .join(Location, Location.id == Quant.location_id)
+            .where(Quant.site_id == site_id, condition, Quant.on_hand > Quant.reserved,
+                   Location.kind.in_(("pick_face", "reserve")), Location.active)
+            .order_by(Quant.id)
+        )
+        if not dry_run:
+            query = query.with_for_update(of=Quant)
+        rows.extend(session.exec(query).all())
+    return rows
+
+
+def _write(session: Session, run: AllocationRun, reserved_by_quant, allocated_by_line, orders, user_id, site_id) -> None:  # noqa: ANN001
+    if run.reservations:
+        ids = session.execute(
+            insert(Reservation).returning(Reservation.id, sort_by_parameter_order=True), run.reservations
+        ).scalars().all()
+        for res, rid in zip(run.reservations, ids):
+            res["id"] = rid
+    if reserved_by_quant:
+        params = [{"qid": qid, "q": qty} for qid, qty in sorted(reserved_by_quant.items())]
+        stmt = (
+            update(Quant.__table__)
+            .where(Quant.__table__.c.id == bindparam("qid"),
+                   Quant.__table__.c.reserved + bindparam("q") <= Quant.__table__.c.on_hand)
+            .values(reserved=Quant.__table__.c.reserved + bindparam("q"))
+        )
+        changed = session.connection().execute(stmt, params).rowcount
+        if changed != len(params):
+            raise Conflict("stock changed while allocating; try again", code="allocation_conflict")
+    if allocated_by_line:
+        table = OrderLine.__table__
+        session.connection().execute(
+            update(table).where(table.c.id == bindparam("lid"))
+            .values(quantity_allocated=table.c.quantity_allocated + bindparam("q")),
+            [{"lid": lid, "q": q} for lid, q in allocated_by_line.items()],
+        )
+    if run.order_status:
+        table = Order.__table__
+        now = utcnow()
+        session.connection().execute(
+            update(table).where(table.c.id == bindparam("oid")).values(status=bindparam("st"), updated_at=now),
+            [{"oid": oid, "st": st} for oid, st in run.order_status.items()],
+        )
+        for order in orders:
+            if order.id in run.order_status:
+                session.expire(order)
+    audit.record(session, user_id=user_id, site_id=site_id, action="orders.allocate", entity="site",
+                 entity_id=site_id, after={"orders": run.orders, "allocated_units": run.allocated_units,
+                                           "backordered_units": run.backordered_units})

@@ -1,0 +1,448 @@
+"""Waves in the database: plan (a preview that changes no stock), release, discard, cancel.
+
+Planning selects orders by the wave's criteria, takes their pick locations
+from their reservations (or from a dry-run allocation for orders not yet
+allocated), and runs the pure batching + routing core. Release commits it all
+in one transaction: reservations for orders still unallocated, tours, tote
+assignments, pick tasks in walking order, and the urgent replenishments
+those picks wait for.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import bindparam, func, insert, update
+from sqlmodel import Session, select
+
+from backend import audit
+from backend.allocation.service import allocate_orders
+from backend.errors import Conflict, Invalid
+from backend.masterdata import among
+from backend.models import Location, Order, OrderLine, Product, Quant, Reservation, Site, Task, Tour, TourTote, Wave, Zone, utcnow
+from backend.orders.service import release_reservations
+from backend.routing import Layout, PickPoint
+from backend.waves.batching import CartSpec, PickLine, PickOrder, PlanSettings, plan_tours
+
+WAVE_ORDER_STATES = ("new", "allocated", "partly_allocated")
+DEFAULT_UNIT_VOLUME_L = 0.5
+DEFAULT_UNIT_WEIGHT_KG = 0.3
+
+
+@dataclass(frozen=True)
+class WaveCriteria:
+    cut_off_from: datetime | None = None
+    cut_off_to: datetime | None = None
+    carriers: tuple[str, ...] = ()
+    priorities: tuple[int, ...] = ()
+    zones: tuple[str, ...] = ()
+    max_orders: int | None = None
+    max_lines: int | None = None
+    max_volume_l: float | None = None
+    totes: int = 12
+    tote_volume_l: float = 35.0
+    tote_weight_kg: float = 15.0
+
+    def to_json(self) -> dict:
+        data = dict(self.__dict__)
+        for key in ("cut_off_from", "cut_off_to"):
+            if data[key] is not None:
+                data[key] = data[key].isoformat()
+        data["carriers"], data["priorities"], data["zones"] = list(self.carriers), list(self.priorities), list(self.zones)
+        return data
+
+
+@dataclass
+class SiteGeometry:
+    layout: Layout
+    aisle_x: tuple[float, ...]
+
+    def point(self, x: float, y: float) -> PickPoint:
+        i = bisect_left(self.aisle_x, x)
+        if i == len(self.aisle_x) or (i > 0 and x - self.aisle_x[i - 1] < self.aisle_x[i] - x):
+            i -= 1
+        return PickPoint(i, min(max(y, 0.0), self.layout.aisle_length))
+
+
+def site_geometry(session: Session, site: Site) -> SiteGeometry:
+    if site.layout:
+        spec = site.layout
+        layout = Layout(tuple(spec["aisle_x"]), spec["aisle_length"], tuple(spec.get("depot", (spec["aisle_x"][0], 0))),
+                        tuple(spec.get("middle_cross_aisles_y", ())))
+        return SiteGeometry(layout, layout.aisle_x)
+    rows = session.exec(
+        select(Location.x, func.max(Location.y)).where(
+            Location.site_id == site.id, Location.kind.in_(("pick_face", "reserve"))
+        ).group_by(Location.x)
+    ).all()
+    if not rows:
+        raise Conflict("the site has no pick or reserve locations to route through", code="no_layout")
+    aisle_x = tuple(sorted({round(float(x), 2) for x, _ in rows}))
+    length = max(float(y) for _, y in rows) + 1.0
+    depot_x = session.exec(
+        select(func.min(Location.x)).where(Location.site_id == site.id, Location.kind.in_(("pack", "ship")))
+    ).one()
+    return SiteGeometry(Layout(aisle_x, length, (float(depot_x if depot_x is not None else aisle_x[0]), 0.0)), aisle_x)
+
+
+@dataclass
+class PlannedPick:
+    key: str  # "r<reservation id>" or "d<index>" for a dry-run allocation
+    order_id: int
+    order_line_id: int
+    location_id: int
+    quantity: int
+
+
+@dataclass
+class WavePlan:
+    order_ids: list[int]
+    picks: dict[str, PlannedPick]
+    tours: list[dict]
+    unplanned: list[dict]
+    distance_m: float
+    seconds: float
+    lines: int
+    dry_run: bool
+    skipped_orders: list[dict] = field(default_factory=list)
+
+
+def _select_orders(session: Session, site_id: int, c: WaveCriteria) -> list[Order]:
+    query = select(Order).where(Order.site_id == site_id, Order.status.in_(WAVE_ORDER_STATES), Order.wave_id.is_(None))
+    if c.cut_off_from:
+        query = query.where(Order.cut_off >= c.cut_off_from)
+    if c.cut_off_to:
+        query = query.where(Order.cut_off <= c.cut_off_to)
+    if c.carriers:
+        query = query.where(Order.carrier.in_(c.carriers))
+    if c.priorities:
+        query = query.where(Order.priority.in_(c.priorities))
+    orders = list(session.exec(query).all())
+    far = datetime.max.replace(tzinfo=None)
+    orders.sort(key=lambda o: (o.cut_off.replace(tzinfo=None) if o.cut_off else far, o.priority, o.id))
+    return orders
+
+
+def _reservations_of(session: Session, order_ids: list[int], wave_id: int | None = None) -> list[tuple[Reservation, int]]:
+    rows: list[tuple[Reservation, int]] = []
+    for condition in among(session, OrderLine.order_id, order_ids):
+        query = (
+            select(Reservation, OrderLine.order_id)
+            .join(OrderLine, OrderLine.id == Reservation.order_line_id)
+            .where(condition, Reservation.quantity > 0)
+        )
+        query = query.where(Reservation.wave_id.is_(None) if wave_id is None else
+                            (Reservation.wave_id.is_(None)) | (Reservation.wave_id == wave_id))
+        rows.extend(session.exec(query).all())
+    rows.sort(key=lambda row: row[0].id)
+    return rows
+
+
+def plan_wave_picks(session: Session, site: Site, c: WaveCriteria, *, today: date) -> WavePlan:
+    """Everything a plan needs, computed without writing anything."""
+    orders = _select_orders(session, site.id, c)
+    order_ids = [o.id for o in orders]
+    picks: dict[str, PlannedPick] = {}
+    for res, order_id in _reservations_of(session, order_ids):
+        picks[f"r{res.id}"] = PlannedPick(f"r{res.id}", order_id, res.order_line_id, res.pick_location_id, res.quantity)
+    unallocated = [o.id for o in orders if o.status == "new"]
+    dry = False
+    if unallocated:
+        run = allocate_orders(session, site.id, unallocated, today=today, dry_run=True)
+        line_to_order = {}
+        for condition in among(session, OrderLine.order_id, unallocated):
+            for lid, oid in session.exec(select(OrderLine.id, OrderLine.order_id).where(condition)).all():
+                line_to_order[lid] = oid
+        for index, res in enumerate(run.reservations):
+            key = f"d{index}"
+            picks[key] = PlannedPick(key, line_to_order[res["order_line_id"]], res["order_line_id"],
+                                     res["pick_location_id"], res["quantity"])
+            dry = True
+    return _batch(session, site, c, orders, picks, dry)
+
+
+def _batch(session: Session, site: Site, c: WaveCriteria, orders: list[Order], picks: dict[str, PlannedPick],
+           dry: bool) -> WavePlan:
+    geometry = site_geometry(session, site)
+    location_ids = sorted({p.location_id for p in picks.values()})
+    locations: dict[int, tuple[float, float, int | None, str]] = {}
+    for condition in among(session, Location.id, location_ids):
+        for lid, x, y, zone_id, code in session.exec(
+            select(Location.id, Location.x, Location.y, Location.zone_id, Location.code).where(condition)
+        ).all():
+            locations[lid] = (x, y, zone_id, code)
+    zone_ids: set[int] | None = None
+    if c.zones:
+        zone_ids = set(session.exec(select(Zone.id).where(Zone.site_id == site.id, Zone.code.in_(c.zones))).all())
+    line_product = {}
+    line_ids = sorted({p.order_line_id for p in picks.values()})
+    for condition in among(session, OrderLine.id, line_ids):
+        for lid, pid in session.exec(select(OrderLine.id, OrderLine.product_id).where(condition)).all():
+            line_product[lid] = pid
+    unit = {}
+    for condition in among(session, Product.id, sorted(set(line_product.values()))):
+        for p in session.exec(select(Product).where(condition)).all():
+            volume = (p.length_mm * p.width_mm * p.height_mm / 1e6) if p.length_mm and p.width_mm and p.height_mm else None
+            unit[p.id] = (volume or DEFAULT_UNIT_VOLUME_L, (p.weight_g / 1000.0) if p.weight_g else DEFAULT_UNIT_WEIGHT_KG)
+
+    by_order: dict[int, list[PlannedPick]] = defaultdict(list)
+    for pick in picks.values():
+        by_order[pick.order_id].append(pick)
+    chosen: list[Order] = []
+    skipped: list[dict] = []
+    total_lines = 0
+    total_volume = 0.0
+    for order in orders:
+        order_picks = by_order.get(order.id, [])
+        if not order_picks:
+            skipped.append({"order_id": order.id, "reference": order.reference, "reason": "nothing_allocated"})
+            continue
+        if zone_ids is not None and any(locations[p.location_id][2] not in zone_ids for p in order_picks):
+            continue
+        volume = sum(unit[line_product[p.order_line_id]][0] * p.quantity for p in order_picks)
+        if c.max_orders is not None and len(chosen) >= c.max_orders:
+            break
+        if c.max_lines is not None and total_lines + len(order_picks) > c.max_lines:
+            break
+        if c.max_volume_l is not None and total_volume + volume > c.max_volume_l:
+            break
+        chosen.append(order)
+        total_lines += len(order_picks)
+        total_volume += volume
+
+    pick_orders = []
+    for order in chosen:
+        lines = []
+        for p in sorted(by_order[order.id], key=lambda p: p.key):
+            x, y, _zone, code = locations[p.location_id]
+            vol, weight = unit[line_product[p.order_line_id]]
+            lines.append(PickLine(p.key, geometry.point(x, y), p.quantity, vol, weight, code))
+        pick_orders.append(PickOrder(order.id, order.cut_off.timestamp() if order.cut_off else 4.0e9,
+                                     10 - order.priority, tuple(lines)))
+    cart = CartSpec(totes=c.totes, tote_volume_l=c.tote_volume_l, tote_weight_kg=c.tote_weight_kg)
+    plan = plan_tours(geometry.layout, pick_orders, cart, PlanSettings())
+    tours = [{
+        "number": t.number, "orders": list(t.order_ids), "distance_m": round(t.distance_m, 2),
+        "seconds": round(t.duration_s, 1), "earliest_cut_off": t.earliest_cut_off,
+        "totes": [[load.tote, load.order_id] for load in t.totes],
+        "stops": [[[pk.line_id, pk.tote, pk.quantity] for pk in stop.picks] for stop in t.stops],
+    } for t in plan.tours]
+    chosen_ids = [o.id for o in chosen]
+    used = {pk[0] for t in tours for stop in t["stops"] for pk in stop}
+    return WavePlan(
+        order_ids=chosen_ids, picks={k: v for k, v in picks.items() if k in used}, tours=tours,
+        unplanned=[{"order_id": u.order_id, "reason": u.reason} for u in plan.unplanned],
+        distance_m=round(sum(t["distance_m"] for t in tours), 2), seconds=round(sum(t["seconds"] for t in tours), 1),
+        lines=sum(len(stop) for t in tours for stop in t["stops"]), dry_run=dry, skipped_orders=skipped,
+    )
+
+
+def create_wave(session: Session, site: Site, c: WaveCriteria, *, today: date, user_id: int | None) -> tuple[Wave, WavePlan]:
+    plan = plan_wave_picks(session, site, c, today=today)
+    wave = Wave(site_id=site.id, status="planned", criteria=c.to_json(), created_by=user_id,
+                orders=len(plan.order_ids), lines=plan.lines, tours=len(plan.tours), distance_m=plan.distance_m,
+                seconds=plan.seconds,
+                plan={"orders": plan.order_ids, "tours": plan.tours, "unplanned": plan.unplanned,
+                      "dry_run": plan.dry_run,
+                      "picks": {k: [p.order_id, p.order_line_id, p.location_id, p.quantity] for k, p in plan.picks.items()}})
+    session.add(wave)
+    session.flush()
+    audit.record(session, user_id=user_id, site_id=site.id, action="wave.plan", entity="wave", entity_id=wave.id,
+                 after={"orders": wave.orders, "tours": wave.tours, "distance_m": wave.distance_m})
+    return wave, plan
+
+
+def lock_wave(session: Session, wave_id: int) -> Wave | None:
+    return session.exec(select(Wave).where(Wave.id == wave_id).with_for_update()).first()
+
+
+def _criteria(wave: Wave) -> WaveCriteria:
+    data = dict(wave.criteria)
+    for key in ("cut_off_from", "cut_off_to"):
+        if data.get(key):
+            data[key] = datetime.fromisoformat(data[key])
+    for key in ("carriers", "priorities", "zones"):
+        data[key] = tuple(data.get(key) or ())
+    return WaveCriteria(**data)
+
+
+def release_wave(session: Session, site: Site, wave: Wave, *, today: date, user_id: int | None) -> Wave:
+    if wave.status != "planned":
+        raise Conflict(f"wave {wave.id} is {wave.status}; only a planned wave can be released", code="invalid_transition")
+    planned_ids = list(wave.plan["orders"])
+    orders = []
+    for condition in among(session, Order.id, planned_ids):
+        orders.extend(session.exec(select(Order).where(condition).with_for_update()).all())
+    eligible = [o for o in orders if o.status in WAVE_ORDER_STATES and o.wave_id is None]
+    eligible_ids = sorted(o.id for o in eligible)
+    to_allocate = [o.id for o in eligible if o.status == "new"]
+    if to_allocate:
+        allocate_orders(session, site.id, to_allocate, today=today, user_id=user_id)
+    reservations = {f"r{res.id}": (res, oid) for res, oid in _reservations_of(session, eligible_ids)}
+    stored = wave.plan.get("picks", {})
+    reusable = (
+        not wave.plan.get("dry_run")
+        and len(eligible_ids) == len(planned_ids)
+        and set(stored) == set(reservations)
+        and all(reservations[k][0].quantity == v[3] and reservations[k][0].pick_location_id == v[2]
+                for k, v in stored.items())
+    )
+    if reusable:
+        tours = wave.plan["tours"]
+    else:
+        picks = {k: PlannedPick(k, oid, res.order_line_id, res.pick_location_id, res.quantity)
+                 for k, (res, oid) in reservations.items()}
+        for_orders = [o for o in sorted(eligible, key=lambda o: o.id)]
+        c = _criteria(wave)
+        c = WaveCriteria(**{**c.__dict__, "max_orders": None, "max_lines": None, "max_volume_l": None})
+        for order in for_orders:
+            session.refresh(order)
+        plan = _batch(session, site, c, [o for o in for_orders if o.status in WAVE_ORDER_STATES], picks, False)
+        tours = plan.tours
+    if not tours:
+        raise Conflict(f"wave {wave.id} has nothing to pick any more", code="empty_wave")
+    _persist_tours(session, site, wave, tours, reservations, user_id)
+    return wave
+
+
+def _persist_tours(session: Session, site: Site, wave: Wave, tours: list[dict],
+                   reservations: dict[str, tuple[Reservation, int]], user_id: int | None) -> None:
+    now = utcnow()
+    quant_ids = sorted({res.quant_id for res, _ in reservations.values()})
+    quants: dict[int, Quant] = {}
+    for condition in among(session, Quant.id, quant_ids):
+        for q in session.exec(select(Quant).where(condition)).all():
+            quants[q.id] = q
+    location_zone = {}
+    loc_ids = sorted({res.pick_location_id for res, _ in reservations.values()} | {q.location_id for q in quants.values()})
+    for condition in among(session, Location.id, loc_ids):
+        for lid, zid in session.exec(select(Location.id, Location.zone_id).where(condition)).all():
+            location_zone[lid] = zid
+    cut_offs = {}
+    order_ids = sorted({oid for _, oid in reservations.values()})
+    for condition in among(session, Order.id, order_ids):
+        for oid, cut_off in session.exec(select(Order.id, Order.cut_off).where(condition)).all():
+            cut_offs[oid] = cut_off
+
+    tour_rows = [{"site_id": site.id, "wave_id": wave.id, "number": t["number"], "status": "pending",
+                  "distance_m": t["distance_m"], "seconds": t["seconds"], "totes": len({tt[0] for tt in t["totes"]}),
+                  "cut_off": min((cut_offs[o] for o in t["orders"] if cut_offs.get(o)), default=None)}
+                 for t in tours]
+    tour_ids = session.execute(insert(Tour).returning(Tour.id, sort_by_parameter_order=True), tour_rows).scalars().all()
+    session.execute(insert(TourTote), [
+        {"tour_id": tid, "tote_no": tote + 1, "order_id": oid}
+        for tid, t in zip(tour_ids, tours) for tote, oid in t["totes"]
+    ])
+
+    # Urgent replenishments first: one per reserve quant → pick face; picks there wait for it.
+    replenish: dict[tuple[int, int], int] = defaultdict(int)
+    for res, _ in reservations.values():
+        if res.stage == "pending_replenishment":
+            replenish[(res.quant_id, res.pick_location_id)] += res.quantity
+    repl_keys = sorted(replenish)
+    repl_ids: dict[tuple[int, int], int] = {}
+    if repl_keys:
+        rows = []
+        for quant_id, face in repl_keys:
+            q = quants[quant_id]
+            rows.append({"site_id": site.id, "kind": "replenish", "state": "pending", "priority": 0,
+                         "product_id": q.product_id, "quantity": replenish[(quant_id, face)], "lot": q.lot,
+                         "expiry": q.expiry, "from_location_id": q.location_id, "to_location_id": face,
+                         "container_id": q.container_id, "wave_id": wave.id, "zone_id": location_zone.get(q.location_id),
+                         "reference": f"wave:{wave.id}", "details": {"quant_id": quant_id, "urgent": True},
+                         "version": 1, "created_at": now, "updated_at": now})
+        ids = session.execute(insert(Task).returning(Task.id, sort_by_parameter_order=True), rows).scalars().all()
+        repl_ids = dict(zip(repl_keys, ids))
+
+    pick_rows = []
+    for tid, t in zip(tour_ids, tours):
+        sequence = 0
+        for stop in t["stops"]:
+            for key, tote, qty in stop:
+                res, oid = reservations[key]
+                q = quants[res.quant_id]
+                sequence += 1
+                pick_rows.append({
+                    "site_id": site.id, "kind": "pick", "state": "pending", "priority": t["number"],
+                    "product_id": q.product_id, "quantity": qty, "lot": q.lot, "expiry": q.expiry,
+                    "from_location_id": res.pick_location_id, "wave_id": wave.id, "tour_id": tid,
+                    "sequence": sequence, "order_line_id": res.order_line_id, "reservation_id": res.id,
+                    "tote_no": tote + 1, "zone_id": location_zone.get(res.pick_location_id),
+                    "depends_on_task_id": repl_ids.get((res.quant_id, res.pick_location_id)),
+                    "container_id": q.container_id if res.stage in ("reserve", "full_case") else None,
+                    "reference": f"order:{oid}", "version": 1, "created_at": now, "updated_at": now,
+                })
+    session.execute(insert(Task), pick_rows)
+    res_table = Reservation.__table__
+    session.connection().execute(
+        update(res_table).where(res_table.c.id == bindparam("rid")).values(wave_id=wave.id),
+        [{"rid": res.id} for res, _ in reservations.values()],
+    )
+    in_wave = sorted({oid for t in tours for oid in t["orders"]})
+    order_table = Order.__table__
+    session.connection().execute(
+        update(order_table).where(order_table.c.id == bindparam("oid")).values(status="in_wave", wave_id=wave.id,
+                                                                               updated_at=now),
+        [{"oid": oid} for oid in in_wave],
+    )
+    wave.status = "released"
+    wave.released_at = now
+    wave.orders = len(in_wave)
+    wave.lines = len(pick_rows)
+    wave.tours = len(tours)
+    wave.distance_m = round(sum(t["distance_m"] for t in tours), 2)
+    wave.seconds = round(sum(t["seconds"] for t in tours), 1)
+    session.add(wave)
+    audit.record(session, user_id=user_id, site_id=site.id, action="wave.release", entity="wave", entity_id=wave.id,
+                 after={"orders": wave.orders, "tours": wave.tours, "picks": len(pick_rows),
+                        "replenishments": len(repl_keys)})
+
+
+def discard_wave(session: Session, wave: Wave, user_id: int | None) -> Wave:
+    if wave.status != "planned":
+        raise Conflict(f"wave {wave.id} is {wave.status}; only a planned wave can be discarded", code="invalid_transition")
+    wave.status = "discarded"
+    session.add(wave)
+    audit.record(session, user_id=user_id, site_id=wave.site_id, action="wave.discard", entity="wave",
+                 entity_id=wave.id, before={"status": "planned"}, after={"status": "discarded"})
+    return wave
+
+
+def cancel_wave(session: Session, wave: Wave, user_id: int | None) -> dict:
+    if wave.status != "released":
+        raise Conflict(f"wave {wave.id} is {wave.status}; only a released wave can be cancelled", code="invalid_transition")
+    tasks = session.exec(select(Task).where(Task.wave_id == wave.id).with_for_update()).all()
+    started = [t.id for t in tasks if t.kind == "pick" and t.state in ("in_progress", "done", "exception")]
+    if started:
+        raise Conflict(f"wave {wave.id} has started picking", code="wave_picking_started", details={"tasks": started[:20]})
+    now = utcnow()
+    for task in tasks:
+        if task.state not in ("done", "cancelled"):
+            task.state = "cancelled"
+            task.updated_at = now
+            task.version += 1
+            session.add(task)
+    reservations = session.exec(select(Reservation).where(Reservation.wave_id == wave.id, Reservation.quantity > 0)).all()
+    released = sum(r.quantity for r in reservations)
+    release_reservations(session, list(reservations))
+    order_table = Order.__table__
+    session.flush()
+    session.connection().execute(
+        update(order_table).where(order_table.c.wave_id == wave.id).values(status="new", wave_id=None, updated_at=now)
+    )
+    for tour in session.exec(select(Tour).where(Tour.wave_id == wave.id)).all():
+        tour.status = "cancelled"
+        session.add(tour)
+    wave.status = "cancelled"
+    session.add(wave)
+    audit.record(session, user_id=user_id, site_id=wave.site_id, action="wave.cancel", entity="wave", entity_id=wave.id,
+                 before={"status": "released"}, after={"status": "cancelled", "released_units": released})
+    return {"released_units": released, "cancelled_tasks": len(tasks)}
+
+
+def validate_cart(c: WaveCriteria) -> None:
+    if c.totes < 1 or c.tote_volume_l <= 0 or c.tote_weight_kg <= 0:
+        raise Invalid("a cart needs at least one tote with a positive volume and weight", code="invalid_cart")
