@@ -14,10 +14,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, select
 
 from backend import audit
+from backend.bulk import insert_rows, update_rows
 from backend.allocation import core
 from backend.errors import Conflict
 from backend.masterdata import among
@@ -52,8 +52,10 @@ def allocate_orders(
     dry_run: bool = False,
     user_id: int | None = None,
 ) -> AllocationRun:
-    query = select(Order).where(Order.site_id == site_id, Order.status.in_(ALLOCATABLE))
-    orders: list[Order] = []
+    # Plain column rows, not ORM objects: a wave touches tens of thousands of them.
+    query = select(Order.id, Order.cut_off, Order.priority, Order.min_shelf_life_days, Order.backorder_policy).where(
+        Order.site_id == site_id, Order.status.in_(ALLOCATABLE))
+    orders: list = []
     if order_ids is None:
         orders = list(session.exec(query.order_by(Order.id)).all())
     else:
@@ -62,26 +64,34 @@ def allocate_orders(
     run = AllocationRun()
     if not orders:
         return run
-    by_order: dict[int, list[OrderLine]] = defaultdict(list)
-    for condition in among(session, OrderLine.order_id, [o.id for o in orders]):
-        for line in session.exec(select(OrderLine).where(condition)).all():
-            if line.quantity > line.quantity_allocated:
-                by_order[line.order_id].append(line)
+    by_order: dict[int, list] = defaultdict(list)
+    line_query = select(OrderLine.id, OrderLine.order_id, OrderLine.line_no, OrderLine.product_id, OrderLine.quantity,
+                        OrderLine.quantity_allocated, OrderLine.unit)
+    if order_ids is None:
+        lines = session.exec(line_query.join(Order, Order.id == OrderLine.order_id).where(
+            Order.site_id == site_id, Order.status.in_(ALLOCATABLE))).all()
+    else:
+        lines = []
+        for condition in among(session, OrderLine.order_id, [o.id for o in orders]):
+            lines.extend(session.exec(line_query.where(condition)).all())
+    for line in lines:
+        if line.quantity > line.quantity_allocated:
+            by_order[line.order_id].append(line)
     line_ids = {(line.order_id, line.line_no): line for lines in by_order.values() for line in lines}
     product_ids = sorted({line.product_id for line in line_ids.values()})
-    products = {}
+    products = []
     for condition in among(session, Product.id, product_ids):
-        for p in session.exec(select(Product).where(condition)).all():
-            products[p.id] = p
+        products.extend(session.exec(
+            select(Product.id, Product.expiry_tracked, Product.units_per_case).where(condition)).all())
 
     quants = _lock_and_load_candidates(session, site_id, product_ids, dry_run)
     candidates = [
         core.StockCandidate(
             quant_id=q.id, product_id=q.product_id, location_id=q.location_id,
-            location_kind=core.LocationKind(kind), available=q.on_hand - q.reserved,
-            received_at=q.received_at, lot=q.lot, expiry=q.expiry, container_id=q.container_id, walk_key=walk,
+            location_kind=core.LocationKind(q.kind), available=q.on_hand - q.reserved,
+            received_at=q.received_at, lot=q.lot, expiry=q.expiry, container_id=q.container_id, walk_key=q.location_id,
         )
-        for q, kind, walk in quants
+        for q in quants
     ]
     faces: dict[int, int] = {}
     for condition in among(session, Location.fixed_product_id, product_ids):
@@ -114,7 +124,7 @@ def allocate_orders(
     result = core.allocate(
         core_orders,
         candidates,
-        [core.ProductInfo(p.id, p.expiry_tracked, p.units_per_case) for p in products.values()],
+        [core.ProductInfo(p.id, p.expiry_tracked, p.units_per_case) for p in products],
         today=today,
         pending_pick_faces=faces,
     )
@@ -147,11 +157,12 @@ def allocate_orders(
     return run
 
 
-def _lock_and_load_candidates(session: Session, site_id: int, product_ids: list[int], dry_run: bool):  # noqa: ANN202
+def _lock_and_load_candidates(session: Session, site_id: int, product_ids: list[int], dry_run: bool) -> list:
     rows = []
     for condition in among(session, Quant.product_id, product_ids):
         query = (
-            select(Quant, Location.kind, Location.id)
+            select(Quant.id, Quant.product_id, Quant.location_id, Quant.on_hand, Quant.reserved, Quant.received_at,
+                   Quant.lot, Quant.expiry, Quant.container_id, Location.kind)
             .join(Location, Location.id == Quant.location_id)
             .where(Quant.site_id == site_id, condition, Quant.on_hand > Quant.reserved,
                    Location.kind.in_(("pick_face", "reserve")), Location.active)
@@ -164,40 +175,19 @@ def _lock_and_load_candidates(session: Session, site_id: int, product_ids: list[
 
 
 def _write(session: Session, run: AllocationRun, reserved_by_quant, allocated_by_line, orders, user_id, site_id) -> None:  # noqa: ANN001
-    if run.reservations:
-        ids = session.execute(
-            insert(Reservation).returning(Reservation.id, sort_by_parameter_order=True), run.reservations
-        ).scalars().all()
-        for res, rid in zip(run.reservations, ids):
-            res["id"] = rid
+    insert_rows(session, Reservation.__table__, run.reservations)
     if reserved_by_quant:
-        params = [{"qid": qid, "q": qty} for qid, qty in sorted(reserved_by_quant.items())]
-        stmt = (
-            update(Quant.__table__)
-            .where(Quant.__table__.c.id == bindparam("qid"),
-                   Quant.__table__.c.reserved + bindparam("q") <= Quant.__table__.c.on_hand)
-            .values(reserved=Quant.__table__.c.reserved + bindparam("q"))
-        )
-        changed = session.connection().execute(stmt, params).rowcount
-        if changed != len(params):
+        rows = [{"id": qid, "reserved": qty} for qid, qty in sorted(reserved_by_quant.items())]
+        changed = update_rows(session, Quant.__table__, "id", rows, add=("reserved",),
+                              guard="t.reserved + v.reserved <= t.on_hand")
+        if changed != len(rows):
             raise Conflict("stock changed while allocating; try again", code="allocation_conflict")
-    if allocated_by_line:
-        table = OrderLine.__table__
-        session.connection().execute(
-            update(table).where(table.c.id == bindparam("lid"))
-            .values(quantity_allocated=table.c.quantity_allocated + bindparam("q")),
-            [{"lid": lid, "q": q} for lid, q in allocated_by_line.items()],
-        )
-    if run.order_status:
-        table = Order.__table__
-        now = utcnow()
-        session.connection().execute(
-            update(table).where(table.c.id == bindparam("oid")).values(status=bindparam("st"), updated_at=now),
-            [{"oid": oid, "st": st} for oid, st in run.order_status.items()],
-        )
-        for order in orders:
-            if order.id in run.order_status:
-                session.expire(order)
+    update_rows(session, OrderLine.__table__, "id",
+                [{"id": lid, "quantity_allocated": q} for lid, q in sorted(allocated_by_line.items())],
+                add=("quantity_allocated",))
+    now = utcnow()
+    update_rows(session, Order.__table__, "id",
+                [{"id": oid, "status": st, "updated_at": now} for oid, st in sorted(run.order_status.items())])
     audit.record(session, user_id=user_id, site_id=site_id, action="orders.allocate", entity="site",
                  entity_id=site_id, after={"orders": run.orders, "allocated_units": run.allocated_units,
                                            "backordered_units": run.backordered_units})

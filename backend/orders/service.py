@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from backend import audit
+from backend.bulk import insert_rows
 from backend.errors import Conflict, Invalid
 from backend.masterdata import among, product_ids_by_sku
 from backend.models import Order, OrderLine, Product, Reservation, Site, Task, utcnow
@@ -91,7 +92,10 @@ def import_orders(session: Session, site: Site, orders: list[dict], *, partial: 
             "backorder_policy": o.get("backorder_policy", "allow_partial"),
             "min_shelf_life_days": o.get("min_shelf_life_days", 0), "created_at": now, "updated_at": now,
         } for _, o in to_create]
-        ids = dict(session.execute(insert(Order).returning(Order.reference, Order.id), rows).all())
+        insert_rows(session, Order.__table__, rows)
+        ids: dict[str, int] = {}
+        for condition in among(session, Order.reference, [r["reference"] for r in rows]):
+            ids.update(session.exec(select(Order.reference, Order.id).where(Order.site_id == site.id, condition)).all())
         line_rows = []
         for index, order in to_create:
             order_id = ids[order["reference"]]
@@ -103,7 +107,7 @@ def import_orders(session: Session, site: Site, orders: list[dict], *, partial: 
                 line_rows.append({"order_id": order_id, "line_no": line["line_no"], "product_id": products[line["sku"]],
                                   "quantity": units, "unit": unit, "unit_quantity": line["quantity"],
                                   "quantity_allocated": 0, "quantity_picked": 0})
-        session.execute(insert(OrderLine), line_rows)
+        insert_rows(session, OrderLine.__table__, line_rows)
         audit.record(session, user_id=user_id, site_id=site.id, action="orders.import", entity="site",
                      entity_id=site.id, after={"created": len(to_create), "lines": len(line_rows)})
     return outcomes

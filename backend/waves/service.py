@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, func, insert, update
 from sqlmodel import Session, select
 
 from backend import audit
+from backend.bulk import insert_rows, update_rows
 from backend.allocation.service import allocate_orders
 from backend.errors import Conflict, Invalid
 from backend.masterdata import among
@@ -110,8 +111,12 @@ class WavePlan:
     skipped_orders: list[dict] = field(default_factory=list)
 
 
-def _select_orders(session: Session, site_id: int, c: WaveCriteria) -> list[Order]:
-    query = select(Order).where(Order.site_id == site_id, Order.status.in_(WAVE_ORDER_STATES), Order.wave_id.is_(None))
+ORDER_COLUMNS = (Order.id, Order.reference, Order.cut_off, Order.priority, Order.status, Order.wave_id)
+
+
+def _select_orders(session: Session, site_id: int, c: WaveCriteria) -> list:
+    # Column rows (with attribute access), not ORM objects: a wave can hold 10,000 orders.
+    query = select(*ORDER_COLUMNS).where(Order.site_id == site_id, Order.status.in_(WAVE_ORDER_STATES), Order.wave_id.is_(None))
     if c.cut_off_from:
         query = query.where(Order.cut_off >= c.cut_off_from)
     if c.cut_off_to:
@@ -126,18 +131,20 @@ def _select_orders(session: Session, site_id: int, c: WaveCriteria) -> list[Orde
     return orders
 
 
-def _reservations_of(session: Session, order_ids: list[int], wave_id: int | None = None) -> list[tuple[Reservation, int]]:
-    rows: list[tuple[Reservation, int]] = []
+def _reservations_of(session: Session, order_ids: list[int], wave_id: int | None = None) -> list[tuple]:
+    """(reservation row, order id) pairs for the orders' open reservations, in id order."""
+    rows: list[tuple] = []
     for condition in among(session, OrderLine.order_id, order_ids):
         query = (
-            select(Reservation, OrderLine.order_id)
+            select(Reservation.id, Reservation.quant_id, Reservation.order_line_id, Reservation.quantity,
+                   Reservation.stage, Reservation.pick_location_id, OrderLine.order_id)
             .join(OrderLine, OrderLine.id == Reservation.order_line_id)
             .where(condition, Reservation.quantity > 0)
         )
         query = query.where(Reservation.wave_id.is_(None) if wave_id is None else
                             (Reservation.wave_id.is_(None)) | (Reservation.wave_id == wave_id))
-        rows.extend(session.exec(query).all())
-    rows.sort(key=lambda row: row[0].id)
+        rows.extend((row, row.order_id) for row in session.exec(query).all())
+    rows.sort(key=lambda pair: pair[0].id)
     return rows
 
 
@@ -164,8 +171,18 @@ def plan_wave_picks(session: Session, site: Site, c: WaveCriteria, *, today: dat
     return _batch(session, site, c, orders, picks, dry)
 
 
-def _batch(session: Session, site: Site, c: WaveCriteria, orders: list[Order], picks: dict[str, PlannedPick],
-           dry: bool) -> WavePlan:
+@dataclass
+class PickOrdersInput:
+    geometry: SiteGeometry
+    pick_orders: list[PickOrder]
+    chosen: list[Order]
+    skipped: list[dict]
+    location_codes: dict[int, str]
+
+
+def build_pick_orders(session: Session, site: Site, c: WaveCriteria, orders: list[Order],
+                      picks: dict[str, PlannedPick]) -> PickOrdersInput:
+    """The batching core's input for these orders and picks, after the criteria's zone and size limits."""
     geometry = site_geometry(session, site)
     location_ids = sorted({p.location_id for p in picks.values()})
     locations: dict[int, tuple[float, float, int | None, str]] = {}
@@ -222,6 +239,14 @@ def _batch(session: Session, site: Site, c: WaveCriteria, orders: list[Order], p
             lines.append(PickLine(p.key, geometry.point(x, y), p.quantity, vol, weight, code))
         pick_orders.append(PickOrder(order.id, order.cut_off.timestamp() if order.cut_off else 4.0e9,
                                      10 - order.priority, tuple(lines)))
+    codes = {lid: v[3] for lid, v in locations.items()}
+    return PickOrdersInput(geometry, pick_orders, chosen, skipped, codes)
+
+
+def _batch(session: Session, site: Site, c: WaveCriteria, orders: list[Order], picks: dict[str, PlannedPick],
+           dry: bool) -> WavePlan:
+    prepared = build_pick_orders(session, site, c, orders, picks)
+    geometry, pick_orders, chosen, skipped = prepared.geometry, prepared.pick_orders, prepared.chosen, prepared.skipped
     cart = CartSpec(totes=c.totes, tote_volume_l=c.tote_volume_l, tote_weight_kg=c.tote_weight_kg)
     plan = plan_tours(geometry.layout, pick_orders, cart, PlanSettings())
     tours = [{
@@ -275,12 +300,16 @@ def release_wave(session: Session, site: Site, wave: Wave, *, today: date, user_
     planned_ids = list(wave.plan["orders"])
     orders = []
     for condition in among(session, Order.id, planned_ids):
-        orders.extend(session.exec(select(Order).where(condition).with_for_update()).all())
+        orders.extend(session.exec(select(*ORDER_COLUMNS).where(condition).with_for_update(of=Order)).all())
     eligible = [o for o in orders if o.status in WAVE_ORDER_STATES and o.wave_id is None]
     eligible_ids = sorted(o.id for o in eligible)
     to_allocate = [o.id for o in eligible if o.status == "new"]
     if to_allocate:
         allocate_orders(session, site.id, to_allocate, today=today, user_id=user_id)
+        orders = []
+        for condition in among(session, Order.id, eligible_ids):
+            orders.extend(session.exec(select(*ORDER_COLUMNS).where(condition)).all())
+        eligible = [o for o in orders if o.status in WAVE_ORDER_STATES]
     reservations = {f"r{res.id}": (res, oid) for res, oid in _reservations_of(session, eligible_ids)}
     stored = wave.plan.get("picks", {})
     reusable = (
@@ -295,12 +324,9 @@ def release_wave(session: Session, site: Site, wave: Wave, *, today: date, user_
     else:
         picks = {k: PlannedPick(k, oid, res.order_line_id, res.pick_location_id, res.quantity)
                  for k, (res, oid) in reservations.items()}
-        for_orders = [o for o in sorted(eligible, key=lambda o: o.id)]
         c = _criteria(wave)
         c = WaveCriteria(**{**c.__dict__, "max_orders": None, "max_lines": None, "max_volume_l": None})
-        for order in for_orders:
-            session.refresh(order)
-        plan = _batch(session, site, c, [o for o in for_orders if o.status in WAVE_ORDER_STATES], picks, False)
+        plan = _batch(session, site, c, sorted(eligible, key=lambda o: o.id), picks, False)
         tours = plan.tours
     if not tours:
         raise Conflict(f"wave {wave.id} has nothing to pick any more", code="empty_wave")
@@ -312,9 +338,10 @@ def _persist_tours(session: Session, site: Site, wave: Wave, tours: list[dict],
                    reservations: dict[str, tuple[Reservation, int]], user_id: int | None) -> None:
     now = utcnow()
     quant_ids = sorted({res.quant_id for res, _ in reservations.values()})
-    quants: dict[int, Quant] = {}
+    quants: dict[int, tuple] = {}
     for condition in among(session, Quant.id, quant_ids):
-        for q in session.exec(select(Quant).where(condition)).all():
+        for q in session.exec(select(Quant.id, Quant.product_id, Quant.location_id, Quant.lot, Quant.expiry,
+                                     Quant.container_id).where(condition)).all():
             quants[q.id] = q
     location_zone = {}
     loc_ids = sorted({res.pick_location_id for res, _ in reservations.values()} | {q.location_id for q in quants.values()})
@@ -331,8 +358,11 @@ def _persist_tours(session: Session, site: Site, wave: Wave, tours: list[dict],
                   "distance_m": t["distance_m"], "seconds": t["seconds"], "totes": len({tt[0] for tt in t["totes"]}),
                   "cut_off": min((cut_offs[o] for o in t["orders"] if cut_offs.get(o)), default=None)}
                  for t in tours]
-    tour_ids = session.execute(insert(Tour).returning(Tour.id, sort_by_parameter_order=True), tour_rows).scalars().all()
-    session.execute(insert(TourTote), [
+    conn = session.connection()
+    tour_table = Tour.__table__
+    tour_ids = conn.execute(insert(tour_table).returning(tour_table.c.id, sort_by_parameter_order=True),
+                            tour_rows).scalars().all()
+    conn.execute(insert(TourTote.__table__), [
         {"tour_id": tid, "tote_no": tote + 1, "order_id": oid}
         for tid, t in zip(tour_ids, tours) for tote, oid in t["totes"]
     ])
@@ -354,7 +384,9 @@ def _persist_tours(session: Session, site: Site, wave: Wave, tours: list[dict],
                          "container_id": q.container_id, "wave_id": wave.id, "zone_id": location_zone.get(q.location_id),
                          "reference": f"wave:{wave.id}", "details": {"quant_id": quant_id, "urgent": True},
                          "version": 1, "created_at": now, "updated_at": now})
-        ids = session.execute(insert(Task).returning(Task.id, sort_by_parameter_order=True), rows).scalars().all()
+        task_table = Task.__table__
+        ids = conn.execute(insert(task_table).returning(task_table.c.id, sort_by_parameter_order=True),
+                           rows).scalars().all()
         repl_ids = dict(zip(repl_keys, ids))
 
     pick_rows = []
@@ -375,19 +407,12 @@ def _persist_tours(session: Session, site: Site, wave: Wave, tours: list[dict],
                     "container_id": q.container_id if res.stage in ("reserve", "full_case") else None,
                     "reference": f"order:{oid}", "version": 1, "created_at": now, "updated_at": now,
                 })
-    session.execute(insert(Task), pick_rows)
-    res_table = Reservation.__table__
-    session.connection().execute(
-        update(res_table).where(res_table.c.id == bindparam("rid")).values(wave_id=wave.id),
-        [{"rid": res.id} for res, _ in reservations.values()],
-    )
+    insert_rows(session, Task.__table__, pick_rows)
+    update_rows(session, Reservation.__table__, "id",
+                [{"id": res.id, "wave_id": wave.id} for res, _ in sorted(reservations.values(), key=lambda r: r[0].id)])
     in_wave = sorted({oid for t in tours for oid in t["orders"]})
-    order_table = Order.__table__
-    session.connection().execute(
-        update(order_table).where(order_table.c.id == bindparam("oid")).values(status="in_wave", wave_id=wave.id,
-                                                                               updated_at=now),
-        [{"oid": oid} for oid in in_wave],
-    )
+    update_rows(session, Order.__table__, "id",
+                [{"id": oid, "status": "in_wave", "wave_id": wave.id, "updated_at": now} for oid in in_wave])
     wave.status = "released"
     wave.released_at = now
     wave.orders = len(in_wave)
