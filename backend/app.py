@@ -18,6 +18,7 @@ from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.errors import envelope, install_error_handlers
 from backend.migrate import upgrade
+from backend.realtime.endpoints import mount as mount_realtime
 from backend.runtime import Runtime
 
 log = logging.getLogger("wes")
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(api_router, prefix="/api/v1")
+    mount_realtime(app)  # /ws/device, /ws/wall, /ws/echo
 
     @app.get("/health", tags=["ops"])
     def health() -> dict:

@@ -67,7 +67,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         seeded = demo.site_exists(session)
     if not seeded:
         print(f"seeding demo site {demo.SITE_CODE} (seed {args.seed}) …", flush=True)
-        demo.seed(runtime, seed=args.seed)
+        demo.seed(runtime, seed=args.seed, printer_port=args.printer_port or 9100)
     runtime.engine.dispose()
     print(f"\nWES demo at http://{settings.host}:{settings.port}/  (API docs at /docs)")
     print("demo users (username / password / roles):")
@@ -121,6 +121,51 @@ def cmd_printer_sim(args: argparse.Namespace) -> int:
 
     run_virtual_printer(args.host or "127.0.0.1", args.port, args.dir, control_port=args.control_port)
     return 0
+
+
+def cmd_bench_waves(args: argparse.Namespace) -> int:
+    from backend.bench.waves_bench import main as waves_main
+
+    return waves_main(args)
+
+
+def cmd_bench_print(args: argparse.Namespace) -> int:
+    import json
+    import logging
+
+    from backend.bench.print_bench import print_table, run_print_bench
+
+    if args.labels < 1:
+        print("--labels must be 1 or more", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("wes.print_spool").setLevel(logging.ERROR)  # the outages are on purpose
+    result = run_print_bench(args.labels, database_url=args.database_url)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_table(result)
+    return 0 if result["lost"] == 0 and result["duplicated"] == 0 else 1
+
+
+def cmd_bench_realtime(args: argparse.Namespace) -> int:
+    import json
+
+    from backend.bench.realtime import run, table
+
+    if args.clients < 1 or args.seconds <= 0:
+        print("--clients must be 1 or more and --seconds positive", file=sys.stderr)
+        return 2
+    try:
+        think = tuple(int(v) for v in args.think_ms.split(","))
+        if len(think) != 2 or not 0 <= think[0] <= think[1]:
+            raise ValueError
+    except ValueError:
+        print("--think-ms takes MIN,MAX milliseconds, e.g. 500,1100", file=sys.stderr)
+        return 2
+    result = run(args.clients, args.database_url, args.seconds, think_ms=think, verbose=args.verbose)
+    print(json.dumps(result) if args.json else table(result))
+    return 0 if result["errors"] == result["lost_events"] == result["duplicate_applies"] == 0 else 1
 
 
 def _start_demo_printer(port: int, out_dir: str) -> None:
@@ -177,6 +222,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sites", help="comma separated site codes")
     p.add_argument("--all-sites", action="store_true")
     p.set_defaults(func=cmd_create_user)
+    # `wes bench <what>`: each benchmark adds its own subcommand to bench_sub.
+    p = sub.add_parser("bench", help="benchmarks: print figures (or JSON with --json)")
+    bench_sub = p.add_subparsers(dest="bench", required=True)
+
+    p = bench_sub.add_parser("waves", help="import → allocate → plan → release of N orders through the service "
+                                           "layer, with travel against FCFS + S-shape and OR-Tools")
+    from backend.bench.waves_bench import add_arguments as waves_arguments
+
+    waves_arguments(p)
+    p.set_defaults(func=cmd_bench_waves)
+
+    p = bench_sub.add_parser("print", help="ZPL/PDF rendering and the print spool end to end into a virtual printer")
+    db_opts(p)
+    p.add_argument("--labels", type=int, default=2000)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench_print)
+
+    p = bench_sub.add_parser("realtime", help="N handhelds on websockets against a real `wes serve`: command "
+                                              "round trip, push latency, commands/s")
+    p.add_argument("--database-url", help="sqlite (default: a temporary file) or a PostgreSQL server, on which "
+                                          "a scratch database is created and dropped")
+    p.add_argument("--clients", type=int, default=300)
+    p.add_argument("--seconds", type=float, default=30.0)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--think-ms", default="500,1100",
+                   help="MIN,MAX: a handheld's pause before each command (the offered load; default 500,1100)")
+    p.add_argument("--verbose", action="store_true", help="progress and the server's log on stderr")
+    p.set_defaults(func=cmd_bench_realtime)
     return parser
 
 

@@ -10,8 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
+from backend.printing import firmware_profiles, print_spool
+from backend.realtime.component import realtime
 from backend.runtime import Runtime
 
 Component = Callable[[Runtime], AbstractAsyncContextManager[None]]
 
-COMPONENTS: tuple[Component, ...] = ()
+COMPONENTS: tuple[Component, ...] = (
+    firmware_profiles,  # first: a broken profile stops start-up; others read runtime.extras["profiles"]
+    print_spool,
+    realtime,  # hub, device event streams, device commands
+)

@@ -29,6 +29,28 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
+    # Print spool: a worker per app sends queued labels over TCP 9100 (off: this replica only queues).
+    print_spool_enabled: bool = True
+    print_poll_seconds: float = Field(default=1.0, gt=0)
+    print_connect_timeout: float = Field(default=3.0, gt=0)
+    print_send_timeout: float = Field(default=10.0, gt=0)
+    print_status_timeout: float = Field(default=2.0, gt=0)
+    print_retry_initial_seconds: float = Field(default=0.5, gt=0)
+    print_retry_max_seconds: float = Field(default=30.0, gt=0)
+    # Labels sent to one printer in one TCP connection (all or nothing is uncertain when it breaks).
+    print_batch_size: int = Field(default=25, ge=1, le=500)
+    # A worker's claim on a printer; must outlast one batch (connect + send + confirm).
+    print_lease_seconds: float = Field(default=60.0, ge=5)
+    # Realtime (devices, commands, hub): "" picks memory:// on SQLite and the database's LISTEN/NOTIFY on PostgreSQL.
+    realtime_hub_url: str = ""
+    ws_auth_timeout_seconds: float = Field(default=10.0, gt=0)
+    ws_heartbeat_seconds: float = Field(default=20.0, gt=0)
+    ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    ws_outbound_queue: int = Field(default=512, ge=8)
+    device_token_days: int = Field(default=365, ge=1)
+    device_enrollment_minutes: int = Field(default=60, ge=1)
+    command_workers: int = Field(default=4, ge=1)
+    dispatch_priority_per_metre: float = Field(default=1.0, ge=0)
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> "Settings":

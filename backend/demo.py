@@ -72,7 +72,7 @@ def site_exists(session: Session) -> bool:
     return session.exec(select(Site).where(Site.code == SITE_CODE)).first() is not None
 
 
-def seed(runtime: Runtime, seed: int = 1, orders: int = 300) -> None:
+def seed(runtime: Runtime, seed: int = 1, orders: int = 300, printer_port: int = 9100) -> None:
     """Build the demo site in one transaction. Same seed, same site."""
     rng = random.Random(seed)
     settings: Settings = runtime.settings
@@ -223,6 +223,15 @@ def seed(runtime: Runtime, seed: int = 1, orders: int = 300) -> None:
                 qty = rng.choice((1, 1, 1, 2, 2, 3, 6))
                 session.add(OrderLine(order_id=order.id, line_no=line_no, product_id=sku_ids[f"SKU-{index + 1:05d}"],
                                       quantity=qty, unit_quantity=qty))
+        # The demo's virtual Zebra printer (wes demo starts it on 127.0.0.1:9100) prints every label type.
+        from backend.firmware import load_profiles
+        from backend.printing.service import replace_routes, upsert_printer
+
+        upsert_printer(session, site, code="DEMO-ZT411", name="Virtual ZT411 at the pack benches", host="127.0.0.1",
+                       port=printer_port, profile_id="zebra-zt411-203", enabled=True, station="PACK-01",
+                       zone_code="OUT", profiles=load_profiles(), user_id=None)
+        replace_routes(session, site, [{"station": None, "zone": None, "label_type": None, "printer": "DEMO-ZT411"}],
+                       user_id=None)
         session.commit()
 
 

@@ -3,10 +3,11 @@
  *
  * Caches the app shell under a versioned name (bump SHELL_VERSION on every
  * release; older caches are deleted on activate). Navigations get the cached
- * shell; other app files are cache-first. /api/ and /ws/ are never cached.
+ * shell (the wall screen gets its own page under wall/); other app files are
+ * cache-first. /api/ and /ws/ are never cached.
  */
 
-const SHELL_VERSION = "v1";
+const SHELL_VERSION = "v2";
 const SHELL_CACHE = `wes-shell-${SHELL_VERSION}`;
 const SHELL_FILES = [
   "./",
@@ -29,6 +30,15 @@ const SHELL_FILES = [
   "lib/receive-screen.js",
   "lib/putaway-screen.js",
   "lib/scan-check-screen.js",
+  "lib/outbox.js",
+  "lib/device-link.js",
+  "lib/work-session.js",
+  "lib/enroll-card.js",
+  "lib/pick-screen.js",
+  "wall/",
+  "wall/index.html",
+  "wall/wall.js",
+  "wall/wall.css",
 ];
 
 self.addEventListener("install", (event) => {
@@ -62,7 +72,8 @@ self.addEventListener("fetch", (event) => {
 
 async function shellFor(request) {
   const cache = await caches.open(SHELL_CACHE);
-  const shell = await cache.match("index.html");
+  const wall = new URL(request.url).pathname.startsWith(new URL("wall/", self.registration.scope).pathname);
+  const shell = await cache.match(wall ? "wall/index.html" : "index.html");
   if (shell) return shell;
   return fetch(request);
 }

@@ -21,6 +21,7 @@ from printers.documents import (
     location_sheet_pdf,
     packing_slip_pdf,
     pick_list_pdf,
+    pick_lists_pdf,
     wave_summary_pdf,
 )
 from printers.errors import (
@@ -99,6 +100,7 @@ __all__ = [
     "packing_slip_pdf",
     "parse_host_status",
     "pick_list_pdf",
+    "pick_lists_pdf",
     "render_pdf",
     "render_zpl",
     "run_virtual_printer",

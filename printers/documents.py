@@ -20,7 +20,7 @@ from reportlab.lib.pagesizes import A4, letter
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from printers.code128 import Code128Symbol, encode_code128
 from printers.fonts import paragraph_markup
@@ -206,9 +206,7 @@ def _facts(pairs: Sequence[tuple[str, object]], page_size: PageSize) -> Table:
     return table
 
 
-def pick_list_pdf(tour: PickTour, page_size: PageSize = "A4") -> bytes:
-    """One tour's stops in walking order, with location and SKU barcodes to scan from the sheet."""
-    buffer, document = _document(f"Pick list {tour.tour_code}", page_size)
+def _pick_list_story(tour: PickTour, page_size: PageSize) -> list[Flowable]:
     total_units = sum(stop.quantity for stop in tour.stops)
     story: list[Flowable] = [
         Table([[_p(f"Pick list · tour {tour.tour_code}", _TITLE), _barcode(tour.tour_code, 0.33, 10)]],
@@ -237,7 +235,29 @@ def pick_list_pdf(tour: PickTour, page_size: PageSize = "A4") -> bytes:
     table = Table(rows, colWidths=_widths([0.05, 0.25, 0.07, 0.21, 0.24, 0.08, 0.10], page_size), repeatRows=1)
     table.setStyle(_GRID)
     story.append(table)
-    document.build(story, onFirstPage=_footer(f"Tour {tour.tour_code}"), onLaterPages=_footer(f"Tour {tour.tour_code}"))
+    return story
+
+
+def pick_list_pdf(tour: PickTour, page_size: PageSize = "A4") -> bytes:
+    """One tour's stops in walking order, with location and SKU barcodes to scan from the sheet."""
+    buffer, document = _document(f"Pick list {tour.tour_code}", page_size)
+    footer = _footer(f"Tour {tour.tour_code}")
+    document.build(_pick_list_story(tour, page_size), onFirstPage=footer, onLaterPages=footer)
+    return buffer.getvalue()
+
+
+def pick_lists_pdf(tours: Sequence[PickTour], title: str, page_size: PageSize = "A4") -> bytes:
+    """Several tours (a wave's) in one document, each starting on a new page."""
+    if not tours:
+        raise ValueError("no tours to print")
+    buffer, document = _document(title, page_size)
+    story: list[Flowable] = []
+    for index, tour in enumerate(tours):
+        if index:
+            story.append(PageBreak())
+        story += _pick_list_story(tour, page_size)
+    footer = _footer(title)
+    document.build(story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()
 
 

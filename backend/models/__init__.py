@@ -2,6 +2,7 @@
 
 from .auth import ROLES, User, UserSite
 from .base import utcnow
+from .devices import DEVICE_KINDS, Device, DeviceCommand, DeviceEvent, WorkerProfile
 from .inbound import InboundLine, InboundShipment, Receipt
 from .inventory import AuditEntry, Move, Quant
 from .master import (
@@ -17,10 +18,13 @@ from .master import (
     Counter,
     Zone,
 )
+from .printing import LABEL_TYPES, PRINT_JOB_STATES, Printer, PrintJob, PrintRoute
 from .outbound import ORDER_STATUSES, Order, OrderLine, Reservation, Tour, TourTote, Wave
 from .work import OPEN_TASK_STATES, TASK_KINDS, TASK_STATES, PutawayRule, Task, WarehouseException
 
 __all__ = [
+    "LABEL_TYPES", "PRINT_JOB_STATES", "Printer", "PrintJob", "PrintRoute",
+    "DEVICE_KINDS", "Device", "DeviceCommand", "DeviceEvent", "WorkerProfile",
     "ROLES", "User", "UserSite", "utcnow", "InboundLine", "InboundShipment", "Receipt",
     "AuditEntry", "Move", "Quant", "CONTAINER_KINDS", "LOCATION_KINDS", "PACK_LEVELS",
     "Company", "Container", "Location", "Product", "ProductGtin", "Site", "Counter", "Zone",

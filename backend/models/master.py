@@ -35,6 +35,12 @@ class Site(SQLModel, table=True):
     # Aisle geometry for routing: {"aisle_x": [...], "aisle_length": m, "depot": [x, y],
     # "middle_cross_aisles_y": [...]}; derived from the locations when not set.
     layout: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # A count within this much of the system quantity (percent, or units, whichever is larger)
+    # is posted at once; a larger variance waits for a supervisor.
+    count_tolerance_pct: float = Field(default=2.0, ge=0)
+    count_tolerance_units: int = Field(default=1, ge=0)
+    # Cycle count intervals in days per ABC class.
+    cycle_count_days: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -78,6 +84,7 @@ class Location(SQLModel, table=True):
     replenish_min: int | None = None
     replenish_max: int | None = None
     active: bool = Field(default=True)
+    last_counted_at: datetime | None = None
 
 
 class Product(SQLModel, table=True):
@@ -129,6 +136,10 @@ class Container(SQLModel, table=True):
     sscc: str | None = Field(default=None, sa_column=Column(String(18), unique=True, nullable=True))
     location_id: int | None = Field(default=None, foreign_key="location.id", index=True)
     status: str = Field(default="open", max_length=16)
+    # Shipping cartons: the order they belong to, their number and weight.
+    order_id: int | None = Field(default=None, foreign_key="outbound_order.id", index=True)
+    carton_no: int | None = None
+    weight_kg: float | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 

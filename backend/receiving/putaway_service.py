@@ -8,7 +8,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from backend import audit
-from backend.errors import Conflict, Invalid, NotFound
+from backend.errors import Conflict, Invalid
 from backend.inventory.ledger import StockIdentity, post_move
 from backend.models import Container, Location, Product, PutawayRule, Quant, Site, Task, utcnow
 from backend.scanning import classify_scan, confirms_location

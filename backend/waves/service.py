@@ -10,12 +10,13 @@ those picks wait for.
 
 from __future__ import annotations
 
+import hashlib
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import func, insert, update
 from sqlmodel import Session, select
 
 from backend import audit
@@ -265,6 +266,14 @@ def _batch(session: Session, site: Site, c: WaveCriteria, orders: list[Order], p
     )
 
 
+def _signature(picks) -> str:  # noqa: ANN001
+    """A fingerprint of the picks a plan was made from."""
+    digest = hashlib.sha256()
+    for p in sorted(picks, key=lambda p: p.key):
+        digest.update(f"{p.key}|{p.order_line_id}|{p.location_id}|{p.quantity};".encode())
+    return digest.hexdigest()
+
+
 def create_wave(session: Session, site: Site, c: WaveCriteria, *, today: date, user_id: int | None) -> tuple[Wave, WavePlan]:
     plan = plan_wave_picks(session, site, c, today=today)
     wave = Wave(site_id=site.id, status="planned", criteria=c.to_json(), created_by=user_id,
@@ -272,7 +281,7 @@ def create_wave(session: Session, site: Site, c: WaveCriteria, *, today: date, u
                 seconds=plan.seconds,
                 plan={"orders": plan.order_ids, "tours": plan.tours, "unplanned": plan.unplanned,
                       "dry_run": plan.dry_run,
-                      "picks": {k: [p.order_id, p.order_line_id, p.location_id, p.quantity] for k, p in plan.picks.items()}})
+                      "signature": _signature(plan.picks.values())})
     session.add(wave)
     session.flush()
     audit.record(session, user_id=user_id, site_id=site.id, action="wave.plan", entity="wave", entity_id=wave.id,
@@ -311,13 +320,13 @@ def release_wave(session: Session, site: Site, wave: Wave, *, today: date, user_
             orders.extend(session.exec(select(*ORDER_COLUMNS).where(condition)).all())
         eligible = [o for o in orders if o.status in WAVE_ORDER_STATES]
     reservations = {f"r{res.id}": (res, oid) for res, oid in _reservations_of(session, eligible_ids)}
-    stored = wave.plan.get("picks", {})
+    current = [PlannedPick(k, oid, res.order_line_id, res.pick_location_id, res.quantity)
+               for k, (res, oid) in reservations.items()]
+    # The stored tours still fit if the same orders have exactly the reservations the plan saw.
     reusable = (
         not wave.plan.get("dry_run")
         and len(eligible_ids) == len(planned_ids)
-        and set(stored) == set(reservations)
-        and all(reservations[k][0].quantity == v[3] and reservations[k][0].pick_location_id == v[2]
-                for k, v in stored.items())
+        and wave.plan.get("signature") == _signature(current)
     )
     if reusable:
         tours = wave.plan["tours"]

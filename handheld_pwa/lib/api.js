@@ -4,6 +4,7 @@
  *   await api.login("recv", "secret");          // stores the token in the session
  *   const me = await api.get("/auth/me");
  *   await api.post("/receipts", { site, dock, scan });
+ *   await api.request("POST", "/device-commands", { body, contentType, headers: { "X-Device-Token": t } });
  *   try { … } catch (e) { if (e instanceof ApiError) show(e.code, e.message); }
  *
  * Paths are relative to /api/v1. Errors arrive as {"error": {code, message, details}}.
@@ -43,10 +44,10 @@ export class WesApi {
     return this.request("POST", path, { body: JSON.stringify(json), contentType: "application/json" });
   }
 
-  async request(method, path, { query, body, contentType, anonymous = false } = {}) {
+  async request(method, path, { query, body, contentType, headers: extra = {}, anonymous = false } = {}) {
     const url = new URL(API_ROOT + path, location.origin);
     for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== null) url.searchParams.set(k, v);
-    const headers = { Accept: "application/json" };
+    const headers = { Accept: "application/json", ...extra };
     if (contentType) headers["Content-Type"] = contentType;
     if (!anonymous && this.session.token) headers.Authorization = `Bearer ${this.session.token}`;
     let response;

@@ -1,13 +1,14 @@
 /*
  * Usage:
  *   const app = document.createElement("wes-app");
- *   app.context = { api, session, settings };   // before it is connected
+ *   app.context = { api, session, settings, work };   // before it is connected (work: WorkSession)
  *   document.body.append(app);
  *   app.handleScan(raw);                        // the scanner calls this
  *
  * The frame around every screen: header (user @ site, back, log out), the
+ * device bar (online/offline, queued commands) once the device is enrolled, the
  * feedback banner, and one screen chosen by the location hash (#/receive …).
- * Screens get `ctx` = { api, session, settings, feedback, go(route) } and may
+ * Screens get `ctx` = { api, session, settings, work, feedback, go(route) } and may
  * implement onScan(raw).
  */
 
@@ -17,6 +18,7 @@ const ROUTES = {
   login: { tag: "wes-login", title: "Sign in", public: true },
   home: { tag: "wes-home", title: "Home" },
   receive: { tag: "wes-receive", title: "Receive" },
+  pick: { tag: "wes-pick", title: "Pick" },
   putaway: { tag: "wes-putaway", title: "Putaway" },
   scan: { tag: "wes-scan-check", title: "Scan check" },
 };
@@ -30,6 +32,11 @@ export class AppShell extends HTMLElement {
         <span class="who"></span>
         <button type="button" class="header-btn logout" hidden>Log out</button>
       </header>
+      <div class="device-bar" hidden>
+        <span class="link-state" data-state="offline" role="status">offline</span>
+        <span class="outbox-count" data-count="0">0 queued</span>
+        <span class="device-name"></span>
+      </div>
       <wes-feedback></wes-feedback>
       <main class="screen"></main>`;
     this.feedback = this.querySelector("wes-feedback");
@@ -37,7 +44,26 @@ export class AppShell extends HTMLElement {
     this.querySelector(".logout").addEventListener("click", () => this.logout());
     this.onHashChange = () => this.render();
     window.addEventListener("hashchange", this.onHashChange);
+    const { work } = this.context;
+    work.addEventListener("status", () => this.showDevice());
+    work.addEventListener("outbox", () => this.showDevice());
+    work.addEventListener("message", (e) => this.feedback.info(`${e.detail.from}: ${e.detail.text}`));
+    work.addEventListener("refused", (e) => this.feedback.error(
+      `The server refused this device (${(e.detail.error && e.detail.error.message) || e.detail.reason}). Ask a supervisor.`));
     this.render();
+  }
+
+  showDevice() {
+    const { work, session } = this.context;
+    const bar = this.querySelector(".device-bar");
+    bar.hidden = !(session.loggedIn && work.enrolled);
+    const state = bar.querySelector(".link-state");
+    state.dataset.state = work.state;
+    state.textContent = work.state;
+    const count = bar.querySelector(".outbox-count");
+    count.dataset.count = String(work.queued);
+    count.textContent = `${work.queued} queued`;
+    bar.querySelector(".device-name").textContent = work.enrolled ? work.link.device.name : "";
   }
 
   disconnectedCallback() {
@@ -54,6 +80,7 @@ export class AppShell extends HTMLElement {
   }
 
   logout(message) {
+    this.context.work.stop();
     this.context.session.clear();
     this.go("login");
     if (message) this.feedback.error(message);
@@ -72,6 +99,8 @@ export class AppShell extends HTMLElement {
     this.querySelector(".logout").hidden = !session.loggedIn;
     this.querySelector(".who").innerHTML = session.loggedIn
       ? `${esc(session.me.username)} @ <b>${esc(session.site)}</b>` : "";
+    if (session.loggedIn) this.context.work.start().catch((err) => this.feedback.error(err));
+    this.showDevice();
     const screen = document.createElement(route.tag);
     screen.ctx = this.ctx;
     this.screen = screen;

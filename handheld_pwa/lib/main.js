@@ -1,20 +1,22 @@
 /*
  * Usage: <script type="module" src="lib/main.js"></script> in index.html; nothing else.
  *
- * Builds the app's objects (session, API client, scanner settings, keystroke
- * scanner), mounts <wes-app>, and registers the service worker.
+ * Builds the app's objects (session, API client, scanner settings, work
+ * session with its websocket and outbox, keystroke scanner), mounts <wes-app>, and registers the service worker.
  */
 
 import { WesApi } from "./api.js";
 import { KeystrokeScanner } from "./scanner.js";
 import { Session } from "./session.js";
 import { loadScannerSettings } from "./settings.js";
+import { WorkSession } from "./work-session.js";
 import "./feedback-banner.js";
 import "./app-shell.js";
 import "./login-screen.js";
 import "./home-screen.js";
 import "./receive-screen.js";
 import "./putaway-screen.js";
+import "./pick-screen.js";
 import "./scan-check-screen.js";
 
 function start() {
@@ -24,7 +26,9 @@ function start() {
   const api = new WesApi(session, {
     onUnauthorized: () => app.logout("Your session has ended. Please sign in again."),
   });
-  app.context = { api, session, settings };
+  const work = new WorkSession({ api, session, storage: localStorage });
+  app.context = { api, session, settings, work };
+  window.wes = { work }; // for the support desk and the browser tests: inspect the link and the outbox
   document.body.append(app);
 
   const scanner = new KeystrokeScanner({ maxGapMs: settings.maxGapMs, minLength: settings.minLength });

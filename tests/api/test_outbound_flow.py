@@ -244,3 +244,47 @@ def test_a_bad_order_rejects_the_batch_naming_order_and_line(api):  # noqa: ANN0
 
     zero = _orders(api, [{"reference": "Z", "lines": [{"line_no": 1, "sku": SKU_A, "quantity": 0}]}])
     assert zero.status_code == 422 and zero.json()["error"]["details"][0]["field"] == "body.orders.0.lines.0.quantity"
+
+
+def test_min_max_creates_replenishment_for_faces_below_min_once(api):  # noqa: ANN001
+    _outbound_site(api)
+    r = api.as_("root").post("/api/v1/locations", json={"site": "S1", "locations": [
+        {"code": "PF-03", "kind": "pick_face", "zone": "PF", "x": 12, "y": 2, "capacity": 100, "fixed_sku": SKU_C,
+         "replenish_min": 60, "replenish_max": 90}]})
+    assert r.status_code == 200, r.text
+    sup = api.as_("sup")
+    first = sup.post("/api/v1/replenishments", json={"site": "S1"})
+    assert first.status_code == 200, first.text
+    # PF-03 holds 50 < min 60: top up to at most 90 from the reserve pallet of C.
+    assert first.json() == {"tasks": 1, "units": 40}
+    task = sup.get("/api/v1/tasks", params={"site": "S1", "kind": "replenish"}).json()["data"][0]
+    assert (task["from_location"], task["to_location"], task["quantity"]) == ("R3-01", "PF-03", 40)
+    # The open task counts as on its way: a second run adds nothing.
+    assert sup.post("/api/v1/replenishments", json={"site": "S1"}).json() == {"tasks": 0, "units": 0}
+
+
+def test_release_keeps_the_planned_tours_or_replans_when_orders_changed(api):  # noqa: ANN001
+    _outbound_site(api)
+    assert _orders(api, STANDARD).status_code == 201
+    sup = api.as_("sup")
+    assert sup.post("/api/v1/orders/allocate", json={"site": "S1"}).status_code == 200
+    planned = sup.post("/api/v1/waves", json={"site": "S1", "cart": {"totes": 2}}).json()
+    released = sup.post(f"/api/v1/waves/{planned['id']}/release").json()
+    tours = sup.get(f"/api/v1/waves/{planned['id']}/tours").json()["data"]
+    assert [(t["number"], t["distance_m"]) for t in tours] == [(t["number"], t["distance_m"])
+                                                               for t in planned["tour_plan"]]
+    assert released["distance_m"] == planned["distance_m"]
+
+    # Plan again for new orders, then cancel one before release: the release re-plans without it.
+    more = [{**o, "reference": o["reference"].replace("SO", "SQ")} for o in STANDARD]
+    assert _orders(api, more).status_code == 201
+    second = sup.post("/api/v1/waves", json={"site": "S1"}).json()
+    assert second["orders"] == 4
+    assert api.as_("integ").post("/api/v1/orders/SQ-4/cancel", json={"site": "S1"}).status_code == 200
+    again = sup.post(f"/api/v1/waves/{second['id']}/release")
+    assert again.status_code == 200, again.text
+    assert again.json()["orders"] == 3
+    in_tours = {t["order"] for tour in sup.get(f"/api/v1/waves/{second['id']}/tours").json()["data"]
+                for t in tour["totes"]}
+    assert in_tours == {"SQ-1", "SQ-2", "SQ-3"}
+    assert _reserved_matches_reservations(api)

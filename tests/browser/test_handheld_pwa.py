@@ -45,7 +45,7 @@ def test_login_shows_the_tiles_for_the_role(site, page: Page) -> None:  # noqa: 
     assert page.evaluate("sessionStorage.getItem('wes.token')") is None
 
     sign_in(page, "pick")
-    expect(tiles(page)).to_have_text(["Putaway", "Scan check"])
+    expect(tiles(page)).to_have_text(["Pick", "Putaway", "Scan check"])
 
 
 def test_wrong_password_is_refused_with_a_message(site, page: Page) -> None:  # noqa: ANN001

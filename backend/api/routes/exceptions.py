@@ -95,7 +95,7 @@ def _resolve(session, me: Principal, exc: WarehouseException, state: str, note: 
 @router.post("/{exception_id}/approve", response_model=ExceptionOut)
 def approve(exception_id: int, body: Resolution, me: CurrentUser, runtime: RuntimeDep,
             session: SessionDep) -> ExceptionOut:
-    """Approve: an over-receipt is then posted as received; other kinds are acknowledged."""
+    """Approve: an over-receipt is then posted as received, a count variance as adjusted; others are acknowledged."""
     exc = _load_open(session, me, exception_id)
     if exc.kind == "over_receipt":
         site = session.get(Site, exc.site_id)
@@ -107,6 +107,10 @@ def approve(exception_id: int, body: Resolution, me: CurrentUser, runtime: Runti
         )
         exc.details = {**exc.details, "posted": {"lpn": outcome.lpn, "putaway_task_id": outcome.putaway_task_id,
                                                  "receipt_ids": [ln.receipt_id for ln in outcome.lines]}}
+    if exc.kind == "count_variance":
+        from backend.execution.counting import approve_variance
+
+        approve_variance(session, session.get(Site, exc.site_id), exc, me.id)
     _resolve(session, me, exc, "approved", body.note)
     session.commit()
     return _out(exc)

@@ -239,3 +239,22 @@ def allocate(body: AllocateIn, me: CurrentUser, session: SessionDep) -> Allocate
                        backordered_units=run.backordered_units, reservations=len(run.reservations))
 
 
+
+
+replenishment_router = APIRouter(prefix="/replenishments", tags=["orders"])
+
+
+class ReplenishOut(BaseModel):
+    tasks: int
+    units: int
+
+
+@replenishment_router.post("", response_model=ReplenishOut, dependencies=[require_roles("supervisor", "admin")])
+def replenish(body: SiteOnly, me: CurrentUser, session: SessionDep) -> ReplenishOut:
+    """Run min/max: a replenish task from reserve for every pick face below its minimum."""
+    from backend.allocation.replenish_service import run_min_max
+
+    site = resolve_site(session, me, body.site)
+    rows = run_min_max(session, site.id, today=datetime.now(timezone.utc).date(), user_id=me.id)
+    session.commit()
+    return ReplenishOut(tasks=len(rows), units=sum(r["quantity"] for r in rows))

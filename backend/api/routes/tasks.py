@@ -8,11 +8,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import aliased
 from sqlmodel import func, select
 
-from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, ensure_site_access, require_roles, resolve_site
+from backend.api.deps import (
+    ALL_ROLES, CurrentUser, SessionDep, ensure_site_access, load_principal, require_roles, resolve_site,
+)
 from backend.api.schemas import Page, Strict
-from backend.errors import NotFound
-from backend.models import Container, Location, Product, Site, Task
+from backend.commands.registry import WORKER_ROLES
+from backend.errors import Invalid, NotFound
+from backend.models import Container, Location, Product, Site, Task, User
 from backend.receiving.putaway_service import confirm_putaway
+from backend.tasks import engine
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -60,8 +64,8 @@ def _out(row) -> TaskOut:  # noqa: ANN001
     )
 
 
-def load_task(session, me, task_id: int) -> Task:  # noqa: ANN001
-    task = session.get(Task, task_id)
+def load_task(session, me, task_id: int, *, lock: bool = False) -> Task:  # noqa: ANN001
+    task = engine.load_for_update(session, task_id) if lock else session.get(Task, task_id)
     if task is None:
         raise NotFound(f"task {task_id} not found", code="unknown_task")
     ensure_site_access(me, task.site_id, f"task {task_id}", code="unknown_task")
@@ -101,8 +105,99 @@ class PutawayConfirm(Strict):
 @router.post("/{task_id}/confirm-putaway", response_model=TaskOut,
              dependencies=[require_roles("receiver", "picker", "supervisor", "admin")])
 def confirm_putaway_route(task_id: int, body: PutawayConfirm, me: CurrentUser, session: SessionDep) -> TaskOut:
-    task = load_task(session, me, task_id)
+    task = load_task(session, me, task_id, lock=True)
     site = session.get(Site, task.site_id)
+    holder = task.assigned_to
     confirm_putaway(session, site, task, body.scan, body.reason, me.id)
+    engine.completed(session, task, me.id, previous_holder=holder, position_location_id=task.to_location_id)
     session.commit()
     return _out(session.exec(_query().where(Task.id == task.id)).one())
+
+
+# --- supervisor actions: each tells the affected devices at once (task.revoked / task.assigned) -----------
+
+SUPERVISORS = ("supervisor", "admin")
+
+
+class VersionCheck(Strict):
+    expected_version: int | None = Field(default=None, ge=1,
+                                         description="refuse with 409 version_conflict if the task changed since")
+
+
+class AssignIn(VersionCheck):
+    username: str = Field(min_length=1, max_length=64)
+
+
+class ReassignIn(VersionCheck):
+    username: str | None = Field(default=None, max_length=64, description="null: back to the pool")
+
+
+class ReasonIn(VersionCheck):
+    reason: str = Field(default="", max_length=200)
+
+
+class PriorityIn(VersionCheck):
+    priority: int = Field(ge=0, le=1_000_000, description="lower is more urgent")
+
+
+def _worker(session, task: Task, username: str) -> int:  # noqa: ANN001
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None or not user.active:
+        raise Invalid(f"no worker {username!r}", code="unknown_worker", details={"field": "username"})
+    principal = load_principal(session, user)
+    if not principal.may_access(task.site_id) or not principal.has_any(WORKER_ROLES):
+        raise Invalid(f"{username} does not work at this task's site", code="unknown_worker",
+                      details={"field": "username"})
+    return user.id
+
+
+def _done(session, task: Task) -> TaskOut:  # noqa: ANN001
+    session.commit()
+    return _out(session.exec(_query().where(Task.id == task.id)).one())
+
+
+@router.post("/{task_id}/assign", response_model=TaskOut, dependencies=[require_roles(*SUPERVISORS)])
+def assign_task(task_id: int, body: AssignIn, me: CurrentUser, session: SessionDep) -> TaskOut:
+    """Give a pending task to a worker (their device gets task.assigned)."""
+    task = load_task(session, me, task_id, lock=True)
+    engine.assign(session, task, _worker(session, task, body.username), actor_id=me.id,
+                  expected_version=body.expected_version)
+    return _done(session, task)
+
+
+@router.post("/{task_id}/reassign", response_model=TaskOut, dependencies=[require_roles(*SUPERVISORS)])
+def reassign_task(task_id: int, body: ReassignIn, me: CurrentUser, session: SessionDep) -> TaskOut:
+    """Move a task to another worker, or back to the pool: the old holder's device gets task.revoked."""
+    task = load_task(session, me, task_id, lock=True)
+    user_id = _worker(session, task, body.username) if body.username else None
+    engine.reassign(session, task, user_id, actor_id=me.id, expected_version=body.expected_version)
+    return _done(session, task)
+
+
+@router.post("/{task_id}/suspend", response_model=TaskOut, dependencies=[require_roles(*SUPERVISORS)])
+def suspend_task(task_id: int, body: ReasonIn, me: CurrentUser, session: SessionDep) -> TaskOut:
+    task = load_task(session, me, task_id, lock=True)
+    engine.suspend(session, task, actor_id=me.id, reason=body.reason, expected_version=body.expected_version)
+    return _done(session, task)
+
+
+@router.post("/{task_id}/resume", response_model=TaskOut, dependencies=[require_roles(*SUPERVISORS)])
+def resume_task(task_id: int, body: VersionCheck, me: CurrentUser, session: SessionDep) -> TaskOut:
+    """A suspended (or excepted) task goes back to the pool."""
+    task = load_task(session, me, task_id, lock=True)
+    engine.resume(session, task, actor_id=me.id, expected_version=body.expected_version)
+    return _done(session, task)
+
+
+@router.post("/{task_id}/cancel", response_model=TaskOut, dependencies=[require_roles(*SUPERVISORS)])
+def cancel_task(task_id: int, body: ReasonIn, me: CurrentUser, session: SessionDep) -> TaskOut:
+    task = load_task(session, me, task_id, lock=True)
+    engine.cancel(session, task, actor_id=me.id, reason=body.reason, expected_version=body.expected_version)
+    return _done(session, task)
+
+
+@router.post("/{task_id}/reprioritise", response_model=TaskOut, dependencies=[require_roles(*SUPERVISORS)])
+def reprioritise_task(task_id: int, body: PriorityIn, me: CurrentUser, session: SessionDep) -> TaskOut:
+    task = load_task(session, me, task_id, lock=True)
+    engine.reprioritise(session, task, body.priority, actor_id=me.id, expected_version=body.expected_version)
+    return _done(session, task)

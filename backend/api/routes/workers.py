@@ -1,0 +1,79 @@
+"""Worker attributes the dispatcher matches tasks against: zones, skills (task kinds), equipment."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlmodel import select
+
+from backend import audit
+from backend.api.deps import CurrentUser, SessionDep, load_principal, require_roles, resolve_site
+from backend.api.schemas import Page, Strict
+from backend.errors import Invalid, NotFound
+from backend.models import TASK_KINDS, Location, User, UserSite, WorkerProfile, Zone, utcnow
+from backend.tasks.engine import worker_profile
+
+router = APIRouter(prefix="/workers", tags=["workers"], dependencies=[require_roles("supervisor", "admin")])
+
+
+class WorkerIn(Strict):
+    site: str | None = None
+    zones: list[str] = Field(max_length=200, description="zone codes; empty = any zone")
+    skills: list[str] = Field(max_length=20, description="task kinds; empty = every kind")
+    equipment: list[str] = Field(max_length=20,
+                                 description="e.g. forklift, reach_truck (a task may need one in details.equipment)")
+
+
+class WorkerOut(BaseModel):
+    username: str
+    roles: list[str]
+    zones: list[str]
+    skills: list[str]
+    equipment: list[str]
+    last_location: str | None
+
+
+def _out(session, user: User, zone_codes: dict[int, str]) -> WorkerOut:  # noqa: ANN001
+    profile = worker_profile(session, user.id)
+    location = session.get(Location, profile.last_location_id) if profile.last_location_id else None
+    return WorkerOut(username=user.username, roles=sorted(user.roles),
+                     zones=[zone_codes[z] for z in profile.zone_ids if z in zone_codes], skills=list(profile.skills),
+                     equipment=list(profile.equipment), last_location=location.code if location else None)
+
+
+@router.get("", response_model=Page[WorkerOut])
+def list_workers(me: CurrentUser, session: SessionDep, site: str | None = None) -> Page[WorkerOut]:
+    site_row = resolve_site(session, me, site)
+    zone_codes = dict(session.exec(select(Zone.id, Zone.code).where(Zone.site_id == site_row.id)).all())
+    users = session.exec(select(User).join(UserSite, UserSite.user_id == User.id)
+                         .where(UserSite.site_id == site_row.id).order_by(User.username)).all()
+    data = [_out(session, u, zone_codes) for u in users]
+    return Page(data=data, count=len(data))
+
+
+@router.put("/{username}", response_model=WorkerOut)
+def set_worker(username: str, body: WorkerIn, me: CurrentUser, session: SessionDep) -> WorkerOut:
+    site_row = resolve_site(session, me, body.site)
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None or not load_principal(session, user).may_access(site_row.id):
+        raise NotFound(f"no worker {username!r} at {site_row.code}", code="unknown_worker")
+    zone_codes = dict(session.exec(select(Zone.code, Zone.id).where(Zone.site_id == site_row.id)).all())
+    unknown = [z for z in body.zones if z not in zone_codes]
+    if unknown:
+        raise Invalid(f"unknown zones: {', '.join(unknown)}", code="unknown_zone", details={"field": "zones"})
+    bad_skills = [k for k in body.skills if k not in TASK_KINDS]
+    if bad_skills:
+        raise Invalid(f"skills are task kinds ({', '.join(TASK_KINDS)})", code="unknown_skill",
+                      details={"field": "skills", "unknown": bad_skills})
+    profile = session.get(WorkerProfile, user.id) or WorkerProfile(user_id=user.id)
+    before = {"zone_ids": list(profile.zone_ids), "skills": list(profile.skills), "equipment": list(profile.equipment)}
+    profile.zone_ids = [zone_codes[z] for z in dict.fromkeys(body.zones)]
+    profile.skills = list(dict.fromkeys(body.skills))
+    profile.equipment = list(dict.fromkeys(body.equipment))
+    profile.updated_at = utcnow()
+    session.add(profile)
+    audit.record(session, user_id=me.id, site_id=site_row.id, action="worker.update", entity="worker_profile",
+                 entity_id=user.id, before=before, after={"zone_ids": profile.zone_ids, "skills": profile.skills,
+                                                          "equipment": profile.equipment})
+    session.commit()
+    return _out(session, user, {v: k for k, v in zone_codes.items()})

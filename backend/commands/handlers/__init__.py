@@ -1,0 +1,11 @@
+"""Every command set the devices may send. Add a module's `commands` here to register its handlers."""
+
+from backend.commands.handlers import execution, messages, putaway, scan, tasks
+
+COMMAND_SETS = (
+    scan.commands,
+    tasks.commands,
+    putaway.commands,
+    messages.commands,
+    execution.commands,
+)

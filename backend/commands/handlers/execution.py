@@ -1,0 +1,154 @@
+"""Pick, short pick, replenish, count, pack, close carton and ship — as device commands.
+
+The physical fact always wins: a pick confirmed on a task that a supervisor
+reassigned or suspended meanwhile is still booked (the stock is in the
+tote), the task ends done, whoever holds it now loses it, and a
+`task_conflict` exception tells the supervisor. Only a task cancelled
+outright is refused, with the conflict raised, since its reservation is gone.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from backend.commands.context import CommandContext
+from backend.commands.handlers.putaway import raise_conflict
+from backend.commands.registry import CommandPayload, CommandSet
+from backend.errors import Conflict
+from backend.execution import counting, packing, picking, replenishing
+from backend.models import Site, Task
+from backend.tasks import engine
+
+commands = CommandSet()
+PACKERS = ("packer", "supervisor", "admin")
+
+
+class ConfirmPick(CommandPayload):
+    task_id: int = Field(ge=1)
+    location: str = Field(min_length=1, max_length=80, description="location barcode, code + check digits, or digits")
+    product: str = Field(min_length=1, max_length=512, description="GTIN, GS1 string or LPN, as scanned")
+    tote: str = Field(min_length=1, max_length=40)
+    quantity: int = Field(ge=1)
+
+
+class ShortPick(CommandPayload):
+    task_id: int = Field(ge=1)
+    location: str = Field(min_length=1, max_length=80)
+    found: int = Field(ge=0)
+    reason: str = Field(min_length=1, max_length=200)
+    product: str | None = Field(default=None, max_length=512)
+    tote: str | None = Field(default=None, max_length=40)
+
+
+class ConfirmReplenish(CommandPayload):
+    task_id: int = Field(ge=1)
+    location: str = Field(min_length=1, max_length=80, description="the pick face")
+    quantity: int | None = Field(default=None, ge=1)
+
+
+class CountLine(CommandPayload):
+    product: str = Field(min_length=1, max_length=512, description="SKU, GTIN or GS1 string")
+    lot: str = Field(default="", max_length=64)
+    quantity: int = Field(ge=0)
+
+
+class Count(CommandPayload):
+    task_id: int = Field(ge=1)
+    location: str = Field(min_length=1, max_length=80)
+    lines: list[CountLine] = Field(max_length=500)
+
+
+class PackItem(CommandPayload):
+    product: str = Field(min_length=1, max_length=512)
+    quantity: int = Field(ge=1)
+
+
+class Pack(CommandPayload):
+    tote: str = Field(min_length=1, max_length=40)
+    station: str = Field(min_length=1, max_length=40, description="the pack bench location")
+    items: list[PackItem] = Field(min_length=1, max_length=500)
+
+
+class CloseCarton(CommandPayload):
+    carton: str = Field(min_length=1, max_length=40)
+    station: str = Field(min_length=1, max_length=40)
+    weight_kg: float = Field(gt=0, le=1000)
+
+
+class Ship(CommandPayload):
+    order: str = Field(min_length=1, max_length=64)
+    dock: str = Field(min_length=1, max_length=40)
+
+
+def _run_task_command(ctx: CommandContext, task_id: int, action) -> dict:  # noqa: ANN001
+    """Load and lock the task; book the physical action even if the task moved on, and flag the conflict."""
+    session = ctx.session
+    task: Task = ctx.load_task(task_id)
+    site = session.get(Site, task.site_id)
+    state, holder = task.state, task.assigned_to
+    if state == "done" and (task.details or {}).get("confirmed_by") == ctx.user_id:
+        return {"task": engine.task_view(session, task), "outcome": "already_done"}
+    mine = state in ("pending", "assigned", "in_progress") and holder in (None, ctx.user_id)
+    if state in ("cancelled", "done") and not mine:
+        exc = raise_conflict(ctx, task, state=state, holder=holder, details={"command": ctx.command_id},
+                             message=f"task {task.id} was reported by user {ctx.user_id} while it was {state}")
+        raise Conflict(f"task {task.id} is {state}; the supervisor has been told", code="task_conflict",
+                       details={"exception_id": exc.id, "state": state})
+    if not mine:
+        task.state = "in_progress"
+    result = action(site, task)
+    if not mine:
+        exc = raise_conflict(ctx, task, state=state, holder=holder, details={"command": ctx.command_id},
+                             message=f"task {task.id} was done by user {ctx.user_id} while it was {state}"
+                                     + (f" and held by user {holder}" if holder and holder != ctx.user_id else ""))
+        result = {**result, "outcome": "conflict", "exception_id": exc.id}
+    else:
+        result = {**result, "outcome": "done"}
+    task.assigned_to = ctx.user_id
+    engine.completed(session, task, ctx.user_id, previous_holder=holder,
+                     position_location_id=task.from_location_id if task.kind != "replenish" else task.to_location_id)
+    return {**result, "task": engine.task_view(session, task)}
+
+
+@commands.command("confirm_pick", payload=ConfirmPick)
+def confirm_pick(ctx: CommandContext, p: ConfirmPick) -> dict:
+    return _run_task_command(ctx, p.task_id, lambda site, task: picking.confirm_pick(
+        ctx.session, site, task, location=p.location, product=p.product, tote=p.tote, quantity=p.quantity,
+        user_id=ctx.user_id))
+
+
+@commands.command("short_pick", payload=ShortPick)
+def short_pick(ctx: CommandContext, p: ShortPick) -> dict:
+    return _run_task_command(ctx, p.task_id, lambda site, task: picking.short_pick(
+        ctx.session, site, task, location=p.location, found=p.found, reason=p.reason, product=p.product, tote=p.tote,
+        user_id=ctx.user_id))
+
+
+@commands.command("confirm_replenish", payload=ConfirmReplenish)
+def confirm_replenish(ctx: CommandContext, p: ConfirmReplenish) -> dict:
+    return _run_task_command(ctx, p.task_id, lambda site, task: replenishing.confirm_replenish(
+        ctx.session, site, task, location=p.location, quantity=p.quantity, user_id=ctx.user_id))
+
+
+@commands.command("count", payload=Count)
+def count(ctx: CommandContext, p: Count) -> dict:
+    return _run_task_command(ctx, p.task_id, lambda site, task: counting.count_location(
+        ctx.session, site, task, location=p.location, lines=[line.model_dump() for line in p.lines],
+        user_id=ctx.user_id))
+
+
+@commands.command("pack", payload=Pack, roles=PACKERS)
+def pack(ctx: CommandContext, p: Pack) -> dict:
+    return packing.pack_tote(ctx.session, ctx.runtime, ctx.site(), tote=p.tote, station=p.station,
+                             items=[i.model_dump() for i in p.items], user_id=ctx.user_id)
+
+
+@commands.command("close_carton", payload=CloseCarton, roles=PACKERS)
+def close_carton(ctx: CommandContext, p: CloseCarton) -> dict:
+    return packing.close_carton(ctx.session, ctx.site(), carton=p.carton, weight_kg=p.weight_kg, station=p.station,
+                                user_id=ctx.user_id)
+
+
+@commands.command("ship", payload=Ship, roles=PACKERS)
+def ship(ctx: CommandContext, p: Ship) -> dict:
+    return packing.ship_order(ctx.session, ctx.site(), order_reference=p.order, dock=p.dock, user_id=ctx.user_id)

@@ -1,0 +1,53 @@
+"""claim_next_task, start_task, release_task: a worker taking, beginning and handing back work."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from sqlmodel import select
+
+from backend.commands.context import CommandContext
+from backend.commands.registry import CommandPayload, CommandSet
+from backend.errors import NotFound
+from backend.models import Location
+from backend.tasks import engine
+
+commands = CommandSet()
+
+
+class ClaimNextTask(CommandPayload):
+    position: str | None = Field(default=None, max_length=40, description="the location code the worker is at")
+
+
+class TaskRef(CommandPayload):
+    task_id: int = Field(ge=1)
+
+
+@commands.command("claim_next_task", payload=ClaimNextTask)
+def claim_next_task(ctx: CommandContext, payload: ClaimNextTask) -> dict:
+    """The worker's held tasks if they hold any, else the best next task (pushed as task.assigned too)."""
+    site = ctx.site()
+    position_id = None
+    if payload.position:
+        position_id = ctx.session.exec(
+            select(Location.id).where(Location.site_id == site.id, Location.code == payload.position)).first()
+        if position_id is None:
+            raise NotFound(f"location {payload.position!r} not found", code="unknown_location",
+                           details={"field": "position"})
+        engine.set_position(ctx.session, ctx.user_id, position_id)
+    held = [t for t in engine.held_tasks(ctx.session, ctx.user_id) if t.site_id == site.id]
+    if held:
+        return {"claimed": False, "tasks": [engine.task_view(ctx.session, t) for t in held]}
+    claimed = engine.claim_next(ctx.session, ctx.user_id, site.id, position_location_id=position_id)
+    return {"claimed": bool(claimed), "tasks": [engine.task_view(ctx.session, t) for t in claimed]}
+
+
+@commands.command("start_task", payload=TaskRef)
+def start_task(ctx: CommandContext, payload: TaskRef) -> dict:
+    task = engine.start(ctx.session, ctx.load_task(payload.task_id), ctx.user_id)
+    return {"task": engine.task_view(ctx.session, task)}
+
+
+@commands.command("release_task", payload=TaskRef)
+def release_task(ctx: CommandContext, payload: TaskRef) -> dict:
+    task = engine.release(ctx.session, ctx.load_task(payload.task_id), ctx.user_id)
+    return {"task": engine.task_view(ctx.session, task)}

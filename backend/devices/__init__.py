@@ -1,0 +1,1 @@
+"""Devices: enrollment, device tokens, and the scanner settings served to them."""

@@ -1,0 +1,66 @@
+"""Device tokens: long-lived signed tokens of kind "device", retired by revoking or re-enrolling."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from sqlmodel import Session, select
+
+from backend.auth.security import TokenIssuer
+from backend.errors import Unauthorized
+from backend.models import Device, User
+from backend.runtime import Runtime
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_enrollment_secret() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def device_tokens(runtime: Runtime) -> TokenIssuer:
+    """Signs device tokens (kind "device", so they are never read as a user's)."""
+    issuer = runtime.extras.get("device_tokens")
+    if issuer is None:
+        settings = runtime.settings
+        issuer = runtime.extras["device_tokens"] = TokenIssuer(settings.secret_key, settings.device_token_days * 24 * 60)
+    return issuer
+
+
+def authenticate_device(session: Session, runtime: Runtime, token: object, *, lock: bool = False) -> Device:
+    """The enrolled, unrevoked device this token belongs to (its newest token only)."""
+    if not isinstance(token, str) or not token:
+        raise Unauthorized("a device token is required", code="invalid_device_token")
+    try:
+        device_id = device_tokens(runtime).read(token, kind="device")
+    except Unauthorized:
+        raise Unauthorized("invalid or expired device token", code="invalid_device_token") from None
+    query = select(Device).where(Device.id == device_id)
+    device = session.exec(query.with_for_update() if lock else query).first()
+    if (device is None or device.revoked_at is not None or device.token_hash is None
+            or not hmac.compare_digest(device.token_hash, digest(token))):
+        raise Unauthorized("invalid or expired device token", code="invalid_device_token")
+    return device
+
+
+def authenticate_worker(session: Session, runtime: Runtime, *, access_token: object = None, username: object = None,
+                        password: object = None) -> User:
+    """The worker by bearer token, or by username and password (the same answer for every failure)."""
+    user = None
+    if isinstance(access_token, str) and access_token:
+        try:
+            user = session.get(User, runtime.tokens.read(access_token))
+        except Unauthorized:
+            user = None
+    elif isinstance(username, str) and isinstance(password, str) and username and password:
+        user = session.exec(select(User).where(User.username == username)).first()
+        stored = user.password_hash if user else runtime.extras.setdefault("dummy_hash", runtime.passwords.hash("x"))
+        if not runtime.passwords.verify(stored, password):
+            user = None
+    if user is None or not user.active:
+        raise Unauthorized("wrong login: give access_token, or username and password", code="invalid_credentials")
+    return user

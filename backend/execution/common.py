@@ -1,0 +1,69 @@
+"""Shared checks for the scans that confirm work on the floor."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from backend.errors import Invalid, NotFound
+from backend.models import Container, Location, Quant
+from backend.scanning import classify_scan, confirms_location
+from backend.scanning.db_lookup import SiteScanLookup
+from backend.scanning.errors import ScanError, UnknownScan
+from backend.scanning.lookup import LocationRef
+from backend.scanning.result import ScanKind, ScanResult
+
+
+def classify(session: Session, site_id: int, raw: str, field: str) -> ScanResult:
+    try:
+        return classify_scan(raw, lookup=SiteScanLookup(session, site_id))
+    except UnknownScan as exc:
+        raise NotFound(exc.message, code=exc.code, details={"field": field, **exc.details}) from exc
+    except ScanError as exc:
+        raise Invalid(exc.message, code=exc.code, details={"field": field, **exc.details}) from exc
+
+
+def verify_location(location: Location, raw: str, field: str = "location") -> None:
+    """The worker is at `location`: its barcode, code + check digits, or the check digits alone."""
+    try:
+        ok = confirms_location(raw, LocationRef(location.id, location.code, location.check_digits))
+    except ScanError as exc:
+        raise Invalid(exc.message, code=exc.code, details={"field": field, **exc.details}) from exc
+    if not ok:
+        raise Invalid(f"that is not {location.code}", code="wrong_location",
+                      details={"field": field, "expected": location.code})
+
+
+def verify_product(session: Session, site_id: int, raw: str, product_id: int, location_id: int, lot: str,
+                   field: str = "product") -> ScanResult:
+    """The scan shows the expected product: its GTIN, a GS1 string (lot checked), or an LPN holding it here."""
+    scanned = classify(session, site_id, raw, field)
+    if scanned.kind in (ScanKind.PRODUCT, ScanKind.GS1) and scanned.product is not None:
+        if scanned.product.id != product_id:
+            raise Invalid(f"{scanned.product.sku} is not the product to pick", code="wrong_product",
+                          details={"field": field, "scanned": scanned.product.sku})
+        if lot and scanned.lot and scanned.lot != lot:
+            raise Invalid(f"lot {scanned.lot} is not lot {lot}", code="wrong_lot", details={"field": field})
+        return scanned
+    if scanned.kind in (ScanKind.LPN, ScanKind.SSCC) and scanned.lpn is not None:
+        holds = session.exec(select(Quant.id).where(
+            Quant.container_id == scanned.lpn.id, Quant.location_id == location_id, Quant.product_id == product_id,
+            Quant.on_hand > 0)).first()
+        if holds is None:
+            raise Invalid(f"LPN {scanned.lpn.code} holds no such product here", code="wrong_product",
+                          details={"field": field})
+        return scanned
+    raise Invalid(f"scan the product (GTIN or GS1 label) or its LPN, not a {scanned.kind.value}",
+                  code="wrong_product", details={"field": field})
+
+
+def container_by_scan(session: Session, site_id: int, raw: str, kind: str, field: str) -> Container:
+    code = raw.strip()
+    container = session.exec(select(Container).where(
+        Container.site_id == site_id, (Container.code == code) | (Container.sscc == code))).first()
+    if container is None:
+        scanned = classify(session, site_id, raw, field)
+        ref = scanned.tote or scanned.lpn
+        container = session.get(Container, ref.id) if ref else None
+    if container is None or container.kind != kind:
+        raise NotFound(f"no {kind} {code[:40]!r} here", code=f"unknown_{kind}", details={"field": field})
+    return container

@@ -1,0 +1,169 @@
+"""Counting: blind counts by location, adjustments within tolerance, approval above it, ABC cycle counts.
+
+A count reports what is physically in a location (per product and lot);
+the worker never sees the system quantity. Each difference from the
+system within the site's tolerance (percent or units, whichever is larger)
+is posted at once as a `count_adjustment` move; if any is larger, the whole
+count waits as a `count_variance` exception and the supervisor's approval
+posts it. Stock reserved for picks is never adjusted away silently.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from backend import audit
+from backend.errors import Conflict, Invalid
+from backend.execution.common import classify, verify_location
+from backend.inventory.ledger import StockIdentity, post_move
+from backend.models import Location, Product, Quant, Site, Task, WarehouseException, utcnow
+from backend.scanning.result import ScanKind
+
+OPEN = ("pending", "assigned", "in_progress")
+DEFAULT_CYCLE_DAYS = {"A": 30, "B": 91, "C": 365}
+
+
+def _within_tolerance(site: Site, system: int, counted: int) -> bool:
+    allowed = max(site.count_tolerance_units, math.floor(system * site.count_tolerance_pct / 100.0))
+    return abs(counted - system) <= allowed
+
+
+def _system_stock(session: Session, location_id: int) -> dict[tuple[int, str], list[Quant]]:
+    stock: dict[tuple[int, str], list[Quant]] = defaultdict(list)
+    for quant in session.exec(select(Quant).where(Quant.location_id == location_id, Quant.on_hand > 0)
+                              .order_by(Quant.id)).all():
+        stock[(quant.product_id, quant.lot)].append(quant)
+    return stock
+
+
+def count_location(session: Session, site: Site, task: Task, *, location: str, lines: list[dict], user_id: int) -> dict:
+    """lines: [{"product": scan or SKU, "lot": str, "quantity": int}] — everything found in the location."""
+    if task.kind != "count":
+        raise Conflict(f"task {task.id} is a {task.kind} task", code="wrong_task_kind")
+    if task.state not in OPEN:
+        raise Conflict(f"task {task.id} is {task.state}", code="task_not_open", details={"state": task.state})
+    loc = session.get(Location, task.from_location_id)
+    verify_location(loc, location)
+    counted: dict[tuple[int, str], int] = defaultdict(int)
+    for index, line in enumerate(lines):
+        if line["quantity"] < 0:
+            raise Invalid("a count cannot be negative", code="invalid_quantity", details={"field": f"lines.{index}"})
+        product = session.exec(select(Product).where(Product.sku == line["product"])).first()
+        lot = line.get("lot") or ""
+        if product is None:
+            scanned = classify(session, site.id, line["product"], f"lines.{index}.product")
+            if scanned.kind not in (ScanKind.PRODUCT, ScanKind.GS1) or scanned.product is None:
+                raise Invalid("count a product by its SKU, GTIN or GS1 label", code="not_a_product",
+                              details={"field": f"lines.{index}.product"})
+            product = session.get(Product, scanned.product.id)
+            lot = lot or scanned.lot or ""
+        counted[(product.id, lot)] += line["quantity"]
+    system = _system_stock(session, loc.id)
+    variances = []
+    for key in sorted(set(system) | set(counted)):
+        on_hand = sum(q.on_hand for q in system.get(key, []))
+        if counted.get(key, 0) != on_hand:
+            variances.append({"product_id": key[0], "lot": key[1], "system": on_hand, "counted": counted.get(key, 0)})
+    needs_approval = [v for v in variances if not _within_tolerance(site, v["system"], v["counted"])]
+    loc.last_counted_at = utcnow()
+    session.add(loc)
+    task.state = "done"
+    task.done_at = task.updated_at = utcnow()
+    task.version += 1
+    result: dict = {"variances": len(variances)}
+    if needs_approval:
+        skus = dict(session.exec(select(Product.id, Product.sku).where(
+            Product.id.in_([v["product_id"] for v in variances]))).all())
+        exc = WarehouseException(
+            site_id=site.id, kind="count_variance", task_id=task.id, raised_by=user_id,
+            message=f"count of {loc.code} differs beyond tolerance for "
+                    + ", ".join(skus[v["product_id"]] for v in needs_approval)[:400],
+            details={"location_id": loc.id, "location": loc.code,
+                     "variances": [{**v, "sku": skus[v["product_id"]]} for v in variances]})
+        session.add(exc)
+        session.flush()
+        result.update(status="awaiting_approval", exception_id=exc.id)
+    else:
+        post_adjustments(session, site, loc, variances, user_id, reference=f"task:{task.id}")
+        result.update(status="posted")
+    task.details = {**(task.details or {}), "counted_by": user_id, **result}
+    session.add(task)
+    audit.record(session, user_id=user_id, site_id=site.id, action="task.count", entity="task", entity_id=task.id,
+                 after=result)
+    return result
+
+
+def post_adjustments(session: Session, site: Site, loc: Location, variances: list[dict], user_id: int,
+                     *, reference: str) -> None:
+    """Book the counted quantities: one count_adjustment move per difference."""
+    system = _system_stock(session, loc.id)
+    for v in variances:
+        quants = system.get((v["product_id"], v["lot"]), [])
+        on_hand = sum(q.on_hand for q in quants)
+        delta = v["counted"] - on_hand
+        if delta > 0:
+            expiry = quants[0].expiry if quants else None
+            container = quants[0].container_id if quants else None
+            post_move(session, site_id=site.id, product_id=v["product_id"], quantity=delta, reason="count_adjustment",
+                      destination=StockIdentity(v["product_id"], loc.id, container, v["lot"], expiry),
+                      reference=reference, user_id=user_id)
+        elif delta < 0:
+            short = -delta
+            for quant in quants:
+                take = min(short, quant.on_hand - quant.reserved)
+                if take > 0:
+                    post_move(session, site_id=site.id, product_id=v["product_id"], quantity=take,
+                              reason="count_adjustment", reference=reference, user_id=user_id,
+                              source=StockIdentity(v["product_id"], loc.id, quant.container_id, quant.lot,
+                                                   quant.expiry))
+                    short -= take
+            if short:
+                raise Conflict(f"{short} of the missing units are reserved for picks; cancel or short those picks "
+                               "first", code="reserved_stock_missing", details={"product_id": v["product_id"]})
+
+
+def approve_variance(session: Session, site: Site, exc: WarehouseException, user_id: int) -> None:
+    loc = session.get(Location, exc.details["location_id"])
+    variances = [{"product_id": v["product_id"], "lot": v["lot"], "counted": v["counted"]}
+                 for v in exc.details["variances"]]
+    post_adjustments(session, site, loc, variances, user_id, reference=f"exception:{exc.id}")
+
+
+def request_counts(session: Session, site: Site, location_ids: list[int], *, reason: str, priority: int = 100) -> list[Task]:
+    """Count tasks for these locations (one open count per location at most)."""
+    open_counts = set(session.exec(select(Task.from_location_id).where(
+        Task.site_id == site.id, Task.kind == "count", Task.state.in_(OPEN + ("suspended",)))).all())
+    created = []
+    for loc in session.exec(select(Location).where(Location.id.in_(location_ids)).order_by(Location.code)).all():
+        if loc.id in open_counts:
+            continue
+        task = Task(site_id=site.id, kind="count", state="pending", priority=priority, from_location_id=loc.id,
+                    zone_id=loc.zone_id, reference=reason, details={"blind": True, "cause": reason})
+        session.add(task)
+        created.append(task)
+    session.flush()
+    return created
+
+
+def due_for_cycle_count(session: Session, site: Site, today: date) -> list[int]:
+    """Locations whose stock's ABC class makes a count due (A monthly, B quarterly, C yearly by default)."""
+    days = {**DEFAULT_CYCLE_DAYS, **(site.cycle_count_days or {})}
+    rank = {"A": 0, "B": 1, "C": 2}
+    rows = session.exec(
+        select(Location.id, Location.last_counted_at, func.min(Product.abc_class))
+        .join(Quant, Quant.location_id == Location.id).join(Product, Product.id == Quant.product_id)
+        .where(Location.site_id == site.id, Quant.on_hand > 0, Location.active)
+        .group_by(Location.id, Location.last_counted_at)
+    ).all()
+    due = []
+    now = datetime.combine(today, datetime.min.time())
+    for loc_id, last, abc in rows:
+        interval = timedelta(days=days[abc if abc in rank else "C"])
+        if last is None or last.replace(tzinfo=None) + interval <= now:
+            due.append(loc_id)
+    return sorted(due)

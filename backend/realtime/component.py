@@ -1,0 +1,72 @@
+"""The realtime part of a running app: hub, event-stream hooks, command dispatcher and its workers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, create_engine
+from sqlalchemy.orm import sessionmaker
+
+from backend.commands import CommandDispatcher, build_registry
+from backend.realtime import stream
+from backend.realtime.hub import make_hub
+from backend.realtime.sqlite_writers import serialize_writers
+from backend.runtime import Runtime
+from backend.tasks.engine import DISPATCH_WEIGHT, NAMES_CACHE
+
+log = logging.getLogger("wes.realtime")
+
+
+def _read_sessions(runtime: Runtime):  # noqa: ANN202
+    """Sessions for read-only work (stream catch-up, wall counts).
+
+    On SQLite the app's sessions start every transaction with BEGIN IMMEDIATE
+    (the writer lock); plain reads need no lock in WAL mode, so they get an
+    engine of their own. On PostgreSQL the app's sessions are fine.
+    """
+    if runtime.engine.dialect.name != "sqlite":
+        return runtime.sessions, None
+    url = make_url(runtime.settings.database_url)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=4,
+                           max_overflow=8)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+        dbapi_conn.execute("PRAGMA busy_timeout=30000")
+
+    return sessionmaker(bind=engine, class_=Session, expire_on_commit=False, autoflush=False), engine
+
+
+@asynccontextmanager
+async def realtime(runtime: Runtime) -> AsyncIterator[None]:
+    settings = runtime.settings
+    hub = make_hub(settings.realtime_hub_url, settings.database_url)
+    await hub.start()
+    runtime.sessions.configure(info={**(runtime.sessions.kw.get("info") or {}),
+                                     DISPATCH_WEIGHT: settings.dispatch_priority_per_metre, NAMES_CACHE: {}})
+    uninstall = stream.install(runtime.sessions, hub.announce)
+    sqlite = runtime.engine.dialect.name == "sqlite"
+    unserialize = serialize_writers(runtime.engine) if sqlite else (lambda: None)
+    read_sessions, read_engine = _read_sessions(runtime)
+    # SQLite has one writer: one command thread never waits on another's lock (no busy-retry sleeps).
+    workers = 1 if sqlite else settings.command_workers
+    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wes-command")
+    runtime.extras.update(hub=hub, commands=CommandDispatcher(runtime, build_registry()), command_executor=executor,
+                          read_sessions=read_sessions, device_connections={})
+    log.info("realtime hub %s, %d command worker(s)", type(hub.backend).__name__, workers)
+    try:
+        yield
+    finally:
+        for connection in list(runtime.extras.get("device_connections", {}).values()):
+            connection.close(1001, "server stopping")
+        uninstall()
+        executor.shutdown(wait=True, cancel_futures=True)
+        await hub.stop()
+        unserialize()
+        if read_engine is not None:
+            read_engine.dispose()

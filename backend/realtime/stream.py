@@ -1,0 +1,196 @@
+"""Device event streams: appended in the transaction that caused them, announced once it commits.
+
+Code that changes something a device must hear of calls `emit(session, …)`
+(or `emit_to_workers`). Nothing is written at once: just before the session
+commits, the events are numbered (one ``UPDATE device SET last_seq = last_seq
++ n … RETURNING`` per device, taken in device-id order so two transactions
+never deadlock) and inserted, inside the same transaction. After the commit
+the hub hears "device D has events up to seq N" (with the events
+themselves, for connections in this process). Rolled back, nothing happened.
+
+`install(sessions, announce)` hooks this onto a sessionmaker; the realtime
+component does that when the app starts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.models import Device, DeviceEvent, utcnow
+
+_OUTBOX = "wes_realtime_outbox"
+_INSTALLED = "wes_realtime_installed"
+_WORKER_DEVICES = "wes_realtime_worker_devices"
+# Per-transaction caches, dropped when the transaction ends.
+_CACHES = (_WORKER_DEVICES, "wes_task_names")
+
+
+@dataclass(slots=True)
+class StreamEvent:
+    """One numbered event of one device's stream."""
+
+    device_id: int
+    seq: int
+    type: str
+    data: dict[str, Any]
+    at: datetime
+
+    def message(self) -> str:
+        """The websocket frame for this event (the same text live and on resume)."""
+        return json.dumps(
+            {"id": f"ev{self.seq}", "type": self.type, "seq": self.seq, "at": self.at.isoformat(), "data": self.data},
+            separators=(",", ":"),
+            default=str,
+        )
+
+
+@dataclass(slots=True)
+class Announcement:
+    """What one commit changed: the new stream heads, their events, and the sites whose work changed."""
+
+    heads: dict[int, int] = field(default_factory=dict)
+    events: dict[int, list[StreamEvent]] = field(default_factory=dict)
+    sites: set[int] = field(default_factory=set)
+
+    def merge(self, other: "Announcement") -> None:
+        for device_id, seq in other.heads.items():
+            if seq > self.heads.get(device_id, 0):
+                self.heads[device_id] = seq
+        self.sites |= other.sites
+
+    def __bool__(self) -> bool:
+        return bool(self.heads or self.sites)
+
+
+@dataclass(slots=True)
+class _Outbox:
+    pending: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
+    sites: set[int] = field(default_factory=set)
+    written: Announcement | None = None
+
+
+def _outbox(session: Session) -> _Outbox:
+    if not session.info.get(_INSTALLED):
+        # Events written outside the app (a script's own sessionmaker) would never be announced.
+        raise RuntimeError("device events need a session from the app's sessionmaker (realtime not installed)")
+    box = session.info.get(_OUTBOX)
+    if box is None:
+        box = session.info[_OUTBOX] = _Outbox()
+    return box
+
+
+def emit(session: Session, device_ids: Iterable[int], type_: str, data: dict[str, Any]) -> None:
+    """Append an event to each device's stream when this transaction commits."""
+    box = _outbox(session)
+    for device_id in dict.fromkeys(device_ids):
+        box.pending.append((device_id, type_, data))
+
+
+def devices_of_workers(session: Session, user_ids: Iterable[int | None]) -> list[int]:
+    """The devices the given workers are signed on at now."""
+    ids = sorted({u for u in user_ids if u is not None})
+    if not ids:
+        return []
+    if len(ids) == 1:
+        # Asked several times per command for the same worker: once per transaction is enough.
+        cache = session.info.setdefault(_WORKER_DEVICES, {})
+        if ids[0] not in cache:
+            cache[ids[0]] = list(session.execute(
+                select(Device.id).where(Device.current_user_id == ids[0], Device.revoked_at.is_(None))
+                .order_by(Device.id)).scalars())
+        return list(cache[ids[0]])
+    return list(session.execute(
+        select(Device.id).where(Device.current_user_id.in_(ids), Device.revoked_at.is_(None)).order_by(Device.id)
+    ).scalars())
+
+
+def emit_to_workers(session: Session, user_ids: Iterable[int | None], type_: str, data: dict[str, Any]) -> None:
+    """Append an event to the stream of every device these workers are signed on at."""
+    emit(session, devices_of_workers(session, user_ids), type_, data)
+
+
+def touch_site(session: Session, site_id: int) -> None:
+    """Tell the wall screens of a site that its work changed (no device event needed)."""
+    _outbox(session).sites.add(site_id)
+
+
+def _write(session: Session) -> None:
+    box: _Outbox | None = session.info.get(_OUTBOX)
+    if box is None or not (box.pending or box.sites):
+        return
+    announcement = Announcement(sites=set(box.sites))
+    by_device: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+    for device_id, type_, data in box.pending:
+        by_device.setdefault(device_id, []).append((type_, data))
+    now = utcnow()
+    rows = []
+    for device_id in sorted(by_device):
+        items = by_device[device_id]
+        head = session.execute(
+            update(Device).where(Device.id == device_id).values(last_seq=Device.last_seq + len(items))
+            .returning(Device.last_seq, Device.site_id)
+        ).first()
+        if head is None:
+            continue  # the device was deleted meanwhile: nobody to tell
+        last_seq, site_id = head
+        announcement.sites.add(site_id)
+        events = []
+        for offset, (type_, data) in enumerate(items):
+            seq = last_seq - len(items) + 1 + offset
+            events.append(StreamEvent(device_id, seq, type_, data, now))
+            rows.append({"device_id": device_id, "seq": seq, "type": type_, "data": data, "created_at": now})
+        announcement.heads[device_id] = last_seq
+        announcement.events[device_id] = events
+    if rows:
+        session.execute(insert(DeviceEvent), rows)
+    box.pending.clear()
+    box.written = announcement
+
+
+def install(sessions: sessionmaker, announce: Callable[[Announcement], None]) -> Callable[[], None]:
+    """Hook event writing and announcing onto every session the factory makes; returns the undo."""
+
+    def before_commit(session: Session) -> None:
+        _write(session)
+
+    def after_commit(session: Session) -> None:
+        box: _Outbox | None = session.info.pop(_OUTBOX, None)
+        if box is not None and box.written:
+            announce(box.written)
+
+    def after_transaction_end(session: Session, transaction) -> None:  # noqa: ANN001
+        # Rolled back or closed without commit (after_commit has already taken a committed outbox).
+        if transaction.parent is None:
+            session.info.pop(_OUTBOX, None)
+            for key in _CACHES:
+                session.info.pop(key, None)
+
+    previous_info = dict(sessions.kw.get("info") or {})
+    sessions.configure(info={**previous_info, _INSTALLED: True})
+    hooks = (("before_commit", before_commit), ("after_commit", after_commit), ("after_transaction_end", after_transaction_end))
+    for name, fn in hooks:
+        event.listen(sessions, name, fn)
+
+    def uninstall() -> None:
+        for name, fn in hooks:
+            event.remove(sessions, name, fn)
+        sessions.configure(info=previous_info)
+
+    return uninstall
+
+
+def read_events(session: Session, device_id: int, after_seq: int, limit: int = 500) -> list[StreamEvent]:
+    """A device's events after `after_seq`, in order."""
+    rows = session.execute(
+        select(DeviceEvent.seq, DeviceEvent.type, DeviceEvent.data, DeviceEvent.created_at)
+        .where(DeviceEvent.device_id == device_id, DeviceEvent.seq > after_seq)
+        .order_by(DeviceEvent.seq).limit(limit)
+    ).all()
+    return [StreamEvent(device_id, seq, type_, data, at) for seq, type_, data, at in rows]

@@ -1,0 +1,416 @@
+"""The task engine: state changes, assignment and claiming, each telling the affected devices.
+
+Every function here works inside the caller's transaction and never
+commits: the caller's unit of work commits the change, its audit row and the
+device events together (see backend.realtime.stream).
+
+Events (in the holder's device stream):
+  task.assigned  {"task": view, "reason": "claimed"|"assigned"|"reassigned"|"signed_on"}
+  task.revoked   {"task_id", "version", "reason": "reassigned"|"unassigned"|"suspended"|"cancelled"|
+                  "completed_by_other"|"released"|"signed_off"|"signed_on_elsewhere"}
+  task.updated   {"task": view}   (state, priority or details changed; still the holder's)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, exists, or_
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
+
+from backend import audit
+from backend.db import is_postgres
+from backend.errors import Conflict, NotFound
+from backend.models import Container, Location, Product, Task, WorkerProfile, utcnow
+from backend.realtime.stream import devices_of_workers, emit, emit_to_workers, touch_site
+from backend.tasks.states import FINAL_STATES, HELD_STATES, InvalidTransition, check_transition
+
+TASK_FIELDS = ("state", "assigned_to", "priority", "version")
+# session.info key: priority points one metre of walking is worth (Settings.dispatch_priority_per_metre).
+DISPATCH_WEIGHT = "wes_dispatch_priority_per_metre"
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def load_for_update(session: Session, task_id: int) -> Task | None:
+    """The task, locked for this transaction on PostgreSQL (SQLite's writer lock already is one)."""
+    return session.exec(select(Task).where(Task.id == task_id).with_for_update()).first()
+
+
+def task_view(session: Session, task: Task) -> dict:
+    """What a device shows of a task (the payload of task.* events and command results)."""
+    names = _names(session, task)
+    return {
+        "id": task.id, "kind": task.kind, "state": task.state, "priority": task.priority, "version": task.version,
+        "assigned_to": task.assigned_to, "sku": names[0], "quantity": task.quantity,
+        "lot": task.lot or None, "expiry": task.expiry.isoformat() if task.expiry else None,
+        "from_location": names[1], "to_location": names[2], "to_check_digits": names[3], "lpn": names[4],
+        "zone_id": task.zone_id, "wave_id": task.wave_id, "tour_id": task.tour_id, "sequence": task.sequence,
+        "tote_no": task.tote_no, "reference": task.reference,
+    }
+
+
+_NAMES = "wes_task_names"
+NAMES_CACHE = "wes_task_names_shared"
+# Built once: aliased() copies every column, which costs more than the query it serves.
+_SOURCE = aliased(Location, name="source_location")
+_TARGET = aliased(Location, name="target_location")
+_DEPENDENCY = aliased(Task, name="dependency")
+
+
+def _names(session: Session, task: Task) -> tuple:
+    """SKU, location codes, check digits and LPN of a task in one query, remembered for the transaction."""
+    key = (task.product_id, task.from_location_id, task.to_location_id, task.container_id)
+    # SKUs, location codes and LPN codes are identities that never change for their ids: the app's
+    # sessions share one bounded cache (installed by the realtime component); others get their own.
+    cache = session.info.get(NAMES_CACHE)
+    if cache is None:
+        cache = session.info.setdefault(_NAMES, {})
+    if key not in cache:
+        source, target = _SOURCE, _TARGET
+        row = session.execute(
+            select(Product.sku, source.code, target.code, target.check_digits, Container.code)
+            .select_from(Task).outerjoin(Product, Product.id == Task.product_id)
+            .outerjoin(source, source.id == Task.from_location_id).outerjoin(target, target.id == Task.to_location_id)
+            .outerjoin(Container, Container.id == Task.container_id).where(Task.id == task.id)
+        ).first() if task.id is not None else None
+        if len(cache) > 4096:
+            cache.clear()
+        cache[key] = tuple(row) if row is not None else (None,) * 5
+    return cache[key]
+
+
+def held_tasks(session: Session, user_id: int) -> list[Task]:
+    return list(session.exec(
+        select(Task).where(Task.assigned_to == user_id, Task.state.in_(HELD_STATES)).order_by(Task.priority, Task.id)
+    ).all())
+
+
+# --- changing ------------------------------------------------------------------------------------
+
+
+def _check_version(task: Task, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != task.version:
+        raise Conflict(
+            f"task {task.id} has changed (version {task.version}, not {expected_version})", code="version_conflict",
+            details={"task_id": task.id, "version": task.version},
+        )
+
+
+def _change(session: Session, task: Task, *, actor_id: int | None, action: str, state: str | None = None,
+            **values) -> dict:  # noqa: ANN003
+    """Apply a checked change, bump the version, audit it; returns the before-snapshot."""
+    before = {name: getattr(task, name) for name in TASK_FIELDS}
+    if state is not None:
+        check_transition(task.id, task.state, state)
+        task.state = state
+        if state == "done":
+            task.done_at = utcnow()
+    for name, value in values.items():
+        setattr(task, name, value)
+    task.version += 1
+    task.updated_at = utcnow()
+    session.add(task)
+    audit.record(session, user_id=actor_id, site_id=task.site_id, action=action, entity="task", entity_id=task.id,
+                 before=before, after={name: getattr(task, name) for name in TASK_FIELDS})
+    touch_site(session, task.site_id)
+    return before
+
+
+def _revoked(session: Session, task: Task, holder: int | None, reason: str) -> None:
+    if holder is not None:
+        emit_to_workers(session, [holder], "task.revoked", {"task_id": task.id, "version": task.version,
+                                                            "reason": reason})
+
+
+def _assigned(session: Session, task: Task, reason: str) -> None:
+    emit_to_workers(session, [task.assigned_to], "task.assigned", {"task": task_view(session, task), "reason": reason})
+
+
+def updated(session: Session, task: Task) -> None:
+    """Tell the holder's devices the task changed (state, priority, details)."""
+    if task.assigned_to is not None:
+        emit_to_workers(session, [task.assigned_to], "task.updated", {"task": task_view(session, task)})
+    touch_site(session, task.site_id)
+
+
+def assign(session: Session, task: Task, user_id: int, *, actor_id: int | None,
+           expected_version: int | None = None, reason: str = "assigned") -> Task:
+    """Give a pending (or exception) task to a worker."""
+    _check_version(task, expected_version)
+    if task.state not in ("pending", "exception"):
+        check_transition(task.id, task.state, "pending")  # done/cancelled say so
+        raise Conflict(f"task {task.id} is {task.state}; use reassign", code="invalid_transition",
+                       details={"task_id": task.id, "state": task.state, "to": "assigned"})
+    if task.state == "exception":
+        _change(session, task, actor_id=actor_id, action="task.reopen", state="pending")
+    _change(session, task, actor_id=actor_id, action="task.assign", state="assigned", assigned_to=user_id)
+    _assigned(session, task, reason)
+    return task
+
+
+def reassign(session: Session, task: Task, user_id: int | None, *, actor_id: int | None,
+             expected_version: int | None = None, offer_freed: bool = True) -> Task:
+    """Move a held task to another worker, or back to the pool (user_id None)."""
+    _check_version(task, expected_version)
+    previous = task.assigned_to
+    if user_id is None:
+        _change(session, task, actor_id=actor_id, action="task.unassign", state="pending", assigned_to=None)
+        _revoked(session, task, previous, "unassigned")
+    else:
+        if task.state == "pending" and previous is None:
+            return assign(session, task, user_id, actor_id=actor_id)
+        if task.state not in HELD_STATES and task.state != "pending":
+            check_transition(task.id, task.state, "assigned")
+        _change(session, task, actor_id=actor_id, action="task.reassign", state="assigned", assigned_to=user_id)
+        if previous != user_id:
+            _revoked(session, task, previous, "reassigned")
+        _assigned(session, task, "reassigned")
+    if offer_freed and previous is not None and previous != user_id:
+        offer_next(session, previous, task.site_id, position_location_id=None, finished_task_id=task.id)
+    return task
+
+
+def suspend(session: Session, task: Task, *, actor_id: int | None, reason: str = "",
+            expected_version: int | None = None) -> Task:
+    _check_version(task, expected_version)
+    previous = task.assigned_to
+    _change(session, task, actor_id=actor_id, action="task.suspend", state="suspended", assigned_to=None,
+            details={**(task.details or {}), "suspended_reason": reason, "suspended_holder": previous})
+    _revoked(session, task, previous, "suspended")
+    if previous is not None:
+        offer_next(session, previous, task.site_id, position_location_id=None, finished_task_id=task.id)
+    return task
+
+
+def resume(session: Session, task: Task, *, actor_id: int | None, expected_version: int | None = None) -> Task:
+    _check_version(task, expected_version)
+    if task.state not in ("suspended", "exception"):
+        raise InvalidTransition(f"task {task.id} is {task.state}, not suspended: nothing to resume",
+                                details={"task_id": task.id, "state": task.state, "to": "pending"})
+    _change(session, task, actor_id=actor_id, action="task.resume", state="pending")
+    return task
+
+
+def cancel(session: Session, task: Task, *, actor_id: int | None, reason: str = "",
+           expected_version: int | None = None) -> Task:
+    _check_version(task, expected_version)
+    previous = task.assigned_to
+    _change(session, task, actor_id=actor_id, action="task.cancel", state="cancelled",
+            details={**(task.details or {}), "cancelled_reason": reason})
+    _revoked(session, task, previous, "cancelled")
+    if previous is not None:
+        offer_next(session, previous, task.site_id, position_location_id=None, finished_task_id=task.id)
+    return task
+
+
+def reprioritise(session: Session, task: Task, priority: int, *, actor_id: int | None,
+                 expected_version: int | None = None) -> Task:
+    _check_version(task, expected_version)
+    if task.state in FINAL_STATES:
+        raise Conflict(f"task {task.id} is {task.state}", code="invalid_transition",
+                       details={"task_id": task.id, "state": task.state, "to": task.state})
+    _change(session, task, actor_id=actor_id, action="task.reprioritise", priority=priority)
+    updated(session, task)
+    return task
+
+
+def start(session: Session, task: Task, worker_id: int) -> Task:
+    """The holder begins the task (assigned → in_progress); starting it again changes nothing."""
+    if task.assigned_to != worker_id or task.state not in HELD_STATES:
+        raise Conflict(f"task {task.id} is not yours to start", code="task_not_yours",
+                       details={"task_id": task.id, "state": task.state})
+    if task.state == "assigned":
+        _change(session, task, actor_id=worker_id, action="task.start", state="in_progress")
+        updated(session, task)
+    return task
+
+
+def release(session: Session, task: Task, worker_id: int) -> Task:
+    """The holder hands the task back to the pool."""
+    if task.assigned_to != worker_id or task.state not in HELD_STATES:
+        raise Conflict(f"task {task.id} is not yours to release", code="task_not_yours",
+                       details={"task_id": task.id, "state": task.state})
+    _change(session, task, actor_id=worker_id, action="task.release", state="pending", assigned_to=None)
+    _revoked(session, task, worker_id, "released")
+    return task
+
+
+def completed(session: Session, task: Task, worker_id: int, *, previous_holder: int | None,
+              position_location_id: int | None) -> None:
+    """After a domain service marked a task done: tell the holders, move the worker, offer the next task."""
+    if previous_holder is not None and previous_holder != worker_id:
+        _revoked(session, task, previous_holder, "completed_by_other")
+    emit_to_workers(session, [worker_id], "task.updated", {"task": task_view(session, task)})
+    touch_site(session, task.site_id)
+    if position_location_id is not None:
+        set_position(session, worker_id, position_location_id)
+    offer_next(session, worker_id, task.site_id, position_location_id=position_location_id,
+               finished_task_id=task.id)
+
+
+# --- workers and claiming -------------------------------------------------------------------------
+
+
+def worker_profile(session: Session, user_id: int) -> WorkerProfile:
+    profile = session.get(WorkerProfile, user_id)
+    return profile if profile is not None else WorkerProfile(user_id=user_id)
+
+
+def set_position(session: Session, user_id: int, location_id: int) -> None:
+    profile = session.get(WorkerProfile, user_id)
+    if profile is None:
+        profile = WorkerProfile(user_id=user_id)
+    profile.last_location_id = location_id
+    profile.updated_at = utcnow()
+    session.add(profile)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    task: Task  # or any row with id, priority, from_location_id, to_location_id and equipment
+    distance_m: float
+    score: float
+
+
+def rank_candidates(tasks: Sequence, starts: dict[int, tuple[float, float]], position: tuple[float, float] | None,
+                    priority_per_metre: float, equipment: Sequence[str]) -> list[Candidate]:
+    """Most urgent first, nearer work preferred: score = priority + metres walked × weight (rectilinear)."""
+    ranked = []
+    for task in tasks:
+        needs = task.equipment if hasattr(task, "equipment") else (task.details or {}).get("equipment")
+        if needs and needs not in equipment:
+            continue
+        start = starts.get(task.from_location_id or task.to_location_id or -1)
+        distance = abs(start[0] - position[0]) + abs(start[1] - position[1]) if start and position else 0.0
+        ranked.append(Candidate(task, distance, task.priority + priority_per_metre * distance))
+    ranked.sort(key=lambda c: (c.score, c.task.priority, c.task.id))
+    return ranked
+
+
+def claim_next(session: Session, worker_id: int, site_id: int, *, position_location_id: int | None = None,
+               candidates: int = 32, priority_per_metre: float | None = None) -> list[Task]:
+    """Assign the worker the best next task (and the rest of its tour); [] when nothing fits.
+
+    PostgreSQL: the candidates are locked with FOR UPDATE SKIP LOCKED, so two
+    workers claiming at once never get the same task and never wait on each
+    other. SQLite: the transaction holds the single writer lock.
+    """
+    if priority_per_metre is None:
+        priority_per_metre = session.info.get(DISPATCH_WEIGHT, 1.0)
+    profile = worker_profile(session, worker_id)
+    dependency = _DEPENDENCY
+    # Plain rows, not Task objects: the candidates are many, the chosen one is one.
+    query = select(Task.id, Task.priority, Task.from_location_id, Task.to_location_id,
+                   Task.details["equipment"].as_string().label("equipment")).where(
+        Task.site_id == site_id, Task.state == "pending",
+        or_(Task.assigned_to.is_(None), Task.assigned_to == worker_id),
+        or_(Task.depends_on_task_id.is_(None),
+            exists().where(and_(dependency.id == Task.depends_on_task_id, dependency.state == "done"))),
+    )
+    if profile.skills:
+        query = query.where(Task.kind.in_(profile.skills))
+    if profile.zone_ids:
+        query = query.where(or_(Task.zone_id.is_(None), Task.zone_id.in_(profile.zone_ids)))
+    query = query.order_by(Task.priority, Task.id).limit(candidates)
+    if is_postgres(session):
+        query = query.with_for_update(of=Task, skip_locked=True)
+    rows = session.execute(query).all()
+    if not rows:
+        return []
+    where = position_location_id or profile.last_location_id
+    location_ids = {r.from_location_id or r.to_location_id for r in rows} | ({where} if where else set())
+    location_ids.discard(None)
+    starts = {lid: (x, y) for lid, x, y in session.execute(
+        select(Location.id, Location.x, Location.y).where(Location.id.in_(location_ids))).all()}
+    ranked = rank_candidates(rows, starts, starts.get(where) if where else None, priority_per_metre,
+                             profile.equipment)
+    if not ranked:
+        return []
+    chosen = session.get(Task, ranked[0].task.id)
+    claimed = [chosen]
+    if chosen.tour_id is not None:
+        # A pick tour is walked by one picker: the rest of it comes along, in walking order.
+        rest = select(Task).where(Task.tour_id == chosen.tour_id, Task.id != chosen.id, Task.state == "pending",
+                                  Task.assigned_to.is_(None)).order_by(Task.sequence, Task.id)
+        if is_postgres(session):
+            rest = rest.with_for_update(of=Task, skip_locked=True)
+        claimed += list(session.exec(rest).all())
+    for task in claimed:
+        _change(session, task, actor_id=worker_id, action="task.claim", state="assigned", assigned_to=worker_id)
+        _assigned(session, task, "claimed")
+    return claimed
+
+
+def offer_next(session: Session, worker_id: int, site_id: int, *, position_location_id: int | None,
+               finished_task_id: int | None = None, candidates: int = 32, priority_per_metre: float | None = None) -> list[Task]:
+    """Push the next task to a worker who is signed on at a device and holds nothing."""
+    if not devices_of_workers(session, [worker_id]):
+        return []
+    # Not flushed yet (autoflush is off): the task just finished still reads as held, so it is left out.
+    held = select(Task.id).where(Task.assigned_to == worker_id, Task.state.in_(HELD_STATES))
+    if finished_task_id is not None:
+        held = held.where(Task.id != finished_task_id)
+    if session.exec(held.limit(1)).first() is not None:
+        return []
+    return claim_next(session, worker_id, site_id, position_location_id=position_location_id,
+                      candidates=candidates, priority_per_metre=priority_per_metre)
+
+
+def offer_idle_workers(session: Session, site_id: int, *, limit: int = 100) -> int:
+    """New work appeared (a wave released, a replenishment made): push it to signed-on workers holding nothing.
+
+    Call it in the transaction that created the tasks; returns how many workers got work.
+    """
+    from backend.models import Device
+
+    busy = select(Task.assigned_to).where(Task.site_id == site_id, Task.state.in_(HELD_STATES),
+                                          Task.assigned_to.is_not(None))
+    idle = session.execute(
+        select(Device.current_user_id).where(Device.site_id == site_id, Device.current_user_id.is_not(None),
+                                             Device.revoked_at.is_(None), Device.current_user_id.not_in(busy))
+        .distinct().order_by(Device.current_user_id).limit(limit)
+    ).scalars().all()
+    session.flush()
+    return sum(1 for worker_id in idle if claim_next(session, worker_id, site_id))
+
+
+def get_task(session: Session, task_id: int) -> Task:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} not found", code="unknown_task")
+    return task
+
+
+# --- devices signing on --------------------------------------------------------------------------
+
+
+def sign_on(session: Session, device, user_id: int) -> bool:  # noqa: ANN001
+    """The worker now works at this device: their held tasks follow them here. True if anything changed."""
+    from backend.models import Device
+
+    changed = False
+    session.info.pop("wes_realtime_worker_devices", None)  # who is signed on where changes here
+    if device.current_user_id != user_id:
+        if device.current_user_id is not None:
+            for task in held_tasks(session, device.current_user_id):
+                emit(session, [device.id], "task.revoked", {"task_id": task.id, "version": task.version,
+                                                            "reason": "signed_off"})
+        elsewhere = session.exec(select(Device).where(Device.current_user_id == user_id, Device.id != device.id)).all()
+        mine = held_tasks(session, user_id)
+        for other in elsewhere:
+            for task in mine:
+                emit(session, [other.id], "task.revoked", {"task_id": task.id, "version": task.version,
+                                                           "reason": "signed_on_elsewhere"})
+            other.current_user_id = None
+            session.add(other)
+        device.current_user_id = user_id
+        for task in mine:
+            emit(session, [device.id], "task.assigned", {"task": task_view(session, task), "reason": "signed_on"})
+        changed = True
+    device.last_seen_at = utcnow()
+    session.add(device)
+    return changed

@@ -1,0 +1,195 @@
+"""Pick → pack → ship, short picks, replenishment and counts, as device commands over HTTP."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel import select
+
+from backend.inventory.ledger import ledger_disagreements
+from backend.models import Site
+from tests.api.test_outbound_flow import STANDARD, _orders, _outbound_site, _reserved_matches_reservations
+from tests.helpers import SKU_A, SKU_C, gtin13
+
+
+def _commands(api, user, *commands):  # noqa: ANN001, ANN002, ANN202
+    body = {"commands": [{"id": str(uuid.uuid4()), "type": t, "payload": p} for t, p in commands]}
+    r = api.as_(user).post("/api/v1/device-commands", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()["results"]
+
+
+def _one(api, user, type_, payload):  # noqa: ANN001, ANN202
+    (result,) = _commands(api, user, (type_, payload))
+    return result
+
+
+def _released_wave(api) -> dict:  # noqa: ANN001
+    assert _orders(api, STANDARD).status_code == 201
+    sup = api.as_("sup")
+    wave = sup.post("/api/v1/waves", json={"site": "S1", "cart": {"totes": 8}}).json()
+    assert sup.post(f"/api/v1/waves/{wave['id']}/release").status_code == 200
+    return wave
+
+
+def _totes(api, count: int) -> list[str]:  # noqa: ANN001
+    r = api.as_("sup").post("/api/v1/containers", json={"site": "S1", "kind": "tote", "count": count})
+    assert r.status_code == 201, r.text
+    return [c["code"] for c in r.json()["data"]]
+
+
+def _ledger_ok(api) -> bool:  # noqa: ANN001
+    with api.runtime.sessions() as session:
+        site = session.exec(select(Site).where(Site.code == "S1")).one()
+        return ledger_disagreements(session, site.id) == []
+
+
+def _gtin_of(sku: str) -> str:
+    return {"SKU-A": gtin13(1), "SKU-B": gtin13(2), "SKU-C": gtin13(3)}[sku]
+
+
+def test_a_tour_is_picked_packed_and_shipped(api):  # noqa: ANN001
+    _outbound_site(api)
+    wave = _released_wave(api)
+    sup = api.as_("sup")
+    r = sup.post("/api/v1/printers", json={"site": "S1", "code": "ZT-PACK", "host": "127.0.0.1", "port": 9,
+                                            "profile": "zebra-zt411-203", "station": "PACK-1"})
+    assert r.status_code in (200, 201), r.text
+    tours = sup.get(f"/api/v1/waves/{wave['id']}/tours").json()["data"]
+    tote_codes = _totes(api, 8)
+    tote_for = {}
+    replenish = sup.get("/api/v1/tasks", params={"site": "S1", "kind": "replenish"}).json()["data"][0]
+    for tour in tours:
+        for pick in tour["picks"]:
+            tote = tote_for.setdefault((tour["id"], pick["tote"]), tote_codes[len(tote_for)])
+            payload = {"task_id": pick["task_id"], "location": pick["check_digits"], "product": _gtin_of(pick["sku"]),
+                       "tote": tote, "quantity": pick["quantity"]}
+            result = _one(api, "pick", "confirm_pick", payload)
+            if pick["waits_for_task"]:
+                # The pick face is empty until its replenishment is done.
+                assert result["ok"] is False and result["error"]["code"] == "waits_for_replenishment"
+                done = _one(api, "pick", "confirm_replenish", {"task_id": replenish["id"], "location": "PF-03"})
+                assert done["ok"], done
+                result = _one(api, "pick", "confirm_pick", payload)
+            assert result["ok"], result.get("error")
+    orders = {o["reference"]: o for o in sup.get("/api/v1/orders", params={"site": "S1"}).json()["data"]}
+    assert {o["status"] for o in orders.values()} == {"picked"}
+    assert all(line["quantity_picked"] == line["quantity"] for o in orders.values() for line in o["lines"])
+    assert _reserved_matches_reservations(api)
+    assert sum(q["reserved"] for q in sup.get("/api/v1/inventory", params={"site": "S1"}).json()["data"]) == 0
+
+    # Pack SO-1's tote (A × 30, C × 2): a wrong count is refused, the right one makes a carton.
+    tour_of_so1 = next(t for t in tours if any(x["order"] == "SO-1" for x in t["totes"]))
+    slot = next(x["tote"] for x in tour_of_so1["totes"] if x["order"] == "SO-1")
+    tote = tote_for[(tour_of_so1["id"], slot)]
+    wrong = _one(api, "sup", "pack", {"tote": tote, "station": "PACK-1",
+                                      "items": [{"product": _gtin_of(SKU_A), "quantity": 29}]})
+    assert wrong["ok"] is False and wrong["error"]["code"] == "pack_mismatch"
+    assert wrong["error"]["details"] == {"missing": {SKU_A: 1, SKU_C: 2}, "extra": {}}
+    packed = _one(api, "sup", "pack", {"tote": tote, "station": "PACK-1", "items": [
+        {"product": _gtin_of(SKU_A), "quantity": 30}, {"product": SKU_C, "quantity": 2}]})
+    assert packed["ok"], packed.get("error")
+    carton = packed["result"]["sscc"]
+    closed = _one(api, "sup", "close_carton", {"carton": carton, "station": "PACK-1", "weight_kg": 7.5})
+    assert closed["ok"], closed.get("error")
+    assert closed["result"]["order_status"] == "packed"
+    job = sup.get(f"/api/v1/print-jobs/{closed['result']['print_job_id']}").json()
+    assert job["label_type"] == "shipping" and job["data"]["sscc"] == carton and job["printer"] == "ZT-PACK"
+    shipped = _one(api, "sup", "ship", {"order": "SO-1", "dock": "DOCK-1"})
+    assert shipped["ok"], shipped.get("error")
+    assert shipped["result"]["units"] == 32
+    assert sup.get("/api/v1/orders/SO-1", params={"site": "S1"}).json()["status"] == "shipped"
+    assert sup.get("/api/v1/inventory", params={"site": "S1", "lpn": carton}).json()["count"] == 0
+    assert _ledger_ok(api)
+
+
+def test_the_same_pick_sent_twice_moves_stock_once(api):  # noqa: ANN001
+    _outbound_site(api)
+    wave = _released_wave(api)
+    pick = next(p for t in api.as_("sup").get(f"/api/v1/waves/{wave['id']}/tours").json()["data"]
+                for p in t["picks"] if not p["waits_for_task"])
+    (tote,) = _totes(api, 1)
+    command = {"id": str(uuid.uuid4()), "type": "confirm_pick", "payload": {
+        "task_id": pick["task_id"], "location": pick["location"], "product": _gtin_of(pick["sku"]), "tote": tote,
+        "quantity": pick["quantity"]}}
+    first = api.as_("pick").post("/api/v1/device-commands", json={"commands": [command]}).json()["results"][0]
+    again = api.as_("pick").post("/api/v1/device-commands", json={"commands": [command]}).json()["results"][0]
+    assert first["ok"] and again["ok"] and again["replayed"] is True
+    assert again["result"] == first["result"]
+    in_tote = api.as_("sup").get("/api/v1/inventory", params={"site": "S1", "lpn": tote}).json()["data"]
+    assert [q["on_hand"] for q in in_tote] == [pick["quantity"]]
+
+
+def test_a_short_pick_is_reallocated_from_another_location_and_counted(api):  # noqa: ANN001
+    _outbound_site(api)
+    wave = _released_wave(api)
+    sup = api.as_("sup")
+    picks = [p for t in sup.get(f"/api/v1/waves/{wave['id']}/tours").json()["data"] for p in t["picks"]]
+    face_pick = next(p for p in picks if p["order"] == "SO-1" and p["location"] == "PF-01")
+    result = _one(api, "pick", "short_pick", {"task_id": face_pick["task_id"], "location": "PF-01", "found": 0,
+                                              "reason": "empty location"})
+    assert result["ok"], result
+    short = result["result"]
+    assert short["short"] == 6 and short["backordered"] == 0
+    new_id = short["reallocated"][0]["task_id"]
+    tour = next(t for t in sup.get(f"/api/v1/waves/{wave['id']}/tours").json()["data"]
+                if any(p["task_id"] == face_pick["task_id"] for p in t["picks"]))
+    # The new pick comes last in the same tour, into the same tote.
+    last = tour["picks"][-1]
+    assert (last["task_id"], last["location"], last["quantity"], last["tote"]) == (new_id, "R1-01", 6,
+                                                                                 face_pick["tote"])
+    exc = sup.get(f"/api/v1/exceptions/{short['exception_id']}").json()
+    assert exc["kind"] == "short_pick" and exc["details"]["found"] == 0
+    count = sup.get(f"/api/v1/tasks/{short['count_task_id']}").json()
+    assert count["kind"] == "count" and count["from_location"] == "PF-01"
+    assert _reserved_matches_reservations(api)
+
+
+def _count_task(api, location: str) -> int:  # noqa: ANN001
+    with api.runtime.sessions() as session:
+        from backend.execution.counting import request_counts
+        from backend.models import Location
+
+        site = session.exec(select(Site).where(Site.code == "S1")).one()
+        loc = session.exec(select(Location).where(Location.code == location)).one()
+        (task,) = request_counts(session, site, [loc.id], reason="on_demand")
+        session.commit()
+        return task.id
+
+
+def test_counts_within_tolerance_post_and_larger_ones_wait_for_approval(api):  # noqa: ANN001
+    _outbound_site(api)
+    sup = api.as_("sup")
+    # PF-03 holds 50 C: 2 % of 50 is 1 unit, so 49 posts at once.
+    small = _one(api, "pick", "count", {"task_id": _count_task(api, "PF-03"), "location": "PF-03",
+                                        "lines": [{"product": gtin13(3), "quantity": 49}]})
+    assert small["ok"] and small["result"]["status"] == "posted", small
+    assert sup.get("/api/v1/inventory", params={"site": "S1", "location": "PF-03"}).json()["data"][0]["on_hand"] == 49
+    big = _one(api, "pick", "count", {"task_id": _count_task(api, "PF-03"), "location": "PF-03",
+                                      "lines": [{"product": SKU_C, "quantity": 40}]})
+    assert big["ok"] and big["result"]["status"] == "awaiting_approval", big
+    assert sup.get("/api/v1/inventory", params={"site": "S1", "location": "PF-03"}).json()["data"][0]["on_hand"] == 49
+    approved = sup.post(f"/api/v1/exceptions/{big['result']['exception_id']}/approve", json={"note": "recounted"})
+    assert approved.status_code == 200, approved.text
+    assert sup.get("/api/v1/inventory", params={"site": "S1", "location": "PF-03"}).json()["data"][0]["on_hand"] == 40
+    moves = sup.get("/api/v1/moves", params={"site": "S1", "reason": "count_adjustment"}).json()["data"]
+    assert [m["quantity"] for m in moves] == [1, 9]
+    assert _ledger_ok(api)
+
+
+def test_cycle_counts_are_due_by_abc_class_and_not_doubled(api):  # noqa: ANN001
+    _outbound_site(api)
+    sup = api.as_("sup")
+    first = sup.post("/api/v1/counts", json={"site": "S1", "cycle": True})
+    assert first.status_code == 201, first.text
+    # Never counted: every location holding stock is due.
+    assert sorted(first.json()["locations"]) == ["PF-01", "PF-02", "PF-03", "R1-01", "R2-01", "R3-01"]
+    again = sup.post("/api/v1/counts", json={"site": "S1", "locations": ["PF-01"]})
+    assert again.status_code == 201 and again.json()["tasks"] == []
+    counted = _one(api, "pick", "count", {"task_id": first.json()["tasks"][0], "location": "PF-01",
+                                          "lines": [{"product": SKU_A, "quantity": 20}]})
+    assert counted["ok"] and counted["result"]["status"] == "posted"
+    later = sup.post("/api/v1/counts", json={"site": "S1", "cycle": True})
+    assert later.json()["tasks"] == []  # PF-01 was just counted; the rest already have open counts
+    bad = sup.post("/api/v1/counts", json={"site": "S1", "locations": ["NOPE"]})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "unknown_location"
