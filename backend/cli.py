@@ -68,8 +68,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not seeded:
         print(f"seeding demo site {demo.SITE_CODE} (seed {args.seed}) …", flush=True)
         demo.seed(runtime, seed=args.seed, printer_port=args.printer_port or 9100)
+    enrollment = demo.handheld_enrollment(runtime)
     runtime.engine.dispose()
-    print(f"\nWES demo at http://{settings.host}:{settings.port}/  (API docs at /docs)")
+    print(f"\nWES demo at http://{settings.host}:{settings.port}/  (API docs at /docs, wall screen at /app/wall/)")
+    print(f"handheld enrollment token for {demo.SITE_CODE} (valid {settings.device_enrollment_minutes} minutes): "
+          f"{enrollment}")
     print("demo users (username / password / roles):")
     for user in demo.DEMO_USERS:
         print(f"  {user.username:10s} {user.password:18s} {', '.join(user.roles)}")

@@ -234,7 +234,37 @@ def seed(runtime: Runtime, seed: int = 1, orders: int = 300, printer_port: int =
                        user_id=None)
         session.commit()
 
+    # One released wave of the most urgent orders, so a picker has work at once.
+    from datetime import datetime, timezone
+
+    from backend.waves.service import WaveCriteria, create_wave, release_wave
+
+    today = datetime.now(timezone.utc).date()
+    with runtime.sessions() as session:
+        site = session.exec(select(Site).where(Site.code == SITE_CODE)).one()
+        wave, _ = create_wave(session, site, WaveCriteria(max_orders=40, totes=8), today=today, user_id=None)
+        release_wave(session, site, wave, today=today, user_id=None)
+        session.commit()
+
 
 def _case_gtin(each_gtin13: str) -> str:
     body = "1" + each_gtin13[:-1]
     return body + str(check_digit(body))
+
+
+def handheld_enrollment(runtime: Runtime, name: str = "handheld-1") -> str:
+    """A fresh one-time enrollment token for the demo site's handheld (created on first use)."""
+    from backend.devices.tokens import digest, new_enrollment_secret
+    from backend.models import Device
+
+    with runtime.sessions() as session:
+        site = session.exec(select(Site).where(Site.code == SITE_CODE)).one()
+        device = session.exec(select(Device).where(Device.site_id == site.id, Device.name == name)).first()
+        if device is None:
+            device = Device(site_id=site.id, name=name, kind="handheld", firmware_profile="zebra-tc52")
+        secret = new_enrollment_secret()
+        device.enrollment_token_hash = digest(secret)
+        device.enrollment_expires_at = utcnow() + timedelta(minutes=runtime.settings.device_enrollment_minutes)
+        session.add(device)
+        session.commit()
+    return secret
