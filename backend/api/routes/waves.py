@@ -14,6 +14,7 @@ from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, ensure_site_acc
 from backend.api.schemas import Page, Strict
 from backend.errors import NotFound
 from backend.models import Location, Order, Product, Site, Task, Tour, TourTote, Wave
+from backend.tasks.engine import offer_idle_workers
 from backend.waves.service import WaveCriteria, cancel_wave, create_wave, discard_wave, lock_wave, release_wave, validate_cart
 
 router = APIRouter(prefix="/waves", tags=["waves"])
@@ -121,6 +122,8 @@ def release(wave_id: int, me: CurrentUser, session: SessionDep) -> WaveOut:
     wave = _load(session, me, wave_id, lock=True)
     release_wave(session, session.get(Site, wave.site_id), wave, today=datetime.now(timezone.utc).date(),
                  user_id=me.id)
+    # Signed-on workers with nothing to do get the new work pushed in the same transaction.
+    offer_idle_workers(session, wave.site_id)
     session.commit()
     return _out(wave)
 
