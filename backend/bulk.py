@@ -17,9 +17,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, insert, text, update
 from sqlmodel import Session
 
-
-def _is_pg(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
+from backend.db import is_postgres
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -27,7 +25,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     if not rows:
         return
     conn = session.connection()
-    if not _is_pg(session):
+    if not is_postgres(session):
         conn.execute(insert(table), list(rows))
         return
     from psycopg.types.json import Jsonb
@@ -63,7 +61,7 @@ def update_rows(
         return 0
     columns = [c for c in rows[0] if c != key]
     conn = session.connection()
-    if not _is_pg(session):
+    if not is_postgres(session):
         t = table.c
         values = {c: (t[c] + bindparam(f"v_{c}")) if c in add else bindparam(f"v_{c}") for c in columns}
         stmt = update(table).where(t[key] == bindparam("v_key")).values(**values)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from backend import audit
 from backend.config import Settings
+from backend.db import dialect_insert
 from backend.errors import Conflict, Invalid
 from backend.gs1 import make_sscc
 from backend.models import Container, Counter
@@ -16,16 +15,16 @@ LPN_PREFIX = {"pallet": "P", "case": "C", "tote": "T", "carton": "K"}
 
 
 def next_values(session: Session, name: str, count: int = 1) -> range:
-    """Reserve `count` consecutive values of a named counter, atomically."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(Counter).values(name=name, next_value=1).on_conflict_do_nothing())
-    end = session.execute(
-        update(Counter)
-        .where(Counter.name == name)
-        .values(next_value=Counter.next_value + count)
-        .returning(Counter.next_value)
-    ).scalar_one()
+    """Reserve `count` consecutive values of a named counter (the first is 1), in one statement.
+
+    The counter row stays locked until the caller commits, so values are
+    handed out in commit order.
+    """
+    statement = dialect_insert(session)(Counter).values(name=name, next_value=1 + count)
+    statement = statement.on_conflict_do_update(
+        index_elements=[Counter.name], set_={"next_value": Counter.next_value + count}
+    ).returning(Counter.next_value)
+    end = session.execute(statement).scalar_one()
     return range(end - count, end)
 
 

@@ -7,6 +7,7 @@ Transports are plain values: nothing is opened until `send` or
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -16,6 +17,31 @@ from printers.status import HOST_STATUS_QUERY, PrinterStatus, parse_host_status,
 
 RAW_PORT = 9100
 _MAX_STATUS_REPLY = 4096
+
+
+def exchange_host_status(sock: socket.socket, timeout: float) -> bytes:
+    """Send `~HS` on an open connection and read until a whole reply, end of stream or `timeout` seconds.
+
+    Silence is not an error (the reply is then incomplete, see `reply_complete`);
+    a broken connection raises OSError.
+    """
+    reply = bytearray()
+    deadline = time.monotonic() + timeout
+    sock.settimeout(timeout)
+    try:
+        sock.sendall(HOST_STATUS_QUERY)
+        while not reply_complete(reply) and len(reply) < _MAX_STATUS_REPLY:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            sock.settimeout(remaining)
+            chunk = sock.recv(1024)
+            if not chunk:
+                break
+            reply += chunk
+    except TimeoutError:
+        pass
+    return bytes(reply)
 
 
 class Transport(Protocol):
@@ -54,23 +80,14 @@ class TcpTransport:
 
     def query_status(self) -> PrinterStatus:
         """Send `~HS` and parse the reply; silence within `status_timeout` is a fault, not an error."""
-        reply = bytearray()
         with self._connect() as sock:
-            sock.settimeout(self.status_timeout)
             try:
-                sock.sendall(HOST_STATUS_QUERY)
-                while not reply_complete(reply) and len(reply) < _MAX_STATUS_REPLY:
-                    chunk = sock.recv(1024)
-                    if not chunk:
-                        break
-                    reply += chunk
-            except TimeoutError:
-                pass
+                reply = exchange_host_status(sock, self.status_timeout)
             except OSError as exc:
                 raise PrinterOffline(f"printer {self.host}:{self.port} dropped the connection: {exc}") from exc
         if not reply_complete(reply):
             return PrinterStatus.no_response()
-        return parse_host_status(bytes(reply))
+        return parse_host_status(reply)
 
 
 @dataclass(frozen=True, slots=True)

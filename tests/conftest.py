@@ -14,13 +14,12 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
-from sqlmodel import select
 
 from backend.app import create_app
 from backend.config import Settings
 from backend.db import make_engine
 from backend.migrate import upgrade
-from backend.models import Site, User, UserSite
+from tests.helpers import PASSWORD, insert_user
 
 PG_URL = os.environ.get("WES_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -112,18 +111,11 @@ class Api:
         self.runtime = client.app.state.runtime
 
     def add_user(self, username: str, roles: list[str], sites: list[str] | None = None, *,
-                 all_sites: bool = False, password: str = "password-123") -> None:
-        with self.runtime.sessions() as session:
-            user = User(username=username, roles=roles, all_sites=all_sites,
-                        password_hash=self.runtime.passwords.hash(password))
-            session.add(user)
-            session.flush()
-            for code in sites or []:
-                site = session.exec(select(Site).where(Site.code == code)).one()
-                session.add(UserSite(user_id=user.id, site_id=site.id))
-            session.commit()
+                 all_sites: bool = False, password: str = PASSWORD) -> None:
+        insert_user(self.runtime.sessions, self.runtime.passwords, username, roles, sites, all_sites=all_sites,
+                    password=password)
 
-    def login(self, username: str, password: str = "password-123") -> str:
+    def login(self, username: str, password: str = PASSWORD) -> str:
         response = self.client.post("/api/v1/auth/token", data={"username": username, "password": password})
         assert response.status_code == 200, response.text
         self.tokens[username] = response.json()["access_token"]

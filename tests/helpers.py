@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from sqlmodel import select
+
 from backend.gs1 import check_digit, make_sscc
+from backend.inventory.ledger import StockIdentity, post_move
+from backend.models import Container, Location, Product, Quant, Site, User, UserSite
 
 
 def gtin13(n: int) -> str:
@@ -20,6 +24,20 @@ def sscc(n: int, prefix: str = "4012345") -> str:
 
 
 SKU_A, SKU_B, SKU_C = "SKU-A", "SKU-B", "SKU-C"
+PASSWORD = "password-123"
+
+
+def insert_user(sessions, passwords, username: str, roles: list[str], sites: list[str] | None = None, *,  # noqa: ANN001
+                all_sites: bool = False, password: str = PASSWORD) -> None:
+    """A user straight into the database (the first admin of a fresh app has nobody to create it)."""
+    with sessions() as session:
+        user = User(username=username, roles=roles, all_sites=all_sites, password_hash=passwords.hash(password))
+        session.add(user)
+        session.flush()
+        for code in sites or []:
+            site = session.exec(select(Site).where(Site.code == code)).one()
+            session.add(UserSite(user_id=user.id, site_id=site.id))
+        session.commit()
 
 
 def build_site(api, code: str = "S1", *, tolerance: float = 10.0) -> None:  # noqa: ANN001
@@ -69,11 +87,6 @@ def add_site_users(api, site: str = "S1") -> None:  # noqa: ANN001
 def add_stock(api, site: str, location: str, sku: str, quantity: int, *, lot: str = "", expiry=None,  # noqa: ANN001
               lpn: str | None = None, received_at=None) -> None:  # noqa: ANN001
     """Put stock straight into the ledger (an initial stock take), bypassing receiving."""
-    from sqlmodel import select
-
-    from backend.inventory.ledger import StockIdentity, post_move
-    from backend.models import Container, Location, Product, Quant, Site
-
     with api.runtime.sessions() as session:
         site_row = session.exec(select(Site).where(Site.code == site)).one()
         loc = session.exec(select(Location).where(Location.site_id == site_row.id, Location.code == location)).one()

@@ -11,10 +11,10 @@ import uvicorn
 from sqlmodel import select
 
 from backend.app import create_app
-from backend.models import Site, User, UserSite
+from backend.models import User
 from tests.conftest import make_settings
+from tests.helpers import PASSWORD, insert_user
 
-PASSWORD = "password-123"
 
 
 class LiveUser:
@@ -64,15 +64,8 @@ class LiveServer:
 
     def add_user(self, username: str, roles: list[str], sites: list[str] | None = None, *,
                  all_sites: bool = False, password: str = PASSWORD) -> None:
-        with self.runtime.sessions() as session:
-            user = User(username=username, roles=roles, all_sites=all_sites,
-                        password_hash=self.runtime.passwords.hash(password))
-            session.add(user)
-            session.flush()
-            for code in sites or []:
-                site = session.exec(select(Site).where(Site.code == code)).one()
-                session.add(UserSite(user_id=user.id, site_id=site.id))
-            session.commit()
+        insert_user(self.runtime.sessions, self.runtime.passwords, username, roles, sites, all_sites=all_sites,
+                    password=password)
 
     def login(self, username: str, password: str = PASSWORD) -> str:
         r = self.http.post("/api/v1/auth/token", data={"username": username, "password": password})

@@ -147,9 +147,8 @@ def allocate_orders(
         lines = by_order.get(order.id, [])
         if not lines:
             continue
-        all_lines = [*lines]
-        done = all(line.quantity_allocated + allocated_by_line[line.id] >= line.quantity for line in all_lines)
-        any_allocated = any(line.quantity_allocated + allocated_by_line[line.id] > 0 for line in all_lines)
+        done = all(line.quantity_allocated + allocated_by_line[line.id] >= line.quantity for line in lines)
+        any_allocated = any(line.quantity_allocated + allocated_by_line[line.id] > 0 for line in lines)
         run.order_status[order.id] = "allocated" if done else "partly_allocated" if any_allocated else "backordered"
     if dry_run:
         return run

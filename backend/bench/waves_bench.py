@@ -34,7 +34,15 @@ from backend.models import Company, Location, Order, Product, Site, Wave
 from backend.orders.service import import_orders
 from backend.routing import route_tour
 from backend.waves.batching import PlanSettings, plan_fcfs, plan_tours
-from backend.waves.service import PlannedPick, WaveCriteria, _reservations_of, build_pick_orders, create_wave, release_wave
+from backend.waves.service import (
+    PlannedPick,
+    WaveCriteria,
+    _reservations_of,
+    build_pick_orders,
+    create_wave,
+    release_order_key,
+    release_wave,
+)
 
 OR_TOOLS_SAMPLE = 60
 
@@ -179,8 +187,7 @@ def run(orders: int, database_url: str | None, layout: str, seed: int, dump: str
         seconds["total"] = sum(seconds.values())
 
         travel = _travel(runtime, site_id, wave_id, criteria, cart, ortools_seconds, dump)
-        with runtime.sessions() as session:
-            lines = sum(len(o.lines) for o in workload.orders)
+        lines = sum(len(o.lines) for o in workload.orders)
         runtime.engine.dispose()
         return {
             "orders": orders, "lines": lines, "database": db.kind,
@@ -199,9 +206,7 @@ def _travel(runtime, site_id: int, wave_id: int, criteria: WaveCriteria, cart, o
     with runtime.sessions() as session:
         site = session.get(Site, site_id)
         wave = session.get(Wave, wave_id)
-        orders = list(session.exec(select(Order).where(Order.wave_id == wave_id)).all())
-        far = datetime.max.replace(tzinfo=None)
-        orders.sort(key=lambda o: (o.cut_off.replace(tzinfo=None) if o.cut_off else far, o.priority, o.id))
+        orders = sorted(session.exec(select(Order).where(Order.wave_id == wave_id)).all(), key=release_order_key)
         picks = {f"r{res.id}": PlannedPick(f"r{res.id}", oid, res.order_line_id, res.pick_location_id, res.quantity)
                  for res, oid in _reservations_of(session, [o.id for o in orders], wave_id)}
         prepared = build_pick_orders(session, site, criteria, orders, picks)

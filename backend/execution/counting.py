@@ -21,10 +21,10 @@ from backend import audit
 from backend.errors import Conflict, Invalid
 from backend.execution.common import classify, verify_location
 from backend.inventory.ledger import StockIdentity, post_move
-from backend.models import Location, Product, Quant, Site, Task, WarehouseException, utcnow
+from backend.models import OPEN_TASK_STATES, Location, Product, Quant, Site, Task, WarehouseException, utcnow
 from backend.scanning.result import ScanKind
+from backend.tasks.states import require_workable
 
-OPEN = ("pending", "assigned", "in_progress")
 DEFAULT_CYCLE_DAYS = {"A": 30, "B": 91, "C": 365}
 
 
@@ -43,10 +43,7 @@ def _system_stock(session: Session, location_id: int) -> dict[tuple[int, str], l
 
 def count_location(session: Session, site: Site, task: Task, *, location: str, lines: list[dict], user_id: int) -> dict:
     """lines: [{"product": scan or SKU, "lot": str, "quantity": int}] — everything found in the location."""
-    if task.kind != "count":
-        raise Conflict(f"task {task.id} is a {task.kind} task", code="wrong_task_kind")
-    if task.state not in OPEN:
-        raise Conflict(f"task {task.id} is {task.state}", code="task_not_open", details={"state": task.state})
+    require_workable(task, "count")
     loc = session.get(Location, task.from_location_id)
     verify_location(loc, location)
     counted: dict[tuple[int, str], int] = defaultdict(int)
@@ -137,7 +134,7 @@ def approve_variance(session: Session, site: Site, exc: WarehouseException, user
 def request_counts(session: Session, site: Site, location_ids: list[int], *, reason: str, priority: int = 100) -> list[Task]:
     """Count tasks for these locations (one open count per location at most)."""
     open_counts = set(session.exec(select(Task.from_location_id).where(
-        Task.site_id == site.id, Task.kind == "count", Task.state.in_(OPEN + ("suspended",)))).all())
+        Task.site_id == site.id, Task.kind == "count", Task.state.in_(OPEN_TASK_STATES))).all())
     created = []
     for loc in session.exec(select(Location).where(Location.id.in_(location_ids)).order_by(Location.code)).all():
         if loc.id in open_counts:

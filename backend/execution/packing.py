@@ -20,7 +20,7 @@ from backend.containers import create_containers
 from backend.errors import Conflict, Invalid, NotFound
 from backend.execution.common import classify, container_by_scan
 from backend.inventory.ledger import StockIdentity, post_move
-from backend.models import Container, Location, Order, Product, Quant, Site, Task, Tour, TourTote, utcnow
+from backend.models import Container, Location, Order, OrderLine, Product, Quant, Site, Task, Tour, TourTote, utcnow
 from backend.runtime import Runtime
 from backend.scanning.result import ScanKind
 
@@ -96,8 +96,6 @@ def pack_tote(session: Session, runtime: Runtime, site: Site, *, tote: str, stat
 
 def _order_complete(session: Session, order: Order) -> bool:
     """Every pick done and nothing of the order left in a tote."""
-    from backend.models import OrderLine
-
     open_picks = session.exec(select(func.count()).select_from(Task).join(
         OrderLine, OrderLine.id == Task.order_line_id).where(
         OrderLine.order_id == order.id, Task.kind == "pick",

@@ -21,6 +21,7 @@ from backend.errors import Conflict, Invalid
 from backend.execution.common import container_by_scan, verify_location, verify_product
 from backend.inventory.ledger import StockIdentity, post_move
 from backend.models import (
+    OPEN_TASK_STATES,
     Location,
     Order,
     OrderLine,
@@ -34,15 +35,11 @@ from backend.models import (
     WarehouseException,
     utcnow,
 )
-
-OPEN = ("pending", "assigned", "in_progress")
+from backend.tasks.states import require_workable
 
 
 def _check_pickable(session: Session, task: Task) -> None:
-    if task.kind != "pick":
-        raise Conflict(f"task {task.id} is a {task.kind} task", code="wrong_task_kind")
-    if task.state not in OPEN:
-        raise Conflict(f"task {task.id} is {task.state}", code="task_not_open", details={"state": task.state})
+    require_workable(task, "pick")
     if task.depends_on_task_id:
         dependency = session.get(Task, task.depends_on_task_id)
         if dependency is not None and dependency.state != "done":
@@ -102,7 +99,7 @@ def _progress(session: Session, task: Task) -> None:
     """Tour and order follow their picks: picking, then picked when none is open."""
     session.flush()
     open_in_tour = session.exec(select(func.count()).select_from(Task).where(
-        Task.tour_id == task.tour_id, Task.kind == "pick", Task.state.in_(OPEN + ("suspended",)))).one()
+        Task.tour_id == task.tour_id, Task.kind == "pick", Task.state.in_(OPEN_TASK_STATES))).one()
     tour = session.get(Tour, task.tour_id)
     if tour is not None:
         tour.status = "picking" if open_in_tour else "picked"
@@ -111,7 +108,7 @@ def _progress(session: Session, task: Task) -> None:
     order = session.get(Order, line.order_id)
     open_for_order = session.exec(select(func.count()).select_from(Task).join(
         OrderLine, OrderLine.id == Task.order_line_id).where(
-        OrderLine.order_id == order.id, Task.kind == "pick", Task.state.in_(OPEN + ("suspended",)))).one()
+        OrderLine.order_id == order.id, Task.kind == "pick", Task.state.in_(OPEN_TASK_STATES))).one()
     if order.status in ("in_wave", "picking"):
         order.status = "picking" if open_for_order else "picked"
         order.updated_at = utcnow()

@@ -10,16 +10,12 @@ from backend.errors import Conflict, Invalid
 from backend.execution.common import verify_location
 from backend.inventory.ledger import StockIdentity, post_move
 from backend.models import Location, Quant, Reservation, Site, Task, utcnow
-
-OPEN = ("pending", "assigned", "in_progress")
+from backend.tasks.states import require_workable
 
 
 def confirm_replenish(session: Session, site: Site, task: Task, *, location: str, quantity: int | None,
                       user_id: int) -> dict:
-    if task.kind != "replenish":
-        raise Conflict(f"task {task.id} is a {task.kind} task", code="wrong_task_kind")
-    if task.state not in OPEN:
-        raise Conflict(f"task {task.id} is {task.state}", code="task_not_open", details={"state": task.state})
+    require_workable(task, "replenish")
     face = session.get(Location, task.to_location_id)
     verify_location(face, location)
     quantity = task.quantity if quantity is None else quantity

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import and_, func, literal, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from backend.db import dialect_insert
 from backend.errors import Conflict
 from backend.models import Move, Quant, utcnow
 
@@ -38,8 +38,7 @@ class InsufficientStock(Conflict):
 
 def _upsert_quant(session: Session, site_id: int, ident: StockIdentity, quantity: int) -> int:
     """Add quantity to the quant for ident (creating it), returning its id."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = dialect_insert(session)
     now = utcnow()
     stmt = insert(Quant).values(
         site_id=site_id,

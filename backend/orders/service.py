@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import update
 from sqlmodel import Session, select
 
 from backend import audit
-from backend.bulk import insert_rows
+from backend.bulk import insert_rows, update_rows
 from backend.errors import Conflict, Invalid
 from backend.masterdata import among, product_ids_by_sku
-from backend.models import Order, OrderLine, Product, Reservation, Site, Task, utcnow
+from backend.models import Order, OrderLine, Product, Quant, Reservation, Site, Task, utcnow
 
 CANCELLABLE = ("new", "allocated", "partly_allocated", "backordered", "held", "in_wave", "picking")
 UNSTARTED_TASK_STATES = ("pending", "assigned", "suspended")
@@ -139,17 +139,22 @@ def _allocation_status(session: Session, order: Order) -> str:
 
 
 def release_reservations(session: Session, reservations: list[Reservation]) -> None:
-    """Give reserved stock back: quants' reserved and lines' allocated go down together."""
-    from backend.models import Quant
-
+    """Give reserved stock back: quants' reserved and lines' allocated go down together, in bulk."""
+    by_quant: dict[int, int] = defaultdict(int)
+    by_line: dict[int, int] = defaultdict(int)
     for res in reservations:
-        if res.quantity <= 0:
-            continue
-        session.execute(update(Quant).where(Quant.id == res.quant_id).values(reserved=Quant.reserved - res.quantity))
-        session.execute(update(OrderLine).where(OrderLine.id == res.order_line_id)
-                        .values(quantity_allocated=OrderLine.quantity_allocated - res.quantity))
-        res.quantity = 0
-        session.add(res)
+        if res.quantity > 0:
+            by_quant[res.quant_id] += res.quantity
+            by_line[res.order_line_id] += res.quantity
+    update_rows(session, Quant.__table__, "id", [{"id": q, "reserved": -n} for q, n in sorted(by_quant.items())],
+                add=("reserved",))
+    update_rows(session, OrderLine.__table__, "id",
+                [{"id": line, "quantity_allocated": -n} for line, n in sorted(by_line.items())],
+                add=("quantity_allocated",))
+    update_rows(session, Reservation.__table__, "id",
+                [{"id": res.id, "quantity": 0} for res in sorted(reservations, key=lambda r: r.id) if res.quantity > 0])
+    for res in reservations:
+        session.expire(res)
 
 
 def cancel_order(session: Session, order: Order, user_id: int) -> dict:

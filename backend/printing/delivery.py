@@ -40,10 +40,10 @@ try:  # Linux: bytes written but not yet acknowledged by the peer (SIOCOUTQ)
     _HAS_OUTQ = hasattr(termios, "TIOCOUTQ")
 except ImportError:  # pragma: no cover - not Linux
     _HAS_OUTQ = False
-from printers.status import HOST_STATUS_QUERY, PrinterStatus, parse_host_status, reply_complete
+from printers.status import PrinterStatus, parse_host_status, reply_complete
+from printers.transport import exchange_host_status
 
 Outcome = Literal["printed", "not_ready", "unreachable", "uncertain"]
-_MAX_STATUS_REPLY = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,28 +136,14 @@ def deliver(host: str, port: int, labels: Sequence[bytes], timeouts: Timeouts = 
 
 def _ask_status(sock: socket.socket, timeout: float) -> tuple[PrinterStatus, str]:
     """`~HS` on the open connection: (status, "") or (no status, why the connection failed)."""
-    sock.settimeout(timeout)
-    reply = bytearray()
-    deadline = time.monotonic() + timeout
     try:
-        sock.sendall(HOST_STATUS_QUERY)
-        while not reply_complete(reply) and len(reply) < _MAX_STATUS_REPLY:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            sock.settimeout(remaining)
-            chunk = sock.recv(1024)
-            if not chunk:
-                break
-            reply += chunk
-    except TimeoutError:
-        pass
+        reply = exchange_host_status(sock, timeout)
     except OSError as exc:
         return PrinterStatus.no_response(), f"connection lost while asking ~HS: {_describe(exc)}"
     if not reply_complete(reply):
         return PrinterStatus.no_response(), ""
     try:
-        return parse_host_status(bytes(reply)), ""
+        return parse_host_status(reply), ""
     except PrinterProtocolError:
         # It answered, but not with a status we can read: as good as silence.
         return PrinterStatus(ready=False, reasons=("bad_status_reply",)), ""

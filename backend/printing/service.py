@@ -16,13 +16,13 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from backend import audit
+from backend.containers import next_values
 from backend.errors import Conflict, Invalid, NotFound
 from backend.firmware import FirmwareProfiles, load_profiles
-from backend.models import LABEL_TYPES, Counter, Printer, PrintJob, PrintRoute, Site, Zone, utcnow
+from backend.models import LABEL_TYPES, Printer, PrintJob, PrintRoute, Site, Zone, utcnow
 from backend.printing.routing import resolve_printer
 from printers.errors import LabelDataError
 from printers.render import render_zpl
@@ -85,19 +85,10 @@ def render_label(label_type: str, data: Mapping[str, Any], setup: PrinterSetup) 
 
 
 def next_sequence(session: Session, printer_id: int) -> int:
-    """The printer's next job number, from its `counter` row in one statement.
-
-    The row stays locked until the caller commits, so a printer's sequence
-    order is its commit order: the spool never sees job n+1 before job n.
-    Same counter semantics as `backend.containers.next_values`.
-    """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Counter).values(name=f"print_job:{printer_id}", next_value=2)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Counter.name], set_={"next_value": Counter.next_value + 1}
-    ).returning(Counter.next_value)
-    return session.execute(statement).scalar_one() - 1
+    """The printer's next job number from its counter: the row stays locked until the caller
+    commits, so a printer's sequence order is its commit order and the spool never sees
+    job n+1 before job n."""
+    return next_values(session, f"print_job:{printer_id}")[0]
 
 
 def _new_job(

@@ -16,6 +16,7 @@ from backend.scanning.db_lookup import SiteScanLookup
 from backend.scanning.errors import ScanError
 from backend.scanning.lookup import LocationRef
 from backend.scanning.result import ScanKind
+from backend.tasks.states import WORKABLE_STATES, require_workable
 from backend.receiving.putaway import (
     CategoryZoneRule,
     PutawayCandidate,
@@ -23,8 +24,6 @@ from backend.receiving.putaway import (
     choose_putaway,
     destination_problems,
 )
-
-OPEN_PUTAWAY = ("pending", "assigned", "in_progress")
 
 
 def _candidates(session: Session, site_id: int, only: int | None = None) -> list[PutawayCandidate]:
@@ -47,7 +46,7 @@ def _candidates(session: Session, site_id: int, only: int | None = None) -> list
     # Putaways already directed to a location count against its room.
     incoming = session.exec(
         select(Task.to_location_id, func.sum(Task.quantity)).where(
-            Task.site_id == site_id, Task.kind == "putaway", Task.state.in_(OPEN_PUTAWAY),
+            Task.site_id == site_id, Task.kind == "putaway", Task.state.in_(WORKABLE_STATES),
             Task.to_location_id.is_not(None),
         ).group_by(Task.to_location_id)
     ).all()
@@ -83,7 +82,7 @@ def plan_putaway_for_container(
 ) -> Task | None:
     """Create (or refresh) the putaway task for an LPN at the dock."""
     task = session.exec(
-        select(Task).where(Task.container_id == container.id, Task.kind == "putaway", Task.state.in_(OPEN_PUTAWAY))
+        select(Task).where(Task.container_id == container.id, Task.kind == "putaway", Task.state.in_(WORKABLE_STATES))
     ).first()
     if task is not None:
         # Free the old suggestion so the room check does not count this pallet twice.
@@ -138,10 +137,7 @@ def _resolve_scanned_location(session: Session, site_id: int, scan: str, suggest
 def confirm_putaway(
     session: Session, site: Site, task: Task, scan: str, reason: str | None, user_id: int
 ) -> Task:
-    if task.kind != "putaway":
-        raise Conflict(f"task {task.id} is a {task.kind} task", code="wrong_task_kind")
-    if task.state not in OPEN_PUTAWAY:
-        raise Conflict(f"task {task.id} is {task.state}", code="task_not_open", details={"state": task.state})
+    require_workable(task, "putaway")
     suggested = session.get(Location, task.to_location_id) if task.to_location_id else None
     destination = _resolve_scanned_location(session, site.id, scan, suggested)
     container = session.get(Container, task.container_id)

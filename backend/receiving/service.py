@@ -28,9 +28,7 @@ from backend.models import (
     ProductGtin,
     Receipt,
     Site,
-    Task,
     WarehouseException,
-    utcnow,
 )
 from backend.receiving.putaway_service import plan_putaway_for_container
 from backend.scanning import classify_scan
@@ -379,9 +377,9 @@ class Receiver:
         return receipt
 
     def _update_shipment_status(self, shipment: InboundShipment) -> None:
-        lines = self.session.exec(select(InboundLine).where(InboundLine.shipment_id == shipment.id)).all()
-        for line in lines:
-            self.session.refresh(line)
+        # The lines' received quantities were just raised by UPDATE statements: read them afresh.
+        lines = self.session.exec(select(InboundLine).where(InboundLine.shipment_id == shipment.id)
+                                  .execution_options(populate_existing=True)).all()
         before = shipment.status
         done = all(line.quantity_received >= line.quantity_expected for line in lines)
         shipment.status = "received" if done else "receiving"
@@ -418,8 +416,3 @@ def request_from_json(data: dict) -> ReceiveRequest:
     if data.get("expiry"):
         data["expiry"] = date.fromisoformat(data["expiry"])
     return ReceiveRequest(**data)
-
-
-def touch_task(task: Task) -> None:
-    task.updated_at = utcnow()
-    task.version += 1

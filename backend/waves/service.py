@@ -126,10 +126,13 @@ def _select_orders(session: Session, site_id: int, c: WaveCriteria) -> list:
         query = query.where(Order.carrier.in_(c.carriers))
     if c.priorities:
         query = query.where(Order.priority.in_(c.priorities))
-    orders = list(session.exec(query).all())
+    return sorted(session.exec(query).all(), key=release_order_key)
+
+
+def release_order_key(order) -> tuple:  # noqa: ANN001
+    """Waves take orders by earliest cut-off (none: last), then most urgent priority, then arrival."""
     far = datetime.max.replace(tzinfo=None)
-    orders.sort(key=lambda o: (o.cut_off.replace(tzinfo=None) if o.cut_off else far, o.priority, o.id))
-    return orders
+    return (order.cut_off.replace(tzinfo=None) if order.cut_off else far, order.priority, order.id)
 
 
 def _reservations_of(session: Session, order_ids: list[int], wave_id: int | None = None) -> list[tuple]:

@@ -17,7 +17,8 @@ from sqlmodel import select
 from backend.auth.security import PasswordHashing
 from backend.db import make_engine, make_session_factory
 from backend.migrate import upgrade
-from backend.models import Location, Site, Task, User, UserSite
+from backend.models import Location, Site, Task
+from tests.helpers import insert_user
 from tests.helpers import add_site_users, build_site
 from tests.live import PASSWORD, LiveUser, wait_for_health
 from tests.realtime.conftest import DeviceClient
@@ -72,15 +73,7 @@ class Cluster:
 
     def add_user(self, username: str, roles: list[str], sites: list[str] | None = None, *,
                  all_sites: bool = False, password: str = PASSWORD) -> None:
-        with self.sessions() as session:
-            user = User(username=username, roles=roles, all_sites=all_sites,
-                        password_hash=PasswordHashing().hash(password))
-            session.add(user)
-            session.flush()
-            for code in sites or []:
-                site = session.exec(select(Site).where(Site.code == code)).one()
-                session.add(UserSite(user_id=user.id, site_id=site.id))
-            session.commit()
+        insert_user(self.sessions, PasswordHashing(), username, roles, sites, all_sites=all_sites, password=password)
 
     def login(self, username: str) -> str:
         if username not in self.tokens:

@@ -13,7 +13,7 @@ from sqlmodel import func, select
 from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, ensure_site_access, require_roles, resolve_site
 from backend.api.schemas import Page, Strict
 from backend.errors import NotFound
-from backend.models import Location, Order, Product, Site, Task, Tour, TourTote, Wave
+from backend.models import Location, Order, OrderLine, Product, Site, Task, Tour, TourTote, Wave
 from backend.tasks.engine import offer_idle_workers
 from backend.waves.service import WaveCriteria, cancel_wave, create_wave, discard_wave, lock_wave, release_wave, validate_cart
 
@@ -186,18 +186,17 @@ def tours(wave_id: int, me: CurrentUser, session: SessionDep) -> Page[TourOut]:
             .where(TourTote.tour_id == tour.id).order_by(TourTote.tote_no)
         ).all()
         picks = session.exec(
-            select(Task, loc.code, loc.check_digits, Product.sku)
+            select(Task, loc.code, loc.check_digits, Product.sku, Order.reference)
             .join(loc, loc.id == Task.from_location_id).join(Product, Product.id == Task.product_id)
+            .join(OrderLine, OrderLine.id == Task.order_line_id).join(Order, Order.id == OrderLine.order_id)
             .where(Task.tour_id == tour.id, Task.kind == "pick").order_by(Task.sequence)
         ).all()
-        order_refs = dict(session.exec(select(Order.id, Order.reference).where(Order.wave_id == wave.id)).all())
         out.append(TourOut(
             id=tour.id, number=tour.number, status=tour.status, distance_m=tour.distance_m, seconds=tour.seconds,
             totes=[{"tote": n, "order": ref} for n, ref in totes],
             picks=[PickOut(task_id=t.id, sequence=t.sequence, state=t.state, location=code, check_digits=cd, sku=sku,
-                           quantity=t.quantity, tote=t.tote_no,
-                           order=order_refs.get(int(t.reference.split(":")[1]), t.reference),
+                           quantity=t.quantity, tote=t.tote_no, order=reference,
                            waits_for_task=t.depends_on_task_id)
-                   for t, code, cd, sku in picks],
+                   for t, code, cd, sku, reference in picks],
         ))
     return Page(data=out, count=len(out))
