@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlmodel import Session, SQLModel
@@ -45,3 +45,19 @@ def record(
             after=after,
         )
     )
+
+
+_INSERT = ("INSERT INTO audit_entry (site_id, user_id, at, action, entity, entity_id, before, after) "
+           "VALUES (:site_id, :user_id, :at, :action, :entity, :entity_id, :before, :after)")
+
+
+def record_many(db, entries: list[dict[str, Any]]) -> None:  # noqa: ANN001
+    """Append audit rows through a raw connection (backend.rawsql.Raw): dicts with record()'s arguments."""
+    if not entries:
+        return
+    at = db.when(datetime.now(timezone.utc))
+    db.many(_INSERT, [{"site_id": e["site_id"], "user_id": e["user_id"], "at": at, "action": e["action"],
+                       "entity": e["entity"], "entity_id": str(e["entity_id"]),
+                       "before": db.json(e.get("before")) if e.get("before") is not None else None,
+                       "after": db.json(e.get("after")) if e.get("after") is not None else None}
+                      for e in entries])

@@ -26,8 +26,10 @@ def _serve(settings: Settings) -> None:
 
     from backend.app import create_app
 
+    # No permessage-deflate: frames are small JSON (a task, a result), where compressing costs both the
+    # server and the handheld more CPU than it saves bytes.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
-                ws_max_size=1 << 20)
+                ws_max_size=1 << 20, ws_per_message_deflate=False)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

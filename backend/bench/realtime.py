@@ -2,24 +2,29 @@
 
 The parent prepares a scratch database (a temporary SQLite file, or a
 database of its own created on the PostgreSQL server named by
---database-url and dropped afterwards), seeds a site with putaway work,
+--database-url and dropped afterwards), seeds a site with a released pick
+wave (backend.bench.realtime_seed: the `wes bench waves` site and orders,
+imported, allocated, planned and released through the service layer, plus a
+tote per tote slot of every tour, the pickers, supervisors and handhelds),
 starts `wes serve` and the client process (backend.bench.realtime_clients),
 and finally checks the database: no command may have been applied twice.
 
-Each handheld logs in (device token + worker bearer token), claims work,
-receives pushed tasks (task.assigned) and works each one: start_task, then
-confirm_putaway at the suggested location: two real transactions that
-change the task, post stock moves in the ledger, and write device events.
-Finishing a task pushes the next one (task interleaving). Supervisors
-reassign assigned tasks meanwhile over HTTP; a few commands are sent again
-with the same id, as an outbox replay would.
+Each handheld logs in (device token + worker bearer token), claims work (the
+server assigns a whole tour: its pick tasks are pushed as task.assigned, in
+walking order) and confirms each pick in turn: confirm_pick with the
+location, the product's GTIN, the quantity and the tour's tote, one real
+transaction that moves stock into the tote in the ledger, consumes the
+reservation, moves the task, tour and order on and writes device events.
+Finishing a tour pushes the next one. Supervisors reassign held tasks
+meanwhile over HTTP (a pick confirmed on a task moved away meanwhile is
+still booked, as a conflict); a few commands are sent again with the same
+id, as an outbox replay would.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import random
 import secrets
 import signal
 import socket
@@ -31,21 +36,25 @@ import uuid
 from pathlib import Path
 
 import httpx
-from sqlalchemy import insert, select, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from backend.auth.security import PasswordHashing, TokenIssuer
-from backend.db import make_engine, make_session_factory
-from backend.devices.tokens import digest
-from backend.migrate import upgrade
-from backend.models import (
-    Company, Container, Device, Location, Move, Product, Quant, Site, Task, User, UserSite, Zone, utcnow,
-)
+from backend.bench.realtime_seed import seed
+from backend.db import make_engine
 
-SITE = "BENCH"
-PASSWORD = "bench-password"
-AISLES, BAYS = 10, 20
 ROOT = Path(__file__).resolve().parents[2]
+EXTRA_SECONDS = 30  # picks seeded beyond the run and its warm-up, at the offered rate
+
+
+def warm_up_seconds(think_ms: tuple[int, int]) -> float:
+    """How long the clients run before measuring (everyone holds work by then)."""
+    return max(2.0, sum(think_ms) / 1000.0 * 2)
+
+
+def picks_needed(clients: int, seconds: float, think_ms: tuple[int, int]) -> int:
+    """Pick tasks enough for the whole run: 1.3 × the offered rate (one pick a command) × its length."""
+    offered_per_s = clients / (sum(think_ms) / 2000.0 or 0.001)
+    return int(max(clients * 40, 1.3 * offered_per_s * (seconds + warm_up_seconds(think_ms) + EXTRA_SECONDS)))
 
 
 def _free_port() -> int:
@@ -85,112 +94,29 @@ class ScratchDatabase:
                 conn.execute(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
 
 
-def seed(database_url: str, secret: str, clients: int, tasks: int, supervisors: int) -> dict:
-    """The bench site, its workers and devices (tokens issued here), and `tasks` pallets awaiting putaway."""
-    engine = make_engine(database_url)
-    upgrade(engine)
-    sessions = make_session_factory(engine)
-    users = TokenIssuer(secret, 24 * 60)
-    devices = TokenIssuer(secret, 24 * 60)
-    password_hash = PasswordHashing().hash(PASSWORD)
-    rng = random.Random(7)
-    with sessions() as session:
-        company = Company(code="BENCHCO", name="Bench company")
-        session.add(company)
-        session.flush()
-        site = Site(company_id=company.id, code=SITE, name="Bench site")
-        session.add(site)
-        session.flush()
-        zone = Zone(site_id=site.id, code="RES")
-        dock_zone = Zone(site_id=site.id, code="DOCK")
-        session.add_all([zone, dock_zone])
-        product = Product(sku="BENCH-SKU", description="Bench widget")
-        session.add(product)
-        session.flush()
-        docks = [Location(site_id=site.id, zone_id=dock_zone.id, code=f"DOCK-{n}", kind="dock", check_digits="00",
-                          x=float(n * 8), y=0.0) for n in range(1, 6)]
-        reserve = [Location(site_id=site.id, zone_id=zone.id, code=f"R{a:02d}-{b:02d}", kind="reserve",
-                            check_digits=f"{(a * 31 + b * 7) % 100:02d}", x=4.0 * a, y=2.0 + 1.5 * b,
-                            mixed_products=True)
-                   for a in range(1, AISLES + 1) for b in range(1, BAYS + 1)]
-        session.add_all(docks + reserve)
-        session.flush()
-        people = []
-        for n in range(clients + supervisors):
-            roles = ["picker"] if n < clients else ["supervisor"]
-            user = User(username=f"w{n:04d}" if n < clients else f"sup{n - clients}", roles=roles,
-                        password_hash=password_hash)
-            session.add(user)
-            people.append(user)
-        session.flush()
-        session.execute(insert(UserSite), [{"user_id": u.id, "site_id": site.id} for u in people])
-        handhelds = []
-        for n in range(clients):
-            device = Device(site_id=site.id, name=f"HH-{n:04d}", kind="handheld", firmware_profile="zebra-tc52",
-                            enrolled_at=utcnow())
-            session.add(device)
-            handhelds.append(device)
-        session.flush()
-        tokens = []
-        for device, user in zip(handhelds, people[:clients]):
-            device_token, _ = devices.issue(device.id, kind="device")
-            device.token_hash = digest(device_token)
-            tokens.append({"device_token": device_token, "access_token": users.issue(user.id)[0],
-                           "username": user.username})
-        session.flush()
-        # Pallets at the docks, each with a putaway task to a reserve bin: bulk inserts, one ledger move each.
-        now = utcnow()
-        session.execute(insert(Container), [{"site_id": site.id, "code": f"LPN{n:07d}", "kind": "pallet",
-                                             "location_id": docks[n % len(docks)].id, "status": "open",
-                                             "created_at": now} for n in range(tasks)])
-        containers = dict(session.execute(select(Container.code, Container.id).where(Container.site_id == site.id)).all())
-        quantity = 10
-        quants, moves, work = [], [], []
-        for n in range(tasks):
-            dock = docks[n % len(docks)]
-            container_id = containers[f"LPN{n:07d}"]
-            quants.append({"site_id": site.id, "product_id": product.id, "location_id": dock.id,
-                           "container_id": container_id, "lot": "", "expiry": None, "on_hand": quantity,
-                           "reserved": 0, "received_at": now,
-                           "stock_key": f"{product.id}|{dock.id}|{container_id}||"})
-            moves.append({"site_id": site.id, "product_id": product.id, "lot": "", "quantity": quantity,
-                          "to_location_id": dock.id, "to_container_id": container_id, "reason": "receipt",
-                          "reference": "bench", "created_at": now})
-            work.append({"site_id": site.id, "kind": "putaway", "state": "pending", "priority": 500,
-                         "product_id": product.id, "quantity": quantity, "lot": "", "from_location_id": dock.id,
-                         "to_location_id": rng.choice(reserve).id, "container_id": container_id,
-                         "reference": f"lpn:LPN{n:07d}", "version": 1, "created_at": now, "updated_at": now,
-                         "zone_id": zone.id})
-        session.execute(insert(Quant), quants)
-        session.execute(insert(Move), moves)
-        session.execute(insert(Task), work)
-        session.commit()
-        supervisor_tokens = [users.issue(u.id)[0] for u in people[clients:]]
-    engine.dispose()
-    return {"handhelds": tokens, "supervisors": supervisor_tokens}
-
-
 def duplicate_applies(database_url: str) -> dict:
     """Commands applied more than once, from the database.
 
-    A putaway is confirmed once per task: a second confirm audit row, or a second putaway move for
-    the same task, would be a command applied twice. (A task may legitimately be started twice: by
-    its first holder, then by the one a supervisor reassigned it to.)
+    A pick is confirmed once per task: a second confirm_pick audit row for a task, or a second
+    pick move with the same task reference, would be a command applied twice.
     """
     engine = make_engine(database_url)
     with engine.connect() as conn:
         confirmed_twice = conn.execute(text(
             "SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT entity_id, COUNT(*) AS n FROM audit_entry "
-            "WHERE action = 'task.confirm_putaway' GROUP BY entity_id HAVING COUNT(*) > 1) AS t")).scalar()
+            "WHERE action = 'task.confirm_pick' GROUP BY entity_id HAVING COUNT(*) > 1) AS t")).scalar()
         moved_twice = conn.execute(text(
-            "SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT reference, COUNT(*) AS n FROM move WHERE reason = 'putaway' "
+            "SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT reference, COUNT(*) AS n FROM move WHERE reason = 'pick' "
             "GROUP BY reference HAVING COUNT(*) > 1) AS t")).scalar()
-        done = conn.execute(text("SELECT COUNT(*) FROM task WHERE state = 'done'")).scalar()
+        done = conn.execute(text("SELECT COUNT(*) FROM task WHERE kind = 'pick' AND state = 'done'")).scalar()
+        picks = conn.execute(text("SELECT COUNT(*) FROM move WHERE reason = 'pick'")).scalar()
+        conflicts = conn.execute(text("SELECT COUNT(*) FROM warehouse_exception WHERE kind = 'task_conflict'")).scalar()
         commands = conn.execute(text("SELECT COUNT(*) FROM device_command")).scalar()
         events = conn.execute(text("SELECT COUNT(*) FROM device_event")).scalar()
     engine.dispose()
     return {"duplicate_applies": int(confirmed_twice) + int(moved_twice), "tasks_done": int(done),
-            "commands_stored": int(commands), "events_stored": int(events)}
+            "picks": int(picks), "task_conflicts_raised": int(conflicts), "commands_stored": int(commands),
+            "events_stored": int(events)}
 
 
 def run(clients: int = 300, database_url: str | None = None, seconds: float = 30.0, *, think_ms: tuple[int, int] =
@@ -201,12 +127,16 @@ def run(clients: int = 300, database_url: str | None = None, seconds: float = 30
     server = client = None
     work_dir = tempfile.TemporaryDirectory(prefix="wes-bench-run-")
     try:
-        # Enough pallets for the whole run at the offered rate, plus a margin.
-        per_second = clients / (sum(think_ms) / 2000.0) / 2.0
-        tasks = int(max(clients * 4, per_second * (seconds + 30) * 1.3))
+        picks = picks_needed(clients, seconds, think_ms)
         if verbose:
-            print(f"seeding {tasks} putaway tasks, {clients} handhelds on {database.kind} …", file=sys.stderr)
-        seeded = seed(database.url, secret, clients, tasks, supervisors)
+            print(f"seeding a released wave of ~{picks} picks, {clients} handhelds on {database.kind} …",
+                  file=sys.stderr)
+        started = time.perf_counter()
+        seeded = seed(database.url, secret, clients, picks, supervisors)
+        seeded_in = time.perf_counter() - started
+        if verbose:
+            print(f"seeded {seeded['seeded']['pick_tasks']} pick tasks ({seeded['seeded']['orders']} orders, "
+                  f"{seeded['seeded']['totes']} totes) in {seeded_in:.1f} s", file=sys.stderr)
         port = _free_port()
         env = {**os.environ, "WES_SECRET_KEY": secret, "WES_ENVIRONMENT": "development", "WES_LOG_LEVEL": "warning",
                "WES_AUTO_MIGRATE": "false"}
@@ -215,9 +145,16 @@ def run(clients: int = 300, database_url: str | None = None, seconds: float = 30
         server = subprocess.Popen([*wrapper, sys.executable, "-m", "backend.cli", "serve", "--database-url", database.url,
                                    "--port", str(port)], cwd=ROOT, env=env, stdout=server_log,
                                   stderr=subprocess.STDOUT)
-        _wait_for_health(f"http://127.0.0.1:{port}", server)
+        try:
+            _wait_for_health(f"http://127.0.0.1:{port}", server)
+        except RuntimeError as exc:
+            server_log.flush()
+            tail = (Path(work_dir.name) / "server.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{exc}; server log (tail):\n{tail}") from exc
         config = {"base_url": f"http://127.0.0.1:{port}", "ws_url": f"ws://127.0.0.1:{port}", "seconds": seconds,
-                  "think_ms": list(think_ms), "echo_clients": echo_clients, **seeded}
+                  "think_ms": list(think_ms), "warm_up_seconds": warm_up_seconds(think_ms),
+                  "echo_clients": echo_clients, "handhelds": seeded["handhelds"],
+                  "supervisors": seeded["supervisors"], "gtins": seeded["gtins"]}
         config_path = Path(work_dir.name) / "clients.json"
         config_path.write_text(json.dumps(config))
         result_path = Path(work_dir.name) / "result.json"
@@ -249,7 +186,8 @@ def run(clients: int = 300, database_url: str | None = None, seconds: float = 30
             "lost_events": measured["lost_events"],
             "duplicate_applies": checks["duplicate_applies"],
             "details": {**measured["details"], **checks, "supervisors": supervisors, "think_ms": list(think_ms),
-                        "tasks_seeded": tasks},
+                        "tasks_seeded": seeded["seeded"]["pick_tasks"], "orders_seeded": seeded["seeded"]["orders"],
+                        "totes_seeded": seeded["seeded"]["totes"], "seed_seconds": round(seeded_in, 1)},
         }
     finally:
         for process in (client, server):

@@ -1,5 +1,16 @@
 """The simulated handhelds of `wes bench realtime`: one asyncio process, real websocket clients.
 
+Each handheld connects and authenticates (device token + worker access token),
+claims work and is pushed a whole pick tour (task.assigned, in walking order).
+It works the tasks it holds in the order received: after a think pause it
+sends confirm_pick with the location code (as scanned from its barcode), the
+product's GTIN, the quantity and the tote of the task's slot on the tour's
+cart (`TOTE-{tour_id}-{tote_no}`). A few confirms are sent again with the same
+command id, as an outbox replay would, and must be answered `replayed` with the
+same result. When the tour is done the server pushes the next one; a handheld
+left without work claims again. Supervisors reassign held tasks over HTTP
+meanwhile, and echo clients measure the bare websocket round trip.
+
 Usage: python -m backend.bench.realtime_clients CONFIG.json RESULT.json
 (CONFIG is written by backend.bench.realtime; RESULT receives the figures.)
 """
@@ -18,8 +29,9 @@ from datetime import datetime
 import httpx
 import websockets
 
-# Refusals that are the workload's own doing, not errors: a supervisor took the task away meanwhile.
-EXPECTED_REFUSALS = {"task_not_yours", "invalid_transition", "task_not_open"}
+# Refusals that are the workload's own doing, not errors: a supervisor took the task away meanwhile
+# (task_conflict: it was moved to another picker, who confirmed it first; the supervisor is told).
+EXPECTED_REFUSALS = {"task_not_yours", "invalid_transition", "task_not_open", "task_conflict"}
 REPLAY_SHARE = 0.02
 
 
@@ -58,13 +70,14 @@ class Figures:
 
 class Handheld:
     def __init__(self, ws_url: str, creds: dict, figures: Figures, think_ms: tuple[int, int], rng: random.Random,
-                 board: dict) -> None:
+                 board: dict, gtins: dict[str, str]) -> None:
         self.url = ws_url + "/ws/device"
         self.creds = creds
         self.figures = figures
         self.think = think_ms
         self.rng = rng
         self.board = board  # task id -> (holder username, state): what supervisors pick from
+        self.gtins = gtins  # sku -> GTIN, what the product's barcode says
         self.ws = None
         self.last_seq = 0
         self.held: dict[int, dict] = {}
@@ -150,39 +163,42 @@ class Handheld:
                 try:
                     await asyncio.wait_for(self.wanted.wait(), 1.0)
                 except TimeoutError:
-                    await self.command("claim_next_task", {})
+                    answer = await self.command("claim_next_task", {})
+                    if answer["ok"] and not answer["result"]["claimed"]:
+                        # The server says we still hold these (no event is pushed for them again).
+                        for task in answer["result"]["tasks"]:
+                            self.held.setdefault(task["id"], task)
                 continue
             task = next(iter(self.held.values()))
             await asyncio.sleep(self.rng.uniform(*self.think) / 1000.0)
             if task["id"] not in self.held:
                 continue
-            if task["state"] == "assigned":
-                answer = await self.command("start_task", {"task_id": task["id"]})
-                if answer["ok"]:
-                    task["state"] = "in_progress"
-                    if task["id"] in self.board:
-                        self.board[task["id"]] = (self.creds["username"], "in_progress")
-                continue
             confirm_id = str(uuid.uuid4())
-            payload = {"task_id": task["id"], "scan": task["to_location"]}
-            answer = await self.command("confirm_putaway", payload, confirm_id)
-            if answer["ok"]:
+            payload = {"task_id": task["id"], "location": task["from_location"], "product": self.gtins[task["sku"]],
+                       "tote": f"TOTE-{task['tour_id']}-{task['tote_no']}", "quantity": task["quantity"]}
+            answer = await self.command("confirm_pick", payload, confirm_id)
+            if not answer["ok"]:
+                # Refused (the task was taken away and done by another, …): it is not ours to work any more.
                 self.held.pop(task["id"], None)
-                self.board.pop(task["id"], None)
-                if self.figures.measuring:
-                    self.figures.tasks_done += 1
-                    self.figures.conflicts += answer["result"].get("outcome") == "conflict"
-                if self.rng.random() < REPLAY_SHARE:
-                    # The outbox sends it again (the answer was lost on the way): the same answer, no effect.
-                    again = await self.command("confirm_putaway", payload, confirm_id)
-                    self.figures.replays += 1
-                    if not again.get("replayed") or again.get("result") != answer["result"]:
-                        self.figures.error("replay_mismatch")
+                if self.board.get(task["id"], (None,))[0] == self.creds["username"]:
+                    self.board.pop(task["id"], None)
+                continue
+            self.held.pop(task["id"], None)
+            self.board.pop(task["id"], None)
+            if self.figures.measuring:
+                self.figures.tasks_done += 1
+                self.figures.conflicts += answer["result"].get("outcome") == "conflict"
+            if self.rng.random() < REPLAY_SHARE:
+                # The outbox sends it again (the answer was lost on the way): the same answer, no effect.
+                again = await self.command("confirm_pick", payload, confirm_id)
+                self.figures.replays += 1
+                if not again.get("replayed") or again.get("result") != answer["result"]:
+                    self.figures.error("replay_mismatch")
 
 
 async def supervisor(base_url: str, token: str, board: dict, usernames: list[str], figures: Figures,
                      stop: asyncio.Event, rng: random.Random) -> None:
-    """Every ~0.5 s, move an assigned (not yet started) task to another worker."""
+    """Every ~0.5 s, move an assigned task (a pick held, not yet confirmed) to another worker."""
     async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {token}"},
                                  timeout=30) as http:
         while not stop.is_set():
@@ -216,7 +232,8 @@ async def main(config: dict) -> dict:
     rng = random.Random(11)
     board: dict[int, tuple[str, str]] = {}
     think = tuple(config["think_ms"])
-    handhelds = [Handheld(config["ws_url"], creds, figures, think, random.Random(rng.random()), board)
+    gtins = config["gtins"]
+    handhelds = [Handheld(config["ws_url"], creds, figures, think, random.Random(rng.random()), board, gtins)
                  for creds in config["handhelds"]]
     # Connect in small batches, like a shift starting.
     for start in range(0, len(handhelds), 25):
@@ -228,7 +245,8 @@ async def main(config: dict) -> dict:
     tasks += [asyncio.create_task(supervisor(config["base_url"], token, board, usernames, figures, stop,
                                              random.Random(rng.random()))) for token in config["supervisors"]]
     tasks += [asyncio.create_task(echo(config["ws_url"], figures, stop)) for _ in range(config["echo_clients"])]
-    await asyncio.sleep(max(2.0, sum(think) / 1000.0 * 2))  # warm-up: everyone holds work
+    # Warm-up: everyone holds work.
+    await asyncio.sleep(config.get("warm_up_seconds", max(2.0, sum(think) / 1000.0 * 2)))
     figures.measuring = True
     started = time.perf_counter()
     await asyncio.sleep(config["seconds"])

@@ -24,19 +24,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from backend.commands.context import Actor, CommandContext
 from backend.commands.registry import CommandRegistry
 from backend.errors import DomainError, _clean_validation_errors
-from backend.models import DeviceCommand, utcnow
+from backend.models import utcnow
+from backend.rawsql import Raw
+from backend.realtime import stream
 from backend.runtime import Runtime
 
 log = logging.getLogger("wes.commands")
 
 COMMAND_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{7,63}$")
 _RETRY_SQLSTATES = ("40001", "40P01")  # serialization failure, deadlock: safe to run again
+_STORED = "SELECT ok, result, payload_hash FROM device_command WHERE user_id = :user_id AND command_id = :command_id"
+_STORE = ("INSERT INTO device_command (user_id, command_id, device_id, type, payload_hash, task_id, ok, result, "
+          "created_at) VALUES (:user_id, :command_id, :device_id, :type, :payload_hash, :task_id, :ok, :result, "
+          ":created_at)")
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,22 @@ class CommandDispatcher:
 
     def apply(self, actor: Actor, envelope: CommandEnvelope, via: str = "ws") -> CommandOutcome:
         """Run one command in its own transaction (blocking: call it from a worker thread)."""
+        prepared = self._prepare(actor, envelope)
+        if isinstance(prepared, CommandOutcome):
+            return prepared
+        spec, digest = prepared
+        for attempt in range(3):
+            try:
+                return self._apply_once(actor, envelope, spec, digest, via)
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES and attempt < 2:
+                    time.sleep(0.005 * (attempt + 1))
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    def _prepare(self, actor: Actor, envelope: CommandEnvelope):  # noqa: ANN202
+        """The command's spec and payload digest, or the refusal of a command that cannot run at all."""
         if not isinstance(envelope.id, str) or not COMMAND_ID.match(envelope.id):
             return CommandOutcome(envelope.id, envelope.type, False, error=_error(
                 "invalid_command_id", "a command needs an id of 8-64 letters, digits, '-', '_', '.' or ':' "
@@ -96,25 +117,82 @@ class CommandDispatcher:
         if not isinstance(envelope.payload, dict):
             return CommandOutcome(envelope.id, envelope.type, False, error=_error(
                 "invalid_payload", "payload must be a JSON object"))
-        digest = payload_hash(envelope.type, envelope.payload)
-        for attempt in range(3):
-            try:
-                return self._apply_once(actor, envelope, spec, digest, via)
-            except DBAPIError as exc:
-                if getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES and attempt < 2:
-                    time.sleep(0.005 * (attempt + 1))
-                    continue
-                raise
-        raise AssertionError("unreachable")
+        return spec, payload_hash(envelope.type, envelope.payload)
+
+    def apply_batch(self, items: list[tuple[Actor, CommandEnvelope, str]]) -> list[CommandOutcome]:
+        """Run several commands in one transaction, each in its own SAVEPOINT; one commit for all.
+
+        A refused command is rolled back to its savepoint (its stored refusal stays); an unexpected
+        error answers that command alone with internal_error. If the commit itself fails, every
+        command is run again on its own.
+        """
+        outcomes: list[CommandOutcome | None] = [None] * len(items)
+        work = []
+        for index, (actor, envelope, via) in enumerate(items):
+            prepared = self._prepare(actor, envelope)
+            if isinstance(prepared, CommandOutcome):
+                outcomes[index] = prepared
+            else:
+                work.append((index, actor, envelope, via, *prepared))
+        if not work:
+            return outcomes
+        session = self.runtime.sessions()
+        try:
+            for index, actor, envelope, via, spec, digest in work:
+                outcomes[index] = self._apply_nested(session, actor, envelope, spec, digest, via)
+            session.commit()
+        except Exception:  # noqa: BLE001
+            log.exception("a batch of %d commands could not commit: running them one by one", len(work))
+            session.rollback()
+            for index, actor, envelope, via, _spec, _digest in work:
+                outcomes[index] = self.apply(actor, envelope, via)
+        finally:
+            session.close()
+        return outcomes
+
+    def _apply_nested(self, session, actor: Actor, envelope: CommandEnvelope, spec, digest: str,  # noqa: ANN001
+                      via: str) -> CommandOutcome:
+        stored = self._stored(session, actor, envelope, digest)
+        if stored is not None:
+            return stored
+        mark = stream.mark(session)
+        savepoint = session.begin_nested()
+        ctx = CommandContext(session, self.runtime, actor, envelope.id, via)
+        try:
+            result = spec.handler(ctx, self._validated(spec, envelope))
+            savepoint.commit()
+        except DomainError as exc:
+            savepoint.rollback()
+            stream.rewind(session, mark)
+            error = _error(exc.code, exc.message, exc.details)
+            self._store(session, actor, envelope, digest, ctx.task_id, False, error, commit=False)
+            return CommandOutcome(envelope.id, envelope.type, False, error=error)
+        except Exception as exc:  # noqa: BLE001  (not stored: the device may send it again)
+            if savepoint.is_active:
+                savepoint.rollback()
+            stream.rewind(session, mark)
+            log.exception("command %s %s failed", envelope.type, envelope.id)
+            return CommandOutcome(envelope.id, envelope.type, False, error=_error(
+                "internal_error", type(exc).__name__))
+        self._store(session, actor, envelope, digest, ctx.task_id, True, result, commit=False)
+        return CommandOutcome(envelope.id, envelope.type, True, result=result)
+
+    @staticmethod
+    def _validated(spec, envelope: CommandEnvelope):  # noqa: ANN001, ANN205
+        try:
+            return spec.payload.model_validate(envelope.payload)
+        except ValidationError as exc:
+            details = _clean_validation_errors(exc.errors())
+            first = details[0] if details else {"field": "", "message": "invalid"}
+            raise DomainError(f"{first['field']}: {first['message']}", code="invalid_payload",
+                              details=details) from exc
 
     def _stored(self, session, actor: Actor, envelope: CommandEnvelope, digest: str) -> CommandOutcome | None:  # noqa: ANN001
-        row = session.execute(
-            select(DeviceCommand.ok, DeviceCommand.result, DeviceCommand.payload_hash)
-            .where(DeviceCommand.user_id == actor.user_id, DeviceCommand.command_id == envelope.id)
-        ).first()
+        db = Raw(session)
+        row = db.one(_STORED, user_id=actor.user_id, command_id=envelope.id)
         if row is None:
             return None
-        ok, result, stored_hash = row
+        ok, result, stored_hash = bool(row[0]), db.loads(row[1]), row[2]
         if stored_hash != digest:
             return CommandOutcome(envelope.id, envelope.type, False, replayed=True, error=_error(
                 "command_id_reused", f"command id {envelope.id} was used for another command"))
@@ -133,14 +211,7 @@ class CommandDispatcher:
                 return stored
             ctx = CommandContext(session, runtime, actor, envelope.id, via)
             try:
-                try:
-                    payload = spec.payload.model_validate(envelope.payload)
-                except ValidationError as exc:
-                    details = _clean_validation_errors(exc.errors())
-                    first = details[0] if details else {"field": "", "message": "invalid"}
-                    raise DomainError(f"{first['field']}: {first['message']}", code="invalid_payload",
-                                      details=details) from exc
-                result = spec.handler(ctx, payload)
+                result = spec.handler(ctx, self._validated(spec, envelope))
             except DomainError as exc:
                 session.rollback()
                 error = _error(exc.code, exc.message, exc.details)
@@ -161,8 +232,9 @@ class CommandDispatcher:
 
     @staticmethod
     def _store(session, actor: Actor, envelope: CommandEnvelope, digest: str, task_id: int | None,  # noqa: ANN001
-               ok: bool, result: dict[str, Any]) -> None:
-        session.execute(insert(DeviceCommand), [{
-            "user_id": actor.user_id, "command_id": envelope.id, "device_id": actor.device_id, "type": envelope.type,
-            "payload_hash": digest, "task_id": task_id, "ok": ok, "result": result, "created_at": utcnow()}])
-        session.commit()
+               ok: bool, result: dict[str, Any], *, commit: bool = True) -> None:
+        db = Raw(session)
+        db.run(_STORE, user_id=actor.user_id, command_id=envelope.id, device_id=actor.device_id, type=envelope.type,
+               payload_hash=digest, task_id=task_id, ok=ok, result=db.json(result), created_at=db.when(utcnow()))
+        if commit:
+            session.commit()

@@ -22,10 +22,12 @@ def classify(session: Session, site_id: int, raw: str, field: str) -> ScanResult
         raise Invalid(exc.message, code=exc.code, details={"field": field, **exc.details}) from exc
 
 
-def verify_location(location: Location, raw: str, field: str = "location") -> None:
+def verify_location(location: Location | LocationRef, raw: str, field: str = "location") -> None:
     """The worker is at `location`: its barcode, code + check digits, or the check digits alone."""
+    ref = location if isinstance(location, LocationRef) else LocationRef(location.id, location.code,
+                                                                        location.check_digits)
     try:
-        ok = confirms_location(raw, LocationRef(location.id, location.code, location.check_digits))
+        ok = confirms_location(raw, ref)
     except ScanError as exc:
         raise Invalid(exc.message, code=exc.code, details={"field": field, **exc.details}) from exc
     if not ok:

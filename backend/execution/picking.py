@@ -10,16 +10,17 @@ from other locations into the same tour and tote — or backorders them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import and_, func, update
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from backend import audit
 from backend.allocation import core
-from backend.errors import Conflict, Invalid
+from backend.errors import Conflict, Invalid, NotFound
 from backend.execution.common import container_by_scan, verify_location, verify_product
-from backend.inventory.ledger import StockIdentity, post_move
+from backend.inventory.ledger import StockIdentity
 from backend.models import (
     OPEN_TASK_STATES,
     Location,
@@ -31,117 +32,220 @@ from backend.models import (
     Site,
     Task,
     Tour,
-    TourTote,
     WarehouseException,
     utcnow,
 )
+from backend.rawsql import Raw
+from backend.scanning.lookup import LocationRef
+from backend.tasks.engine import view_of
 from backend.tasks.states import require_workable
 
 
-def _check_pickable(session: Session, task: Task) -> None:
+_OPEN = "(" + ", ".join(f"'{state}'" for state in OPEN_TASK_STATES) + ")"
+
+
+@dataclass(slots=True)
+class PickRow:
+    """A pick task as confirming it needs it: the task row, its location, product, reservation and quant."""
+
+    id: int
+    site_id: int
+    kind: str
+    state: str
+    assigned_to: int | None
+    version: int
+    details: dict | None
+    quantity: int
+    product_id: int
+    lot: str
+    from_location_id: int
+    tour_id: int | None
+    tote_no: int | None
+    order_line_id: int | None
+    reservation_id: int | None
+    depends_on_task_id: int | None
+    dependency_state: str | None
+    location_code: str
+    check_digits: str
+    reserved: int | None
+    quant_id: int | None
+    quant_location_id: int | None
+    quant_container_id: int | None
+    quant_lot: str | None
+    quant_expiry: object
+    view: tuple  # the columns of engine.view_of
+
+
+# The task (locked), and everything a confirm reads, in one statement.
+_LOAD = (
+    "SELECT t.id, t.site_id, t.kind, t.state, t.assigned_to, t.version, t.details, t.quantity, t.product_id, t.lot, "
+    "t.from_location_id, t.tour_id, t.tote_no, t.order_line_id, t.reservation_id, t.depends_on_task_id, dep.state, "
+    "s.code, s.check_digits, r.quantity, q.id, q.location_id, q.container_id, q.lot, q.expiry, "
+    "p.sku, t.expiry, d.code, d.check_digits, c.code, t.priority, t.zone_id, t.wave_id, t.sequence, t.reference "
+    "FROM task AS t LEFT JOIN task AS dep ON dep.id = t.depends_on_task_id "
+    "LEFT JOIN location AS s ON s.id = t.from_location_id LEFT JOIN location AS d ON d.id = t.to_location_id "
+    "LEFT JOIN product AS p ON p.id = t.product_id LEFT JOIN container AS c ON c.id = t.container_id "
+    "LEFT JOIN reservation AS r ON r.id = t.reservation_id LEFT JOIN quant AS q ON q.id = r.quant_id "
+    "WHERE t.id = :id{for_update_of t}")
+
+
+def load_pick(session: Session, task_id: int) -> PickRow | None:
+    """The task row, locked for this transaction on PostgreSQL (SQLite's writer lock already is one)."""
+    db = Raw(session)
+    row = db.one(_LOAD, id=task_id)
+    if row is None:
+        return None
+    (id_, site_id, kind, state, holder, version, details, quantity, product_id, lot, from_location_id, tour_id,
+     tote_no, order_line_id, reservation_id, depends_on, dependency_state, code, digits, reserved, quant_id,
+     quant_location_id, quant_container_id, quant_lot, quant_expiry, sku, expiry, to_code, to_digits, lpn, priority,
+     zone_id, wave_id, sequence, reference) = row
+    view = (id_, kind, state, priority, version, holder, sku, quantity, lot, expiry, code, to_code, to_digits, lpn,
+            zone_id, wave_id, tour_id, sequence, tote_no, reference)
+    return PickRow(id_, site_id, kind, state, holder, version, db.loads(details), quantity, product_id, lot or "",
+                   from_location_id, tour_id, tote_no, order_line_id, reservation_id, depends_on, dependency_state,
+                   code, digits, reserved, quant_id, quant_location_id, quant_container_id, quant_lot, quant_expiry,
+                   view)
+
+
+def _check_pickable(task: PickRow) -> None:
     require_workable(task, "pick")
-    if task.depends_on_task_id:
-        dependency = session.get(Task, task.depends_on_task_id)
-        if dependency is not None and dependency.state != "done":
-            raise Conflict(f"task {task.id} waits for replenishment task {dependency.id}",
-                           code="waits_for_replenishment", details={"task_id": dependency.id})
+    if task.depends_on_task_id and task.dependency_state not in (None, "done"):
+        raise Conflict(f"task {task.id} waits for replenishment task {task.depends_on_task_id}",
+                       code="waits_for_replenishment", details={"task_id": task.depends_on_task_id})
 
 
-def _bind_tote(session: Session, task: Task, raw: str) -> int:
-    tote = container_by_scan(session, task.site_id, raw, "tote", "tote")
-    slot = session.exec(select(TourTote).where(TourTote.tour_id == task.tour_id, TourTote.tote_no == task.tote_no)
-                        .order_by(TourTote.id)).all()
+_TOTE = "SELECT id, kind, code FROM container WHERE site_id = :site_id AND (code = :code OR sscc = :code)"
+_SLOT = "SELECT container_id FROM tour_tote WHERE tour_id = :tour_id AND tote_no = :tote_no"
+_TOTE_ELSEWHERE = (
+    "SELECT tt.id FROM tour_tote AS tt JOIN tour ON tour.id = tt.tour_id WHERE tt.container_id = :tote_id "
+    "AND tour.status IN ('pending', 'picking') AND NOT (tt.tour_id = :tour_id AND tt.tote_no = :tote_no) LIMIT 1")
+_BIND = "UPDATE tour_tote SET container_id = :tote_id WHERE tour_id = :tour_id AND tote_no = :tote_no"
+
+
+def _bind_tote(session: Session, task: PickRow, raw: str) -> tuple[int, str]:
+    """The scanned tote (id, code), bound to the task's tote slot if the slot has none yet."""
+    db = Raw(session)
+    found = db.one(_TOTE, site_id=task.site_id, code=raw.strip())
+    if found is None:
+        tote = container_by_scan(session, task.site_id, raw, "tote", "tote")  # a GS1 or AIM-marked scan
+        found = (tote.id, tote.kind, tote.code)
+    tote_id, kind, code = found
+    if kind != "tote":
+        raise NotFound(f"no tote {raw.strip()[:40]!r} here", code="unknown_tote", details={"field": "tote"})
+    slot = [r[0] for r in db.all(_SLOT, tour_id=task.tour_id, tote_no=task.tote_no)]
     if not slot:
         raise Conflict(f"task {task.id} has no tote slot", code="no_tote_slot")
-    bound = {s.container_id for s in slot if s.container_id is not None}
-    if bound and tote.id not in bound:
-        raise Invalid(f"pick into tote slot {task.tote_no}, not tote {tote.code}", code="wrong_tote",
+    bound = {c for c in slot if c is not None}
+    if bound and tote_id not in bound:
+        raise Invalid(f"pick into tote slot {task.tote_no}, not tote {code}", code="wrong_tote",
                       details={"field": "tote"})
     if not bound:
-        elsewhere = session.exec(
-            select(TourTote.id).join(Tour, Tour.id == TourTote.tour_id).where(
-                TourTote.container_id == tote.id, Tour.status.in_(("pending", "picking")),
-                ~and_(TourTote.tour_id == task.tour_id, TourTote.tote_no == task.tote_no))
-        ).first()
-        if elsewhere is not None:
-            raise Conflict(f"tote {tote.code} is in use on another cart", code="tote_in_use", details={"field": "tote"})
-        for s in slot:
-            s.container_id = tote.id
-            session.add(s)
-    return tote.id
+        if db.one(_TOTE_ELSEWHERE, tote_id=tote_id, tour_id=task.tour_id, tote_no=task.tote_no) is not None:
+            raise Conflict(f"tote {code} is in use on another cart", code="tote_in_use", details={"field": "tote"})
+        db.run(_BIND, tote_id=tote_id, tour_id=task.tour_id, tote_no=task.tote_no)
+    return tote_id, code
 
 
-def _take(session: Session, site: Site, task: Task, quantity: int, tote_id: int, user_id: int) -> None:
-    reservation = session.get(Reservation, task.reservation_id)
-    quant = session.get(Quant, reservation.quant_id)
-    if quant.location_id != task.from_location_id:
-        raise Conflict("the reserved stock is not at the pick location yet", code="waits_for_replenishment")
-    released = session.execute(
-        update(Quant).where(Quant.id == quant.id, Quant.reserved >= quantity)
-        .values(reserved=Quant.reserved - quantity).returning(Quant.id)
-    ).scalar_one_or_none()
-    if released is None:
+_TAKE = ("UPDATE quant SET reserved = reserved - :quantity, on_hand = on_hand - :quantity "
+         "WHERE id = :id AND reserved >= :quantity RETURNING id")
+_INTO = (
+    "INSERT INTO quant (site_id, product_id, location_id, container_id, lot, expiry, stock_key, on_hand, reserved, "
+    "received_at) VALUES (:site_id, :product_id, :location_id, :container_id, :lot, :expiry, :stock_key, :quantity, 0, "
+    ":now) ON CONFLICT (site_id, stock_key) DO UPDATE SET on_hand = quant.on_hand + excluded.on_hand RETURNING id")
+_MOVE = (
+    "INSERT INTO move (site_id, product_id, lot, expiry, quantity, from_location_id, to_location_id, "
+    "from_container_id, to_container_id, from_quant_id, to_quant_id, reason, reference, user_id, created_at) "
+    "VALUES (:site_id, :product_id, :lot, :expiry, :quantity, :location_id, :location_id, :from_container_id, "
+    ":to_container_id, :from_quant_id, :to_quant_id, 'pick', :reference, :user_id, :now)")
+_RESERVATION = "UPDATE reservation SET quantity = quantity - :quantity WHERE id = :id"
+_LINE_PICKED = "UPDATE order_line SET quantity_picked = quantity_picked + :quantity WHERE id = :id"
+
+
+def _take(session: Session, task: PickRow, quantity: int, tote_id: int, user_id: int) -> None:
+    """Move `quantity` from the reserved quant into the tote (a ledger move) and consume the reservation."""
+    if task.quant_id is None:
         raise Conflict("the reservation behind this pick is gone", code="reservation_missing")
-    reservation.quantity -= quantity
-    session.add(reservation)
-    session.refresh(quant)
-    post_move(
-        session, site_id=site.id, product_id=quant.product_id, quantity=quantity, reason="pick",
-        source=StockIdentity(quant.product_id, quant.location_id, quant.container_id, quant.lot, quant.expiry),
-        destination=StockIdentity(quant.product_id, quant.location_id, tote_id, quant.lot, quant.expiry),
-        reference=f"task:{task.id}", user_id=user_id,
-    )
-    session.execute(update(OrderLine).where(OrderLine.id == task.order_line_id)
-                    .values(quantity_picked=OrderLine.quantity_picked + quantity))
+    if task.quant_location_id != task.from_location_id:
+        raise Conflict("the reserved stock is not at the pick location yet", code="waits_for_replenishment")
+    db = Raw(session)
+    if db.one(_TAKE, quantity=quantity, id=task.quant_id) is None:
+        raise Conflict("the reservation behind this pick is gone", code="reservation_missing")
+    # The tote's stock keeps the location where it was picked until it is packed.
+    destination = StockIdentity(task.product_id, task.quant_location_id, tote_id, task.quant_lot or "",
+                                None).key + db.date_text(task.quant_expiry)
+    now = db.when(utcnow())
+    to_quant = db.scalar(_INTO, site_id=task.site_id, product_id=task.product_id, location_id=task.quant_location_id,
+                         container_id=tote_id, lot=task.quant_lot or "", expiry=task.quant_expiry,
+                         stock_key=destination, quantity=quantity, now=now)
+    db.run(_MOVE, site_id=task.site_id, product_id=task.product_id, lot=task.quant_lot or "", expiry=task.quant_expiry,
+           quantity=quantity, location_id=task.quant_location_id, from_container_id=task.quant_container_id,
+           to_container_id=tote_id, from_quant_id=task.quant_id, to_quant_id=to_quant, reference=f"task:{task.id}",
+           user_id=user_id, now=now)
+    db.run(_RESERVATION, quantity=quantity, id=task.reservation_id)
+    db.run(_LINE_PICKED, quantity=quantity, id=task.order_line_id)
+    db.expire(Quant, [task.quant_id, to_quant])
+    db.expire(Reservation, [task.reservation_id])
+    db.expire(OrderLine, [task.order_line_id])
 
 
-def _progress(session: Session, task: Task) -> None:
+_TOUR_PROGRESS = (
+    "UPDATE tour SET status = CASE WHEN EXISTS (SELECT 1 FROM task WHERE task.tour_id = :tour_id "
+    f"AND task.kind = 'pick' AND task.state IN {_OPEN}) THEN 'picking' ELSE 'picked' END WHERE id = :tour_id")
+# (The order id as a plain parameter: PostgreSQL plans a correlated EXISTS against a subquery's
+# result as a scan of every task.)
+_ORDER_OF_LINE = "SELECT order_id FROM order_line WHERE id = :line_id"
+_ORDER_PROGRESS = (
+    "UPDATE outbound_order SET status = CASE WHEN EXISTS (SELECT 1 FROM order_line JOIN task "
+    "ON task.order_line_id = order_line.id WHERE order_line.order_id = :order_id AND task.kind = 'pick' "
+    f"AND task.state IN {_OPEN}) THEN 'picking' ELSE 'picked' END, updated_at = :now "
+    "WHERE id = :order_id AND status IN ('in_wave', 'picking')")
+
+
+def _progress(session: Session, tour_id: int | None, order_line_id: int | None) -> None:
     """Tour and order follow their picks: picking, then picked when none is open."""
-    session.flush()
-    open_in_tour = session.exec(select(func.count()).select_from(Task).where(
-        Task.tour_id == task.tour_id, Task.kind == "pick", Task.state.in_(OPEN_TASK_STATES))).one()
-    tour = session.get(Tour, task.tour_id)
-    if tour is not None:
-        tour.status = "picking" if open_in_tour else "picked"
-        session.add(tour)
-    line = session.get(OrderLine, task.order_line_id)
-    order = session.get(Order, line.order_id)
-    open_for_order = session.exec(select(func.count()).select_from(Task).join(
-        OrderLine, OrderLine.id == Task.order_line_id).where(
-        OrderLine.order_id == order.id, Task.kind == "pick", Task.state.in_(OPEN_TASK_STATES))).one()
-    if order.status in ("in_wave", "picking"):
-        order.status = "picking" if open_for_order else "picked"
-        order.updated_at = utcnow()
-        session.add(order)
+    db = Raw(session)
+    if tour_id is not None:
+        db.run(_TOUR_PROGRESS, tour_id=tour_id)
+        db.expire(Tour, [tour_id])
+    order_id = db.scalar(_ORDER_OF_LINE, line_id=order_line_id) if order_line_id is not None else None
+    if order_id is not None:
+        db.run(_ORDER_PROGRESS, now=db.when(utcnow()), order_id=order_id)
+        db.expire(Order, [order_id])
 
 
-def confirm_pick(session: Session, site: Site, task: Task, *, location: str, product: str, tote: str,
-                 quantity: int, user_id: int) -> dict:
-    _check_pickable(session, task)
-    loc = session.get(Location, task.from_location_id)
-    verify_location(loc, location)
-    verify_product(session, site.id, product, task.product_id, loc.id, task.lot)
+_DONE = (
+    "UPDATE task SET state = 'done', done_at = :now, updated_at = :now, container_id = :tote_id, "
+    "version = version + 1, details = :details, assigned_to = :user_id WHERE id = :id")
+
+
+def confirm_pick(session: Session, task: PickRow, *, location: str, product: str, tote: str, quantity: int,
+                 user_id: int) -> dict:
+    """Book a pick into its tote and mark the task done (by `user_id`); the task's view after it."""
+    _check_pickable(task)
+    verify_location(LocationRef(task.from_location_id, task.location_code, task.check_digits), location)
+    verify_product(session, task.site_id, product, task.product_id, task.from_location_id, task.lot)
     if quantity != task.quantity:
         raise Invalid(f"pick {task.quantity}, or report a short pick", code="wrong_quantity",
                       details={"field": "quantity", "expected": task.quantity})
-    tote_id = _bind_tote(session, task, tote)
-    _take(session, site, task, quantity, tote_id, user_id)
-    before = audit.snapshot(task, ("state",))
-    task.state = "done"
-    task.done_at = task.updated_at = utcnow()
-    task.container_id = tote_id
-    task.version += 1
-    task.details = {**(task.details or {}), "picked": quantity, "confirmed_by": user_id}
-    session.add(task)
-    _progress(session, task)
-    audit.record(session, user_id=user_id, site_id=site.id, action="task.confirm_pick", entity="task",
-                 entity_id=task.id, before=before, after={"state": "done", "quantity": quantity})
-    return {"picked": quantity}
+    tote_id, tote_code = _bind_tote(session, task, tote)
+    _take(session, task, quantity, tote_id, user_id)
+    db = Raw(session)
+    db.run(_DONE, now=db.when(utcnow()), tote_id=tote_id, user_id=user_id, id=task.id,
+           details=db.json({**(task.details or {}), "picked": quantity, "confirmed_by": user_id}))
+    db.expire(Task, [task.id])
+    _progress(session, task.tour_id, task.order_line_id)
+    audit.record_many(db, [{"user_id": user_id, "site_id": task.site_id, "action": "task.confirm_pick",
+                            "entity": "task", "entity_id": task.id, "before": {"state": task.state},
+                            "after": {"state": "done", "quantity": quantity}}])
+    view = list(task.view)
+    view[2], view[4], view[5], view[13] = "done", task.version + 1, user_id, tote_code
+    return {"picked": quantity, "view": view_of(db, view)}
 
 
 def short_pick(session: Session, site: Site, task: Task, *, location: str, found: int, reason: str,
                product: str | None, tote: str | None, user_id: int, today: datetime | None = None) -> dict:
-    _check_pickable(session, task)
+    row = load_pick(session, task.id)
+    _check_pickable(row)
     loc = session.get(Location, task.from_location_id)
     verify_location(loc, location)
     if not 0 <= found < task.quantity:
@@ -153,8 +257,8 @@ def short_pick(session: Session, site: Site, task: Task, *, location: str, found
             raise Invalid("scan the product and the tote for what was found", code="scan_required",
                           details={"field": "product" if not product else "tote"})
         verify_product(session, site.id, product, task.product_id, loc.id, task.lot)
-        tote_id = _bind_tote(session, task, tote)
-        _take(session, site, task, found, tote_id, user_id)
+        tote_id, _ = _bind_tote(session, row, tote)
+        _take(session, row, found, tote_id, user_id)
     missing = task.quantity - found
     reservation = session.get(Reservation, task.reservation_id)
     give_back = min(missing, reservation.quantity)
@@ -188,7 +292,7 @@ def short_pick(session: Session, site: Site, task: Task, *, location: str, found
                    "reallocated_task_ids": [t.id for t in new_tasks],
                    "backordered": missing - sum(t.quantity for t in new_tasks)}
     session.add(exc)
-    _progress(session, task)
+    _progress(session, task.tour_id, task.order_line_id)
     audit.record(session, user_id=user_id, site_id=site.id, action="task.short_pick", entity="task",
                  entity_id=task.id, after={"found": found, "missing": missing, "reason": reason})
     return {"picked": found, "short": missing, "exception_id": exc.id, "count_task_id": count.id,

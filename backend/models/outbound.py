@@ -124,4 +124,4 @@ class TourTote(SQLModel, table=True):
     tour_id: int = Field(foreign_key="tour.id", index=True)
     tote_no: int
     order_id: int = Field(foreign_key="outbound_order.id", index=True)
-    container_id: int | None = Field(default=None, foreign_key="container.id")
+    container_id: int | None = Field(default=None, foreign_key="container.id", index=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from sqlalchemy import event
@@ -13,6 +12,7 @@ from sqlmodel import Session, create_engine
 from sqlalchemy.orm import sessionmaker
 
 from backend.commands import CommandDispatcher, build_registry
+from backend.commands.runner import BatchRunner, ThreadRunner
 from backend.realtime import stream
 from backend.realtime.hub import make_hub
 from backend.realtime.sqlite_writers import serialize_writers
@@ -51,22 +51,23 @@ async def realtime(runtime: Runtime) -> AsyncIterator[None]:
                                      DISPATCH_WEIGHT: settings.dispatch_priority_per_metre, NAMES_CACHE: {}})
     uninstall = stream.install(runtime.sessions, hub.announce)
     sqlite = runtime.engine.dialect.name == "sqlite"
-    unserialize = serialize_writers(runtime.engine) if sqlite else (lambda: None)
+    writers = serialize_writers(runtime.engine) if sqlite else None
     read_sessions, read_engine = _read_sessions(runtime)
-    # SQLite has one writer: one command thread never waits on another's lock (no busy-retry sleeps).
-    workers = 1 if sqlite else settings.command_workers
-    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wes-command")
-    runtime.extras.update(hub=hub, commands=CommandDispatcher(runtime, build_registry()), command_executor=executor,
-                          read_sessions=read_sessions, device_connections={})
-    log.info("realtime hub %s, %d command worker(s)", type(hub.backend).__name__, workers)
+    dispatcher = CommandDispatcher(runtime, build_registry())
+    # SQLite has one writer: its commands run in batches on one thread (see backend.commands.runner).
+    runner = BatchRunner(dispatcher) if sqlite else ThreadRunner(dispatcher, settings.command_workers)
+    runtime.extras.update(hub=hub, commands=dispatcher, command_runner=runner, read_sessions=read_sessions,
+                          device_connections={})
+    log.info("realtime hub %s, commands run by %s", type(hub.backend).__name__, type(runner).__name__)
     try:
         yield
     finally:
         for connection in list(runtime.extras.get("device_connections", {}).values()):
             connection.close(1001, "server stopping")
         uninstall()
-        executor.shutdown(wait=True, cancel_futures=True)
+        await runner.stop()
         await hub.stop()
-        unserialize()
+        if writers is not None:
+            writers.undo()
         if read_engine is not None:
             read_engine.dispose()

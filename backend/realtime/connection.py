@@ -288,6 +288,7 @@ class DeviceConnection(Connection):
         self.actor: Actor | None = None
         self.last_sent = 0
         self.target = 0
+        self.announced = 0  # the highest stream head announced to this connection
         self._catching_up = False
         self._catch_up_task: asyncio.Task | None = None
         self._commands: asyncio.Queue[CommandEnvelope] = asyncio.Queue(maxsize=_MAX_PENDING_COMMANDS)
@@ -360,6 +361,8 @@ class DeviceConnection(Connection):
 
     def wake(self, head: int, events: list[StreamEvent] | None) -> None:
         """The device's stream reached `head` (events attached when made in this process)."""
+        if head < EVERYTHING:
+            self.announced = max(self.announced, head)
         if head <= self.last_sent or self._closing.is_set():
             return
         if not self._catching_up and events:
@@ -384,6 +387,7 @@ class DeviceConnection(Connection):
     async def _catch_up(self) -> None:
         read_sessions = self.runtime.extras["read_sessions"]
         device_id = self.session_info.device_id
+        misses = 0
         try:
             while self.last_sent < self.target and not self._closing.is_set():
                 after = self.last_sent
@@ -396,6 +400,11 @@ class DeviceConnection(Connection):
                 if self.last_sent != after:
                     continue  # delivered meanwhile (should not happen: we hold the catch-up flag)
                 if not events:
+                    if self.announced > self.last_sent and misses < 100:
+                        # Announced, but this read's snapshot began before that commit: read again.
+                        misses += 1
+                        await asyncio.sleep(0.002)
+                        continue
                     if self.target < EVERYTHING:
                         self.log.warning("stream head %d announced but not readable after %d", self.target, after)
                     self.target = self.last_sent
@@ -431,12 +440,11 @@ class DeviceConnection(Connection):
                             "may wait for their results; send again later")
 
     async def _run_commands(self) -> None:
-        loop = asyncio.get_running_loop()
-        executor = self.runtime.extras["command_executor"]
+        runner = self.runtime.extras["command_runner"]
         while True:
             envelope = await self._commands.get()
             try:
-                outcome = await loop.run_in_executor(executor, self.dispatcher.apply, self.actor, envelope, "ws")
+                outcome = await runner.run(self.actor, envelope, "ws")
                 self.send(outcome.message())
             except Exception as exc:  # noqa: BLE001  (not stored: the device may send it again)
                 self.log.exception("command %s %s failed", envelope.type, envelope.id)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -50,68 +49,80 @@ class FairLock:
                 self._held = False
 
 
-def serialize_writers(engine: Engine) -> Callable[[], None]:
-    """Install the lock on a SQLite engine; returns the undo."""
-    lock = FairLock()
-    holders: set[int] = set()
-    guard = threading.Lock()
-    dialect = engine.dialect
-    original_commit, original_rollback = dialect.do_commit, dialect.do_rollback
+class Writers:
+    """The installed lock of one SQLite engine (see serialize_writers).
 
-    def raw(connection) -> int:  # noqa: ANN001
+    The lock has one owner at a time: a pooled connection in a transaction (taken when it begins,
+    given back when it commits, rolls back or returns to the pool). Only the owner's end gives it back.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.lock = FairLock()
+        self._owner: int | None = None
+        self._guard = threading.Lock()
+        self._active = True
+        self._engine = engine
+        dialect = engine.dialect
+        self._original = (dialect.do_commit, dialect.do_rollback)
+        original_commit, original_rollback = self._original
+
+        def do_commit(dbapi_connection) -> None:  # noqa: ANN001
+            try:
+                original_commit(dbapi_connection)
+            finally:
+                self._release(dbapi_connection)
+
+        def do_rollback(dbapi_connection) -> None:  # noqa: ANN001
+            try:
+                original_rollback(dbapi_connection)
+            finally:
+                self._release(dbapi_connection)
+
+        # insert=True: before backend.db's listener issues BEGIN IMMEDIATE.
+        event.listen(engine, "begin", self._before_begin, insert=True)
+        event.listen(engine.pool, "close", self._on_gone)
+        event.listen(engine.pool, "invalidate", self._on_gone)
+        event.listen(engine.pool, "checkin", self._on_gone)
+        dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
+
+    @staticmethod
+    def _key(connection) -> int:  # noqa: ANN001
         return id(getattr(connection, "dbapi_connection", connection))
 
-    def release(connection) -> None:  # noqa: ANN001
-        key = raw(connection)
-        with guard:
-            if key not in holders:
+    def _give_back(self, owner: int) -> None:
+        with self._guard:
+            if self._owner != owner:
                 return
-            holders.discard(key)
-        lock.release()
+            self._owner = None
+        self.lock.release()
 
-    active = [True]
+    def _release(self, connection) -> None:  # noqa: ANN001
+        self._give_back(self._key(connection))
 
-    def before_begin(conn) -> None:  # noqa: ANN001
-        if not active[0]:
+    def _on_gone(self, dbapi_connection, *_args) -> None:  # noqa: ANN001, ANN002
+        self._release(dbapi_connection)
+
+    def _before_begin(self, conn) -> None:  # noqa: ANN001
+        if not self._active:
             return
-        key = raw(conn.connection)
-        with guard:
-            if key in holders:
+        key = self._key(conn.connection)
+        with self._guard:
+            if self._owner == key:
                 return
-        if lock.acquire(timeout=_WAIT):
-            with guard:
-                holders.add(key)
+        if self.lock.acquire(timeout=_WAIT):
+            with self._guard:
+                self._owner = key
 
-    def do_commit(dbapi_connection) -> None:  # noqa: ANN001
-        try:
-            original_commit(dbapi_connection)
-        finally:
-            release(dbapi_connection)
-
-    def do_rollback(dbapi_connection) -> None:  # noqa: ANN001
-        try:
-            original_rollback(dbapi_connection)
-        finally:
-            release(dbapi_connection)
-
-    def on_gone(dbapi_connection, *_args) -> None:  # noqa: ANN001, ANN002
-        release(dbapi_connection)
-
-    # insert=True: before backend.db's listener issues BEGIN IMMEDIATE.
-    event.listen(engine, "begin", before_begin, insert=True)
-    event.listen(engine.pool, "close", on_gone)
-    event.listen(engine.pool, "invalidate", on_gone)
-    event.listen(engine.pool, "checkin", on_gone)
-    dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
-
-    def undo() -> None:
+    def undo(self) -> None:
         # Listeners stay (removing them can race a checkin on another thread); they just stop taking the lock.
-        active[0] = False
-        dialect.do_commit, dialect.do_rollback = original_commit, original_rollback
-        with guard:
-            held = len(holders)
-            holders.clear()
-        for _ in range(held):
-            lock.release()
+        self._active = False
+        self._engine.dialect.do_commit, self._engine.dialect.do_rollback = self._original
+        with self._guard:
+            held, self._owner = self._owner is not None, None
+        if held:
+            self.lock.release()
 
-    return undo
+
+def serialize_writers(engine: Engine) -> Writers:
+    """Install the lock on a SQLite engine; `.undo()` takes it off."""
+    return Writers(engine)

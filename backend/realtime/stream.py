@@ -20,14 +20,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.models import Device, DeviceEvent, utcnow
+from backend.rawsql import Raw
 
 _OUTBOX = "wes_realtime_outbox"
 _INSTALLED = "wes_realtime_installed"
 _WORKER_DEVICES = "wes_realtime_worker_devices"
+_DEVICES_OF_WORKER = "SELECT id FROM device WHERE current_user_id = :user_id AND revoked_at IS NULL ORDER BY id"
+_ADVANCE_HEAD = "UPDATE device SET last_seq = last_seq + :n WHERE id = :device_id RETURNING last_seq, site_id"
+_INSERT_EVENT = ("INSERT INTO device_event (device_id, seq, type, data, created_at) "
+                 "VALUES (:device_id, :seq, :type, :data, :created_at)")
 # Per-transaction caches, dropped when the transaction ends.
 _CACHES = (_WORKER_DEVICES, "wes_task_names")
 
@@ -93,6 +98,22 @@ def emit(session: Session, device_ids: Iterable[int], type_: str, data: dict[str
         box.pending.append((device_id, type_, data))
 
 
+def mark(session: Session) -> tuple[int, frozenset[int]] | None:
+    """Where the transaction's pending events stand now (before a SAVEPOINT)."""
+    box: _Outbox | None = session.info.get(_OUTBOX)
+    return None if box is None else (len(box.pending), frozenset(box.sites))
+
+
+def rewind(session: Session, to: tuple[int, frozenset[int]] | None) -> None:
+    """Forget the events emitted since `mark` (their SAVEPOINT was rolled back)."""
+    box: _Outbox | None = session.info.get(_OUTBOX)
+    if box is None:
+        return
+    count, sites = to if to is not None else (0, frozenset())
+    del box.pending[count:]
+    box.sites = set(sites)
+
+
 def devices_of_workers(session: Session, user_ids: Iterable[int | None]) -> list[int]:
     """The devices the given workers are signed on at now."""
     ids = sorted({u for u in user_ids if u is not None})
@@ -102,9 +123,7 @@ def devices_of_workers(session: Session, user_ids: Iterable[int | None]) -> list
         # Asked several times per command for the same worker: once per transaction is enough.
         cache = session.info.setdefault(_WORKER_DEVICES, {})
         if ids[0] not in cache:
-            cache[ids[0]] = list(session.execute(
-                select(Device.id).where(Device.current_user_id == ids[0], Device.revoked_at.is_(None))
-                .order_by(Device.id)).scalars())
+            cache[ids[0]] = [r[0] for r in Raw(session).all(_DEVICES_OF_WORKER, user_id=ids[0])]
         return list(cache[ids[0]])
     return list(session.execute(
         select(Device.id).where(Device.current_user_id.in_(ids), Device.revoked_at.is_(None)).order_by(Device.id)
@@ -130,13 +149,12 @@ def _write(session: Session) -> None:
     for device_id, type_, data in box.pending:
         by_device.setdefault(device_id, []).append((type_, data))
     now = utcnow()
+    db = Raw(session)
+    created_at = db.when(now)
     rows = []
     for device_id in sorted(by_device):
         items = by_device[device_id]
-        head = session.execute(
-            update(Device).where(Device.id == device_id).values(last_seq=Device.last_seq + len(items))
-            .returning(Device.last_seq, Device.site_id)
-        ).first()
+        head = db.one(_ADVANCE_HEAD, n=len(items), device_id=device_id)
         if head is None:
             continue  # the device was deleted meanwhile: nobody to tell
         last_seq, site_id = head
@@ -144,12 +162,13 @@ def _write(session: Session) -> None:
         events = []
         for offset, (type_, data) in enumerate(items):
             seq = last_seq - len(items) + 1 + offset
-            events.append(StreamEvent(device_id, seq, type_, data, now))
-            rows.append({"device_id": device_id, "seq": seq, "type": type_, "data": data, "created_at": now})
+            event_ = StreamEvent(device_id, seq, type_, data, now)
+            events.append(event_)
+            rows.append({"device_id": device_id, "seq": seq, "type": type_, "data": db.json(data),
+                         "created_at": created_at})
         announcement.heads[device_id] = last_seq
         announcement.events[device_id] = events
-    if rows:
-        session.execute(insert(DeviceEvent), rows)
+    db.many(_INSERT_EVENT, rows)
     box.pending.clear()
     box.written = announcement
 
@@ -158,11 +177,16 @@ def install(sessions: sessionmaker, announce: Callable[[Announcement], None]) ->
     """Hook event writing and announcing onto every session the factory makes; returns the undo."""
 
     def before_commit(session: Session) -> None:
+        if session.in_nested_transaction():
+            return  # a SAVEPOINT released: the events wait for the real commit
         _write(session)
 
     def after_commit(session: Session) -> None:
-        box: _Outbox | None = session.info.pop(_OUTBOX, None)
-        if box is not None and box.written:
+        box: _Outbox | None = session.info.get(_OUTBOX)
+        if box is None or box.written is None:
+            return  # (also fired when a SAVEPOINT is released: nothing is committed yet)
+        session.info.pop(_OUTBOX, None)
+        if box.written:
             announce(box.written)
 
     def after_transaction_end(session: Session, transaction) -> None:  # noqa: ANN001

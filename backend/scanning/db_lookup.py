@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from backend.models import Container, Location, Product, ProductGtin
+from backend.models import Container, Location, Product
+from backend.rawsql import Raw
 from backend.scanning.lookup import LocationRef, LpnRef, ProductRef, ToteRef
+
+
+_BY_GTIN = "SELECT p.id, p.sku FROM product AS p JOIN product_gtin AS g ON g.product_id = p.id WHERE g.gtin = :gtin"
 
 
 class SiteScanLookup:
@@ -37,11 +41,8 @@ class SiteScanLookup:
         return ToteRef(c.id, c.code) if c and c.kind == "tote" else None
 
     def product_by_gtin(self, gtin14: str) -> ProductRef | None:
-        row = self._session.exec(
-            select(Product.id, Product.sku).join(ProductGtin, ProductGtin.product_id == Product.id).where(
-                ProductGtin.gtin == gtin14
-            )
-        ).first()
+        # Every product scan of every pick asks this: plain SQL (backend.rawsql).
+        row = Raw(self._session).one(_BY_GTIN, gtin=gtin14)
         return ProductRef(row[0], row[1]) if row else None
 
     def product_by_code(self, code: str) -> ProductRef | None:

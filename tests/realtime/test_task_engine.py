@@ -81,10 +81,10 @@ def test_claiming_respects_zones_skills_dependencies_and_prefers_nearby(world): 
 
     with world.sessions() as session:
         claimed = engine.claim_next(session, worker, site_id, position_location_id=locations["R1-01"])
-        assert [t.id for t in claimed] == [ids["near"]]
+        assert [t["id"] for t in claimed] == [ids["near"]]
         session.commit()
     with world.sessions() as session:
-        assert [t.id for t in engine.claim_next(session, worker, site_id)] == [ids["far"]]
+        assert [t["id"] for t in engine.claim_next(session, worker, site_id)] == [ids["far"]]
         session.commit()
     with world.sessions() as session:
         assert engine.claim_next(session, worker, site_id) == []  # the rest does not fit this worker

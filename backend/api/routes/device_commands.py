@@ -54,11 +54,9 @@ async def apply_commands(body: CommandsIn, me: CurrentUser, runtime: RuntimeDep,
         if not me.may_access(device.site_id):
             raise Forbidden("this device belongs to a site you do not work at", code="device_forbidden")
         actor = Actor(me, device.id, device.site_id)
-    dispatcher = runtime.extras["commands"]
-    loop = asyncio.get_running_loop()
+    runner = runtime.extras["command_runner"]
     results = []
     for command in body.commands:
-        outcome = await loop.run_in_executor(runtime.extras["command_executor"], dispatcher.apply, actor,
-                                             CommandEnvelope(command.id, command.type, command.payload), "http")
+        outcome = await runner.run(actor, CommandEnvelope(command.id, command.type, command.payload), "http")
         results.append(outcome.message())
     return CommandsOut(results=results)

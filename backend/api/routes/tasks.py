@@ -109,7 +109,8 @@ def confirm_putaway_route(task_id: int, body: PutawayConfirm, me: CurrentUser, s
     site = session.get(Site, task.site_id)
     holder = task.assigned_to
     confirm_putaway(session, site, task, body.scan, body.reason, me.id)
-    engine.completed(session, task, me.id, previous_holder=holder, position_location_id=task.to_location_id)
+    engine.completed(session, engine.task_view(session, task), task.site_id, me.id, previous_holder=holder,
+                     position_location_id=task.to_location_id)
     session.commit()
     return _out(session.exec(_query().where(Task.id == task.id)).one())
 

@@ -14,10 +14,12 @@ from pydantic import Field
 from backend.commands.context import CommandContext
 from backend.commands.handlers.putaway import raise_conflict
 from backend.commands.registry import CommandPayload, CommandSet
-from backend.errors import Conflict
+from backend.errors import Conflict, NotFound
 from backend.execution import counting, packing, picking, replenishing
 from backend.models import Site, Task
+from backend.rawsql import Raw
 from backend.tasks import engine
+from backend.tasks.states import WORKABLE_STATES
 
 commands = CommandSet()
 PACKERS = ("packer", "supervisor", "admin")
@@ -80,6 +82,27 @@ class Ship(CommandPayload):
     dock: str = Field(min_length=1, max_length=40)
 
 
+def _claim_for_the_fact(ctx: CommandContext, task, state: str, holder: int | None) -> bool:  # noqa: ANN001
+    """Whether the worker held the task (or it was free); a cancelled or finished task is refused, told."""
+    mine = state in WORKABLE_STATES and holder in (None, ctx.user_id)
+    if state in ("cancelled", "done") and not mine:
+        exc = raise_conflict(ctx, task, state=state, holder=holder, details={"command": ctx.command_id},
+                             message=f"task {task.id} was reported by user {ctx.user_id} while it was {state}")
+        raise Conflict(f"task {task.id} is {state}; the supervisor has been told", code="task_conflict",
+                       details={"exception_id": exc.id, "state": state})
+    return mine
+
+
+def _outcome(ctx: CommandContext, task, result: dict, mine: bool, state: str, holder: int | None) -> dict:  # noqa: ANN001
+    """The action was booked: "done", or "conflict" with an exception for the supervisor."""
+    if mine:
+        return {**result, "outcome": "done"}
+    exc = raise_conflict(ctx, task, state=state, holder=holder, details={"command": ctx.command_id},
+                         message=f"task {task.id} was done by user {ctx.user_id} while it was {state}"
+                                 + (f" and held by user {holder}" if holder and holder != ctx.user_id else ""))
+    return {**result, "outcome": "conflict", "exception_id": exc.id}
+
+
 def _run_task_command(ctx: CommandContext, task_id: int, action) -> dict:  # noqa: ANN001
     """Load and lock the task; book the physical action even if the task moved on, and flag the conflict."""
     session = ctx.session
@@ -88,33 +111,37 @@ def _run_task_command(ctx: CommandContext, task_id: int, action) -> dict:  # noq
     state, holder = task.state, task.assigned_to
     if state == "done" and (task.details or {}).get("confirmed_by") == ctx.user_id:
         return {"task": engine.task_view(session, task), "outcome": "already_done"}
-    mine = state in ("pending", "assigned", "in_progress") and holder in (None, ctx.user_id)
-    if state in ("cancelled", "done") and not mine:
-        exc = raise_conflict(ctx, task, state=state, holder=holder, details={"command": ctx.command_id},
-                             message=f"task {task.id} was reported by user {ctx.user_id} while it was {state}")
-        raise Conflict(f"task {task.id} is {state}; the supervisor has been told", code="task_conflict",
-                       details={"exception_id": exc.id, "state": state})
+    mine = _claim_for_the_fact(ctx, task, state, holder)
     if not mine:
         task.state = "in_progress"
-    result = action(site, task)
-    if not mine:
-        exc = raise_conflict(ctx, task, state=state, holder=holder, details={"command": ctx.command_id},
-                             message=f"task {task.id} was done by user {ctx.user_id} while it was {state}"
-                                     + (f" and held by user {holder}" if holder and holder != ctx.user_id else ""))
-        result = {**result, "outcome": "conflict", "exception_id": exc.id}
-    else:
-        result = {**result, "outcome": "done"}
+    result = _outcome(ctx, task, action(site, task), mine, state, holder)
     task.assigned_to = ctx.user_id
-    engine.completed(session, task, ctx.user_id, previous_holder=holder,
+    engine.completed(session, engine.task_view(session, task), task.site_id, ctx.user_id, previous_holder=holder,
                      position_location_id=task.from_location_id if task.kind != "replenish" else task.to_location_id)
     return {**result, "task": engine.task_view(session, task)}
 
 
 @commands.command("confirm_pick", payload=ConfirmPick)
 def confirm_pick(ctx: CommandContext, p: ConfirmPick) -> dict:
-    return _run_task_command(ctx, p.task_id, lambda site, task: picking.confirm_pick(
-        ctx.session, site, task, location=p.location, product=p.product, tote=p.tote, quantity=p.quantity,
-        user_id=ctx.user_id))
+    """The busiest command on the floor: the same rules as _run_task_command, on plain SQL rows."""
+    session = ctx.session
+    task = picking.load_pick(session, p.task_id)
+    if task is None or not ctx.may_use_site(task.site_id):
+        raise NotFound(f"task {p.task_id} not found", code="unknown_task")
+    ctx.task_id = task.id
+    state, holder = task.state, task.assigned_to
+    if state == "done" and (task.details or {}).get("confirmed_by") == ctx.user_id:
+        return {"task": engine.view_of(Raw(session), task.view), "outcome": "already_done"}
+    mine = _claim_for_the_fact(ctx, task, state, holder)
+    if not mine:
+        task.state = "in_progress"
+    result = picking.confirm_pick(session, task, location=p.location, product=p.product, tote=p.tote,
+                                  quantity=p.quantity, user_id=ctx.user_id)
+    view = result.pop("view")
+    result = _outcome(ctx, task, result, mine, state, holder)
+    engine.completed(session, view, task.site_id, ctx.user_id, previous_holder=holder,
+                     position_location_id=task.from_location_id)
+    return {**result, "task": view}
 
 
 @commands.command("short_pick", payload=ShortPick)

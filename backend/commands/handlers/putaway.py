@@ -67,6 +67,7 @@ def confirm_putaway(ctx: CommandContext, payload: ConfirmPutaway) -> dict:
         result = {"outcome": "conflict", "exception_id": exc.id}
     if task.state == "done":
         task.assigned_to = ctx.user_id
-    engine.completed(session, task, ctx.user_id, previous_holder=holder, position_location_id=task.to_location_id)
+    engine.completed(session, engine.task_view(session, task), task.site_id, ctx.user_id, previous_holder=holder,
+                     position_location_id=task.to_location_id)
     result["task"] = engine.task_view(session, task)
     return result

@@ -25,20 +25,20 @@ class TaskRef(CommandPayload):
 @commands.command("claim_next_task", payload=ClaimNextTask)
 def claim_next_task(ctx: CommandContext, payload: ClaimNextTask) -> dict:
     """The worker's held tasks if they hold any, else the best next task (pushed as task.assigned too)."""
-    site = ctx.site()
+    site_id = ctx.actor.site_id if ctx.actor.site_id is not None else ctx.site().id
     position_id = None
     if payload.position:
         position_id = ctx.session.exec(
-            select(Location.id).where(Location.site_id == site.id, Location.code == payload.position)).first()
+            select(Location.id).where(Location.site_id == site_id, Location.code == payload.position)).first()
         if position_id is None:
             raise NotFound(f"location {payload.position!r} not found", code="unknown_location",
                            details={"field": "position"})
         engine.set_position(ctx.session, ctx.user_id, position_id)
-    held = [t for t in engine.held_tasks(ctx.session, ctx.user_id) if t.site_id == site.id]
+    held = engine.held_task_ids(ctx.session, ctx.user_id, site_id)
     if held:
-        return {"claimed": False, "tasks": [engine.task_view(ctx.session, t) for t in held]}
-    claimed = engine.claim_next(ctx.session, ctx.user_id, site.id, position_location_id=position_id)
-    return {"claimed": bool(claimed), "tasks": [engine.task_view(ctx.session, t) for t in claimed]}
+        return {"claimed": False, "tasks": engine.task_views(ctx.session, held)}
+    claimed = engine.claim_next(ctx.session, ctx.user_id, site_id, position_location_id=position_id)
+    return {"claimed": bool(claimed), "tasks": claimed}
 
 
 @commands.command("start_task", payload=TaskRef)
