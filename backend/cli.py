@@ -28,7 +28,8 @@ def _serve(settings: Settings) -> None:
 
     # No permessage-deflate: frames are small JSON (a task, a result), where compressing costs both the
     # server and the handheld more CPU than it saves bytes.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
+    uvicorn.run(create_app(settings, tune_gc=True), host=settings.host, port=settings.port,
+                log_level=settings.log_level,
                 ws_max_size=1 << 20, ws_per_message_deflate=False)
 
 

@@ -29,6 +29,8 @@ from datetime import datetime
 import httpx
 import websockets
 
+from backend.app import tune_gc_for_latency
+
 # Refusals that are the workload's own doing, not errors: a supervisor took the task away meanwhile
 # (task_conflict: it was moved to another picker, who confirmed it first; the supervisor is told).
 EXPECTED_REFUSALS = {"task_not_yours", "invalid_transition", "task_not_open", "task_conflict"}
@@ -238,6 +240,9 @@ async def main(config: dict) -> dict:
     # Connect in small batches, like a shift starting.
     for start in range(0, len(handhelds), 25):
         await asyncio.gather(*(h.connect() for h in handhelds[start:start + 25]))
+    # The instrument must not stall: the server's own garbage-collection tuning (long collections
+    # here would stop this loop and show up as everyone's latency).
+    tune_gc_for_latency()
     stop = asyncio.Event()
     tasks = [asyncio.create_task(h.reader()) for h in handhelds]
     tasks += [asyncio.create_task(h.worker(stop)) for h in handhelds]
