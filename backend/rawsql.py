@@ -9,6 +9,23 @@ realtime` needs the last. Everything else keeps using SQLModel.
     row = db.one(TASK_SQL, id=7)           # a tuple or None
     db.run("UPDATE task SET state = :state WHERE id = :id", state="done", id=7)
 
+On PostgreSQL every statement is a round trip to the server, and every
+round trip gives up the GIL and must win it back from the event loop and the
+other command threads: what a handheld waits for is the number of round
+trips more than the statements. So statements can be sent ahead:
+
+    db.later(MOVE_SQL, …)                  # a write whose outcome nobody reads
+    found = db.soon(TOTE_SQL, code=…)      # a read whose rows are needed a little later
+    db.ahead(GTIN_SQL, gtin=…)             # a read some code further on will make: its db.one(…) is answered from this
+    found.one()                            # now: everything queued goes in one pipeline, one round trip
+
+Whatever is queued is sent, in order, with the next statement that needs an
+answer (or before any ORM statement on the connection, or with the COMMIT),
+in one psycopg pipeline. On SQLite (in-process, no round trips) they simply
+run at once. Errors of a queued statement surface where the queue is sent;
+the transaction is then rolled back as usual. `ahead` is only for rows this
+transaction does not change before reading them.
+
 Statements are written once with ``:name`` parameters and work on SQLite and
 PostgreSQL (``{for_update}``, ``{for_update_of t}`` and ``{skip_locked}`` expand to
 the row-locking clauses on PostgreSQL and to nothing on SQLite, whose writer lock is already
@@ -24,7 +41,8 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, event
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -34,6 +52,8 @@ _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _LOCK_OF = re.compile(r"\{for_update_of (\w+)\}")
 _RENDERED: dict[tuple[str, str], str] = {}
 _KEY = "wes_raw"
+_QUEUED = "wes_raw_queued"  # on the DBAPI connection's info: the Raw whose statements wait to be sent
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: the next statement begins a transaction
 
 
 def _render(sql: str, dialect: str) -> str:
@@ -72,10 +92,40 @@ class _Converters:
         return found
 
 
+class Pending:
+    """The rows of a statement sent ahead (`Raw.soon`): asking for them sends whatever is queued."""
+
+    __slots__ = ("_raw", "_cursor", "_rows", "rowcount")
+
+    def __init__(self, raw: "Raw | None", rows: list[tuple] | None = None, rowcount: int = -1) -> None:
+        self._raw = raw
+        self._cursor = None
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def all(self) -> list[tuple]:
+        if self._rows is None:
+            if self._raw is None:
+                raise RuntimeError("this statement was never answered: its transaction failed")
+            self._raw.send()
+        return self._rows
+
+    def one(self) -> tuple | None:
+        rows = self.all()
+        return rows[0] if rows else None
+
+    def scalar(self) -> Any:
+        row = self.one()
+        return None if row is None else row[0]
+
+    fetchone, fetchall = one, all  # (what Raw reads off a cursor)
+
+
 class Raw:
     """The DBAPI cursor of a session's transaction, with ``:name`` parameters on both databases."""
 
-    __slots__ = ("session", "dialect", "postgres", "_cursor", "_conv", "_transaction")
+    __slots__ = ("session", "dialect", "postgres", "_cursor", "_conv", "_transaction", "_driver", "_info", "_queue",
+                 "_ahead")
 
     def __new__(cls, session: Session) -> "Raw":
         if session.new or session.dirty or session.deleted:
@@ -91,12 +141,91 @@ class Raw:
         self._transaction = session.get_transaction()
         self.dialect = connection.dialect
         self.postgres = self.dialect.name == "postgresql"
-        self._cursor = connection.connection.driver_connection.cursor()
+        self._driver = connection.connection.driver_connection
+        self._cursor = self._driver.cursor()
         self._conv = _Converters.of(self.dialect)
+        self._info = connection.info
+        self._queue: list[tuple[str, Any, Pending | None]] = []
+        self._ahead: dict[tuple, Pending] = {}
+        if self.postgres:
+            _watch(connection.engine)
         session.info[_KEY] = self
         return self
 
+    # --- sending ahead (one round trip for many statements on PostgreSQL) ---
+
+    def later(self, sql: str, **params: Any) -> None:
+        """A write whose outcome nobody reads: sent with the next statement that needs an answer."""
+        if not self.postgres:
+            self._execute(sql, params)
+            return
+        self._enqueue(_render(sql, "postgresql"), params, None)
+
+    def soon(self, sql: str, **params: Any) -> Pending:
+        """A read (or a write … RETURNING) whose rows are wanted later: `.one()`, `.all()`, `.scalar()`."""
+        if not self.postgres:
+            return Pending(None, self._execute(sql, params).fetchall())
+        pending = Pending(self)
+        self._enqueue(_render(sql, "postgresql"), params, pending)
+        return pending
+
+    def ahead(self, sql: str, **params: Any) -> None:
+        """Send a read now that code further on will make with exactly these arguments (answered from this)."""
+        if self.postgres:
+            self._ahead[(sql, frozenset(params.items()))] = self.soon(sql, **params)
+
+    def _enqueue(self, text: str, params: Any, pending: Pending | None) -> None:
+        if not self._queue:
+            self._info[_QUEUED] = self
+        self._queue.append((text, params, pending))
+
+    def send(self) -> None:
+        """Send everything queued in one pipeline and wait for the answers (one round trip)."""
+        queue = self._queue
+        if not queue:
+            return
+        self._queue = []
+        self._info.pop(_QUEUED, None)
+        driver = self._driver
+        current = None
+        try:
+            with driver.pipeline():
+                for current in queue:
+                    text, params, pending = current
+                    if pending is None:
+                        self._cursor.execute(text, params)
+                    else:
+                        pending._cursor = cursor = driver.cursor()
+                        cursor.execute(text, params)
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise self._failed(queue, current, exc) from exc
+        for _text, _params, pending in queue:
+            if pending is not None:
+                cursor = pending._cursor
+                pending._rows = cursor.fetchall() if cursor.description else []
+                pending.rowcount = cursor.rowcount
+                pending._cursor = None
+
+    def _failed(self, queue: list, current, exc: Exception) -> Exception:  # noqa: ANN001
+        for _text, _params, pending in queue:
+            if pending is not None:
+                pending._raw = None  # its transaction is lost: asking again must not send anything
+        text, params, _ = current if current is not None else ("", None, None)
+        return self._wrapped(exc, text, params)
+
+    def discard(self) -> None:
+        """Forget what is queued (the transaction is being rolled back)."""
+        self._queue = []
+        self._ahead.clear()
+        self._info.pop(_QUEUED, None)
+
     def _execute(self, sql: str, params: dict[str, Any]):  # noqa: ANN202
+        if self.postgres and (self._queue or self._driver.pgconn.transaction_status == _IDLE):
+            # Goes with what is queued (and with the BEGIN psycopg sends first): one round trip.
+            pending = Pending(self)
+            self._enqueue(_render(sql, "postgresql"), params, pending)
+            self.send()
+            return pending
         text = _render(sql, self.dialect.name)
         try:
             self._cursor.execute(text, params)
@@ -113,17 +242,26 @@ class Raw:
         return self._execute(sql, params).rowcount
 
     def one(self, sql: str, **params: Any) -> tuple | None:
+        if self._ahead and (found := self._ahead.pop((sql, frozenset(params.items())), None)) is not None:
+            return found.one()
         return self._execute(sql, params).fetchone()
 
     def scalar(self, sql: str, **params: Any) -> Any:
-        row = self._execute(sql, params).fetchone()
+        row = self.one(sql, **params)
         return None if row is None else row[0]
 
     def all(self, sql: str, **params: Any) -> list[tuple]:
+        if self._ahead and (found := self._ahead.pop((sql, frozenset(params.items())), None)) is not None:
+            return found.all()
         return self._execute(sql, params).fetchall()
 
     def many(self, sql: str, rows: list[dict[str, Any]]) -> None:
-        """One statement for many parameter sets (executemany; pipelined by psycopg)."""
+        """One statement for many parameter sets: queued like `later` on PostgreSQL, executemany on SQLite."""
+        if self.postgres:
+            text = _render(sql, "postgresql")
+            for row in rows:
+                self._enqueue(text, row, None)
+            return
         if rows:
             text = _render(sql, self.dialect.name)
             try:
@@ -160,6 +298,41 @@ class Raw:
             obj = session.identity_map.get(key)
             if obj is not None:
                 session.expire(obj)
+
+
+def _watch(engine: Engine) -> None:
+    """Send a connection's queued statements before anything else runs on it; drop them on rollback."""
+    if not event.contains(engine, "commit", _send_with_commit):
+        event.listen(engine, "before_cursor_execute", _send_before_statement)
+        event.listen(engine, "commit", _send_with_commit)
+        event.listen(engine, "rollback", _drop_on_rollback)
+        event.listen(engine.pool, "checkin", _drop_on_checkin)
+
+
+def _send_before_statement(conn, *_args) -> None:  # noqa: ANN001  (an ORM or Core statement)
+    queued = conn.info.get(_QUEUED)
+    if queued is not None:
+        queued.send()
+
+
+def _send_with_commit(conn) -> None:  # noqa: ANN001
+    queued = conn.info.get(_QUEUED)
+    if queued is not None:
+        # The COMMIT goes in the same pipeline; psycopg's own commit() then finds nothing to do.
+        queued._enqueue("COMMIT", None, None)
+        queued.send()
+
+
+def _drop_on_rollback(conn) -> None:  # noqa: ANN001
+    queued = conn.info.get(_QUEUED)
+    if queued is not None:
+        queued.discard()
+
+
+def _drop_on_checkin(_dbapi_connection, record) -> None:  # noqa: ANN001  (however the transaction ended)
+    queued = record.info.pop(_QUEUED, None)
+    if queued is not None:
+        queued.discard()
 
 
 def in_params(prefix: str, values) -> tuple[str, dict[str, Any]]:  # noqa: ANN001

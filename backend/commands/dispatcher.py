@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
 
 from backend.commands.context import Actor, CommandContext
 from backend.commands.registry import CommandRegistry
@@ -81,9 +83,14 @@ def payload_hash(type_: str, payload: dict[str, Any]) -> str:
 
 
 class CommandDispatcher:
-    def __init__(self, runtime: Runtime, registry: CommandRegistry) -> None:
+    def __init__(self, runtime: Runtime, registry: CommandRegistry, *, bind: Engine | None = None) -> None:
+        """`bind`: the engine its sessions use instead of the app's (PostgreSQL: `db.make_command_engine`)."""
         self.runtime = runtime
         self.registry = registry
+        self._session_options = {"bind": bind} if bind is not None else {}
+
+    def _session(self) -> Session:
+        return self.runtime.sessions(**self._session_options)
 
     def apply(self, actor: Actor, envelope: CommandEnvelope, via: str = "ws") -> CommandOutcome:
         """Run one command in its own transaction (blocking: call it from a worker thread)."""
@@ -136,7 +143,7 @@ class CommandDispatcher:
                 work.append((index, actor, envelope, via, *prepared))
         if not work:
             return outcomes
-        session = self.runtime.sessions()
+        session = self._session()
         try:
             for index, actor, envelope, via, spec, digest in work:
                 outcomes[index] = self._apply_nested(session, actor, envelope, spec, digest, via)
@@ -203,11 +210,11 @@ class CommandDispatcher:
     def _apply_once(self, actor: Actor, envelope: CommandEnvelope, spec, digest: str,  # noqa: ANN001
                     via: str) -> CommandOutcome:
         runtime = self.runtime
-        session = runtime.sessions()
+        session = self._session()
         try:
             stored = self._stored(session, actor, envelope, digest)
             if stored is not None:
-                session.rollback()
+                session.commit()  # (nothing was written; a ROLLBACK would make psycopg forget its prepared statements)
                 return stored
             ctx = CommandContext(session, runtime, actor, envelope.id, via)
             try:
@@ -234,7 +241,8 @@ class CommandDispatcher:
     def _store(session, actor: Actor, envelope: CommandEnvelope, digest: str, task_id: int | None,  # noqa: ANN001
                ok: bool, result: dict[str, Any], *, commit: bool = True) -> None:
         db = Raw(session)
-        db.run(_STORE, user_id=actor.user_id, command_id=envelope.id, device_id=actor.device_id, type=envelope.type,
+        # (On PostgreSQL sent with the COMMIT; a copy committed first by someone else fails it there.)
+        db.later(_STORE, user_id=actor.user_id, command_id=envelope.id, device_id=actor.device_id, type=envelope.type,
                payload_hash=digest, task_id=task_id, ok=ok, result=db.json(result), created_at=db.when(utcnow()))
         if commit:
             session.commit()

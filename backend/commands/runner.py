@@ -7,7 +7,12 @@
   touch are shared, so the busier the floor, the cheaper each command.
   Answers go out only after that commit.
 - `ThreadRunner` (PostgreSQL): a pool of threads, one transaction per
-  command, so commands of different workers run side by side.
+  command, so commands of different workers run side by side. Each round
+  trip to the server gives up the GIL and must win it back from the event
+  loop, so a command's statements travel in as few round trips as possible
+  (backend.rawsql's pipelines). (Running them on the event loop instead, over
+  psycopg's async connections and SQLAlchemy's greenlet bridge, measured
+  slower: the loop then carried every command's Python as well.)
 """
 
 from __future__ import annotations

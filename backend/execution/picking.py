@@ -35,7 +35,8 @@ from backend.models import (
     WarehouseException,
     utcnow,
 )
-from backend.rawsql import Raw
+from backend.rawsql import Pending, Raw
+from backend.scanning.db_lookup import ahead_product_scan
 from backend.scanning.lookup import LocationRef
 from backend.tasks.engine import view_of
 from backend.tasks.states import require_workable
@@ -73,16 +74,26 @@ class PickRow:
     quant_container_id: int | None
     quant_lot: str | None
     quant_expiry: object
+    order_id: int | None
+    slot_rows: int  # the task's tote slot on its tour's cart: how many order rows it has …
+    slot_totes: frozenset[int]  # … and the totes bound to it (none yet, or one)
     view: tuple  # the columns of engine.view_of
 
 
-# The task (locked), and everything a confirm reads, in one statement.
+# The task (locked), and everything a confirm reads, in one statement. (`container_id + 0`: a bare
+# MIN/MAX(container_id) is planned by PostgreSQL as a walk of the container_id index, through every
+# bound tote of the site, instead of reading the slot's few rows.)
 _LOAD = (
     "SELECT t.id, t.site_id, t.kind, t.state, t.assigned_to, t.version, t.details, t.quantity, t.product_id, t.lot, "
     "t.from_location_id, t.tour_id, t.tote_no, t.order_line_id, t.reservation_id, t.depends_on_task_id, dep.state, "
     "s.code, s.check_digits, r.quantity, q.id, q.location_id, q.container_id, q.lot, q.expiry, "
-    "p.sku, t.expiry, d.code, d.check_digits, c.code, t.priority, t.zone_id, t.wave_id, t.sequence, t.reference "
+    "p.sku, t.expiry, d.code, d.check_digits, c.code, t.priority, t.zone_id, t.wave_id, t.sequence, t.reference, "
+    "ol.order_id, "
+    "(SELECT COUNT(*) FROM tour_tote AS tt WHERE tt.tour_id = t.tour_id AND tt.tote_no = t.tote_no), "
+    "(SELECT MIN(tt.container_id + 0) FROM tour_tote AS tt WHERE tt.tour_id = t.tour_id AND tt.tote_no = t.tote_no), "
+    "(SELECT MAX(tt.container_id + 0) FROM tour_tote AS tt WHERE tt.tour_id = t.tour_id AND tt.tote_no = t.tote_no) "
     "FROM task AS t LEFT JOIN task AS dep ON dep.id = t.depends_on_task_id "
+    "LEFT JOIN order_line AS ol ON ol.id = t.order_line_id "
     "LEFT JOIN location AS s ON s.id = t.from_location_id LEFT JOIN location AS d ON d.id = t.to_location_id "
     "LEFT JOIN product AS p ON p.id = t.product_id LEFT JOIN container AS c ON c.id = t.container_id "
     "LEFT JOIN reservation AS r ON r.id = t.reservation_id LEFT JOIN quant AS q ON q.id = r.quant_id "
@@ -98,13 +109,13 @@ def load_pick(session: Session, task_id: int) -> PickRow | None:
     (id_, site_id, kind, state, holder, version, details, quantity, product_id, lot, from_location_id, tour_id,
      tote_no, order_line_id, reservation_id, depends_on, dependency_state, code, digits, reserved, quant_id,
      quant_location_id, quant_container_id, quant_lot, quant_expiry, sku, expiry, to_code, to_digits, lpn, priority,
-     zone_id, wave_id, sequence, reference) = row
+     zone_id, wave_id, sequence, reference, order_id, slot_rows, slot_min, slot_max) = row
     view = (id_, kind, state, priority, version, holder, sku, quantity, lot, expiry, code, to_code, to_digits, lpn,
             zone_id, wave_id, tour_id, sequence, tote_no, reference)
     return PickRow(id_, site_id, kind, state, holder, version, db.loads(details), quantity, product_id, lot or "",
                    from_location_id, tour_id, tote_no, order_line_id, reservation_id, depends_on, dependency_state,
                    code, digits, reserved, quant_id, quant_location_id, quant_container_id, quant_lot, quant_expiry,
-                   view)
+                   order_id, slot_rows, frozenset(c for c in (slot_min, slot_max) if c is not None), view)
 
 
 def _check_pickable(task: PickRow) -> None:
@@ -115,7 +126,6 @@ def _check_pickable(task: PickRow) -> None:
 
 
 _TOTE = "SELECT id, kind, code FROM container WHERE site_id = :site_id AND (code = :code OR sscc = :code)"
-_SLOT = "SELECT container_id FROM tour_tote WHERE tour_id = :tour_id AND tote_no = :tote_no"
 _TOTE_ELSEWHERE = (
     "SELECT tt.id FROM tour_tote AS tt JOIN tour ON tour.id = tt.tour_id WHERE tt.container_id = :tote_id "
     "AND tour.status IN ('pending', 'picking') AND NOT (tt.tour_id = :tour_id AND tt.tote_no = :tote_no) LIMIT 1")
@@ -125,25 +135,31 @@ _BIND = "UPDATE tour_tote SET container_id = :tote_id WHERE tour_id = :tour_id A
 def _bind_tote(session: Session, task: PickRow, raw: str) -> tuple[int, str]:
     """The scanned tote (id, code), bound to the task's tote slot if the slot has none yet."""
     db = Raw(session)
-    found = db.one(_TOTE, site_id=task.site_id, code=raw.strip())
+    found = db.one(_TOTE, code=raw.strip(), site_id=task.site_id)
     if found is None:
         tote = container_by_scan(session, task.site_id, raw, "tote", "tote")  # a GS1 or AIM-marked scan
         found = (tote.id, tote.kind, tote.code)
     tote_id, kind, code = found
     if kind != "tote":
         raise NotFound(f"no tote {raw.strip()[:40]!r} here", code="unknown_tote", details={"field": "tote"})
-    slot = [r[0] for r in db.all(_SLOT, tour_id=task.tour_id, tote_no=task.tote_no)]
-    if not slot:
+    if not task.slot_rows:
         raise Conflict(f"task {task.id} has no tote slot", code="no_tote_slot")
-    bound = {c for c in slot if c is not None}
+    bound = task.slot_totes
     if bound and tote_id not in bound:
         raise Invalid(f"pick into tote slot {task.tote_no}, not tote {code}", code="wrong_tote",
                       details={"field": "tote"})
     if not bound:
         if db.one(_TOTE_ELSEWHERE, tote_id=tote_id, tour_id=task.tour_id, tote_no=task.tote_no) is not None:
             raise Conflict(f"tote {code} is in use on another cart", code="tote_in_use", details={"field": "tote"})
-        db.run(_BIND, tote_id=tote_id, tour_id=task.tour_id, tote_no=task.tote_no)
+        db.later(_BIND, tote_id=tote_id, tour_id=task.tour_id, tote_no=task.tote_no)
     return tote_id, code
+
+
+def ahead_of_confirm(session: Session, site_id: int | None, product: str, tote: str) -> None:
+    """Send the lookups a confirm of these scans will make, ahead (one round trip with the task's own)."""
+    ahead_product_scan(session, product)
+    if site_id is not None:
+        Raw(session).ahead(_TOTE, code=tote.strip(), site_id=site_id)
 
 
 _TAKE = ("UPDATE quant SET reserved = reserved - :quantity, on_hand = on_hand - :quantity "
@@ -151,41 +167,53 @@ _TAKE = ("UPDATE quant SET reserved = reserved - :quantity, on_hand = on_hand - 
 _INTO = (
     "INSERT INTO quant (site_id, product_id, location_id, container_id, lot, expiry, stock_key, on_hand, reserved, "
     "received_at) VALUES (:site_id, :product_id, :location_id, :container_id, :lot, :expiry, :stock_key, :quantity, 0, "
-    ":now) ON CONFLICT (site_id, stock_key) DO UPDATE SET on_hand = quant.on_hand + excluded.on_hand RETURNING id")
+    ":now) ON CONFLICT (site_id, stock_key) DO UPDATE SET on_hand = quant.on_hand + excluded.on_hand")
 _MOVE = (
     "INSERT INTO move (site_id, product_id, lot, expiry, quantity, from_location_id, to_location_id, "
     "from_container_id, to_container_id, from_quant_id, to_quant_id, reason, reference, user_id, created_at) "
     "VALUES (:site_id, :product_id, :lot, :expiry, :quantity, :location_id, :location_id, :from_container_id, "
-    ":to_container_id, :from_quant_id, :to_quant_id, 'pick', :reference, :user_id, :now)")
+    ":to_container_id, :from_quant_id, (SELECT id FROM quant WHERE site_id = :site_id AND stock_key = :stock_key), "
+    "'pick', :reference, :user_id, :now)")
 _RESERVATION = "UPDATE reservation SET quantity = quantity - :quantity WHERE id = :id"
 _LINE_PICKED = "UPDATE order_line SET quantity_picked = quantity_picked + :quantity WHERE id = :id"
 
 
-def _take(session: Session, task: PickRow, quantity: int, tote_id: int, user_id: int) -> None:
-    """Move `quantity` from the reserved quant into the tote (a ledger move) and consume the reservation."""
+def _take(session: Session, task: PickRow, quantity: int, tote_id: int, user_id: int) -> Pending:
+    """Move `quantity` from the reserved quant into the tote (a ledger move) and consume the reservation.
+
+    Queued, not yet sent (backend.rawsql): the caller checks the answer with `_taken` as late as it can.
+    A pick face of a fast mover is everyone's: its quant row stays locked from this UPDATE to the
+    COMMIT, so the less happens in between, the less the next picker of that face waits.
+    """
     if task.quant_id is None:
         raise Conflict("the reservation behind this pick is gone", code="reservation_missing")
     if task.quant_location_id != task.from_location_id:
         raise Conflict("the reserved stock is not at the pick location yet", code="waits_for_replenishment")
     db = Raw(session)
-    if db.one(_TAKE, quantity=quantity, id=task.quant_id) is None:
-        raise Conflict("the reservation behind this pick is gone", code="reservation_missing")
     # The tote's stock keeps the location where it was picked until it is packed.
     destination = StockIdentity(task.product_id, task.quant_location_id, tote_id, task.quant_lot or "",
                                 None).key + db.date_text(task.quant_expiry)
     now = db.when(utcnow())
-    to_quant = db.scalar(_INTO, site_id=task.site_id, product_id=task.product_id, location_id=task.quant_location_id,
-                         container_id=tote_id, lot=task.quant_lot or "", expiry=task.quant_expiry,
-                         stock_key=destination, quantity=quantity, now=now)
-    db.run(_MOVE, site_id=task.site_id, product_id=task.product_id, lot=task.quant_lot or "", expiry=task.quant_expiry,
-           quantity=quantity, location_id=task.quant_location_id, from_container_id=task.quant_container_id,
-           to_container_id=tote_id, from_quant_id=task.quant_id, to_quant_id=to_quant, reference=f"task:{task.id}",
-           user_id=user_id, now=now)
-    db.run(_RESERVATION, quantity=quantity, id=task.reservation_id)
-    db.run(_LINE_PICKED, quantity=quantity, id=task.order_line_id)
-    db.expire(Quant, [task.quant_id, to_quant])
+    db.later(_RESERVATION, quantity=quantity, id=task.reservation_id)
+    db.later(_LINE_PICKED, quantity=quantity, id=task.order_line_id)
+    db.later(_INTO, site_id=task.site_id, product_id=task.product_id, location_id=task.quant_location_id,
+             container_id=tote_id, lot=task.quant_lot or "", expiry=task.quant_expiry, stock_key=destination,
+             quantity=quantity, now=now)
+    db.later(_MOVE, site_id=task.site_id, product_id=task.product_id, lot=task.quant_lot or "",
+             expiry=task.quant_expiry, quantity=quantity, location_id=task.quant_location_id,
+             from_container_id=task.quant_container_id, to_container_id=tote_id, from_quant_id=task.quant_id,
+             stock_key=destination, reference=f"task:{task.id}", user_id=user_id, now=now)
+    taken = db.soon(_TAKE, quantity=quantity, id=task.quant_id)
     db.expire(Reservation, [task.reservation_id])
     db.expire(OrderLine, [task.order_line_id])
+    return taken
+
+
+def _taken(session: Session, task: PickRow, taken: Pending) -> None:
+    """The take went through (else the reservation was gone: the command is refused, nothing booked)."""
+    if taken.one() is None:
+        raise Conflict("the reservation behind this pick is gone", code="reservation_missing")
+    Raw(session).expire(Quant, [task.quant_id])
 
 
 _TOUR_PROGRESS = (
@@ -201,15 +229,16 @@ _ORDER_PROGRESS = (
     "WHERE id = :order_id AND status IN ('in_wave', 'picking')")
 
 
-def _progress(session: Session, tour_id: int | None, order_line_id: int | None) -> None:
+def _progress(session: Session, tour_id: int | None, order_line_id: int | None, order_id: int | None = None) -> None:
     """Tour and order follow their picks: picking, then picked when none is open."""
     db = Raw(session)
     if tour_id is not None:
-        db.run(_TOUR_PROGRESS, tour_id=tour_id)
+        db.later(_TOUR_PROGRESS, tour_id=tour_id)
         db.expire(Tour, [tour_id])
-    order_id = db.scalar(_ORDER_OF_LINE, line_id=order_line_id) if order_line_id is not None else None
+    if order_id is None and order_line_id is not None:
+        order_id = db.scalar(_ORDER_OF_LINE, line_id=order_line_id)
     if order_id is not None:
-        db.run(_ORDER_PROGRESS, now=db.when(utcnow()), order_id=order_id)
+        db.later(_ORDER_PROGRESS, now=db.when(utcnow()), order_id=order_id)
         db.expire(Order, [order_id])
 
 
@@ -228,18 +257,18 @@ def confirm_pick(session: Session, task: PickRow, *, location: str, product: str
         raise Invalid(f"pick {task.quantity}, or report a short pick", code="wrong_quantity",
                       details={"field": "quantity", "expected": task.quantity})
     tote_id, tote_code = _bind_tote(session, task, tote)
-    _take(session, task, quantity, tote_id, user_id)
+    taken = _take(session, task, quantity, tote_id, user_id)
     db = Raw(session)
-    db.run(_DONE, now=db.when(utcnow()), tote_id=tote_id, user_id=user_id, id=task.id,
-           details=db.json({**(task.details or {}), "picked": quantity, "confirmed_by": user_id}))
+    db.later(_DONE, now=db.when(utcnow()), tote_id=tote_id, user_id=user_id, id=task.id,
+             details=db.json({**(task.details or {}), "picked": quantity, "confirmed_by": user_id}))
     db.expire(Task, [task.id])
-    _progress(session, task.tour_id, task.order_line_id)
+    _progress(session, task.tour_id, task.order_line_id, task.order_id)
     audit.record_many(db, [{"user_id": user_id, "site_id": task.site_id, "action": "task.confirm_pick",
                             "entity": "task", "entity_id": task.id, "before": {"state": task.state},
                             "after": {"state": "done", "quantity": quantity}}])
     view = list(task.view)
     view[2], view[4], view[5], view[13] = "done", task.version + 1, user_id, tote_code
-    return {"picked": quantity, "view": view_of(db, view)}
+    return {"picked": quantity, "view": view_of(db, view), "settle": lambda: _taken(session, task, taken)}
 
 
 def short_pick(session: Session, site: Site, task: Task, *, location: str, found: int, reason: str,
@@ -258,7 +287,7 @@ def short_pick(session: Session, site: Site, task: Task, *, location: str, found
                           details={"field": "product" if not product else "tote"})
         verify_product(session, site.id, product, task.product_id, loc.id, task.lot)
         tote_id, _ = _bind_tote(session, row, tote)
-        _take(session, row, found, tote_id, user_id)
+        _taken(session, row, _take(session, row, found, tote_id, user_id))
     missing = task.quantity - found
     reservation = session.get(Reservation, task.reservation_id)
     give_back = min(missing, reservation.quantity)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import sessionmaker
 
 from backend.commands import CommandDispatcher, build_registry
 from backend.commands.runner import BatchRunner, ThreadRunner
+from backend.db import make_command_engine
 from backend.realtime import stream
 from backend.realtime.hub import make_hub
 from backend.realtime.sqlite_writers import serialize_writers
@@ -54,8 +55,15 @@ async def realtime(runtime: Runtime) -> AsyncIterator[None]:
     writers = serialize_writers(runtime.engine) if sqlite else None
     read_sessions, read_engine = _read_sessions(runtime)
     dispatcher = CommandDispatcher(runtime, build_registry())
-    # SQLite has one writer: its commands run in batches on one thread (see backend.commands.runner).
-    runner = BatchRunner(dispatcher) if sqlite else ThreadRunner(dispatcher, settings.command_workers)
+    # SQLite has one writer: its commands run in batches on one thread; PostgreSQL's side by side, on an
+    # engine of their own (see backend.commands.runner and backend.db.make_command_engine).
+    command_engine = None
+    if sqlite:
+        runner = BatchRunner(dispatcher)
+    else:
+        command_engine = make_command_engine(settings.database_url, pool_size=settings.command_workers)
+        runner = ThreadRunner(CommandDispatcher(runtime, dispatcher.registry, bind=command_engine),
+                              settings.command_workers)
     runtime.extras.update(hub=hub, commands=dispatcher, command_runner=runner, read_sessions=read_sessions,
                           device_connections={})
     log.info("realtime hub %s, commands run by %s", type(hub.backend).__name__, type(runner).__name__)
@@ -66,6 +74,8 @@ async def realtime(runtime: Runtime) -> AsyncIterator[None]:
             connection.close(1001, "server stopping")
         uninstall()
         await runner.stop()
+        if command_engine is not None:
+            command_engine.dispose()
         await hub.stop()
         if writers is not None:
             writers.undo()

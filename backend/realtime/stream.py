@@ -2,9 +2,10 @@
 
 Code that changes something a device must hear of calls `emit(session, …)`
 (or `emit_to_workers`). Nothing is written at once: just before the session
-commits, the events are numbered (one ``UPDATE device SET last_seq = last_seq
+commits, the events are numbered (``UPDATE device SET last_seq = last_seq
 + n … RETURNING`` per device, taken in device-id order so two transactions
-never deadlock) and inserted, inside the same transaction. After the commit
+never deadlock) and inserted, inside the same transaction (on PostgreSQL one
+statement a device, sent in the COMMIT's round trip). After the commit
 the hub hears "device D has events up to seq N" (with the events
 themselves, for connections in this process). Rolled back, nothing happened.
 
@@ -24,7 +25,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.models import Device, DeviceEvent, utcnow
-from backend.rawsql import Raw
+from backend.rawsql import Pending, Raw
 
 _OUTBOX = "wes_realtime_outbox"
 _INSTALLED = "wes_realtime_installed"
@@ -33,6 +34,12 @@ _DEVICES_OF_WORKER = "SELECT id FROM device WHERE current_user_id = :user_id AND
 _ADVANCE_HEAD = "UPDATE device SET last_seq = last_seq + :n WHERE id = :device_id RETURNING last_seq, site_id"
 _INSERT_EVENT = ("INSERT INTO device_event (device_id, seq, type, data, created_at) "
                  "VALUES (:device_id, :seq, :type, :data, :created_at)")
+_WRITE_EVENTS = (  # PostgreSQL: both of the above in one statement
+    "WITH head AS (UPDATE device SET last_seq = last_seq + :n WHERE id = :device_id RETURNING last_seq, site_id), "
+    "written AS (INSERT INTO device_event (device_id, seq, type, data, created_at) "
+    "SELECT :device_id, head.last_seq - :n + e.ord, e.type, CAST(e.data AS JSON), :created_at FROM head, "
+    "unnest(CAST(:types AS TEXT[]), CAST(:datas AS TEXT[])) WITH ORDINALITY AS e(type, data, ord)) "
+    "SELECT last_seq, site_id FROM head")
 # Per-transaction caches, dropped when the transaction ends.
 _CACHES = (_WORKER_DEVICES, "wes_task_names")
 
@@ -78,7 +85,7 @@ class Announcement:
 class _Outbox:
     pending: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
     sites: set[int] = field(default_factory=set)
-    written: Announcement | None = None
+    written: tuple | None = None  # (what _write sent, for _announcement)
 
 
 def _outbox(session: Session) -> _Outbox:
@@ -130,6 +137,12 @@ def devices_of_workers(session: Session, user_ids: Iterable[int | None]) -> list
     ).scalars())
 
 
+def ahead_devices_of_worker(session: Session, user_id: int) -> None:
+    """Send ahead the lookup `devices_of_workers` will make for this worker (backend.rawsql)."""
+    if user_id not in session.info.get(_WORKER_DEVICES, ()):
+        Raw(session).ahead(_DEVICES_OF_WORKER, user_id=user_id)
+
+
 def emit_to_workers(session: Session, user_ids: Iterable[int | None], type_: str, data: dict[str, Any]) -> None:
     """Append an event to the stream of every device these workers are signed on at."""
     emit(session, devices_of_workers(session, user_ids), type_, data)
@@ -141,36 +154,60 @@ def touch_site(session: Session, site_id: int) -> None:
 
 
 def _write(session: Session) -> None:
+    """Number and insert the transaction's events (before its COMMIT; on PostgreSQL in the same round trip)."""
     box: _Outbox | None = session.info.get(_OUTBOX)
     if box is None or not (box.pending or box.sites):
         return
-    announcement = Announcement(sites=set(box.sites))
     by_device: dict[int, list[tuple[str, dict[str, Any]]]] = {}
     for device_id, type_, data in box.pending:
         by_device.setdefault(device_id, []).append((type_, data))
     now = utcnow()
     db = Raw(session)
     created_at = db.when(now)
-    rows = []
-    for device_id in sorted(by_device):
-        items = by_device[device_id]
-        head = db.one(_ADVANCE_HEAD, n=len(items), device_id=device_id)
+    heads = []
+    if db.postgres:
+        # One statement a device: advance its head and insert its events from the new head, sent with the
+        # COMMIT; the heads are read back only to announce them once committed.
+        for device_id in sorted(by_device):  # (device-id order: two transactions never deadlock)
+            items = by_device[device_id]
+            heads.append((device_id, items, db.soon(
+                _WRITE_EVENTS, n=len(items), device_id=device_id, created_at=created_at,
+                types=[type_ for type_, _ in items], datas=[_json_text(data) for _, data in items])))
+    else:
+        rows = []
+        for device_id in sorted(by_device):
+            items = by_device[device_id]
+            head = db.one(_ADVANCE_HEAD, n=len(items), device_id=device_id)
+            heads.append((device_id, items, head))
+            if head is not None:
+                first = head[0] - len(items) + 1
+                rows += [{"device_id": device_id, "seq": first + offset, "type": type_, "data": db.json(data),
+                          "created_at": created_at} for offset, (type_, data) in enumerate(items)]
+        db.many(_INSERT_EVENT, rows)
+    box.pending.clear()
+    box.written = (heads, set(box.sites), now)
+
+
+def _announcement(written) -> Announcement:  # noqa: ANN001
+    """What a committed transaction wrote (`_write`), for the hub."""
+    heads, sites, now = written
+    announcement = Announcement(sites=sites)
+    for device_id, items, head in heads:
+        if isinstance(head, Pending):
+            head = head.one()  # (PostgreSQL: answered with the COMMIT)
         if head is None:
             continue  # the device was deleted meanwhile: nobody to tell
         last_seq, site_id = head
         announcement.sites.add(site_id)
-        events = []
-        for offset, (type_, data) in enumerate(items):
-            seq = last_seq - len(items) + 1 + offset
-            event_ = StreamEvent(device_id, seq, type_, data, now)
-            events.append(event_)
-            rows.append({"device_id": device_id, "seq": seq, "type": type_, "data": db.json(data),
-                         "created_at": created_at})
+        first = last_seq - len(items) + 1
         announcement.heads[device_id] = last_seq
-        announcement.events[device_id] = events
-    db.many(_INSERT_EVENT, rows)
-    box.pending.clear()
-    box.written = announcement
+        announcement.events[device_id] = [StreamEvent(device_id, first + offset, type_, data, now)
+                                          for offset, (type_, data) in enumerate(items)]
+    return announcement
+
+
+def _json_text(data: dict[str, Any]) -> str:
+    return json.dumps(data, separators=(",", ":"), default=str)
 
 
 def install(sessions: sessionmaker, announce: Callable[[Announcement], None]) -> Callable[[], None]:
@@ -186,8 +223,9 @@ def install(sessions: sessionmaker, announce: Callable[[Announcement], None]) ->
         if box is None or box.written is None:
             return  # (also fired when a SAVEPOINT is released: nothing is committed yet)
         session.info.pop(_OUTBOX, None)
-        if box.written:
-            announce(box.written)
+        announcement = _announcement(box.written)
+        if announcement:
+            announce(announcement)
 
     def after_transaction_end(session: Session, transaction) -> None:  # noqa: ANN001
         # Rolled back or closed without commit (after_commit has already taken a committed outbox).

@@ -6,10 +6,22 @@ from sqlmodel import Session, select
 
 from backend.models import Container, Location, Product
 from backend.rawsql import Raw
+from backend.scanning.classify import classify_scan
+from backend.scanning.errors import ScanError
 from backend.scanning.lookup import LocationRef, LpnRef, ProductRef, ToteRef
 
 
 _BY_GTIN = "SELECT p.id, p.sku FROM product AS p JOIN product_gtin AS g ON g.product_id = p.id WHERE g.gtin = :gtin"
+
+
+def ahead_product_scan(session: Session, raw: str) -> None:
+    """Send ahead the GTIN lookup that classifying this product scan will make (backend.rawsql)."""
+    try:
+        gtin = classify_scan(raw).gtin
+    except ScanError:
+        return
+    if gtin:
+        Raw(session).ahead(_BY_GTIN, gtin=gtin)
 
 
 class SiteScanLookup:

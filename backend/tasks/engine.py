@@ -24,7 +24,7 @@ from backend import audit
 from backend.errors import Conflict, NotFound
 from backend.models import Container, Location, Product, Task, WorkerProfile, utcnow
 from backend.rawsql import Raw, in_params
-from backend.realtime.stream import devices_of_workers, emit, emit_to_workers, touch_site
+from backend.realtime.stream import ahead_devices_of_worker, devices_of_workers, emit, emit_to_workers, touch_site
 from backend.tasks.states import FINAL_STATES, HELD_STATES, InvalidTransition, check_transition
 
 TASK_FIELDS = ("state", "assigned_to", "priority", "version")
@@ -282,7 +282,7 @@ _SET_POSITION = (
 
 def set_position(session: Session, user_id: int, location_id: int) -> None:
     db = Raw(session)
-    db.run(_SET_POSITION, user_id=user_id, empty=db.json([]), location_id=location_id, now=db.when(utcnow()))
+    db.later(_SET_POSITION, user_id=user_id, empty=db.json([]), location_id=location_id, now=db.when(utcnow()))
     db.expire(WorkerProfile, [user_id])
 
 
@@ -442,6 +442,12 @@ def claim_next(session: Session, worker_id: int, site_id: int, *, position_locat
 
 _HOLDS_ANOTHER = ("SELECT id FROM task WHERE assigned_to = :worker_id AND state IN ('assigned', 'in_progress') "
                   "AND id != :finished LIMIT 1")
+
+
+def ahead_of_completion(session: Session, worker_id: int, task_id: int) -> None:
+    """Send ahead what `completed` will read when this worker finishes this task (backend.rawsql)."""
+    ahead_devices_of_worker(session, worker_id)
+    Raw(session).ahead(_HOLDS_ANOTHER, worker_id=worker_id, finished=task_id)
 
 
 def offer_next(session: Session, worker_id: int, site_id: int, *, position_location_id: int | None,

@@ -125,6 +125,10 @@ def _run_task_command(ctx: CommandContext, task_id: int, action) -> dict:  # noq
 def confirm_pick(ctx: CommandContext, p: ConfirmPick) -> dict:
     """The busiest command on the floor: the same rules as _run_task_command, on plain SQL rows."""
     session = ctx.session
+    # What the confirm will look up (the product and tote scanned, where the worker is signed on, whether
+    # they hold more work) goes to the database with the task's own read: one round trip for all.
+    picking.ahead_of_confirm(session, ctx.actor.site_id, p.product, p.tote)
+    engine.ahead_of_completion(session, ctx.user_id, p.task_id)
     task = picking.load_pick(session, p.task_id)
     if task is None or not ctx.may_use_site(task.site_id):
         raise NotFound(f"task {p.task_id} not found", code="unknown_task")
@@ -137,10 +141,11 @@ def confirm_pick(ctx: CommandContext, p: ConfirmPick) -> dict:
         task.state = "in_progress"
     result = picking.confirm_pick(session, task, location=p.location, product=p.product, tote=p.tote,
                                   quantity=p.quantity, user_id=ctx.user_id)
-    view = result.pop("view")
+    view, settle = result.pop("view"), result.pop("settle")
     result = _outcome(ctx, task, result, mine, state, holder)
     engine.completed(session, view, task.site_id, ctx.user_id, previous_holder=holder,
                      position_location_id=task.from_location_id)
+    settle()  # the stock taken last, just before the COMMIT (see picking._take)
     return {**result, "task": view}
 
 
