@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,12 +17,17 @@ class DomainError(Exception):
     status_code = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None, details: Any = None):
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None,
+                 after_rollback: Callable[[Any], None] | None = None):
+        """`after_rollback(session)`: what must be kept although the refused action is rolled back
+        (a device command's refusal telling the supervisor, say); it runs in the transaction that
+        stores the refusal, and may fill in `details`."""
         super().__init__(message)
         self.message = message
         if code:
             self.code = code
         self.details = details
+        self.after_rollback = after_rollback
 
 
 class NotFound(DomainError):

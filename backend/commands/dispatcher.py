@@ -171,6 +171,8 @@ class CommandDispatcher:
         except DomainError as exc:
             savepoint.rollback()
             stream.rewind(session, mark)
+            if exc.after_rollback is not None:
+                exc.after_rollback(session)
             error = _error(exc.code, exc.message, exc.details)
             self._store(session, actor, envelope, digest, ctx.task_id, False, error, commit=False)
             return CommandOutcome(envelope.id, envelope.type, False, error=error)
@@ -221,6 +223,8 @@ class CommandDispatcher:
                 result = spec.handler(ctx, self._validated(spec, envelope))
             except DomainError as exc:
                 session.rollback()
+                if exc.after_rollback is not None:
+                    exc.after_rollback(session)
                 error = _error(exc.code, exc.message, exc.details)
                 self._store(session, actor, envelope, digest, ctx.task_id, False, error)
                 return CommandOutcome(envelope.id, envelope.type, False, error=error)

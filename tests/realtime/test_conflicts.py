@@ -103,3 +103,27 @@ async def test_a_stale_supervisor_action_gets_version_conflict(site):  # noqa: A
     assert r.status_code == 409 and r.json()["error"]["code"] == "version_conflict"
     r = sup.post(f"{API}/tasks/{task_id}/resume", json={})
     assert r.status_code == 409 and r.json()["error"]["code"] == "invalid_transition"
+
+
+async def test_a_confirm_of_a_cancelled_task_is_refused_and_the_supervisor_is_still_told(site):  # noqa: ANN001
+    from tests.realtime.conftest import make_task
+
+    task_id = make_task(site, kind="count")
+    picker = DeviceClient(site.ws_url, enroll_device(site, "TC-C", worker="pick")["device_token"], site.login("pick"))
+    await picker.connect()
+    sup = site.as_("sup")
+    assert sup.post(f"{API}/tasks/{task_id}/assign", json={"username": "pick"}).status_code == 200
+    await picker.event("task.assigned", id=task_id)
+    assert sup.post(f"{API}/tasks/{task_id}/cancel", json={"reason": "recount later"}).status_code == 200
+    # The count was done on the floor before the handheld heard of the cancel.
+    answer = await picker.command("count", {"task_id": task_id, "location": "R1-01", "lines": []})
+    assert not answer["ok"] and answer["error"]["code"] == "task_conflict"
+    (exception,) = _conflicts(site, task_id)  # kept although the refused command was rolled back
+    assert answer["error"]["details"] == {"state": "cancelled", "exception_id": exception.id}
+    assert exception.state == "open" and exception.details["state_before"] == "cancelled"
+    # Sent again (an outbox replay): the same refusal, no second exception.
+    again = await picker.command("count", {"task_id": task_id, "location": "R1-01", "lines": []},
+                                  command_id=answer["id"])
+    assert again["replayed"] and again["error"] == answer["error"]
+    assert len(_conflicts(site, task_id)) == 1
+    await picker.close()

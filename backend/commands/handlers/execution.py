@@ -9,6 +9,8 @@ outright is refused, with the conflict raised, since its reservation is gone.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import Field
 
 from backend.commands.context import CommandContext
@@ -86,11 +88,24 @@ def _claim_for_the_fact(ctx: CommandContext, task, state: str, holder: int | Non
     """Whether the worker held the task (or it was free); a cancelled or finished task is refused, told."""
     mine = state in WORKABLE_STATES and holder in (None, ctx.user_id)
     if state in ("cancelled", "done") and not mine:
-        exc = raise_conflict(ctx, task, state=state, holder=holder, details={"command": ctx.command_id},
-                             message=f"task {task.id} was reported by user {ctx.user_id} while it was {state}")
+        details = {"state": state}
+        task_id, site_id = task.id, task.site_id
+
+        def tell_the_supervisor(_session) -> None:  # noqa: ANN001  (the refusal rolls the command back)
+            exc = raise_conflict(ctx, _TaskRef(task_id, site_id), state=state, holder=holder,
+                                 details={"command": ctx.command_id},
+                                 message=f"task {task_id} was reported by user {ctx.user_id} while it was {state}")
+            details["exception_id"] = exc.id
+
         raise Conflict(f"task {task.id} is {state}; the supervisor has been told", code="task_conflict",
-                       details={"exception_id": exc.id, "state": state})
+                       details=details, after_rollback=tell_the_supervisor)
     return mine
+
+
+@dataclass(frozen=True)
+class _TaskRef:
+    id: int
+    site_id: int
 
 
 def _outcome(ctx: CommandContext, task, result: dict, mine: bool, state: str, holder: int | None) -> dict:  # noqa: ANN001
