@@ -213,7 +213,9 @@ def _taken(session: Session, task: PickRow, taken: Pending) -> None:
     """The take went through (else the reservation was gone: the command is refused, nothing booked)."""
     if taken.one() is None:
         raise Conflict("the reservation behind this pick is gone", code="reservation_missing")
-    Raw(session).expire(Quant, [task.quant_id])
+    # Both quants changed (the tote's was found by its stock key): loaded ones are read again.
+    for obj in [o for o in session.identity_map.values() if isinstance(o, Quant)]:
+        session.expire(obj)
 
 
 _TOUR_PROGRESS = (
