@@ -97,11 +97,11 @@ class Pending:
 
     __slots__ = ("_raw", "_cursor", "_rows", "rowcount")
 
-    def __init__(self, raw: "Raw | None", rows: list[tuple] | None = None, rowcount: int = -1) -> None:
+    def __init__(self, raw: "Raw | None", rows: list[tuple] | None = None) -> None:
         self._raw = raw
         self._cursor = None
         self._rows = rows
-        self.rowcount = rowcount
+        self.rowcount = -1
 
     def all(self) -> list[tuple]:
         if self._rows is None:
@@ -242,18 +242,20 @@ class Raw:
         return self._execute(sql, params).rowcount
 
     def one(self, sql: str, **params: Any) -> tuple | None:
-        if self._ahead and (found := self._ahead.pop((sql, frozenset(params.items())), None)) is not None:
-            return found.one()
-        return self._execute(sql, params).fetchone()
+        return self._sent_ahead(sql, params).fetchone()
 
     def scalar(self, sql: str, **params: Any) -> Any:
         row = self.one(sql, **params)
         return None if row is None else row[0]
 
     def all(self, sql: str, **params: Any) -> list[tuple]:
+        return self._sent_ahead(sql, params).fetchall()
+
+    def _sent_ahead(self, sql: str, params: dict[str, Any]):  # noqa: ANN202
+        """The answer of the same read sent ahead (`ahead`), else the read made now."""
         if self._ahead and (found := self._ahead.pop((sql, frozenset(params.items())), None)) is not None:
-            return found.all()
-        return self._execute(sql, params).fetchall()
+            return found
+        return self._execute(sql, params)
 
     def many(self, sql: str, rows: list[dict[str, Any]]) -> None:
         """One statement for many parameter sets: queued like `later` on PostgreSQL, executemany on SQLite."""

@@ -25,7 +25,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.models import Device, DeviceEvent, utcnow
-from backend.rawsql import Pending, Raw
+from backend.rawsql import Raw
 
 _OUTBOX = "wes_realtime_outbox"
 _INSTALLED = "wes_realtime_installed"
@@ -177,8 +177,9 @@ def _write(session: Session) -> None:
         rows = []
         for device_id in sorted(by_device):
             items = by_device[device_id]
-            head = db.one(_ADVANCE_HEAD, n=len(items), device_id=device_id)
-            heads.append((device_id, items, head))
+            pending = db.soon(_ADVANCE_HEAD, n=len(items), device_id=device_id)  # (SQLite: answered now)
+            heads.append((device_id, items, pending))
+            head = pending.one()
             if head is not None:
                 first = head[0] - len(items) + 1
                 rows += [{"device_id": device_id, "seq": first + offset, "type": type_, "data": db.json(data),
@@ -192,9 +193,8 @@ def _announcement(written) -> Announcement:  # noqa: ANN001
     """What a committed transaction wrote (`_write`), for the hub."""
     heads, sites, now = written
     announcement = Announcement(sites=sites)
-    for device_id, items, head in heads:
-        if isinstance(head, Pending):
-            head = head.one()  # (PostgreSQL: answered with the COMMIT)
+    for device_id, items, pending in heads:
+        head = pending.one()  # (PostgreSQL: answered with the COMMIT)
         if head is None:
             continue  # the device was deleted meanwhile: nobody to tell
         last_seq, site_id = head
