@@ -164,6 +164,10 @@ class CommandDispatcher:
             return stored
         mark = stream.mark(session)
         savepoint = session.begin_nested()
+        # SQLAlchemy sends the SAVEPOINT with the nested transaction's first statement through the session;
+        # the raw SQL of the hot paths never goes through it, so without this a refused command's raw
+        # writes would not be undone.
+        session.connection()
         ctx = CommandContext(session, self.runtime, actor, envelope.id, via)
         try:
             result = spec.handler(ctx, self._validated(spec, envelope))

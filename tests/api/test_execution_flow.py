@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import func, text
 from sqlmodel import select
 
+from backend.api.deps import load_principal
+from backend.commands import Actor, CommandEnvelope
 from backend.inventory.ledger import ledger_disagreements
-from backend.models import Site
+from backend.models import DeviceCommand, Move, Site, Task, User
 from tests.api.test_outbound_flow import STANDARD, _orders, _outbound_site, _reserved_matches_reservations
 from tests.helpers import SKU_A, SKU_C, gtin13
 
@@ -118,6 +121,46 @@ def test_the_same_pick_sent_twice_moves_stock_once(api):  # noqa: ANN001
     assert again["result"] == first["result"]
     in_tote = api.as_("sup").get("/api/v1/inventory", params={"site": "S1", "lpn": tote}).json()["data"]
     assert [q["on_hand"] for q in in_tote] == [pick["quantity"]]
+
+
+def test_a_pick_whose_stock_went_missing_is_refused_and_its_batch_mates_stand(api):  # noqa: ANN001
+    """Two confirms in one batch; the second's take finds the stock's reservation gone after its
+    writes were made: the first pick is booked once, the second is refused and moved nothing."""
+    _outbound_site(api)
+    wave = _released_wave(api)
+    tours = api.as_("sup").get(f"/api/v1/waves/{wave['id']}/tours").json()["data"]
+    picks = [(tour["id"], p) for tour in tours for p in tour["picks"] if not p["waits_for_task"]]
+    (tour_1, first), (tour_2, second) = picks[0], next(
+        (t, p) for t, p in picks[1:] if p["location"] != picks[0][1]["location"])
+    tote_1, tote_2 = _totes(api, 2)
+    with api.runtime.sessions() as session:
+        session.exec(text("UPDATE quant SET reserved = 0 WHERE id = (SELECT quant_id FROM reservation WHERE id = "
+                          "(SELECT reservation_id FROM task WHERE id = :id))").bindparams(id=second["task_id"]))
+        session.commit()
+        actor = Actor(load_principal(session, session.exec(select(User).where(User.username == "pick")).one()))
+
+    def confirm(command_id: str, pick: dict, tote: str) -> tuple:
+        return (actor, CommandEnvelope(command_id, "confirm_pick", {
+            "task_id": pick["task_id"], "location": pick["location"], "product": _gtin_of(pick["sku"]),
+            "tote": tote, "quantity": pick["quantity"]}), "http")
+
+    outcomes = api.runtime.extras["commands"].apply_batch([
+        confirm("batch-pick-0001", first, tote_1),
+        confirm("batch-pick-0002", second, tote_2 if tour_2 != tour_1 or second["tote"] != first["tote"] else tote_1),
+    ])
+
+    assert outcomes[0].ok, outcomes[0].error
+    assert not outcomes[1].ok and outcomes[1].error["code"] == "reservation_missing"
+    with api.runtime.sessions() as session:
+        moved = dict(session.exec(select(Move.reference, func.count()).where(Move.reference.in_(
+            [f"task:{first['task_id']}", f"task:{second['task_id']}"])).group_by(Move.reference)).all())
+        states = {t.id: t.state for t in session.exec(select(Task).where(
+            Task.id.in_([first["task_id"], second["task_id"]]))).all()}
+        stored = dict(session.exec(select(DeviceCommand.command_id, DeviceCommand.ok).where(
+            DeviceCommand.command_id.like("batch-pick-%"))).all())
+    assert moved == {f"task:{first['task_id']}": 1}
+    assert states[first["task_id"]] == "done" and states[second["task_id"]] != "done"
+    assert stored == {"batch-pick-0001": True, "batch-pick-0002": False}
 
 
 def test_a_short_pick_is_reallocated_from_another_location_and_counted(api):  # noqa: ANN001
