@@ -70,15 +70,33 @@ def seed(database_url: str, secret: str, clients: int, picks: int, supervisors: 
         people = _add_people(runtime, site_id, secret, clients, supervisors)
         with runtime.sessions() as session:
             tasks = session.exec(select(Task.id).where(Task.wave_id == wave_id, Task.kind == "pick")).all()
-        # Planner statistics, as a running site has them (autovacuum would gather them within minutes;
-        # a database loaded seconds ago has none, and PostgreSQL then plans index lookups as scans).
-        with runtime.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("ANALYZE")
+        _analyze(runtime.engine)
     finally:
         uninstall()
         runtime.engine.dispose()
     return {**people, "gtins": {sku: gtins[sku] for sku in sorted(skus)},
             "seeded": {"orders": len(workload.orders), "pick_tasks": len(tasks), "totes": totes}}
+
+
+def _analyze(engine) -> None:  # noqa: ANN001
+    """Planner statistics, as a running site has them.
+
+    Autovacuum would gather them within minutes; a database loaded seconds ago has none, and
+    PostgreSQL then plans index lookups as scans. Like autovacuum, it leaves empty tables alone:
+    statistics saying "empty" make PostgreSQL plan a table that is about to fill (device_command,
+    device_event) as a scan of nothing, and a command connection keeps that generic plan while the
+    table grows; a table never analyzed is planned from its actual size.
+    """
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if engine.dialect.name != "postgresql":
+            conn.exec_driver_sql("ANALYZE")
+            return
+        tables = conn.exec_driver_sql(
+            "SELECT c.relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY c.relname").scalars().all()
+        for table in tables:
+            if conn.exec_driver_sql(f'SELECT EXISTS (SELECT 1 FROM "{table}")').scalar():
+                conn.exec_driver_sql(f'ANALYZE "{table}"')
 
 
 def _add_gtins(runtime, workload) -> dict[str, str]:  # noqa: ANN001

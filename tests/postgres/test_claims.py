@@ -1,0 +1,49 @@
+"""Claiming on PostgreSQL: a tour another picker is claiming right now is passed over, not waited for."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import select
+
+from backend.models import Site, Task, User, WorkerProfile
+from backend.tasks import engine
+from tests.api.test_outbound_flow import STANDARD, _orders, _outbound_site
+from tests.conftest import Api
+
+pytestmark = pytest.mark.postgres
+
+
+def test_a_picker_gets_the_next_tour_while_the_best_one_is_being_claimed(pg_api: Api) -> None:
+    _outbound_site(pg_api)
+    assert _orders(pg_api, STANDARD).status_code == 201
+    sup = pg_api.as_("sup")
+    wave = sup.post("/api/v1/waves", json={"site": "S1", "cart": {"totes": 1}}).json()  # a tour per order
+    assert sup.post(f"/api/v1/waves/{wave['id']}/release").status_code == 200
+    sessions = pg_api.runtime.sessions
+    with sessions() as session:
+        site_id = session.exec(select(Site.id).where(Site.code == "S1")).one()
+        picker = session.exec(select(User.id).where(User.username == "pick")).one()
+        tours = set(session.exec(select(Task.tour_id).where(Task.wave_id == wave["id"])).all()) - {None}
+        session.add(WorkerProfile(user_id=picker, skills=["pick"], zone_ids=[], equipment=[]))  # picks only
+        session.commit()
+    with sessions() as session:  # the tour this picker would be given, claimed and given back
+        best_tour = engine.claim_next(session, picker, site_id, candidates=1)[0]["tour_id"]
+        session.rollback()
+    assert best_tour is not None and len(tours) > 1
+
+    with pg_api.runtime.engine.connect() as other:  # another picker's claim holds the best tour's row
+        other.execute(text("SELECT id FROM tour WHERE id = :id FOR UPDATE"), {"id": best_tour})
+        with sessions() as session:
+            # One candidate at a time: all of them belong to the tour being claimed.
+            claimed = engine.claim_next(session, picker, site_id, candidates=1)
+            session.commit()
+        other.rollback()
+
+    assert claimed, "the picker was left without work while other tours waited"
+    assert {view["tour_id"] for view in claimed} == {claimed[0]["tour_id"]} != {best_tour}
+    with sessions() as session:
+        holders = session.exec(select(Task.assigned_to).where(Task.tour_id == claimed[0]["tour_id"])).all()
+        untouched = session.exec(select(Task.state).where(Task.tour_id == best_tour)).all()
+    assert set(holders) == {picker}  # the whole tour came along
+    assert set(untouched) == {"pending"}
