@@ -49,8 +49,6 @@ class Settings(BaseSettings):
     ws_outbound_queue: int = Field(default=512, ge=8)
     device_token_days: int = Field(default=365, ge=1)
     device_enrollment_minutes: int = Field(default=60, ge=1)
-    # PostgreSQL: device commands in progress at once, each on a thread and connection of its own.
-    command_workers: int = Field(default=12, ge=1)
     dispatch_priority_per_metre: float = Field(default=1.0, ge=0)
 
     @model_validator(mode="after")

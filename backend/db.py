@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+import time
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, create_engine
 
@@ -32,20 +34,45 @@ def make_engine(database_url: str, *, pool_size: int = 10) -> Engine:
     return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
 
 
-def make_command_engine(database_url: str, *, pool_size: int) -> Engine:
+# A command connection idle this long is pinged at checkout; one in steady use is not (a round trip per batch).
+COMMAND_PING_AFTER_IDLE_S = 5.0
+
+
+def make_command_engine(database_url: str) -> Engine:
     """PostgreSQL: the engine device commands run on (a few statements, over and over, all day).
 
     Every statement is prepared at its first use, with a generic plan: planned once per connection,
     not for each of its first executions as by default (the confirm's task read takes ~3 ms to
     plan and ~0.1 ms to run). psycopg forgets its prepared statements at every ROLLBACK (a
     refused command), so the threshold matters as much as the plan cache mode.
+
+    The commands' batch thread holds one connection, the run-them-one-by-one fallback of a failed
+    batch a second. Instead of pinging at every checkout, a connection is pinged only after it sat
+    idle (the database may have restarted meanwhile); one psycopg knows is broken is replaced.
     """
-    engine = create_engine(make_url(database_url), pool_size=pool_size, max_overflow=4, pool_pre_ping=True,
+    engine = create_engine(make_url(database_url), pool_size=2, max_overflow=2,
                            connect_args={"prepare_threshold": 0, "options": "-c plan_cache_mode=force_generic_plan"})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # noqa: ANN001
         dbapi_conn.prepared_max = 256  # every command's statements (the default, 100, would evict some)
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn, record):  # noqa: ANN001
+        record.info["wes_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn, record, _proxy):  # noqa: ANN001
+        if dbapi_conn.broken or dbapi_conn.closed:
+            raise DisconnectionError("connection lost")
+        idle_since = record.info.get("wes_idle_since")
+        if idle_since is not None and time.monotonic() - idle_since > COMMAND_PING_AFTER_IDLE_S:
+            try:
+                dbapi_conn.autocommit = True  # (no transaction, no ROLLBACK: the prepared statements stay)
+                dbapi_conn.execute("SELECT 1")
+                dbapi_conn.autocommit = False
+            except dbapi_conn.Error as exc:
+                raise DisconnectionError(f"connection lost: {exc}") from exc
 
     return engine
 

@@ -10,9 +10,10 @@ realtime` needs the last. Everything else keeps using SQLModel.
     db.run("UPDATE task SET state = :state WHERE id = :id", state="done", id=7)
 
 On PostgreSQL every statement is a round trip to the server, and every
-round trip gives up the GIL and must win it back from the event loop and the
-other command threads: what a handheld waits for is the number of round
-trips more than the statements. So statements can be sent ahead:
+round trip gives up the GIL and must win it back from the event loop; the
+commands' batch thread waits for each answer while the server works: what
+a handheld waits for is the number of round trips more than the statements.
+So statements can be sent ahead:
 
     db.later(MOVE_SQL, …)                  # a write whose outcome nobody reads
     found = db.soon(TOTE_SQL, code=…)      # a read whose rows are needed a little later
@@ -53,6 +54,8 @@ _LOCK_OF = re.compile(r"\{for_update_of (\w+)\}")
 _RENDERED: dict[tuple[str, str], str] = {}
 _KEY = "wes_raw"
 _QUEUED = "wes_raw_queued"  # on the DBAPI connection's info: the Raw whose statements wait to be sent
+IN_BATCH = "wes_in_batch"  # on session.info: several commands share this transaction (see check_when_answered)
+_OWNER = "wes_raw_owner"  # on the DBAPI connection's info: the Raw of the transaction in progress
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: the next statement begins a transaction
 
 
@@ -95,13 +98,14 @@ class _Converters:
 class Pending:
     """The rows of a statement sent ahead (`Raw.soon`): asking for them sends whatever is queued."""
 
-    __slots__ = ("_raw", "_cursor", "_rows", "rowcount")
+    __slots__ = ("_raw", "_cursor", "_rows", "rowcount", "_check")
 
     def __init__(self, raw: "Raw | None", rows: list[tuple] | None = None) -> None:
         self._raw = raw
         self._cursor = None
         self._rows = rows
         self.rowcount = -1
+        self._check = None
 
     def all(self) -> list[tuple]:
         if self._rows is None:
@@ -125,7 +129,7 @@ class Raw:
     """The DBAPI cursor of a session's transaction, with ``:name`` parameters on both databases."""
 
     __slots__ = ("session", "dialect", "postgres", "_cursor", "_conv", "_transaction", "_driver", "_info", "_queue",
-                 "_ahead")
+                 "_ahead", "failed_checks")
 
     def __new__(cls, session: Session) -> "Raw":
         if session.new or session.dirty or session.deleted:
@@ -147,8 +151,10 @@ class Raw:
         self._info = connection.info
         self._queue: list[tuple[str, Any, Pending | None]] = []
         self._ahead: dict[tuple, Pending] = {}
+        self.failed_checks: list[Exception] = []
         if self.postgres:
             _watch(connection.engine)
+            self._info[_OWNER] = self
         session.info[_KEY] = self
         return self
 
@@ -173,6 +179,23 @@ class Raw:
         """Send a read now that code further on will make with exactly these arguments (answered from this)."""
         if self.postgres:
             self._ahead[(sql, frozenset(params.items()))] = self.soon(sql, **params)
+
+    def check_when_answered(self, pending: Pending, check) -> None:  # noqa: ANN001
+        """Run `check(pending)` when its answer comes back with whatever is sent next, not in a round trip now.
+
+        For many commands in one transaction (a batch): a check that raises is kept in
+        `failed_checks`, and whoever runs the batch must then roll all of it back (the check belongs
+        to a command the batch already moved past). Answered already (SQLite): checked at once.
+        """
+        if pending._rows is not None:
+            check(pending)
+            return
+        pending._check = check
+
+    def send_checked(self) -> None:
+        """Send what is queued if a check waits on it (before a COMMIT: checks must run while it can be undone)."""
+        if any(pending is not None and pending._check is not None for _text, _params, pending in self._queue):
+            self.send()
 
     def _enqueue(self, text: str, params: Any, pending: Pending | None) -> None:
         if not self._queue:
@@ -205,6 +228,12 @@ class Raw:
                 pending._rows = cursor.fetchall() if cursor.description else []
                 pending.rowcount = cursor.rowcount
                 pending._cursor = None
+                if pending._check is not None:
+                    check, pending._check = pending._check, None
+                    try:
+                        check(pending)
+                    except Exception as exc:  # noqa: BLE001  (kept for the batch to see)
+                        self.failed_checks.append(exc)
 
     def _failed(self, queue: list, current, exc: Exception) -> Exception:  # noqa: ANN001
         for _text, _params, pending in queue:
@@ -218,6 +247,18 @@ class Raw:
         self._queue = []
         self._ahead.clear()
         self._info.pop(_QUEUED, None)
+
+    def _forget_queued(self, since: int = 0) -> None:
+        """Forget the queued statements from position `since` on (rolled back to a savepoint before them)."""
+        dropped, self._queue = self._queue[since:], self._queue[:since]
+        lost = {id(pending) for _text, _params, pending in dropped if pending is not None}
+        for _text, _params, pending in dropped:
+            if pending is not None:
+                pending._raw = None
+        if lost:
+            self._ahead = {key: found for key, found in self._ahead.items() if id(found) not in lost}
+        if not self._queue:
+            self._info.pop(_QUEUED, None)
 
     def _execute(self, sql: str, params: dict[str, Any]):  # noqa: ANN202
         if self.postgres and (self._queue or self._driver.pgconn.transaction_status == _IDLE):
@@ -332,9 +373,56 @@ def _drop_on_rollback(conn) -> None:  # noqa: ANN001
 
 
 def _drop_on_checkin(_dbapi_connection, record) -> None:  # noqa: ANN001  (however the transaction ended)
+    record.info.pop(_OWNER, None)
     queued = record.info.pop(_QUEUED, None)
     if queued is not None:
         queued.discard()
+
+
+def queue_savepoints(engine: Engine) -> None:
+    """PostgreSQL, for many commands in one transaction (a SAVEPOINT each): no round trips of their own.
+
+    SAVEPOINT and RELEASE SAVEPOINT are queued like `Raw.later` and travel with the next statement
+    sent; ROLLBACK TO SAVEPOINT forgets whatever was queued after its SAVEPOINT, and is not sent at
+    all when that SAVEPOINT never left the queue. SQLAlchemy's own bookkeeping of the nested
+    transaction (which ORM objects to expire) is unchanged: only the dialect's three statements are
+    routed here, for this engine alone. Without a Raw in the transaction they run as usual.
+    """
+    dialect = engine.dialect
+    if getattr(dialect, "_wes_queued_savepoints", False):
+        return
+    plain_rollback_to = dialect.do_rollback_to_savepoint
+
+    def owner(connection) -> Raw | None:  # noqa: ANN001
+        raw = connection.info.get(_OWNER)
+        if raw is None or raw._transaction is None or raw.session.get_transaction() is not raw._transaction:
+            return None
+        return raw
+
+    def queued(plain, statement: str):  # noqa: ANN001, ANN202
+        def do(connection, name: str) -> None:  # noqa: ANN001
+            raw = owner(connection)
+            if raw is None:
+                plain(connection, name)
+            else:
+                raw._enqueue(f"{statement} {name}", None, None)
+        return do
+
+    def do_rollback_to_savepoint(connection, name: str) -> None:  # noqa: ANN001
+        raw = owner(connection)
+        if raw is not None:
+            marker = f"SAVEPOINT {name}"
+            for index in range(len(raw._queue) - 1, -1, -1):
+                if raw._queue[index][0] == marker:
+                    raw._forget_queued(index)  # the server never heard of it: nothing there to undo
+                    return
+            raw._forget_queued()  # all of it came after the savepoint, which the server has
+        plain_rollback_to(connection, name)
+
+    dialect.do_savepoint = queued(dialect.do_savepoint, "SAVEPOINT")
+    dialect.do_release_savepoint = queued(dialect.do_release_savepoint, "RELEASE SAVEPOINT")
+    dialect.do_rollback_to_savepoint = do_rollback_to_savepoint
+    dialect._wes_queued_savepoints = True
 
 
 def in_params(prefix: str, values) -> tuple[str, dict[str, Any]]:  # noqa: ANN001

@@ -32,7 +32,7 @@ from backend.commands.context import Actor, CommandContext
 from backend.commands.registry import CommandRegistry
 from backend.errors import DomainError, _clean_validation_errors
 from backend.models import utcnow
-from backend.rawsql import Raw
+from backend.rawsql import IN_BATCH, Raw
 from backend.realtime import stream
 from backend.runtime import Runtime
 
@@ -71,6 +71,15 @@ class CommandOutcome:
         else:
             body["error"] = self.error
         return body
+
+
+class FailedCheck(RuntimeError):
+    """A check of an earlier command in the batch failed when its answer came back: undo the batch."""
+
+
+def _no_failed_checks(db: Raw) -> None:
+    if db.failed_checks:
+        raise FailedCheck(f"a command's check failed after it ran: {db.failed_checks[0]!r}")
 
 
 def _error(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -144,9 +153,18 @@ class CommandDispatcher:
         if not work:
             return outcomes
         session = self._session()
+        session.info[IN_BATCH] = True
         try:
+            db = Raw(session)
+            for _index, actor, envelope, _via, _spec, _digest in work:
+                # Every command's stored answer in one round trip (PostgreSQL; a repeat within the batch
+                # reads again, after its first copy was stored).
+                db.ahead(_STORED, user_id=actor.user_id, command_id=envelope.id)
             for index, actor, envelope, via, spec, digest in work:
                 outcomes[index] = self._apply_nested(session, actor, envelope, spec, digest, via)
+                _no_failed_checks(db)
+            db.send_checked()
+            _no_failed_checks(db)
             session.commit()
         except Exception:  # noqa: BLE001
             log.exception("a batch of %d commands could not commit: running them one by one", len(work))
@@ -166,7 +184,7 @@ class CommandDispatcher:
         savepoint = session.begin_nested()
         # SQLAlchemy sends the SAVEPOINT with the nested transaction's first statement through the session;
         # the raw SQL of the hot paths never goes through it, so without this a refused command's raw
-        # writes would not be undone.
+        # writes would not be undone. (PostgreSQL: queued, see backend.rawsql.queue_savepoints.)
         session.connection()
         ctx = CommandContext(session, self.runtime, actor, envelope.id, via)
         try:

@@ -1,18 +1,34 @@
 """Where device commands run: the websocket and HTTP paths both `await runner.run(…)`.
 
-- `BatchRunner` (SQLite, one writer): one thread runs whatever commands
-  queued up while it worked on the last batch, in one transaction (each in
-  its own SAVEPOINT, so a refused command changes nothing), and commits
-  once: BEGIN IMMEDIATE, COMMIT and the WAL writes of the pages they all
-  touch are shared, so the busier the floor, the cheaper each command.
-  Answers go out only after that commit.
-- `ThreadRunner` (PostgreSQL): a pool of threads, one transaction per
-  command, so commands of different workers run side by side. Each round
-  trip to the server gives up the GIL and must win it back from the event
-  loop, so a command's statements travel in as few round trips as possible
-  (backend.rawsql's pipelines). (Running them on the event loop instead, over
-  psycopg's async connections and SQLAlchemy's greenlet bridge, measured
-  slower: the loop then carried every command's Python as well.)
+`BatchRunner`: one thread runs whatever commands queued up while it worked
+on the last batch, in one transaction (each in its own SAVEPOINT, so a
+refused command changes nothing), and commits once; answers go out only
+after that commit. The busier the floor, the bigger the batches and the
+cheaper each command: BEGIN, COMMIT, the connection checkout and (SQLite)
+the WAL writes of the pages they all touch are shared.
+
+- SQLite has one writer anyway.
+- PostgreSQL too: one thread and one connection for the commands. Measured
+  on 2 cores (`wes bench realtime`, 300 handhelds), a pool of 12 threads
+  with a transaction per command spent ~5 ms of CPU per command across the
+  server and PostgreSQL, a quarter of the server's in switching threads
+  (each round trip gives up the GIL and must win it back); batches on one
+  thread spend ~3 ms. A second batch thread was far worse: two batches
+  wait on each other's row locks (a fast mover's stock) held to their
+  commits, and deadlock when they take two of them in opposite orders
+  (161 commands/s); two threads fed by the scanned location, so that a
+  pick face's stock stays with one of them, measured no better than one.
+  Within a batch a command costs one round trip: its SAVEPOINT, its
+  writes and the previous command's stored answer all travel with its
+  first read (backend.rawsql). Commands of one device still run in order:
+  a connection waits for each answer before sending the next command.
+  (Running commands on the event loop over psycopg's async connections and
+  SQLAlchemy's greenlet bridge measured slower: the loop then carried
+  every command's Python as well.)
+
+If a batch cannot commit (a deadlock with another replica, a duplicate
+stored meanwhile, a check that failed after its command), it is rolled back
+and each of its commands runs again in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -21,7 +37,6 @@ import asyncio
 import logging
 import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from backend.commands.context import Actor
@@ -36,17 +51,9 @@ class CommandRunner(Protocol):
     async def stop(self) -> None: ...
 
 
-class ThreadRunner:
-    def __init__(self, dispatcher: CommandDispatcher, workers: int) -> None:
-        self.dispatcher = dispatcher
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wes-command")
-
-    async def run(self, actor: Actor, envelope: CommandEnvelope, via: str) -> CommandOutcome:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.dispatcher.apply, actor, envelope, via)
-
-    async def stop(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
+# PostgreSQL keeps the ids of 64 subtransactions (SAVEPOINTs that wrote) per transaction in shared
+# memory; past that every snapshot taken anywhere must look them up on disk.
+POSTGRES_MAX_BATCH = 32
 
 
 class BatchRunner:

@@ -35,7 +35,7 @@ from backend.models import (
     WarehouseException,
     utcnow,
 )
-from backend.rawsql import Pending, Raw
+from backend.rawsql import IN_BATCH, Pending, Raw
 from backend.scanning.db_lookup import ahead_product_scan
 from backend.scanning.lookup import LocationRef
 from backend.tasks.engine import view_of
@@ -210,12 +210,25 @@ def _take(session: Session, task: PickRow, quantity: int, tote_id: int, user_id:
 
 
 def _taken(session: Session, task: PickRow, taken: Pending) -> None:
-    """The take went through (else the reservation was gone: the command is refused, nothing booked)."""
-    if taken.one() is None:
-        raise Conflict("the reservation behind this pick is gone", code="reservation_missing")
+    """The take went through (else the reservation was gone: the command is refused, nothing booked).
+
+    In a batch of commands (PostgreSQL) the answer is checked when it comes back with the next
+    command's first read, or before the batch commits, instead of in a round trip of its own; if it
+    failed there, the batch is rolled back and each of its commands run again on its own, where the
+    refusal is made here and now.
+    """
     # Both quants changed (the tote's was found by its stock key): loaded ones are read again.
     for obj in [o for o in session.identity_map.values() if isinstance(o, Quant)]:
         session.expire(obj)
+    if session.info.get(IN_BATCH):
+        Raw(session).check_when_answered(taken, _took)
+    else:
+        _took(taken)
+
+
+def _took(taken: Pending) -> None:
+    if taken.one() is None:
+        raise Conflict("the reservation behind this pick is gone", code="reservation_missing")
 
 
 _TOUR_PROGRESS = (

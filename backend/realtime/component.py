@@ -12,8 +12,9 @@ from sqlmodel import Session, create_engine
 from sqlalchemy.orm import sessionmaker
 
 from backend.commands import CommandDispatcher, build_registry
-from backend.commands.runner import BatchRunner, ThreadRunner
+from backend.commands.runner import POSTGRES_MAX_BATCH, BatchRunner
 from backend.db import make_command_engine
+from backend.rawsql import queue_savepoints
 from backend.realtime import stream
 from backend.realtime.hub import make_hub
 from backend.realtime.sqlite_writers import serialize_writers
@@ -54,16 +55,18 @@ async def realtime(runtime: Runtime) -> AsyncIterator[None]:
     sqlite = runtime.engine.dialect.name == "sqlite"
     writers = serialize_writers(runtime.engine) if sqlite else None
     read_sessions, read_engine = _read_sessions(runtime)
-    dispatcher = CommandDispatcher(runtime, build_registry())
-    # SQLite has one writer: its commands run in batches on one thread; PostgreSQL's side by side, on an
-    # engine of their own (see backend.commands.runner and backend.db.make_command_engine).
+    # Commands run in batches on one thread: whatever queued up while it worked on the last batch, in one
+    # transaction (backend.commands.runner). On PostgreSQL on an engine of their own, whose SAVEPOINTs
+    # travel with the next statement (backend.db.make_command_engine, backend.rawsql.queue_savepoints).
     command_engine = None
     if sqlite:
+        dispatcher = CommandDispatcher(runtime, build_registry())
         runner = BatchRunner(dispatcher)
     else:
-        command_engine = make_command_engine(settings.database_url, pool_size=settings.command_workers)
-        runner = ThreadRunner(CommandDispatcher(runtime, dispatcher.registry, bind=command_engine),
-                              settings.command_workers)
+        command_engine = make_command_engine(settings.database_url)
+        queue_savepoints(command_engine)
+        dispatcher = CommandDispatcher(runtime, build_registry(), bind=command_engine)
+        runner = BatchRunner(dispatcher, max_batch=POSTGRES_MAX_BATCH)
     runtime.extras.update(hub=hub, commands=dispatcher, command_runner=runner, read_sessions=read_sessions,
                           device_connections={})
     log.info("realtime hub %s, commands run by %s", type(hub.backend).__name__, type(runner).__name__)

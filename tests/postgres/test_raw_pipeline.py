@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backend.db import make_command_engine, make_engine
-from backend.rawsql import Raw
+from backend.rawsql import Raw, queue_savepoints
 
 pytestmark = pytest.mark.postgres
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture(params=["app", "commands"])
 def engine(request: pytest.FixtureRequest, postgres_url: str):  # noqa: ANN201
     """The app's engine and the device commands' own (prepared statements, generic plans): both must behave."""
-    engine = make_engine(postgres_url) if request.param == "app" else make_command_engine(postgres_url, pool_size=1)
+    engine = make_engine(postgres_url) if request.param == "app" else make_command_engine(postgres_url)
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE bin (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL)")
         conn.exec_driver_sql("INSERT INTO bin VALUES (1, 10), (2, 20)")
@@ -95,5 +95,64 @@ def test_a_failing_queued_statement_fails_where_the_queue_is_sent_and_nothing_st
         Raw(session).later("INSERT INTO bin VALUES (:id, :qty)", id=1, qty=1)
         with pytest.raises(IntegrityError):
             session.commit()  # (sent with the COMMIT: the commit fails)
+        session.rollback()
+    assert _quantities(engine) == {1: 10, 2: 20}
+
+
+@pytest.fixture
+def batch_engine(postgres_url: str):  # noqa: ANN201
+    """The device commands' engine as the app sets it up for batches: SAVEPOINTs go with the queue."""
+    engine = make_command_engine(postgres_url)
+    queue_savepoints(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE bin (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO bin VALUES (1, 10), (2, 20)")
+    sent_alone: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda _c, _cur, statement, *_a: sent_alone.append(statement))
+    yield engine, sent_alone
+    engine.dispose()
+
+
+def _command(session: Session, qty: int, *, refuse: bool, read_first: bool = False) -> None:
+    """One command of a batch: a SAVEPOINT, writes, and (maybe) a refusal that undoes them."""
+    savepoint = session.begin_nested()
+    session.connection()
+    db = Raw(session)
+    if read_first:
+        assert db.scalar("SELECT qty FROM bin WHERE id = :id", id=2) is not None  # the SAVEPOINT goes with this
+    db.later("UPDATE bin SET qty = :qty WHERE id = :id", qty=qty, id=1)
+    db.later("UPDATE bin SET qty = qty + 1 WHERE id = :id", id=2)
+    if refuse:
+        savepoint.rollback()
+    else:
+        savepoint.commit()
+
+
+def test_savepoints_travel_with_the_queue_and_a_rolled_back_one_undoes_only_its_own(batch_engine):  # noqa: ANN001
+    engine, sent_alone = batch_engine
+    with Session(engine) as session:
+        Raw(session).later("UPDATE bin SET qty = qty + 100 WHERE id = :id", id=2)  # before any savepoint
+        _command(session, 11, refuse=False)
+        _command(session, 12, refuse=True)  # its SAVEPOINT never left the queue: nothing is sent for it
+        _command(session, 13, refuse=True, read_first=True)  # its SAVEPOINT was sent: rolled back on the server
+        _command(session, 14, refuse=False, read_first=True)
+        session.commit()
+    assert _quantities(engine) == {1: 14, 2: 122}
+    assert not [s for s in sent_alone if "SAVEPOINT" in s and not s.startswith("ROLLBACK")]
+    assert len([s for s in sent_alone if s.startswith("ROLLBACK TO SAVEPOINT")]) == 1
+
+
+def test_a_savepoint_rollback_after_a_failed_statement_leaves_the_transaction_failed(batch_engine):  # noqa: ANN001
+    """A statement of an earlier command failing where the queue is sent can't be blamed on the next one."""
+    engine, _sent = batch_engine
+    with Session(engine) as session:
+        db = Raw(session)
+        db.later("INSERT INTO bin VALUES (:id, :qty)", id=1, qty=1)  # an earlier command's write: the key exists
+        savepoint = session.begin_nested()
+        session.connection()
+        with pytest.raises(IntegrityError):
+            db.scalar("SELECT qty FROM bin WHERE id = :id", id=2)
+        with pytest.raises(Exception):  # noqa: B017  (no such savepoint: the batch must be undone whole)
+            savepoint.rollback()
         session.rollback()
     assert _quantities(engine) == {1: 10, 2: 20}

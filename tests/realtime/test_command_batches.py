@@ -1,4 +1,4 @@
-"""Commands applied together in one transaction (the SQLite writer's batches): each keeps its own outcome."""
+"""Commands applied together in one transaction (a batch): each keeps its own outcome."""
 
 from __future__ import annotations
 
