@@ -54,7 +54,7 @@ _LOCK_OF = re.compile(r"\{for_update_of (\w+)\}")
 _RENDERED: dict[tuple[str, str], str] = {}
 _KEY = "wes_raw"
 _QUEUED = "wes_raw_queued"  # on the DBAPI connection's info: the Raw whose statements wait to be sent
-IN_BATCH = "wes_in_batch"  # on session.info: several commands share this transaction (see check_when_answered)
+IN_BATCH = "wes_in_batch"  # on session.info: several commands share this transaction (a batch)
 _OWNER = "wes_raw_owner"  # on the DBAPI connection's info: the Raw of the transaction in progress
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: the next statement begins a transaction
 
@@ -98,14 +98,13 @@ class _Converters:
 class Pending:
     """The rows of a statement sent ahead (`Raw.soon`): asking for them sends whatever is queued."""
 
-    __slots__ = ("_raw", "_cursor", "_rows", "rowcount", "_check")
+    __slots__ = ("_raw", "_cursor", "_rows", "rowcount")
 
     def __init__(self, raw: "Raw | None", rows: list[tuple] | None = None) -> None:
         self._raw = raw
         self._cursor = None
         self._rows = rows
         self.rowcount = -1
-        self._check = None
 
     def all(self) -> list[tuple]:
         if self._rows is None:
@@ -129,7 +128,7 @@ class Raw:
     """The DBAPI cursor of a session's transaction, with ``:name`` parameters on both databases."""
 
     __slots__ = ("session", "dialect", "postgres", "_cursor", "_conv", "_transaction", "_driver", "_info", "_queue",
-                 "_ahead", "failed_checks")
+                 "_ahead")
 
     def __new__(cls, session: Session) -> "Raw":
         if session.new or session.dirty or session.deleted:
@@ -151,7 +150,6 @@ class Raw:
         self._info = connection.info
         self._queue: list[tuple[str, Any, Pending | None]] = []
         self._ahead: dict[tuple, Pending] = {}
-        self.failed_checks: list[Exception] = []
         if self.postgres:
             _watch(connection.engine)
             self._info[_OWNER] = self
@@ -179,23 +177,6 @@ class Raw:
         """Send a read now that code further on will make with exactly these arguments (answered from this)."""
         if self.postgres:
             self._ahead[(sql, frozenset(params.items()))] = self.soon(sql, **params)
-
-    def check_when_answered(self, pending: Pending, check) -> None:  # noqa: ANN001
-        """Run `check(pending)` when its answer comes back with whatever is sent next, not in a round trip now.
-
-        For many commands in one transaction (a batch): a check that raises is kept in
-        `failed_checks`, and whoever runs the batch must then roll all of it back (the check belongs
-        to a command the batch already moved past). Answered already (SQLite): checked at once.
-        """
-        if pending._rows is not None:
-            check(pending)
-            return
-        pending._check = check
-
-    def send_checked(self) -> None:
-        """Send what is queued if a check waits on it (before a COMMIT: checks must run while it can be undone)."""
-        if any(pending is not None and pending._check is not None for _text, _params, pending in self._queue):
-            self.send()
 
     def _enqueue(self, text: str, params: Any, pending: Pending | None) -> None:
         if not self._queue:
@@ -228,12 +209,6 @@ class Raw:
                 pending._rows = cursor.fetchall() if cursor.description else []
                 pending.rowcount = cursor.rowcount
                 pending._cursor = None
-                if pending._check is not None:
-                    check, pending._check = pending._check, None
-                    try:
-                        check(pending)
-                    except Exception as exc:  # noqa: BLE001  (kept for the batch to see)
-                        self.failed_checks.append(exc)
 
     def _failed(self, queue: list, current, exc: Exception) -> Exception:  # noqa: ANN001
         for _text, _params, pending in queue:

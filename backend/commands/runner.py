@@ -27,8 +27,9 @@ the WAL writes of the pages they all touch are shared.
   every command's Python as well.)
 
 If a batch cannot commit (a deadlock with another replica, a duplicate
-stored meanwhile, a check that failed after its command), it is rolled back
-and each of its commands runs again in a transaction of its own.
+stored meanwhile, a stock take the quant's constraints refused after its
+command had moved on: see backend.execution.picking), it is rolled back and
+each of its commands runs again in a transaction of its own.
 """
 
 from __future__ import annotations

@@ -164,6 +164,11 @@ def ahead_of_confirm(session: Session, site_id: int | None, product: str, tote: 
 
 _TAKE = ("UPDATE quant SET reserved = reserved - :quantity, on_hand = on_hand - :quantity "
          "WHERE id = :id AND reserved >= :quantity RETURNING id")
+# In a batch of commands on PostgreSQL nobody waits for the take's answer: taking stock nobody reserved
+# breaks the quant's CHECK (reserved >= 0), which fails the batch where it is sent (with the next
+# command's first read, or with the COMMIT); the batch is then undone and its commands run one by one,
+# where the guarded _TAKE refuses this pick. (A quant gone altogether fails the move's foreign key.)
+_TAKE_IN_BATCH = "UPDATE quant SET reserved = reserved - :quantity, on_hand = on_hand - :quantity WHERE id = :id"
 _INTO = (
     "INSERT INTO quant (site_id, product_id, location_id, container_id, lot, expiry, stock_key, on_hand, reserved, "
     "received_at) VALUES (:site_id, :product_id, :location_id, :container_id, :lot, :expiry, :stock_key, :quantity, 0, "
@@ -178,10 +183,11 @@ _RESERVATION = "UPDATE reservation SET quantity = quantity - :quantity WHERE id 
 _LINE_PICKED = "UPDATE order_line SET quantity_picked = quantity_picked + :quantity WHERE id = :id"
 
 
-def _take(session: Session, task: PickRow, quantity: int, tote_id: int, user_id: int) -> Pending:
+def _take(session: Session, task: PickRow, quantity: int, tote_id: int, user_id: int) -> Pending | None:
     """Move `quantity` from the reserved quant into the tote (a ledger move) and consume the reservation.
 
-    Queued, not yet sent (backend.rawsql): the caller checks the answer with `_taken` as late as it can.
+    Queued, not yet sent (backend.rawsql): the caller checks the answer with `_taken` as late as it can
+    (in a batch on PostgreSQL there is no answer to check: see _TAKE_IN_BATCH).
     A pick face of a fast mover is everyone's: its quant row stays locked from this UPDATE to the
     COMMIT, so the less happens in between, the less the next picker of that face waits.
     """
@@ -203,32 +209,23 @@ def _take(session: Session, task: PickRow, quantity: int, tote_id: int, user_id:
              expiry=task.quant_expiry, quantity=quantity, location_id=task.quant_location_id,
              from_container_id=task.quant_container_id, to_container_id=tote_id, from_quant_id=task.quant_id,
              stock_key=destination, reference=f"task:{task.id}", user_id=user_id, now=now)
-    taken = db.soon(_TAKE, quantity=quantity, id=task.quant_id)
+    if db.postgres and session.info.get(IN_BATCH):
+        db.later(_TAKE_IN_BATCH, quantity=quantity, id=task.quant_id)
+        taken = None
+    else:
+        taken = db.soon(_TAKE, quantity=quantity, id=task.quant_id)
     db.expire(Reservation, [task.reservation_id])
     db.expire(OrderLine, [task.order_line_id])
     return taken
 
 
-def _taken(session: Session, task: PickRow, taken: Pending) -> None:
-    """The take went through (else the reservation was gone: the command is refused, nothing booked).
-
-    In a batch of commands (PostgreSQL) the answer is checked when it comes back with the next
-    command's first read, or before the batch commits, instead of in a round trip of its own; if it
-    failed there, the batch is rolled back and each of its commands run again on its own, where the
-    refusal is made here and now.
-    """
+def _taken(session: Session, task: PickRow, taken: Pending | None) -> None:
+    """The take went through (else the reservation was gone: the command is refused, nothing booked)."""
+    if taken is not None and taken.one() is None:
+        raise Conflict("the reservation behind this pick is gone", code="reservation_missing")
     # Both quants changed (the tote's was found by its stock key): loaded ones are read again.
     for obj in [o for o in session.identity_map.values() if isinstance(o, Quant)]:
         session.expire(obj)
-    if session.info.get(IN_BATCH):
-        Raw(session).check_when_answered(taken, _took)
-    else:
-        _took(taken)
-
-
-def _took(taken: Pending) -> None:
-    if taken.one() is None:
-        raise Conflict("the reservation behind this pick is gone", code="reservation_missing")
 
 
 _TOUR_PROGRESS = (

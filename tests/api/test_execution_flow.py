@@ -126,10 +126,10 @@ def test_the_same_pick_sent_twice_moves_stock_once(api):  # noqa: ANN001
 def test_a_pick_whose_stock_went_missing_is_refused_and_its_batch_mates_stand(api, caplog):  # noqa: ANN001
     """Two confirms in one batch; the second's take finds the stock's reservation gone.
 
-    On PostgreSQL that take is checked only when its answer comes back with what is sent next
-    (here, before the batch's COMMIT): the batch is then undone and each command run on its own.
-    On SQLite it is checked at once. Either way: the first pick is booked once, the second is
-    refused and moved nothing.
+    On PostgreSQL a batch does not wait for that take's answer: the quant's CHECK constraint fails
+    the batch where the take is sent (here, with the COMMIT), the batch is undone and each command
+    run on its own. On SQLite the take is refused at once. Either way: the first pick is booked
+    once, the second is refused and moved nothing.
     """
     _outbound_site(api)
     wave = _released_wave(api)
@@ -167,7 +167,7 @@ def test_a_pick_whose_stock_went_missing_is_refused_and_its_batch_mates_stand(ap
     assert states[first["task_id"]] == "done" and states[second["task_id"]] != "done"
     assert stored == {"batch-pick-0001": True, "batch-pick-0002": False}
     if api.runtime.engine.dialect.name == "postgresql":
-        assert "running them one by one" in caplog.text  # the deferred check undid the batch
+        assert "running them one by one" in caplog.text  # the failed take undid the batch
 
 
 def test_a_short_pick_is_reallocated_from_another_location_and_counted(api):  # noqa: ANN001
