@@ -154,8 +154,12 @@ class CommandDispatcher:
             for index, actor, envelope, via, spec, digest in work:
                 outcomes[index] = self._apply_nested(session, actor, envelope, spec, digest, via)
             session.commit()
-        except Exception:  # noqa: BLE001
-            log.exception("a batch of %d commands could not commit: running them one by one", len(work))
+        except Exception as exc:  # noqa: BLE001
+            if isinstance(exc, DBAPIError):  # a deadlock with another replica, a duplicate, a refused stock take
+                log.warning("a batch of %d commands could not commit (%s): running them one by one", len(work),
+                            str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__)
+            else:
+                log.exception("a batch of %d commands failed: running them one by one", len(work))
             session.rollback()
             for index, actor, envelope, via, _spec, _digest in work:
                 outcomes[index] = self.apply(actor, envelope, via)
