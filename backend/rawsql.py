@@ -53,9 +53,8 @@ _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _LOCK_OF = re.compile(r"\{for_update_of (\w+)\}")
 _RENDERED: dict[tuple[str, str], str] = {}
 _KEY = "wes_raw"
-_QUEUED = "wes_raw_queued"  # on the DBAPI connection's info: the Raw whose statements wait to be sent
 IN_BATCH = "wes_in_batch"  # on session.info: several commands share this transaction (a batch)
-_OWNER = "wes_raw_owner"  # on the DBAPI connection's info: the Raw of the transaction in progress
+_OWNER = "wes_raw_owner"  # on the DBAPI connection's info: the Raw of its transaction (whose queue waits to be sent)
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: the next statement begins a transaction
 
 
@@ -127,7 +126,7 @@ class Pending:
 class Raw:
     """The DBAPI cursor of a session's transaction, with ``:name`` parameters on both databases."""
 
-    __slots__ = ("session", "dialect", "postgres", "_cursor", "_conv", "_transaction", "_driver", "_info", "_queue",
+    __slots__ = ("session", "dialect", "postgres", "_cursor", "_conv", "_transaction", "_driver", "_queue",
                  "_ahead")
 
     def __new__(cls, session: Session) -> "Raw":
@@ -147,12 +146,11 @@ class Raw:
         self._driver = connection.connection.driver_connection
         self._cursor = self._driver.cursor()
         self._conv = _Converters.of(self.dialect)
-        self._info = connection.info
         self._queue: list[tuple[str, Any, Pending | None]] = []
         self._ahead: dict[tuple, Pending] = {}
         if self.postgres:
             _watch(connection.engine)
-            self._info[_OWNER] = self
+            connection.info[_OWNER] = self
         session.info[_KEY] = self
         return self
 
@@ -179,8 +177,6 @@ class Raw:
             self._ahead[(sql, frozenset(params.items()))] = self.soon(sql, **params)
 
     def _enqueue(self, text: str, params: Any, pending: Pending | None) -> None:
-        if not self._queue:
-            self._info[_QUEUED] = self
         self._queue.append((text, params, pending))
 
     def send(self) -> None:
@@ -189,7 +185,6 @@ class Raw:
         if not queue:
             return
         self._queue = []
-        self._info.pop(_QUEUED, None)
         driver = self._driver
         current = None
         try:
@@ -218,10 +213,9 @@ class Raw:
         return self._wrapped(exc, text, params)
 
     def discard(self) -> None:
-        """Forget what is queued (the transaction is being rolled back)."""
-        self._queue = []
+        """Forget what is queued and what was read ahead (the transaction is being rolled back)."""
+        self._forget_queued()
         self._ahead.clear()
-        self._info.pop(_QUEUED, None)
 
     def _forget_queued(self, since: int = 0) -> None:
         """Forget the queued statements from position `since` on (rolled back to a savepoint before them)."""
@@ -232,8 +226,6 @@ class Raw:
                 pending._raw = None
         if lost:
             self._ahead = {key: found for key, found in self._ahead.items() if id(found) not in lost}
-        if not self._queue:
-            self._info.pop(_QUEUED, None)
 
     def _execute(self, sql: str, params: dict[str, Any]):  # noqa: ANN202
         if self.postgres and (self._queue or self._driver.pgconn.transaction_status == _IDLE):
@@ -328,30 +320,29 @@ def _watch(engine: Engine) -> None:
 
 
 def _send_before_statement(conn, *_args) -> None:  # noqa: ANN001  (an ORM or Core statement)
-    queued = conn.info.get(_QUEUED)
-    if queued is not None:
-        queued.send()
+    raw = conn.info.get(_OWNER)
+    if raw is not None and raw._queue:
+        raw.send()
 
 
 def _send_with_commit(conn) -> None:  # noqa: ANN001
-    queued = conn.info.get(_QUEUED)
-    if queued is not None:
+    raw = conn.info.get(_OWNER)
+    if raw is not None and raw._queue:
         # The COMMIT goes in the same pipeline; psycopg's own commit() then finds nothing to do.
-        queued._enqueue("COMMIT", None, None)
-        queued.send()
+        raw._enqueue("COMMIT", None, None)
+        raw.send()
 
 
 def _drop_on_rollback(conn) -> None:  # noqa: ANN001
-    queued = conn.info.get(_QUEUED)
-    if queued is not None:
-        queued.discard()
+    raw = conn.info.get(_OWNER)
+    if raw is not None:
+        raw.discard()
 
 
 def _drop_on_checkin(_dbapi_connection, record) -> None:  # noqa: ANN001  (however the transaction ended)
-    record.info.pop(_OWNER, None)
-    queued = record.info.pop(_QUEUED, None)
-    if queued is not None:
-        queued.discard()
+    raw = record.info.pop(_OWNER, None)
+    if raw is not None:
+        raw.discard()
 
 
 def queue_savepoints(engine: Engine) -> None:
