@@ -47,17 +47,19 @@ def record(
     )
 
 
-_INSERT = ("INSERT INTO audit_entry (site_id, user_id, at, action, entity, entity_id, before, after) "
-           "VALUES (:site_id, :user_id, :at, :action, :entity, :entity_id, :before, :after)")
+INSERT = ("INSERT INTO audit_entry (site_id, user_id, at, action, entity, entity_id, before, after) "
+          "VALUES (:site_id, :user_id, :at, :action, :entity, :entity_id, :before, :after)")
+
+
+def params(db, entry: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
+    """INSERT's parameters for one entry (a dict with record()'s arguments), through a raw connection."""
+    return {"site_id": entry["site_id"], "user_id": entry["user_id"], "at": db.when(datetime.now(timezone.utc)),
+            "action": entry["action"], "entity": entry["entity"], "entity_id": str(entry["entity_id"]),
+            "before": db.json(entry["before"]) if entry.get("before") is not None else None,
+            "after": db.json(entry["after"]) if entry.get("after") is not None else None}
 
 
 def record_many(db, entries: list[dict[str, Any]]) -> None:  # noqa: ANN001
     """Append audit rows through a raw connection (backend.rawsql.Raw): dicts with record()'s arguments."""
-    if not entries:
-        return
-    at = db.when(datetime.now(timezone.utc))
-    db.many(_INSERT, [{"site_id": e["site_id"], "user_id": e["user_id"], "at": at, "action": e["action"],
-                       "entity": e["entity"], "entity_id": str(e["entity_id"]),
-                       "before": db.json(e.get("before")) if e.get("before") is not None else None,
-                       "after": db.json(e.get("after")) if e.get("after") is not None else None}
-                      for e in entries])
+    if entries:
+        db.many(INSERT, [params(db, e) for e in entries])

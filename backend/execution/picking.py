@@ -10,6 +10,7 @@ from other locations into the same tour and tote — or backorders them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -163,24 +164,40 @@ def ahead_of_confirm(session: Session, site_id: int | None, product: str, tote: 
 
 
 _TAKE = ("UPDATE quant SET reserved = reserved - :quantity, on_hand = on_hand - :quantity "
-         "WHERE id = :id AND reserved >= :quantity RETURNING id")
+         "WHERE id = :quant_id AND reserved >= :quantity RETURNING id")
 # In a batch of commands on PostgreSQL nobody waits for the take's answer: taking stock nobody reserved
 # breaks the quant's CHECK (reserved >= 0), which fails the batch where it is sent (with the next
 # command's first read, or with the COMMIT); the batch is then undone and its commands run one by one,
 # where the guarded _TAKE refuses this pick. (A quant gone altogether fails the move's foreign key.)
-_TAKE_IN_BATCH = "UPDATE quant SET reserved = reserved - :quantity, on_hand = on_hand - :quantity WHERE id = :id"
+_TAKE_IN_BATCH = "UPDATE quant SET reserved = reserved - :quantity, on_hand = on_hand - :quantity WHERE id = :quant_id"
 _INTO = (
     "INSERT INTO quant (site_id, product_id, location_id, container_id, lot, expiry, stock_key, on_hand, reserved, "
-    "received_at) VALUES (:site_id, :product_id, :location_id, :container_id, :lot, :expiry, :stock_key, :quantity, 0, "
+    "received_at) VALUES (:site_id, :product_id, :location_id, :tote_id, :lot, :expiry, :stock_key, :quantity, 0, "
     ":now) ON CONFLICT (site_id, stock_key) DO UPDATE SET on_hand = quant.on_hand + excluded.on_hand")
-_MOVE = (
+_MOVE_INTO = (
     "INSERT INTO move (site_id, product_id, lot, expiry, quantity, from_location_id, to_location_id, "
-    "from_container_id, to_container_id, from_quant_id, to_quant_id, reason, reference, user_id, created_at) "
-    "VALUES (:site_id, :product_id, :lot, :expiry, :quantity, :location_id, :location_id, :from_container_id, "
-    ":to_container_id, :from_quant_id, (SELECT id FROM quant WHERE site_id = :site_id AND stock_key = :stock_key), "
-    "'pick', :reference, :user_id, :now)")
-_RESERVATION = "UPDATE reservation SET quantity = quantity - :quantity WHERE id = :id"
-_LINE_PICKED = "UPDATE order_line SET quantity_picked = quantity_picked + :quantity WHERE id = :id"
+    "from_container_id, to_container_id, from_quant_id, to_quant_id, reason, reference, user_id, created_at) ")
+_MOVE_ROW = ":site_id, :product_id, :lot, :expiry, :quantity, :location_id, :location_id, :from_container_id, :tote_id, :quant_id"
+_MOVE = (_MOVE_INTO + f"VALUES ({_MOVE_ROW}, (SELECT id FROM quant WHERE site_id = :site_id AND stock_key = :stock_key), "
+         "'pick', :reference, :user_id, :now)")
+_RESERVATION = "UPDATE reservation SET quantity = quantity - :quantity WHERE id = :reservation_id"
+_LINE_PICKED = "UPDATE order_line SET quantity_picked = quantity_picked + :quantity WHERE id = :order_line_id"
+
+
+def _take_params(db: Raw, task: PickRow, quantity: int, tote_id: int, user_id: int) -> dict:
+    """The parameters of a pick's ledger writes (_RESERVATION, _LINE_PICKED, _INTO, _MOVE, the take)."""
+    if task.quant_id is None:
+        raise Conflict("the reservation behind this pick is gone", code="reservation_missing")
+    if task.quant_location_id != task.from_location_id:
+        raise Conflict("the reserved stock is not at the pick location yet", code="waits_for_replenishment")
+    # The tote's stock keeps the location where it was picked until it is packed.
+    destination = StockIdentity(task.product_id, task.quant_location_id, tote_id, task.quant_lot or "",
+                                None).key + db.date_text(task.quant_expiry)
+    return {"quantity": quantity, "reservation_id": task.reservation_id, "order_line_id": task.order_line_id,
+            "site_id": task.site_id, "product_id": task.product_id, "location_id": task.quant_location_id,
+            "tote_id": tote_id, "lot": task.quant_lot or "", "expiry": task.quant_expiry, "stock_key": destination,
+            "now": db.when(utcnow()), "from_container_id": task.quant_container_id, "quant_id": task.quant_id,
+            "reference": f"task:{task.id}", "user_id": user_id}
 
 
 def _take(session: Session, task: PickRow, quantity: int, tote_id: int, user_id: int) -> Pending | None:
@@ -191,35 +208,21 @@ def _take(session: Session, task: PickRow, quantity: int, tote_id: int, user_id:
     A pick face of a fast mover is everyone's: its quant row stays locked from this UPDATE to the
     COMMIT, so the less happens in between, the less the next picker of that face waits.
     """
-    if task.quant_id is None:
-        raise Conflict("the reservation behind this pick is gone", code="reservation_missing")
-    if task.quant_location_id != task.from_location_id:
-        raise Conflict("the reserved stock is not at the pick location yet", code="waits_for_replenishment")
     db = Raw(session)
-    # The tote's stock keeps the location where it was picked until it is packed.
-    destination = StockIdentity(task.product_id, task.quant_location_id, tote_id, task.quant_lot or "",
-                                None).key + db.date_text(task.quant_expiry)
-    now = db.when(utcnow())
-    db.later(_RESERVATION, quantity=quantity, id=task.reservation_id)
-    db.later(_LINE_PICKED, quantity=quantity, id=task.order_line_id)
-    db.later(_INTO, site_id=task.site_id, product_id=task.product_id, location_id=task.quant_location_id,
-             container_id=tote_id, lot=task.quant_lot or "", expiry=task.quant_expiry, stock_key=destination,
-             quantity=quantity, now=now)
-    db.later(_MOVE, site_id=task.site_id, product_id=task.product_id, lot=task.quant_lot or "",
-             expiry=task.quant_expiry, quantity=quantity, location_id=task.quant_location_id,
-             from_container_id=task.quant_container_id, to_container_id=tote_id, from_quant_id=task.quant_id,
-             stock_key=destination, reference=f"task:{task.id}", user_id=user_id, now=now)
+    params = _take_params(db, task, quantity, tote_id, user_id)
+    for sql in (_RESERVATION, _LINE_PICKED, _INTO, _MOVE):
+        db.later(sql, **params)
     if db.postgres and session.info.get(IN_BATCH):
-        db.later(_TAKE_IN_BATCH, quantity=quantity, id=task.quant_id)
+        db.later(_TAKE_IN_BATCH, **params)
         taken = None
     else:
-        taken = db.soon(_TAKE, quantity=quantity, id=task.quant_id)
+        taken = db.soon(_TAKE, **params)
     db.expire(Reservation, [task.reservation_id])
     db.expire(OrderLine, [task.order_line_id])
     return taken
 
 
-def _taken(session: Session, task: PickRow, taken: Pending | None) -> None:
+def _taken(session: Session, taken: Pending | None) -> None:
     """The take went through (else the reservation was gone: the command is refused, nothing booked)."""
     if taken is not None and taken.one() is None:
         raise Conflict("the reservation behind this pick is gone", code="reservation_missing")
@@ -228,40 +231,66 @@ def _taken(session: Session, task: PickRow, taken: Pending | None) -> None:
         session.expire(obj)
 
 
+# (`task.id <> :task_id`: the task just picked is done, whether or not its UPDATE ran before this one.)
 _TOUR_PROGRESS = (
     "UPDATE tour SET status = CASE WHEN EXISTS (SELECT 1 FROM task WHERE task.tour_id = :tour_id "
-    f"AND task.kind = 'pick' AND task.state IN {_OPEN}) THEN 'picking' ELSE 'picked' END WHERE id = :tour_id")
+    f"AND task.kind = 'pick' AND task.state IN {_OPEN} AND task.id <> :task_id) THEN 'picking' ELSE 'picked' END "
+    "WHERE id = :tour_id")
 # (The order id as a plain parameter: PostgreSQL plans a correlated EXISTS against a subquery's
 # result as a scan of every task.)
 _ORDER_OF_LINE = "SELECT order_id FROM order_line WHERE id = :line_id"
 _ORDER_PROGRESS = (
     "UPDATE outbound_order SET status = CASE WHEN EXISTS (SELECT 1 FROM order_line JOIN task "
     "ON task.order_line_id = order_line.id WHERE order_line.order_id = :order_id AND task.kind = 'pick' "
-    f"AND task.state IN {_OPEN}) THEN 'picking' ELSE 'picked' END, updated_at = :now "
+    f"AND task.state IN {_OPEN} AND task.id <> :task_id) THEN 'picking' ELSE 'picked' END, updated_at = :now "
     "WHERE id = :order_id AND status IN ('in_wave', 'picking')")
 
 
-def _progress(session: Session, tour_id: int | None, order_line_id: int | None, order_id: int | None = None) -> None:
+def _progress(session: Session, task_id: int, tour_id: int | None, order_line_id: int | None,
+              order_id: int | None = None) -> None:
     """Tour and order follow their picks: picking, then picked when none is open."""
     db = Raw(session)
     if tour_id is not None:
-        db.later(_TOUR_PROGRESS, tour_id=tour_id)
+        db.later(_TOUR_PROGRESS, tour_id=tour_id, task_id=task_id)
         db.expire(Tour, [tour_id])
     if order_id is None and order_line_id is not None:
         order_id = db.scalar(_ORDER_OF_LINE, line_id=order_line_id)
     if order_id is not None:
-        db.later(_ORDER_PROGRESS, now=db.when(utcnow()), order_id=order_id)
+        db.later(_ORDER_PROGRESS, now=db.when(utcnow()), order_id=order_id, task_id=task_id)
         db.expire(Order, [order_id])
 
 
 _DONE = (
     "UPDATE task SET state = 'done', done_at = :now, updated_at = :now, container_id = :tote_id, "
-    "version = version + 1, details = :details, assigned_to = :user_id WHERE id = :id")
+    "version = version + 1, details = :details, assigned_to = :user_id WHERE id = :task_id")
+
+
+def _book_pick_statement(take: str) -> str:
+    """PostgreSQL: a confirmed pick's writes as one statement (one parse, plan and execution, not nine).
+
+    Its parts see the database as it was before the statement, none sees another's rows: the move gets
+    the tote's quant from _INTO's RETURNING, and the progress of tour and order leaves the task out.
+    No two parts write the same row (the take is the pick face's quant, _INTO the tote's).
+    """
+    move = _MOVE.replace("(SELECT id FROM quant WHERE site_id = :site_id AND stock_key = :stock_key)",
+                         "(SELECT id FROM into_)")
+    return (f"WITH reservation_ AS ({_RESERVATION}), line_ AS ({_LINE_PICKED}), into_ AS ({_INTO} RETURNING id), "
+            f"move_ AS ({move}), take_ AS ({take}), done_ AS ({_DONE}), tour_ AS ({_TOUR_PROGRESS}), "
+            f"order_ AS ({_ORDER_PROGRESS}), audit_ AS ({audit.INSERT}) "
+            + ("SELECT id FROM take_" if "RETURNING" in take else "SELECT 1"))
+
+
+_BOOK_PICK = _book_pick_statement(_TAKE)
+_BOOK_PICK_IN_BATCH = _book_pick_statement(_TAKE_IN_BATCH)
 
 
 def confirm_pick(session: Session, task: PickRow, *, location: str, product: str, tote: str, quantity: int,
-                 user_id: int) -> dict:
-    """Book a pick into its tote and mark the task done (by `user_id`); the task's view after it."""
+                 user_id: int) -> tuple[dict, Callable[[], None]]:
+    """Book a pick into its tote and mark the task done (by `user_id`).
+
+    Returns the result (with the task's view after it) and `settle`, to call as late as possible before
+    the COMMIT: it checks that the stock was taken (see _take).
+    """
     _check_pickable(task)
     verify_location(LocationRef(task.from_location_id, task.location_code, task.check_digits), location)
     verify_product(session, task.site_id, product, task.product_id, task.from_location_id, task.lot)
@@ -269,18 +298,32 @@ def confirm_pick(session: Session, task: PickRow, *, location: str, product: str
         raise Invalid(f"pick {task.quantity}, or report a short pick", code="wrong_quantity",
                       details={"field": "quantity", "expected": task.quantity})
     tote_id, tote_code = _bind_tote(session, task, tote)
-    taken = _take(session, task, quantity, tote_id, user_id)
     db = Raw(session)
-    db.later(_DONE, now=db.when(utcnow()), tote_id=tote_id, user_id=user_id, id=task.id,
-             details=db.json({**(task.details or {}), "picked": quantity, "confirmed_by": user_id}))
+    params = _take_params(db, task, quantity, tote_id, user_id)
+    params.update(task_id=task.id, tour_id=task.tour_id, order_id=task.order_id,
+                  details=db.json({**(task.details or {}), "picked": quantity, "confirmed_by": user_id}))
+    params |= audit.params(db, {"user_id": user_id, "site_id": task.site_id, "action": "task.confirm_pick",
+                              "entity": "task", "entity_id": task.id, "before": {"state": task.state},
+                              "after": {"state": "done", "quantity": quantity}})
+    if db.postgres:
+        if session.info.get(IN_BATCH):
+            db.later(_BOOK_PICK_IN_BATCH, **params)
+            taken = None
+        else:
+            taken = db.soon(_BOOK_PICK, **params)
+        db.expire(Reservation, [task.reservation_id])
+        db.expire(OrderLine, [task.order_line_id])
+        db.expire(Tour, [task.tour_id])
+        db.expire(Order, [task.order_id])
+    else:
+        taken = _take(session, task, quantity, tote_id, user_id)
+        db.later(_DONE, **params)
+        _progress(session, task.id, task.tour_id, task.order_line_id, task.order_id)
+        db.later(audit.INSERT, **params)
     db.expire(Task, [task.id])
-    _progress(session, task.tour_id, task.order_line_id, task.order_id)
-    audit.record_many(db, [{"user_id": user_id, "site_id": task.site_id, "action": "task.confirm_pick",
-                            "entity": "task", "entity_id": task.id, "before": {"state": task.state},
-                            "after": {"state": "done", "quantity": quantity}}])
     view = list(task.view)
     view[2], view[4], view[5], view[13] = "done", task.version + 1, user_id, tote_code
-    return {"picked": quantity, "view": view_of(db, view), "settle": lambda: _taken(session, task, taken)}
+    return {"picked": quantity, "view": view_of(db, view)}, lambda: _taken(session, taken)
 
 
 def short_pick(session: Session, site: Site, task: Task, *, location: str, found: int, reason: str,
@@ -299,7 +342,7 @@ def short_pick(session: Session, site: Site, task: Task, *, location: str, found
                           details={"field": "product" if not product else "tote"})
         verify_product(session, site.id, product, task.product_id, loc.id, task.lot)
         tote_id, _ = _bind_tote(session, row, tote)
-        _taken(session, row, _take(session, row, found, tote_id, user_id))
+        _taken(session, _take(session, row, found, tote_id, user_id))
     missing = task.quantity - found
     reservation = session.get(Reservation, task.reservation_id)
     give_back = min(missing, reservation.quantity)
@@ -333,7 +376,7 @@ def short_pick(session: Session, site: Site, task: Task, *, location: str, found
                    "reallocated_task_ids": [t.id for t in new_tasks],
                    "backordered": missing - sum(t.quantity for t in new_tasks)}
     session.add(exc)
-    _progress(session, task.tour_id, task.order_line_id)
+    _progress(session, task.id, task.tour_id, task.order_line_id)
     audit.record(session, user_id=user_id, site_id=site.id, action="task.short_pick", entity="task",
                  entity_id=task.id, after={"found": found, "missing": missing, "reason": reason})
     return {"picked": found, "short": missing, "exception_id": exc.id, "count_task_id": count.id,

@@ -154,9 +154,9 @@ def confirm_pick(ctx: CommandContext, p: ConfirmPick) -> dict:
     mine = _claim_for_the_fact(ctx, task, state, holder)
     if not mine:
         task.state = "in_progress"
-    result = picking.confirm_pick(session, task, location=p.location, product=p.product, tote=p.tote,
-                                  quantity=p.quantity, user_id=ctx.user_id)
-    view, settle = result.pop("view"), result.pop("settle")
+    result, settle = picking.confirm_pick(session, task, location=p.location, product=p.product, tote=p.tote,
+                                          quantity=p.quantity, user_id=ctx.user_id)
+    view = result.pop("view")
     result = _outcome(ctx, task, result, mine, state, holder)
     engine.completed(session, view, task.site_id, ctx.user_id, previous_holder=holder,
                      position_location_id=task.from_location_id)
