@@ -56,6 +56,7 @@ _KEY = "wes_raw"
 IN_BATCH = "wes_in_batch"  # on session.info: several commands share this transaction (a batch)
 _OWNER = "wes_raw_owner"  # on the DBAPI connection's info: the Raw of its transaction (whose queue waits to be sent)
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: the next statement begins a transaction
+_TUPLES_OK = 2  # psycopg.pq.ExecStatus.TUPLES_OK: a result with rows (cursor.description would build its columns)
 
 
 def _render(sql: str, dialect: str) -> str:
@@ -127,7 +128,7 @@ class Raw:
     """The DBAPI cursor of a session's transaction, with ``:name`` parameters on both databases."""
 
     __slots__ = ("session", "dialect", "postgres", "_cursor", "_conv", "_transaction", "_driver", "_queue",
-                 "_ahead")
+                 "_ahead", "failed")
 
     def __new__(cls, session: Session) -> "Raw":
         if session.new or session.dirty or session.deleted:
@@ -148,6 +149,7 @@ class Raw:
         self._conv = _Converters.of(self.dialect)
         self._queue: list[tuple[str, Any, Pending | None]] = []
         self._ahead: dict[tuple, Pending] = {}
+        self.failed = False  # a statement sent in this transaction failed: it can only be rolled back whole
         if self.postgres:
             _watch(connection.engine)
             connection.info[_OWNER] = self
@@ -179,12 +181,23 @@ class Raw:
     def _enqueue(self, text: str, params: Any, pending: Pending | None) -> None:
         self._queue.append((text, params, pending))
 
-    def send(self) -> None:
-        """Send everything queued in one pipeline and wait for the answers (one round trip)."""
+    def send(self, *, hold: bool = True) -> None:
+        """Send everything queued in one pipeline and wait for the answers (one round trip).
+
+        A SAVEPOINT (backend.rawsql.queue_savepoints) waits for the first statement after it that may
+        write: reads need not be inside it, so with `hold` one followed only by SELECTs stays queued.
+        """
         queue = self._queue
         if not queue:
             return
-        self._queue = []
+        if self.failed:
+            raise TransactionFailed("a statement sent earlier in this transaction failed")
+        held: list = []
+        if hold:
+            queue, held = _hold_savepoints(queue)
+            if not queue:
+                return
+        self._queue = held
         driver = self._driver
         current = None
         try:
@@ -201,11 +214,13 @@ class Raw:
         for _text, _params, pending in queue:
             if pending is not None:
                 cursor = pending._cursor
-                pending._rows = cursor.fetchall() if cursor.description else []
+                result = cursor.pgresult
+                pending._rows = cursor.fetchall() if result is not None and result.status == _TUPLES_OK else []
                 pending.rowcount = cursor.rowcount
                 pending._cursor = None
 
     def _failed(self, queue: list, current, exc: Exception) -> Exception:  # noqa: ANN001
+        self.failed = True
         for _text, _params, pending in queue:
             if pending is not None:
                 pending._raw = None  # its transaction is lost: asking again must not send anything
@@ -310,6 +325,27 @@ class Raw:
                 session.expire(obj)
 
 
+class TransactionFailed(RuntimeError):
+    """A statement sent earlier in this transaction failed: no savepoint can undo just a part of it."""
+
+
+def _hold_savepoints(queue: list) -> tuple[list, list]:
+    """(what to send, what stays queued): SAVEPOINTs followed by nothing but SELECTs stay, in order."""
+    send: list = []
+    held: list = []
+    for entry in queue:
+        text = entry[0]
+        if text.startswith("SAVEPOINT "):
+            held.append(entry)
+        elif held and not text.startswith("SELECT "):
+            send += held
+            held = []
+            send.append(entry)
+        else:
+            send.append(entry)
+    return send, held
+
+
 def _watch(engine: Engine) -> None:
     """Send a connection's queued statements before anything else runs on it; drop them on rollback."""
     if not event.contains(engine, "commit", _send_with_commit):
@@ -322,7 +358,7 @@ def _watch(engine: Engine) -> None:
 def _send_before_statement(conn, *_args) -> None:  # noqa: ANN001  (an ORM or Core statement)
     raw = conn.info.get(_OWNER)
     if raw is not None and raw._queue:
-        raw.send()
+        raw.send(hold=False)  # (it may write: its SAVEPOINT goes first)
 
 
 def _send_with_commit(conn) -> None:  # noqa: ANN001
@@ -330,7 +366,7 @@ def _send_with_commit(conn) -> None:  # noqa: ANN001
     if raw is not None and raw._queue:
         # The COMMIT goes in the same pipeline; psycopg's own commit() then finds nothing to do.
         raw._enqueue("COMMIT", None, None)
-        raw.send()
+        raw.send(hold=False)
 
 
 def _drop_on_rollback(conn) -> None:  # noqa: ANN001
@@ -348,11 +384,15 @@ def _drop_on_checkin(_dbapi_connection, record) -> None:  # noqa: ANN001  (howev
 def queue_savepoints(engine: Engine) -> None:
     """PostgreSQL, for many commands in one transaction (a SAVEPOINT each): no round trips of their own.
 
-    SAVEPOINT and RELEASE SAVEPOINT are queued like `Raw.later` and travel with the next statement
-    sent; ROLLBACK TO SAVEPOINT forgets whatever was queued after its SAVEPOINT, and is not sent at
-    all when that SAVEPOINT never left the queue. SQLAlchemy's own bookkeeping of the nested
-    transaction (which ORM objects to expire) is unchanged: only the dialect's three statements are
-    routed here, for this engine alone. Without a Raw in the transaction they run as usual.
+    SAVEPOINT is queued like `Raw.later` and travels with the first statement after it that may write
+    (reads pass it: `Raw.send`). RELEASE SAVEPOINT is queued too, and when its SAVEPOINT never left
+    the queue neither is sent: what came between goes with the enclosing transaction, and if any of
+    it fails there, the whole transaction fails (`Raw.failed`; the command dispatcher then undoes the
+    batch and runs its commands one by one). ROLLBACK TO SAVEPOINT forgets whatever was queued after
+    its SAVEPOINT, and is not sent at all when that SAVEPOINT never left the queue; after a failed
+    statement it raises TransactionFailed. SQLAlchemy's own bookkeeping of the nested transaction
+    (which ORM objects to expire) is unchanged: only the dialect's three statements are routed here,
+    for this engine alone. Without a Raw in the transaction they run as usual.
     """
     dialect = engine.dialect
     if getattr(dialect, "_wes_queued_savepoints", False):
@@ -365,28 +405,47 @@ def queue_savepoints(engine: Engine) -> None:
             return None
         return raw
 
-    def queued(plain, statement: str):  # noqa: ANN001, ANN202
-        def do(connection, name: str) -> None:  # noqa: ANN001
-            raw = owner(connection)
-            if raw is None:
-                plain(connection, name)
-            else:
-                raw._enqueue(f"{statement} {name}", None, None)
-        return do
+    plain_savepoint = dialect.do_savepoint
+    plain_release = dialect.do_release_savepoint
+
+    def queued_at(raw: Raw, name: str) -> int | None:
+        """Where the SAVEPOINT `name` waits in the queue (None: it was sent)."""
+        marker = f"SAVEPOINT {name}"
+        for index in range(len(raw._queue) - 1, -1, -1):
+            if raw._queue[index][0] == marker:
+                return index
+        return None
+
+    def do_savepoint(connection, name: str) -> None:  # noqa: ANN001
+        raw = owner(connection)
+        if raw is None:
+            plain_savepoint(connection, name)
+        else:
+            raw._enqueue(f"SAVEPOINT {name}", None, None)
+
+    def do_release_savepoint(connection, name: str) -> None:  # noqa: ANN001
+        raw = owner(connection)
+        if raw is None:
+            plain_release(connection, name)
+        elif (index := queued_at(raw, name)) is not None:
+            del raw._queue[index]  # never sent: neither is its RELEASE
+        else:
+            raw._enqueue(f"RELEASE SAVEPOINT {name}", None, None)
 
     def do_rollback_to_savepoint(connection, name: str) -> None:  # noqa: ANN001
         raw = owner(connection)
         if raw is not None:
-            marker = f"SAVEPOINT {name}"
-            for index in range(len(raw._queue) - 1, -1, -1):
-                if raw._queue[index][0] == marker:
-                    raw._forget_queued(index)  # the server never heard of it: nothing there to undo
-                    return
+            if raw.failed:
+                raise TransactionFailed(f"a statement sent after SAVEPOINT {name} or before it failed")
+            index = queued_at(raw, name)
+            if index is not None:
+                raw._forget_queued(index)  # the server never heard of it: nothing there to undo
+                return
             raw._forget_queued()  # all of it came after the savepoint, which the server has
         plain_rollback_to(connection, name)
 
-    dialect.do_savepoint = queued(dialect.do_savepoint, "SAVEPOINT")
-    dialect.do_release_savepoint = queued(dialect.do_release_savepoint, "RELEASE SAVEPOINT")
+    dialect.do_savepoint = do_savepoint
+    dialect.do_release_savepoint = do_release_savepoint
     dialect.do_rollback_to_savepoint = do_rollback_to_savepoint
     dialect._wes_queued_savepoints = True
 

@@ -32,7 +32,7 @@ from backend.commands.context import Actor, CommandContext
 from backend.commands.registry import CommandRegistry
 from backend.errors import DomainError, _clean_validation_errors
 from backend.models import utcnow
-from backend.rawsql import IN_BATCH, Raw
+from backend.rawsql import IN_BATCH, Raw, TransactionFailed
 from backend.realtime import stream
 from backend.runtime import Runtime
 
@@ -155,14 +155,20 @@ class CommandDispatcher:
                 outcomes[index] = self._apply_nested(session, actor, envelope, spec, digest, via)
             session.commit()
         except Exception as exc:  # noqa: BLE001
-            if isinstance(exc, DBAPIError):  # a deadlock with another replica, a duplicate, a refused stock take
+            if isinstance(exc, (DBAPIError, TransactionFailed)):  # a deadlock, a duplicate, a refused stock take
+                reason = str(getattr(exc, "orig", None) or exc).splitlines() or [type(exc).__name__]
                 log.warning("a batch of %d commands could not commit (%s): running them one by one", len(work),
-                            str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__)
+                            reason[0])
             else:
                 log.exception("a batch of %d commands failed: running them one by one", len(work))
             session.rollback()
             for index, actor, envelope, via, _spec, _digest in work:
-                outcomes[index] = self.apply(actor, envelope, via)
+                try:
+                    outcomes[index] = self.apply(actor, envelope, via)
+                except Exception as again:  # noqa: BLE001  (not stored: the device may send it again)
+                    log.exception("command %s %s failed", envelope.type, envelope.id)
+                    outcomes[index] = CommandOutcome(envelope.id, envelope.type, False, error=_error(
+                        "internal_error", type(again).__name__))
         finally:
             session.close()
         return outcomes
@@ -190,6 +196,8 @@ class CommandDispatcher:
             error = _error(exc.code, exc.message, exc.details)
             self._store(session, actor, envelope, digest, ctx.task_id, False, error, commit=False)
             return CommandOutcome(envelope.id, envelope.type, False, error=error)
+        except (DBAPIError, TransactionFailed):
+            raise  # the batch's transaction may be lost (see backend.rawsql): the batch is undone whole
         except Exception as exc:  # noqa: BLE001  (not stored: the device may send it again)
             if savepoint.is_active:
                 savepoint.rollback()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backend.db import make_command_engine, make_engine
-from backend.rawsql import Raw, queue_savepoints
+from backend.rawsql import Raw, TransactionFailed, queue_savepoints
 
 pytestmark = pytest.mark.postgres
 
@@ -113,13 +117,33 @@ def batch_engine(postgres_url: str):  # noqa: ANN201
     engine.dispose()
 
 
-def _command(session: Session, qty: int, *, refuse: bool, read_first: bool = False) -> None:
+@contextmanager
+def _recorded(session: Session, sent: list[str]) -> Iterator[None]:
+    """Every statement the session's connection sends through psycopg cursors (pipelines too) into `sent`."""
+    driver = session.connection().connection.driver_connection
+
+    class Recording(psycopg.Cursor):
+        def execute(self, query, params=None, **kwargs):  # noqa: ANN001, ANN201
+            sent.append(query if isinstance(query, str) else str(query))
+            return super().execute(query, params, **kwargs)
+
+    plain, driver.cursor_factory = driver.cursor_factory, Recording
+    try:
+        yield
+    finally:
+        driver.cursor_factory = plain
+
+
+def _command(session: Session, qty: int, *, refuse: bool, read_first: bool = False,
+             write_first: bool = False) -> None:
     """One command of a batch: a SAVEPOINT, writes, and (maybe) a refusal that undoes them."""
     savepoint = session.begin_nested()
     session.connection()
     db = Raw(session)
     if read_first:
-        assert db.scalar("SELECT qty FROM bin WHERE id = :id", id=2) is not None  # the SAVEPOINT goes with this
+        assert db.scalar("SELECT qty FROM bin WHERE id = :id", id=2) is not None  # a read: the SAVEPOINT waits
+    if write_first:
+        assert db.run("UPDATE bin SET qty = qty + 1000 WHERE id = :id", id=2) == 1  # the SAVEPOINT goes first
     db.later("UPDATE bin SET qty = :qty WHERE id = :id", qty=qty, id=1)
     db.later("UPDATE bin SET qty = qty + 1 WHERE id = :id", id=2)
     if refuse:
@@ -130,16 +154,22 @@ def _command(session: Session, qty: int, *, refuse: bool, read_first: bool = Fal
 
 def test_savepoints_travel_with_the_queue_and_a_rolled_back_one_undoes_only_its_own(batch_engine):  # noqa: ANN001
     engine, sent_alone = batch_engine
-    with Session(engine) as session:
+    sent: list[str] = []
+    with Session(engine) as session, _recorded(session, sent):
         Raw(session).later("UPDATE bin SET qty = qty + 100 WHERE id = :id", id=2)  # before any savepoint
         _command(session, 11, refuse=False)
         _command(session, 12, refuse=True)  # its SAVEPOINT never left the queue: nothing is sent for it
-        _command(session, 13, refuse=True, read_first=True)  # its SAVEPOINT was sent: rolled back on the server
-        _command(session, 14, refuse=False, read_first=True)
+        _command(session, 13, refuse=True, read_first=True)  # reads pass a SAVEPOINT: still nothing sent
+        _command(session, 14, refuse=True, write_first=True)  # its SAVEPOINT was sent: rolled back there
+        _command(session, 15, refuse=False, read_first=True)
+        _command(session, 16, refuse=False, write_first=True)
         session.commit()
-    assert _quantities(engine) == {1: 14, 2: 122}
+    assert _quantities(engine) == {1: 16, 2: 1123}
     assert not [s for s in sent_alone if "SAVEPOINT" in s and not s.startswith("ROLLBACK")]
     assert len([s for s in sent_alone if s.startswith("ROLLBACK TO SAVEPOINT")]) == 1
+    # Only the two commands that wrote before their end sent a SAVEPOINT; only the one kept, a RELEASE.
+    assert len([s for s in sent if s.startswith("SAVEPOINT")]) == 2
+    assert len([s for s in sent if s.startswith("RELEASE SAVEPOINT")]) == 1
 
 
 def test_a_savepoint_rollback_after_a_failed_statement_leaves_the_transaction_failed(batch_engine):  # noqa: ANN001
@@ -152,7 +182,10 @@ def test_a_savepoint_rollback_after_a_failed_statement_leaves_the_transaction_fa
         session.connection()
         with pytest.raises(IntegrityError):
             db.scalar("SELECT qty FROM bin WHERE id = :id", id=2)
-        with pytest.raises(Exception):  # noqa: B017  (no such savepoint: the batch must be undone whole)
+        with pytest.raises(TransactionFailed):  # the batch must be undone whole
             savepoint.rollback()
+        with pytest.raises(TransactionFailed):  # and nothing more goes to the server in it, the COMMIT least
+            db.later("UPDATE bin SET qty = 0 WHERE id = :id", id=2)
+            session.commit()
         session.rollback()
     assert _quantities(engine) == {1: 10, 2: 20}
