@@ -25,7 +25,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.models import Device, DeviceEvent, utcnow
-from backend.rawsql import Raw
+from backend.rawsql import Pending, Raw
 
 _OUTBOX = "wes_realtime_outbox"
 _INSTALLED = "wes_realtime_installed"
@@ -34,12 +34,20 @@ _DEVICES_OF_WORKER = "SELECT id FROM device WHERE current_user_id = :user_id AND
 _ADVANCE_HEAD = "UPDATE device SET last_seq = last_seq + :n WHERE id = :device_id RETURNING last_seq, site_id"
 _INSERT_EVENT = ("INSERT INTO device_event (device_id, seq, type, data, created_at) "
                  "VALUES (:device_id, :seq, :type, :data, :created_at)")
-_WRITE_EVENTS = (  # PostgreSQL: both of the above in one statement
-    "WITH head AS (UPDATE device SET last_seq = last_seq + :n WHERE id = :device_id RETURNING last_seq, site_id), "
+# PostgreSQL: the heads of all the transaction's devices locked in device-id order (two transactions
+# never deadlock on them), then advanced, and their events inserted from the new heads, in one statement.
+# Both go with the COMMIT. `:counts` is [[device_id, n], …], `:events` [[device_id, k, type, data], …]
+# with k = 1…n within a device; both JSON, so no array of text needs escaping element by element.
+_LOCK_HEADS = "SELECT id FROM device WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"
+_WRITE_EVENTS = (
+    "WITH counts AS (SELECT CAST(c->>0 AS BIGINT) AS device_id, CAST(c->>1 AS INTEGER) AS n "
+    "FROM json_array_elements(CAST(:counts AS JSON)) AS c), "
+    "head AS (UPDATE device SET last_seq = device.last_seq + counts.n FROM counts WHERE device.id = counts.device_id "
+    "RETURNING device.id, device.last_seq, device.site_id, counts.n), "
     "written AS (INSERT INTO device_event (device_id, seq, type, data, created_at) "
-    "SELECT :device_id, head.last_seq - :n + e.ord, e.type, CAST(e.data AS JSON), :created_at FROM head, "
-    "unnest(CAST(:types AS TEXT[]), CAST(:datas AS TEXT[])) WITH ORDINALITY AS e(type, data, ord)) "
-    "SELECT last_seq, site_id FROM head")
+    "SELECT head.id, head.last_seq - head.n + CAST(e->>1 AS INTEGER), e->>2, e->3, :created_at "
+    "FROM json_array_elements(CAST(:events AS JSON)) AS e JOIN head ON head.id = CAST(e->>0 AS BIGINT)) "
+    "SELECT id, last_seq, site_id FROM head")
 # Per-transaction caches, dropped when the transaction ends.
 _CACHES = (_WORKER_DEVICES, "wes_task_names")
 
@@ -164,40 +172,39 @@ def _write(session: Session) -> None:
     now = utcnow()
     db = Raw(session)
     created_at = db.when(now)
-    heads = []
-    if db.postgres:
-        # One statement a device: advance its head and insert its events from the new head, sent with the
-        # COMMIT; the heads are read back only to announce them once committed.
-        for device_id in sorted(by_device):  # (device-id order: two transactions never deadlock)
-            items = by_device[device_id]
-            heads.append((device_id, items, db.soon(
-                _WRITE_EVENTS, n=len(items), device_id=device_id, created_at=created_at,
-                types=[type_ for type_, _ in items], datas=[_json_text(data) for _, data in items])))
+    devices = sorted(by_device)
+    if not devices:
+        heads = Pending(None, [])
+    elif db.postgres:
+        db.later(_LOCK_HEADS, ids=devices)
+        heads = db.soon(_WRITE_EVENTS, created_at=created_at,
+                        counts=_json_text([[d, len(by_device[d])] for d in devices]),
+                        events=_json_text([[d, k, type_, data] for d in devices
+                                           for k, (type_, data) in enumerate(by_device[d], 1)]))
     else:
         rows = []
-        for device_id in sorted(by_device):
+        advanced = []
+        for device_id in devices:
             items = by_device[device_id]
-            pending = db.soon(_ADVANCE_HEAD, n=len(items), device_id=device_id)  # (SQLite: answered now)
-            heads.append((device_id, items, pending))
-            head = pending.one()
+            head = db.one(_ADVANCE_HEAD, n=len(items), device_id=device_id)
             if head is not None:
+                advanced.append((device_id, *head))
                 first = head[0] - len(items) + 1
                 rows += [{"device_id": device_id, "seq": first + offset, "type": type_, "data": db.json(data),
                           "created_at": created_at} for offset, (type_, data) in enumerate(items)]
         db.many(_INSERT_EVENT, rows)
+        heads = Pending(None, advanced)
     box.pending.clear()
-    box.written = (heads, set(box.sites), now)
+    box.written = (by_device, heads, set(box.sites), now)
 
 
 def _announcement(written) -> Announcement:  # noqa: ANN001
     """What a committed transaction wrote (`_write`), for the hub."""
-    heads, sites, now = written
+    by_device, heads, sites, now = written
     announcement = Announcement(sites=sites)
-    for device_id, items, pending in heads:
-        head = pending.one()  # (PostgreSQL: answered with the COMMIT)
-        if head is None:
-            continue  # the device was deleted meanwhile: nobody to tell
-        last_seq, site_id = head
+    # (PostgreSQL: the heads were answered with the COMMIT; a device deleted meanwhile has none: nobody to tell.)
+    for device_id, last_seq, site_id in heads.all():
+        items = by_device[device_id]
         announcement.sites.add(site_id)
         first = last_seq - len(items) + 1
         announcement.heads[device_id] = last_seq
