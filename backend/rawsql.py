@@ -9,23 +9,27 @@ realtime` needs the last. Everything else keeps using SQLModel.
     row = db.one(TASK_SQL, id=7)           # a tuple or None
     db.run("UPDATE task SET state = :state WHERE id = :id", state="done", id=7)
 
-On PostgreSQL every statement is a round trip to the server, and every
-round trip gives up the GIL and must win it back from the event loop; the
-commands' batch thread waits for each answer while the server works: what
-a handheld waits for is the number of round trips more than the statements.
-So statements can be sent ahead:
+On PostgreSQL every answer waited for is a round trip to the server, and
+every round trip gives up the GIL and must win it back from the event loop;
+the commands' batch thread waits for each answer while the server works:
+what a handheld waits for is the number of round trips more than the
+statements. So nothing waits for an answer before it is needed:
 
     db.later(MOVE_SQL, …)                  # a write whose outcome nobody reads
     found = db.soon(TOTE_SQL, code=…)      # a read whose rows are needed a little later
     db.ahead(GTIN_SQL, gtin=…)             # a read some code further on will make: its db.one(…) is answered from this
-    found.one()                            # now: everything queued goes in one pipeline, one round trip
+    found.one()                            # now: wait for the answers to everything sent so far (one round trip)
 
-Whatever is queued is sent, in order, with the next statement that needs an
-answer (or before any ORM statement on the connection, or with the COMMIT),
-in one psycopg pipeline. On SQLite (in-process, no round trips) they simply
-run at once. Errors of a queued statement surface where the queue is sent;
-the transaction is then rolled back as usual. `ahead` is only for rows this
-transaction does not change before reading them.
+Statements go to the server at once, in order, in one open psycopg
+pipeline, and the server works on them while Python goes on; asking for an
+answer (or any ORM statement on the connection, or the COMMIT) waits for
+everything sent so far. On SQLite (in-process, no round trips) they simply
+run at once. Errors of a statement sent ahead surface where an answer is
+next waited for, or sooner; the transaction is then lost (`Raw.failed`) and
+rolled back as usual. `ahead` is only for rows this transaction does not
+change before reading them; in a batch of commands, whose reads are sent
+ahead together, `note_changed` and `changed_since_read` say what an earlier
+command changed. Inside a SAVEPOINT writes wait with it (`queue_savepoints`).
 
 Statements are written once with ``:name`` parameters and work on SQLite and
 PostgreSQL (``{for_update}``, ``{for_update_of t}`` and ``{skip_locked}`` expand to
@@ -39,6 +43,7 @@ back through the ORM exactly like rows it wrote itself.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -49,12 +54,14 @@ from sqlalchemy.orm import Session
 
 from backend.models import Task
 
+_CHANGED = "wes_raw_changed"  # on session.info: what this transaction's earlier commands changed (a batch)
+ANYTHING = ("anything",)  # … a command that does not say what it changed
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _LOCK_OF = re.compile(r"\{for_update_of (\w+)\}")
 _RENDERED: dict[tuple[str, str], str] = {}
 _KEY = "wes_raw"
 IN_BATCH = "wes_in_batch"  # on session.info: several commands share this transaction (a batch)
-_OWNER = "wes_raw_owner"  # on the DBAPI connection's info: the Raw of its transaction (whose queue waits to be sent)
+_OWNER = "wes_raw_owner"  # on the DBAPI connection's info: the Raw of its transaction (whose answers may be out)
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: the next statement begins a transaction
 _TUPLES_OK = 2  # psycopg.pq.ExecStatus.TUPLES_OK: a result with rows (cursor.description would build its columns)
 
@@ -96,7 +103,7 @@ class _Converters:
 
 
 class Pending:
-    """The rows of a statement sent ahead (`Raw.soon`): asking for them sends whatever is queued."""
+    """The rows of a statement sent ahead (`Raw.soon`): asking for them waits for everything sent before."""
 
     __slots__ = ("_raw", "_cursor", "_rows", "rowcount")
 
@@ -128,7 +135,7 @@ class Raw:
     """The DBAPI cursor of a session's transaction, with ``:name`` parameters on both databases."""
 
     __slots__ = ("session", "dialect", "postgres", "_cursor", "_conv", "_transaction", "_driver", "_queue",
-                 "_ahead", "failed")
+                 "_pipeline", "_sent", "_ahead", "failed")
 
     def __new__(cls, session: Session) -> "Raw":
         if session.new or session.dirty or session.deleted:
@@ -147,7 +154,9 @@ class Raw:
         self._driver = connection.connection.driver_connection
         self._cursor = self._driver.cursor()
         self._conv = _Converters.of(self.dialect)
-        self._queue: list[tuple[str, Any, Pending | None]] = []
+        self._queue: list[tuple[str, Any, None]] = []  # a SAVEPOINT not sent yet, and the writes after it
+        self._pipeline = None  # psycopg's pipeline context, open while statements are out unanswered
+        self._sent: list[tuple[str, Any, Pending | None]] = []  # … those statements
         self._ahead: dict[tuple, Pending] = {}
         self.failed = False  # a statement sent in this transaction failed: it can only be rolled back whole
         if self.postgres:
@@ -159,7 +168,7 @@ class Raw:
     # --- sending ahead (one round trip for many statements on PostgreSQL) ---
 
     def later(self, sql: str, **params: Any) -> None:
-        """A write whose outcome nobody reads: sent with the next statement that needs an answer."""
+        """A write whose outcome nobody reads: sent now, nobody waits for it (errors surface later)."""
         if not self.postgres:
             self._execute(sql, params)
             return
@@ -176,42 +185,72 @@ class Raw:
     def ahead(self, sql: str, **params: Any) -> None:
         """Send a read now that code further on will make with exactly these arguments (answered from this)."""
         if self.postgres:
-            self._ahead[(sql, frozenset(params.items()))] = self.soon(sql, **params)
+            key = (sql, frozenset(params.items()))
+            if key not in self._ahead:  # (already on its way: once is enough)
+                self._ahead[key] = self.soon(sql, **params)
+
+    @property
+    def waiting(self) -> bool:
+        """Whether statements are out unanswered, or queued."""
+        return self._pipeline is not None or bool(self._queue)
 
     def _enqueue(self, text: str, params: Any, pending: Pending | None) -> None:
-        self._queue.append((text, params, pending))
+        """Send the statement now, in the open pipeline: the server starts on it while Python goes on.
 
-    def send(self, *, hold: bool = True) -> None:
-        """Send everything queued in one pipeline and wait for the answers (one round trip).
-
-        A SAVEPOINT (backend.rawsql.queue_savepoints) waits for the first statement after it that may
-        write: reads need not be inside it, so with `hold` one followed only by SELECTs stays queued.
+        Except inside a SAVEPOINT (backend.rawsql.queue_savepoints): the SAVEPOINT waits for the first
+        statement whose answer someone wants after a write (reads before that need not be inside it),
+        and the writes after it wait with it; at its RELEASE they go, and the SAVEPOINT never does.
         """
         queue = self._queue
-        if not queue:
-            return
+        if text.startswith("SAVEPOINT "):
+            queue.append((text, None, None))
+        elif not queue:
+            self._push(text, params, pending)
+        elif text.startswith("SELECT ") and all(queued[0].startswith("SAVEPOINT ") for queued in queue):
+            self._push(text, params, pending)  # a read passes the SAVEPOINTs
+        elif pending is None:
+            queue.append((text, params, None))
+        else:  # an answer is wanted after writes: they go first, inside their SAVEPOINT
+            self._send_queued()
+            self._push(text, params, pending)
+
+    def _send_queued(self) -> None:
+        queue, self._queue = self._queue, []
+        for text, params, _ in queue:
+            self._push(text, params, None)
+
+    def _push(self, text: str, params: Any, pending: Pending | None) -> None:
         if self.failed:
             raise TransactionFailed("a statement sent earlier in this transaction failed")
-        held: list = []
-        if hold:
-            queue, held = _hold_savepoints(queue)
-            if not queue:
-                return
-        self._queue = held
-        driver = self._driver
-        current = None
+        if self._pipeline is None:
+            self._pipeline = self._driver.pipeline()
+            self._pipeline.__enter__()
+        entry = (text, params, pending)
+        self._sent.append(entry)
         try:
-            with driver.pipeline():
-                for current in queue:
-                    text, params, pending = current
-                    if pending is None:
-                        self._cursor.execute(text, params)
-                    else:
-                        pending._cursor = cursor = driver.cursor()
-                        cursor.execute(text, params)
+            if pending is None:
+                self._cursor.execute(text, params)
+            else:
+                pending._cursor = cursor = self._driver.cursor()
+                cursor.execute(text, params)
+        except self.dialect.loaded_dbapi.Error as exc:  # (an earlier statement's error, answered meanwhile)
+            raise self._failed(entry, exc) from exc
+
+    def send(self, *, hold: bool = True) -> None:
+        """Wait for the answers to everything sent (one round trip); `hold=False`: what is queued goes too."""
+        if not hold and self._queue:
+            self._send_queued()
+        pipeline = self._pipeline
+        if pipeline is None:
+            return
+        self._pipeline = None
+        sent, self._sent = self._sent, []
+        try:
+            pipeline.__exit__(None, None, None)  # a Sync, and every answer back
         except self.dialect.loaded_dbapi.Error as exc:
-            raise self._failed(queue, current, exc) from exc
-        for _text, _params, pending in queue:
+            self._sent = sent
+            raise self._failed(sent[-1], exc) from exc
+        for _text, _params, pending in sent:
             if pending is not None:
                 cursor = pending._cursor
                 result = cursor.pgresult
@@ -219,32 +258,35 @@ class Raw:
                 pending.rowcount = cursor.rowcount
                 pending._cursor = None
 
-    def _failed(self, queue: list, current, exc: Exception) -> Exception:  # noqa: ANN001
+    def _failed(self, current: tuple, exc: Exception) -> Exception:
+        """The transaction is lost: nothing more is sent in it, and nothing sent will be answered."""
         self.failed = True
-        for _text, _params, pending in queue:
-            if pending is not None:
-                pending._raw = None  # its transaction is lost: asking again must not send anything
-        text, params, _ = current if current is not None else ("", None, None)
+        self._close()
+        text, params, _ = current
         return self._wrapped(exc, text, params)
 
+    def _close(self) -> None:
+        """Leave pipeline mode, answers or not; whatever was out is never answered."""
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is not None:
+            try:
+                pipeline.__exit__(None, None, None)
+            except Exception:  # noqa: BLE001, S110  (the statement's error was raised already, or the transaction is ending)
+                pass
+        for _text, _params, pending in self._sent:
+            if pending is not None:
+                pending._raw = None  # asking again must not send anything
+        self._sent = []
+
     def discard(self) -> None:
-        """Forget what is queued and what was read ahead (the transaction is being rolled back)."""
-        self._forget_queued()
+        """Forget what was sent and not answered, what is queued, and reads sent ahead (a rollback)."""
+        self._close()
+        self._queue = []
         self._ahead.clear()
 
-    def _forget_queued(self, since: int = 0) -> None:
-        """Forget the queued statements from position `since` on (rolled back to a savepoint before them)."""
-        dropped, self._queue = self._queue[since:], self._queue[:since]
-        lost = {id(pending) for _text, _params, pending in dropped if pending is not None}
-        for _text, _params, pending in dropped:
-            if pending is not None:
-                pending._raw = None
-        if lost:
-            self._ahead = {key: found for key, found in self._ahead.items() if id(found) not in lost}
-
     def _execute(self, sql: str, params: dict[str, Any]):  # noqa: ANN202
-        if self.postgres and (self._queue or self._driver.pgconn.transaction_status == _IDLE):
-            # Goes with what is queued (and with the BEGIN psycopg sends first): one round trip.
+        if self.postgres and (self.waiting or self._driver.pgconn.transaction_status == _IDLE):
+            # Goes with what is out (and with the BEGIN psycopg sends first): one round trip.
             pending = Pending(self)
             self._enqueue(_render(sql, "postgresql"), params, pending)
             self.send()
@@ -274,6 +316,10 @@ class Raw:
     def all(self, sql: str, **params: Any) -> list[tuple]:
         return self._sent_ahead(sql, params).fetchall()
 
+    def forget_ahead(self, sql: str, **params: Any) -> None:
+        """Drop a read sent ahead: its answer may be stale (`changed_since_read`); the next one is made anew."""
+        self._ahead.pop((sql, frozenset(params.items())), None)
+
     def _sent_ahead(self, sql: str, params: dict[str, Any]):  # noqa: ANN202
         """The answer of the same read sent ahead (`ahead`), else the read made now."""
         if self._ahead and (found := self._ahead.pop((sql, frozenset(params.items())), None)) is not None:
@@ -281,7 +327,7 @@ class Raw:
         return self._execute(sql, params)
 
     def many(self, sql: str, rows: list[dict[str, Any]]) -> None:
-        """One statement for many parameter sets: queued like `later` on PostgreSQL, executemany on SQLite."""
+        """One statement for many parameter sets: sent like `later` on PostgreSQL, executemany on SQLite."""
         if self.postgres:
             text = _render(sql, "postgresql")
             for row in rows:
@@ -329,25 +375,30 @@ class TransactionFailed(RuntimeError):
     """A statement sent earlier in this transaction failed: no savepoint can undo just a part of it."""
 
 
-def _hold_savepoints(queue: list) -> tuple[list, list]:
-    """(what to send, what stays queued): SAVEPOINTs followed by nothing but SELECTs stay, in order."""
-    send: list = []
-    held: list = []
-    for entry in queue:
-        text = entry[0]
-        if text.startswith("SAVEPOINT "):
-            held.append(entry)
-        elif held and not text.startswith("SELECT "):
-            send += held
-            held = []
-            send.append(entry)
-        else:
-            send.append(entry)
-    return send, held
+def track_changes(session: Session) -> None:
+    """A batch of commands begins in this transaction: reads sent ahead for all of them may go stale.
+
+    Each command notes what it changed (`note_changed`); a later one checks what it read ahead
+    (`changed_since_read`) and reads again if one of its rows may have changed meanwhile.
+    """
+    session.info[_CHANGED] = set()
+
+
+def note_changed(session: Session, keys: Iterable[tuple]) -> None:
+    """Rows this command changed, as keys like ("task", 7) (nothing to do outside a batch)."""
+    changed = session.info.get(_CHANGED)
+    if changed is not None:
+        changed.update(keys)
+
+
+def changed_since_read(session: Session, keys: Iterable[tuple]) -> bool:
+    """Whether an earlier command of this batch changed any of these (or said nothing of what it changed)."""
+    changed = session.info.get(_CHANGED)
+    return bool(changed) and (ANYTHING in changed or not changed.isdisjoint(keys))
 
 
 def _watch(engine: Engine) -> None:
-    """Send a connection's queued statements before anything else runs on it; drop them on rollback."""
+    """Wait for a connection's statements out before anything else runs on it; drop them on rollback."""
     if not event.contains(engine, "commit", _send_with_commit):
         event.listen(engine, "before_cursor_execute", _send_before_statement)
         event.listen(engine, "commit", _send_with_commit)
@@ -357,13 +408,17 @@ def _watch(engine: Engine) -> None:
 
 def _send_before_statement(conn, *_args) -> None:  # noqa: ANN001  (an ORM or Core statement)
     raw = conn.info.get(_OWNER)
-    if raw is not None and raw._queue:
-        raw.send(hold=False)  # (it may write: its SAVEPOINT goes first)
+    if raw is not None and raw.waiting:
+        raw.send(hold=False)  # (it may write: a SAVEPOINT still held goes first)
 
 
 def _send_with_commit(conn) -> None:  # noqa: ANN001
     raw = conn.info.get(_OWNER)
-    if raw is not None and raw._queue:
+    if raw is None:
+        return
+    # (A SAVEPOINT never sent has nothing to keep; the writes after it go.)
+    raw._queue = [queued for queued in raw._queue if not queued[0].startswith("SAVEPOINT ")]
+    if raw.waiting or raw.failed:
         # The COMMIT goes in the same pipeline; psycopg's own commit() then finds nothing to do.
         raw._enqueue("COMMIT", None, None)
         raw.send(hold=False)
@@ -384,15 +439,17 @@ def _drop_on_checkin(_dbapi_connection, record) -> None:  # noqa: ANN001  (howev
 def queue_savepoints(engine: Engine) -> None:
     """PostgreSQL, for many commands in one transaction (a SAVEPOINT each): no round trips of their own.
 
-    SAVEPOINT is queued like `Raw.later` and travels with the first statement after it that may write
-    (reads pass it: `Raw.send`). RELEASE SAVEPOINT is queued too, and when its SAVEPOINT never left
-    the queue neither is sent: what came between goes with the enclosing transaction, and if any of
-    it fails there, the whole transaction fails (`Raw.failed`; the command dispatcher then undoes the
-    batch and runs its commands one by one). ROLLBACK TO SAVEPOINT forgets whatever was queued after
-    its SAVEPOINT, and is not sent at all when that SAVEPOINT never left the queue; after a failed
-    statement it raises TransactionFailed. SQLAlchemy's own bookkeeping of the nested transaction
-    (which ORM objects to expire) is unchanged: only the dialect's three statements are routed here,
-    for this engine alone. Without a Raw in the transaction they run as usual.
+    SAVEPOINT is queued, and the writes after it wait with it while reads pass it (`Raw._enqueue`):
+    they go when an answer is wanted after one of those writes, or before an ORM statement. At
+    RELEASE SAVEPOINT, a SAVEPOINT still queued is dropped and neither it nor the RELEASE is sent;
+    the writes after it go now, with the enclosing transaction, and if one of them fails the whole
+    transaction fails (`Raw.failed`; the command dispatcher then undoes the batch and runs its
+    commands one by one). ROLLBACK TO SAVEPOINT forgets a queued SAVEPOINT and what waits after it;
+    one that was sent is rolled back on its own, after every answer is in (psycopg forgets its
+    prepared statements when it sees a ROLLBACK, while statements in the pipeline still use them);
+    after a failed statement it raises TransactionFailed. SQLAlchemy's own bookkeeping of the
+    nested transaction (which ORM objects to expire) is unchanged: only the dialect's three
+    statements are routed here, for this engine alone. Without a Raw in the transaction they run as usual.
     """
     dialect = engine.dialect
     if getattr(dialect, "_wes_queued_savepoints", False):
@@ -410,11 +467,8 @@ def queue_savepoints(engine: Engine) -> None:
 
     def queued_at(raw: Raw, name: str) -> int | None:
         """Where the SAVEPOINT `name` waits in the queue (None: it was sent)."""
-        marker = f"SAVEPOINT {name}"
-        for index in range(len(raw._queue) - 1, -1, -1):
-            if raw._queue[index][0] == marker:
-                return index
-        return None
+        marker = (f"SAVEPOINT {name}", None, None)
+        return raw._queue.index(marker) if marker in raw._queue else None
 
     def do_savepoint(connection, name: str) -> None:  # noqa: ANN001
         raw = owner(connection)
@@ -428,7 +482,9 @@ def queue_savepoints(engine: Engine) -> None:
         if raw is None:
             plain_release(connection, name)
         elif (index := queued_at(raw, name)) is not None:
-            del raw._queue[index]  # never sent: neither is its RELEASE
+            del raw._queue[index]  # never sent: neither is its RELEASE; the writes after it go now
+            if not any(queued[0].startswith("SAVEPOINT ") for queued in raw._queue):
+                raw._send_queued()
         else:
             raw._enqueue(f"RELEASE SAVEPOINT {name}", None, None)
 
@@ -439,9 +495,11 @@ def queue_savepoints(engine: Engine) -> None:
                 raise TransactionFailed(f"a statement sent after SAVEPOINT {name} or before it failed")
             index = queued_at(raw, name)
             if index is not None:
-                raw._forget_queued(index)  # the server never heard of it: nothing there to undo
+                del raw._queue[index:]  # the server never heard of it: nothing there to undo
                 return
-            raw._forget_queued()  # all of it came after the savepoint, which the server has
+            # After all that was sent, and not in the pipeline: psycopg forgets its prepared statements when
+            # it sees a ROLLBACK, while statements already in the pipeline still use them.
+            raw.send()
         plain_rollback_to(connection, name)
 
     dialect.do_savepoint = do_savepoint

@@ -32,7 +32,7 @@ from backend.commands.context import Actor, CommandContext
 from backend.commands.registry import CommandRegistry
 from backend.errors import DomainError, _clean_validation_errors
 from backend.models import utcnow
-from backend.rawsql import IN_BATCH, Raw, TransactionFailed
+from backend.rawsql import ANYTHING, IN_BATCH, Raw, TransactionFailed, note_changed, track_changes
 from backend.realtime import stream
 from backend.runtime import Runtime
 
@@ -145,14 +145,24 @@ class CommandDispatcher:
             return outcomes
         session = self._session()
         session.info[IN_BATCH] = True
+        track_changes(session)
         try:
             db = Raw(session)
+            # Every command's stored answer and the reads its handler will make, in one round trip
+            # (PostgreSQL; a repeat within the batch reads again, after its first copy was stored).
             for _index, actor, envelope, _via, _spec, _digest in work:
-                # Every command's stored answer in one round trip (PostgreSQL; a repeat within the batch
-                # reads again, after its first copy was stored).
                 db.ahead(_STORED, user_id=actor.user_id, command_id=envelope.id)
+            for _index, actor, envelope, _via, spec, _digest in work:
+                if spec.ahead is not None and db.postgres:
+                    try:
+                        spec.ahead(session, actor, self._validated(spec, envelope))
+                    except DomainError:
+                        pass  # refused when it runs
             for index, actor, envelope, via, spec, digest in work:
-                outcomes[index] = self._apply_nested(session, actor, envelope, spec, digest, via)
+                outcome = self._apply_nested(session, actor, envelope, spec, digest, via)
+                if outcome.ok and not outcome.replayed and spec.ahead is None:
+                    note_changed(session, [ANYTHING])  # what it changed is not known: later ones read again
+                outcomes[index] = outcome
             session.commit()
         except Exception as exc:  # noqa: BLE001
             if isinstance(exc, (DBAPIError, TransactionFailed)):  # a deadlock, a duplicate, a refused stock take

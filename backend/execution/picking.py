@@ -101,6 +101,17 @@ _LOAD = (
     "WHERE t.id = :id{for_update_of t}")
 
 
+def ahead_load(session: Session, task_id: int) -> None:
+    """Send load_pick's read ahead (backend.rawsql)."""
+    Raw(session).ahead(_LOAD, id=task_id)
+
+
+def read_keys(task: PickRow, worker_id: int) -> list[tuple]:
+    """What a confirm read ahead depends on (backend.rawsql.changed_since_read): the task, the replenishment
+    it waits for, its tour (the tote slots) and what the worker holds."""
+    return [("task", task.id), ("task", task.depends_on_task_id), ("tour", task.tour_id), ("worker", worker_id)]
+
+
 def load_pick(session: Session, task_id: int) -> PickRow | None:
     """The task row, locked for this transaction on PostgreSQL (SQLite's writer lock already is one)."""
     db = Raw(session)

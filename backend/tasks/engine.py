@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from backend import audit
 from backend.errors import Conflict, NotFound
 from backend.models import Container, Location, Product, Task, WorkerProfile, utcnow
-from backend.rawsql import Raw, in_params
+from backend.rawsql import Raw, in_params, note_changed
 from backend.realtime.stream import ahead_devices_of_worker, devices_of_workers, emit, emit_to_workers, touch_site
 from backend.tasks.states import FINAL_STATES, HELD_STATES, InvalidTransition, check_transition
 
@@ -449,6 +449,7 @@ def claim_next(session: Session, worker_id: int, site_id: int, *, position_locat
         return []
     taken.sort(key=lambda r: (r[0] != chosen.id, r[3] if r[3] is not None else 0, r[0]))
     claimed = [r[0] for r in taken]
+    note_changed(session, [("worker", worker_id), *(("task", id_) for id_ in claimed)])
     changed = {id_: (priority, version) for id_, priority, version, _ in taken}
     holders = {chosen.id: chosen.assigned_to}
     db.expire(Task, claimed)
@@ -474,6 +475,11 @@ def ahead_of_completion(session: Session, worker_id: int, task_id: int) -> None:
     """Send ahead what `completed` will read when this worker finishes this task (backend.rawsql)."""
     ahead_devices_of_worker(session, worker_id)
     Raw(session).ahead(_HOLDS_ANOTHER, worker_id=worker_id, finished=task_id)
+
+
+def forget_ahead_of_completion(session: Session, worker_id: int, task_id: int) -> None:
+    """What the worker holds was read ahead and may have changed since: `completed` reads it again."""
+    Raw(session).forget_ahead(_HOLDS_ANOTHER, worker_id=worker_id, finished=task_id)
 
 
 def offer_next(session: Session, worker_id: int, site_id: int, *, position_location_id: int | None,

@@ -106,6 +106,13 @@ def test_a_tour_is_picked_packed_and_shipped(api):  # noqa: ANN001
     assert _ledger_ok(api)
 
 
+def _confirm(actor: Actor, command_id: str, pick: dict, tote: str) -> tuple:
+    """A confirm_pick of a wave's pick (as GET /waves/{id}/tours lists it) for `apply_batch`."""
+    return (actor, CommandEnvelope(command_id, "confirm_pick", {
+        "task_id": pick["task_id"], "location": pick["location"], "product": _gtin_of(pick["sku"]), "tote": tote,
+        "quantity": pick["quantity"]}), "http")
+
+
 def test_the_same_pick_sent_twice_moves_stock_once(api):  # noqa: ANN001
     _outbound_site(api)
     wave = _released_wave(api)
@@ -144,14 +151,10 @@ def test_a_pick_whose_stock_went_missing_is_refused_and_its_batch_mates_stand(ap
         session.commit()
         actor = Actor(load_principal(session, session.exec(select(User).where(User.username == "pick")).one()))
 
-    def confirm(command_id: str, pick: dict, tote: str) -> tuple:
-        return (actor, CommandEnvelope(command_id, "confirm_pick", {
-            "task_id": pick["task_id"], "location": pick["location"], "product": _gtin_of(pick["sku"]),
-            "tote": tote, "quantity": pick["quantity"]}), "http")
-
     outcomes = api.runtime.extras["commands"].apply_batch([
-        confirm("batch-pick-0001", first, tote_1),
-        confirm("batch-pick-0002", second, tote_2 if tour_2 != tour_1 or second["tote"] != first["tote"] else tote_1),
+        _confirm(actor, "batch-pick-0001", first, tote_1),
+        _confirm(actor, "batch-pick-0002", second,
+                 tote_2 if tour_2 != tour_1 or second["tote"] != first["tote"] else tote_1),
     ])
 
     assert outcomes[0].ok, outcomes[0].error
@@ -168,6 +171,34 @@ def test_a_pick_whose_stock_went_missing_is_refused_and_its_batch_mates_stand(ap
     assert stored == {"batch-pick-0001": True, "batch-pick-0002": False}
     if api.runtime.engine.dialect.name == "postgresql":
         assert "running them one by one" in caplog.text  # the failed take undid the batch
+
+
+def test_in_a_batch_a_confirm_sees_what_an_earlier_one_changed(api):  # noqa: ANN001
+    """Two picks for one tote slot in one batch, scanned into two different totes.
+
+    On PostgreSQL the batch reads every confirm's task ahead, before any of them runs; the second's
+    row says its slot has no tote yet, but the first binds one: the second must read again and be
+    refused (wrong tote), not bind its own tote over the first's.
+    """
+    _outbound_site(api)
+    wave = _released_wave(api)
+    tours = api.as_("sup").get(f"/api/v1/waves/{wave['id']}/tours").json()["data"]
+    first, second = next(
+        (a, b) for tour in tours for a in tour["picks"] for b in tour["picks"]
+        if a["task_id"] < b["task_id"] and a["tote"] == b["tote"] and not a["waits_for_task"]
+        and not b["waits_for_task"])
+    tote_1, tote_2 = _totes(api, 2)
+    with api.runtime.sessions() as session:
+        actor = Actor(load_principal(session, session.exec(select(User).where(User.username == "pick")).one()))
+
+    outcomes = api.runtime.extras["commands"].apply_batch([
+        _confirm(actor, "slot-pick-0001", first, tote_1), _confirm(actor, "slot-pick-0002", second, tote_2)])
+
+    assert outcomes[0].ok, outcomes[0].error
+    assert not outcomes[1].ok and outcomes[1].error["code"] == "wrong_tote"
+    in_tote = api.as_("sup").get("/api/v1/inventory", params={"site": "S1", "lpn": tote_2}).json()["data"]
+    assert in_tote == []
+    assert _ledger_ok(api)
 
 
 def test_a_short_pick_is_reallocated_from_another_location_and_counted(api):  # noqa: ANN001

@@ -12,7 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backend.db import make_command_engine, make_engine
-from backend.rawsql import Raw, TransactionFailed, queue_savepoints
+from backend.rawsql import (
+    ANYTHING, Raw, TransactionFailed, changed_since_read, note_changed, queue_savepoints, track_changes,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -83,16 +85,18 @@ def test_a_rollback_forgets_the_queue_and_the_connection_starts_clean(engine):  
     assert _quantities(engine) == {1: 10, 2: 21}
 
 
-def test_a_failing_queued_statement_fails_where_the_queue_is_sent_and_nothing_stays(engine):  # noqa: ANN001
+def test_a_failing_statement_sent_ahead_fails_by_its_answer_and_nothing_stays(engine):  # noqa: ANN001
     with Session(engine) as session:
         db = Raw(session)
         db.later("UPDATE bin SET qty = 5 WHERE id = :id", id=1)
+        before = db.soon("SELECT qty FROM bin WHERE id = :id", id=2)
         db.later("INSERT INTO bin VALUES (:id, :qty)", id=2, qty=1)  # the key exists
-        answer = db.soon("SELECT qty FROM bin WHERE id = :id", id=1)
-        with pytest.raises(IntegrityError):
-            answer.one()
+        with pytest.raises(IntegrityError):  # where an answer is awaited, or sooner (with a later statement)
+            db.soon("SELECT qty FROM bin WHERE id = :id", id=1).one()
         with pytest.raises(RuntimeError, match="never answered"):
-            answer.one()
+            before.one()
+        with pytest.raises(TransactionFailed):  # nothing more goes out in this transaction
+            db.soon("SELECT qty FROM bin WHERE id = :id", id=1)
         session.rollback()
         assert Raw(session).scalar("SELECT qty FROM bin WHERE id = :id", id=1) == 10
     with Session(engine) as session:
@@ -166,7 +170,7 @@ def test_savepoints_travel_with_the_queue_and_a_rolled_back_one_undoes_only_its_
         session.commit()
     assert _quantities(engine) == {1: 16, 2: 1123}
     assert not [s for s in sent_alone if "SAVEPOINT" in s and not s.startswith("ROLLBACK")]
-    assert len([s for s in sent_alone if s.startswith("ROLLBACK TO SAVEPOINT")]) == 1
+    assert len([s for s in sent_alone if s.startswith("ROLLBACK TO SAVEPOINT")]) == 1  # the refused one that wrote
     # Only the two commands that wrote before their end sent a SAVEPOINT; only the one kept, a RELEASE.
     assert len([s for s in sent if s.startswith("SAVEPOINT")]) == 2
     assert len([s for s in sent if s.startswith("RELEASE SAVEPOINT")]) == 1
@@ -189,3 +193,31 @@ def test_a_savepoint_rollback_after_a_failed_statement_leaves_the_transaction_fa
             session.commit()
         session.rollback()
     assert _quantities(engine) == {1: 10, 2: 20}
+
+
+def test_a_read_sent_ahead_twice_goes_once_and_answers_once(batch_engine):  # noqa: ANN001
+    engine, _sent_alone = batch_engine
+    sent: list[str] = []
+    with Session(engine) as session, _recorded(session, sent):
+        db = Raw(session)
+        db.ahead("SELECT qty FROM bin WHERE id = :id", id=1)
+        db.ahead("SELECT qty FROM bin WHERE id = :id", id=1)  # (already on its way)
+        assert db.scalar("SELECT qty FROM bin WHERE id = :id", id=1) == 10  # answered from the one sent ahead
+        db.run("UPDATE bin SET qty = 11 WHERE id = :id", id=1)
+        assert db.scalar("SELECT qty FROM bin WHERE id = :id", id=1) == 11  # consumed: read anew
+        session.commit()
+    assert len([s for s in sent if s.startswith("SELECT qty")]) == 2
+
+
+def test_a_batch_says_which_reads_sent_ahead_an_earlier_command_changed(batch_engine):  # noqa: ANN001
+    engine, _sent = batch_engine
+    with Session(engine) as session:
+        note_changed(session, [("task", 1)])  # outside a batch: nothing is tracked
+        assert not changed_since_read(session, [("task", 1)])
+        track_changes(session)
+        assert not changed_since_read(session, [("task", 1)])
+        note_changed(session, [("task", 1), ("tour", 3)])
+        assert changed_since_read(session, [("task", 1)]) and changed_since_read(session, [("tour", 3), ("task", 9)])
+        assert not changed_since_read(session, [("task", 2), ("tour", 4)])
+        note_changed(session, [ANYTHING])  # a command that does not say what it changed
+        assert changed_since_read(session, [("task", 2)])

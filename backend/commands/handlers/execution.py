@@ -19,7 +19,7 @@ from backend.commands.registry import CommandPayload, CommandSet
 from backend.errors import Conflict, NotFound
 from backend.execution import counting, packing, picking, replenishing
 from backend.models import Site, Task
-from backend.rawsql import Raw
+from backend.rawsql import Raw, changed_since_read, note_changed
 from backend.tasks import engine
 from backend.tasks.states import WORKABLE_STATES
 
@@ -136,15 +136,24 @@ def _run_task_command(ctx: CommandContext, task_id: int, action) -> dict:  # noq
     return {**result, "task": engine.task_view(session, task)}
 
 
-@commands.command("confirm_pick", payload=ConfirmPick)
+def _confirm_pick_ahead(session, actor, p: ConfirmPick) -> None:  # noqa: ANN001
+    """What a confirm will read (the task, the product and tote scanned, where the worker is signed on, whether
+    they hold more work): one round trip for all, and for a whole batch of confirms."""
+    picking.ahead_of_confirm(session, actor.site_id, p.product, p.tote)
+    engine.ahead_of_completion(session, actor.user_id, p.task_id)
+    picking.ahead_load(session, p.task_id)
+
+
+@commands.command("confirm_pick", payload=ConfirmPick, ahead=_confirm_pick_ahead)
 def confirm_pick(ctx: CommandContext, p: ConfirmPick) -> dict:
     """The busiest command on the floor: the same rules as _run_task_command, on plain SQL rows."""
     session = ctx.session
-    # What the confirm will look up (the product and tote scanned, where the worker is signed on, whether
-    # they hold more work) goes to the database with the task's own read: one round trip for all.
-    picking.ahead_of_confirm(session, ctx.actor.site_id, p.product, p.tote)
-    engine.ahead_of_completion(session, ctx.user_id, p.task_id)
+    _confirm_pick_ahead(session, ctx.actor, p)  # (in a batch, sent with the batch's: not again)
     task = picking.load_pick(session, p.task_id)
+    if task is not None and changed_since_read(session, picking.read_keys(task, ctx.user_id)):
+        # An earlier command of this batch changed what was read ahead for this one: read it again.
+        engine.forget_ahead_of_completion(session, ctx.user_id, p.task_id)
+        task = picking.load_pick(session, p.task_id)
     if task is None or not ctx.may_use_site(task.site_id):
         raise NotFound(f"task {p.task_id} not found", code="unknown_task")
     ctx.task_id = task.id
@@ -161,6 +170,7 @@ def confirm_pick(ctx: CommandContext, p: ConfirmPick) -> dict:
     engine.completed(session, view, task.site_id, ctx.user_id, previous_holder=holder,
                      position_location_id=task.from_location_id)
     settle()  # the stock taken last, just before the COMMIT (see picking._take)
+    note_changed(session, [("task", task.id), ("tour", task.tour_id), ("worker", ctx.user_id), ("worker", holder)])
     return {**result, "task": view}
 
 
