@@ -36,7 +36,7 @@ from backend.models import (
     WarehouseException,
     utcnow,
 )
-from backend.rawsql import IN_BATCH, Pending, Raw
+from backend.rawsql import IN_BATCH, Pending, Raw, changed_since_read, note_changed
 from backend.scanning.db_lookup import ahead_product_scan
 from backend.scanning.lookup import LocationRef
 from backend.tasks.engine import view_of
@@ -138,19 +138,23 @@ def _check_pickable(task: PickRow) -> None:
 
 
 _TOTE = "SELECT id, kind, code FROM container WHERE site_id = :site_id AND (code = :code OR sscc = :code)"
-_TOTE_ELSEWHERE = (
-    "SELECT tt.id FROM tour_tote AS tt JOIN tour ON tour.id = tt.tour_id WHERE tt.container_id = :tote_id "
-    "AND tour.status IN ('pending', 'picking') AND NOT (tt.tour_id = :tour_id AND tt.tote_no = :tote_no) LIMIT 1")
+# The open carts' tote slots a scanned tote is bound to (sent ahead with the tote's own read).
+_TOTE_SLOTS = (
+    "SELECT tt.tour_id, tt.tote_no FROM container AS c JOIN tour_tote AS tt ON tt.container_id = c.id "
+    "JOIN tour ON tour.id = tt.tour_id WHERE c.site_id = :site_id AND (c.code = :code OR c.sscc = :code) "
+    "AND tour.status IN ('pending', 'picking')")
 _BIND = "UPDATE tour_tote SET container_id = :tote_id WHERE tour_id = :tour_id AND tote_no = :tote_no"
 
 
 def _bind_tote(session: Session, task: PickRow, raw: str) -> tuple[int, str]:
     """The scanned tote (id, code), bound to the task's tote slot if the slot has none yet."""
     db = Raw(session)
-    found = db.one(_TOTE, code=raw.strip(), site_id=task.site_id)
+    scanned = {"site_id": task.site_id, "code": raw.strip()}  # (as ahead_of_confirm sent the reads ahead)
+    found = db.one(_TOTE, **scanned)
     if found is None:
         tote = container_by_scan(session, task.site_id, raw, "tote", "tote")  # a GS1 or AIM-marked scan
         found = (tote.id, tote.kind, tote.code)
+        scanned["code"] = tote.code
     tote_id, kind, code = found
     if kind != "tote":
         raise NotFound(f"no tote {raw.strip()[:40]!r} here", code="unknown_tote", details={"field": "tote"})
@@ -161,9 +165,12 @@ def _bind_tote(session: Session, task: PickRow, raw: str) -> tuple[int, str]:
         raise Invalid(f"pick into tote slot {task.tote_no}, not tote {code}", code="wrong_tote",
                       details={"field": "tote"})
     if not bound:
-        if db.one(_TOTE_ELSEWHERE, tote_id=tote_id, tour_id=task.tour_id, tote_no=task.tote_no) is not None:
+        if changed_since_read(session, [("tote", tote_id)]):
+            db.forget_ahead(_TOTE_SLOTS, **scanned)  # an earlier command of this batch bound it: read again
+        if any(slot != (task.tour_id, task.tote_no) for slot in db.all(_TOTE_SLOTS, **scanned)):
             raise Conflict(f"tote {code} is in use on another cart", code="tote_in_use", details={"field": "tote"})
         db.later(_BIND, tote_id=tote_id, tour_id=task.tour_id, tote_no=task.tote_no)
+        note_changed(session, [("tote", tote_id)])
     return tote_id, code
 
 
@@ -171,7 +178,9 @@ def ahead_of_confirm(session: Session, site_id: int | None, product: str, tote: 
     """Send the lookups a confirm of these scans will make, ahead (one round trip with the task's own)."""
     ahead_product_scan(session, product)
     if site_id is not None:
-        Raw(session).ahead(_TOTE, code=tote.strip(), site_id=site_id)
+        db = Raw(session)
+        db.ahead(_TOTE, code=tote.strip(), site_id=site_id)
+        db.ahead(_TOTE_SLOTS, code=tote.strip(), site_id=site_id)  # (needed by a slot's first pick)
 
 
 _TAKE = ("UPDATE quant SET reserved = reserved - :quantity, on_hand = on_hand - :quantity "

@@ -201,6 +201,27 @@ def test_in_a_batch_a_confirm_sees_what_an_earlier_one_changed(api):  # noqa: AN
     assert _ledger_ok(api)
 
 
+def test_in_a_batch_one_tote_is_not_bound_to_two_slots(api):  # noqa: ANN001
+    """Two picks of two tote slots in one batch, both scanned into the same empty tote: the first binds it,
+    the second is told it is in use (on PostgreSQL it read the tote's slots ahead, before the first ran)."""
+    _outbound_site(api)
+    wave = _released_wave(api)
+    picks = [((tour["id"], p["tote"]), p) for tour in api.as_("sup").get(f"/api/v1/waves/{wave['id']}/tours")
+             .json()["data"] for p in tour["picks"] if not p["waits_for_task"]]
+    slot, first = picks[0]
+    second = next(p for other, p in picks if other != slot)
+    (tote,) = _totes(api, 1)
+    with api.runtime.sessions() as session:
+        actor = Actor(load_principal(session, session.exec(select(User).where(User.username == "pick")).one()))
+
+    outcomes = api.runtime.extras["commands"].apply_batch([
+        _confirm(actor, "tote-pick-0001", first, tote), _confirm(actor, "tote-pick-0002", second, tote)])
+
+    assert outcomes[0].ok, outcomes[0].error
+    assert not outcomes[1].ok and outcomes[1].error["code"] == "tote_in_use"
+    assert _ledger_ok(api)
+
+
 def test_a_short_pick_is_reallocated_from_another_location_and_counted(api):  # noqa: ANN001
     _outbound_site(api)
     wave = _released_wave(api)
