@@ -34,12 +34,13 @@ from backend.models import (
     Task,
     Tour,
     WarehouseException,
+    WorkerProfile,
     utcnow,
 )
 from backend.rawsql import IN_BATCH, Pending, Raw, changed_since_read, note_changed
 from backend.scanning.db_lookup import ahead_product_scan
 from backend.scanning.lookup import LocationRef
-from backend.tasks.engine import view_of
+from backend.tasks.engine import SET_POSITION, view_of
 from backend.tasks.states import require_workable
 
 
@@ -296,7 +297,7 @@ def _book_pick_statement(take: str) -> str:
                          "(SELECT id FROM into_)")
     return (f"WITH reservation_ AS ({_RESERVATION}), line_ AS ({_LINE_PICKED}), into_ AS ({_INTO} RETURNING id), "
             f"move_ AS ({move}), take_ AS ({take}), done_ AS ({_DONE}), tour_ AS ({_TOUR_PROGRESS}), "
-            f"order_ AS ({_ORDER_PROGRESS}), audit_ AS ({audit.INSERT}) "
+            f"order_ AS ({_ORDER_PROGRESS}), audit_ AS ({audit.INSERT}), position_ AS ({SET_POSITION}) "
             + ("SELECT id FROM take_" if "RETURNING" in take else "SELECT 1"))
 
 
@@ -309,7 +310,8 @@ def confirm_pick(session: Session, task: PickRow, *, location: str, product: str
     """Book a pick into its tote and mark the task done (by `user_id`).
 
     Returns the result (with the task's view after it) and `settle`, to call as late as possible before
-    the COMMIT: it checks that the stock was taken (see _take).
+    the COMMIT: it checks that the stock was taken (see _take). On PostgreSQL the worker's position (at
+    the pick location) is written too (engine.completed(..., position_written=True)).
     """
     _check_pickable(task)
     verify_location(LocationRef(task.from_location_id, task.location_code, task.check_digits), location)
@@ -326,6 +328,7 @@ def confirm_pick(session: Session, task: PickRow, *, location: str, product: str
                               "entity": "task", "entity_id": task.id, "before": {"state": task.state},
                               "after": {"state": "done", "quantity": quantity}})
     if db.postgres:
+        params["empty"] = db.json([])  # (a worker profile made by SET_POSITION)
         if session.info.get(IN_BATCH):
             db.later(_BOOK_PICK_IN_BATCH, **params)
             taken = None
@@ -335,6 +338,7 @@ def confirm_pick(session: Session, task: PickRow, *, location: str, product: str
         db.expire(OrderLine, [task.order_line_id])
         db.expire(Tour, [task.tour_id])
         db.expire(Order, [task.order_id])
+        db.expire(WorkerProfile, [user_id])
     else:
         taken = _take(session, task, quantity, tote_id, user_id)
         db.later(_DONE, **params)

@@ -249,17 +249,18 @@ def release(session: Session, task: Task, worker_id: int) -> Task:
 
 
 def completed(session: Session, view: dict, site_id: int, worker_id: int, *, previous_holder: int | None,
-              position_location_id: int | None) -> None:
+              position_location_id: int | None, position_written: bool = False) -> None:
     """After a domain service marked a task done: tell the holders, move the worker, offer the next task.
 
-    `view` is the finished task's view (task_view, or task_views for raw-SQL callers).
+    `view` is the finished task's view (task_view, or task_views for raw-SQL callers);
+    `position_written`: the service already wrote the worker's new position (SET_POSITION).
     """
     if previous_holder is not None and previous_holder != worker_id:
         emit_to_workers(session, [previous_holder], "task.revoked", {"task_id": view["id"], "version": view["version"],
                                                                       "reason": "completed_by_other"})
     emit_to_workers(session, [worker_id], "task.updated", {"task": view})
     touch_site(session, site_id)
-    if position_location_id is not None:
+    if position_location_id is not None and not position_written:
         set_position(session, worker_id, position_location_id)
     offer_next(session, worker_id, site_id, position_location_id=position_location_id, finished_task_id=view["id"])
 
@@ -274,7 +275,7 @@ def worker_profile(session: Session, user_id: int) -> WorkerProfile:
     return profile if profile is not None else WorkerProfile(user_id=user_id)
 
 
-_SET_POSITION = (
+SET_POSITION = (  # (also part of a confirmed pick's one statement: backend.execution.picking)
     "INSERT INTO worker_profile (user_id, zone_ids, skills, equipment, last_location_id, updated_at) "
     "VALUES (:user_id, :empty, :empty, :empty, :location_id, :now) "
     "ON CONFLICT (user_id) DO UPDATE SET last_location_id = excluded.last_location_id, updated_at = excluded.updated_at")
@@ -282,7 +283,7 @@ _SET_POSITION = (
 
 def set_position(session: Session, user_id: int, location_id: int) -> None:
     db = Raw(session)
-    db.later(_SET_POSITION, user_id=user_id, empty=db.json([]), location_id=location_id, now=db.when(utcnow()))
+    db.later(SET_POSITION, user_id=user_id, empty=db.json([]), location_id=location_id, now=db.when(utcnow()))
     db.expire(WorkerProfile, [user_id])
 
 

@@ -10,7 +10,7 @@ from sqlmodel import select
 from backend.api.deps import load_principal
 from backend.commands import Actor, CommandEnvelope
 from backend.inventory.ledger import ledger_disagreements
-from backend.models import DeviceCommand, Move, Site, Task, User
+from backend.models import DeviceCommand, Location, Move, Site, Task, User, WorkerProfile
 from tests.api.test_outbound_flow import STANDARD, _orders, _outbound_site, _reserved_matches_reservations
 from tests.helpers import SKU_A, SKU_C, gtin13
 
@@ -128,6 +128,10 @@ def test_the_same_pick_sent_twice_moves_stock_once(api):  # noqa: ANN001
     assert again["result"] == first["result"]
     in_tote = api.as_("sup").get("/api/v1/inventory", params={"site": "S1", "lpn": tote}).json()["data"]
     assert [q["on_hand"] for q in in_tote] == [pick["quantity"]]
+    with api.runtime.sessions() as session:  # the picker stands at the pick location now (next work is near it)
+        picker = session.exec(select(User).where(User.username == "pick")).one()
+        assert session.get(WorkerProfile, picker.id).last_location_id == session.exec(
+            select(Location.id).where(Location.code == pick["location"])).one()
 
 
 def test_a_pick_whose_stock_went_missing_is_refused_and_its_batch_mates_stand(api, caplog):  # noqa: ANN001
