@@ -44,6 +44,53 @@ _STORED = "SELECT ok, result, payload_hash FROM device_command WHERE user_id = :
 _STORE = ("INSERT INTO device_command (user_id, command_id, device_id, type, payload_hash, task_id, ok, result, "
           "created_at) VALUES (:user_id, :command_id, :device_id, :type, :payload_hash, :task_id, :ok, :result, "
           ":created_at)")
+# PostgreSQL, a batch: every command's stored answer in one read, and the batch's answers in one write.
+_STORED_OF_BATCH = ("SELECT user_id, command_id, ok, result, payload_hash FROM device_command "
+                    "WHERE user_id = ANY(:user_ids) AND command_id = ANY(:command_ids)")
+_STORE_BATCH = (
+    "INSERT INTO device_command (user_id, command_id, device_id, type, payload_hash, task_id, ok, result, created_at) "
+    "SELECT user_id, command_id, device_id, type, payload_hash, task_id, ok, result, created_at "
+    "FROM json_to_recordset(CAST(:rows AS JSON)) AS r(user_id BIGINT, command_id TEXT, device_id BIGINT, type TEXT, "
+    "payload_hash TEXT, task_id BIGINT, ok BOOLEAN, result JSON, created_at TIMESTAMPTZ)")
+
+
+class _Batch:
+    """A batch's stored answers: those read ahead, those its commands made (stored with its COMMIT)."""
+
+    def __init__(self, db: Raw, work: list) -> None:
+        self.db = db
+        self.rows: list[dict[str, Any]] = []
+        self.made: dict[tuple[int, str], tuple[str, CommandOutcome]] = {}
+        self.read = db.soon(_STORED_OF_BATCH, user_ids=sorted({w[1].user_id for w in work}),
+                            command_ids=sorted({w[2].id for w in work})) if db.postgres else None
+        self._stored: dict[tuple[int, str], tuple] | None = None
+
+    def stored(self, actor: Actor, envelope: CommandEnvelope) -> tuple | None:
+        """The stored (ok, result, payload_hash) of this command before the batch, if any."""
+        if self.read is None:
+            return self.db.one(_STORED, user_id=actor.user_id, command_id=envelope.id)
+        if self._stored is None:
+            self._stored = {(u, c): (ok, result, digest) for u, c, ok, result, digest in self.read.all()}
+        return self._stored.get((actor.user_id, envelope.id))
+
+    def store(self, actor: Actor, envelope: CommandEnvelope, digest: str, task_id: int | None,
+              outcome: CommandOutcome) -> None:
+        db = self.db
+        answer = outcome.result if outcome.ok else outcome.error
+        self.made[(actor.user_id, envelope.id)] = (digest, outcome)
+        self.rows.append({"user_id": actor.user_id, "command_id": envelope.id, "device_id": actor.device_id,
+                          "type": envelope.type, "payload_hash": digest, "task_id": task_id, "ok": outcome.ok,
+                          "result": answer if self.read is not None else db.json(answer),
+                          "created_at": db.when(utcnow())})
+
+    def write(self) -> None:
+        """Before the COMMIT (a copy committed meanwhile by another replica fails it: the batch reruns)."""
+        if not self.rows:
+            return
+        if self.read is not None:
+            self.db.later(_STORE_BATCH, rows=json.dumps(self.rows, separators=(",", ":"), default=str))
+        else:
+            self.db.many(_STORE, self.rows)
 
 
 @dataclass(frozen=True)
@@ -148,10 +195,9 @@ class CommandDispatcher:
         track_changes(session)
         try:
             db = Raw(session)
-            # Every command's stored answer and the reads its handler will make, in one round trip
-            # (PostgreSQL; a repeat within the batch reads again, after its first copy was stored).
-            for _index, actor, envelope, _via, _spec, _digest in work:
-                db.ahead(_STORED, user_id=actor.user_id, command_id=envelope.id)
+            # The commands' stored answers and the reads their handlers will make, in one round trip
+            # (PostgreSQL; a repeat within the batch gets the answer its first copy made).
+            batch = _Batch(db, work)
             for _index, actor, envelope, _via, spec, _digest in work:
                 if spec.ahead is not None and db.postgres:
                     try:
@@ -159,10 +205,11 @@ class CommandDispatcher:
                     except DomainError:
                         pass  # refused when it runs
             for index, actor, envelope, via, spec, digest in work:
-                outcome = self._apply_nested(session, actor, envelope, spec, digest, via)
+                outcome = self._apply_nested(session, batch, actor, envelope, spec, digest, via)
                 if outcome.ok and not outcome.replayed and spec.ahead is None:
                     note_changed(session, [ANYTHING])  # what it changed is not known: later ones read again
                 outcomes[index] = outcome
+            batch.write()
             session.commit()
         except Exception as exc:  # noqa: BLE001
             if isinstance(exc, (DBAPIError, TransactionFailed)):  # a deadlock, a duplicate, a refused stock take
@@ -183,11 +230,16 @@ class CommandDispatcher:
             session.close()
         return outcomes
 
-    def _apply_nested(self, session, actor: Actor, envelope: CommandEnvelope, spec, digest: str,  # noqa: ANN001
-                      via: str) -> CommandOutcome:
-        stored = self._stored(session, actor, envelope, digest)
-        if stored is not None:
-            return stored
+    def _apply_nested(self, session, batch: _Batch, actor: Actor, envelope: CommandEnvelope, spec,  # noqa: ANN001
+                      digest: str, via: str) -> CommandOutcome:
+        made = batch.made.get((actor.user_id, envelope.id))
+        if made is not None:  # (a copy earlier in this batch)
+            made_digest, outcome = made
+            answer = outcome.result if outcome.ok else outcome.error
+            return _replayed(envelope, digest, (outcome.ok, answer, made_digest))
+        row = batch.stored(actor, envelope)
+        if row is not None:
+            return _replayed(envelope, digest, (row[0], Raw(session).loads(row[1]), row[2]))
         mark = stream.mark(session)
         savepoint = session.begin_nested()
         # SQLAlchemy sends the SAVEPOINT with the nested transaction's first statement through the session;
@@ -203,9 +255,10 @@ class CommandDispatcher:
             stream.rewind(session, mark)
             if exc.after_rollback is not None:
                 exc.after_rollback(session)
-            error = _error(exc.code, exc.message, exc.details)
-            self._store(session, actor, envelope, digest, ctx.task_id, False, error, commit=False)
-            return CommandOutcome(envelope.id, envelope.type, False, error=error)
+            outcome = CommandOutcome(envelope.id, envelope.type, False, error=_error(exc.code, exc.message,
+                                                                                    exc.details))
+            batch.store(actor, envelope, digest, ctx.task_id, outcome)
+            return outcome
         except (DBAPIError, TransactionFailed):
             raise  # the batch's transaction may be lost (see backend.rawsql): the batch is undone whole
         except Exception as exc:  # noqa: BLE001  (not stored: the device may send it again)
@@ -215,8 +268,9 @@ class CommandDispatcher:
             log.exception("command %s %s failed", envelope.type, envelope.id)
             return CommandOutcome(envelope.id, envelope.type, False, error=_error(
                 "internal_error", type(exc).__name__))
-        self._store(session, actor, envelope, digest, ctx.task_id, True, result, commit=False)
-        return CommandOutcome(envelope.id, envelope.type, True, result=result)
+        outcome = CommandOutcome(envelope.id, envelope.type, True, result=result)
+        batch.store(actor, envelope, digest, ctx.task_id, outcome)
+        return outcome
 
     @staticmethod
     def _validated(spec, envelope: CommandEnvelope):  # noqa: ANN001, ANN205
@@ -231,15 +285,7 @@ class CommandDispatcher:
     def _stored(self, session, actor: Actor, envelope: CommandEnvelope, digest: str) -> CommandOutcome | None:  # noqa: ANN001
         db = Raw(session)
         row = db.one(_STORED, user_id=actor.user_id, command_id=envelope.id)
-        if row is None:
-            return None
-        ok, result, stored_hash = bool(row[0]), db.loads(row[1]), row[2]
-        if stored_hash != digest:
-            return CommandOutcome(envelope.id, envelope.type, False, replayed=True, error=_error(
-                "command_id_reused", f"command id {envelope.id} was used for another command"))
-        if ok:
-            return CommandOutcome(envelope.id, envelope.type, True, result=result, replayed=True)
-        return CommandOutcome(envelope.id, envelope.type, False, error=result, replayed=True)
+        return None if row is None else _replayed(envelope, digest, (row[0], db.loads(row[1]), row[2]))
 
     def _apply_once(self, actor: Actor, envelope: CommandEnvelope, spec, digest: str,  # noqa: ANN001
                     via: str) -> CommandOutcome:
@@ -275,10 +321,20 @@ class CommandDispatcher:
 
     @staticmethod
     def _store(session, actor: Actor, envelope: CommandEnvelope, digest: str, task_id: int | None,  # noqa: ANN001
-               ok: bool, result: dict[str, Any], *, commit: bool = True) -> None:
+               ok: bool, result: dict[str, Any]) -> None:
+        """Store the answer and commit (a copy committed first by someone else fails the COMMIT)."""
         db = Raw(session)
-        # (On PostgreSQL sent with the COMMIT; a copy committed first by someone else fails it there.)
         db.later(_STORE, user_id=actor.user_id, command_id=envelope.id, device_id=actor.device_id, type=envelope.type,
-               payload_hash=digest, task_id=task_id, ok=ok, result=db.json(result), created_at=db.when(utcnow()))
-        if commit:
-            session.commit()
+                 payload_hash=digest, task_id=task_id, ok=ok, result=db.json(result), created_at=db.when(utcnow()))
+        session.commit()
+
+
+def _replayed(envelope: CommandEnvelope, digest: str, stored: tuple) -> CommandOutcome:
+    """The answer to a command already applied: (ok, result or error, payload hash) as stored."""
+    ok, answer, stored_digest = stored
+    if stored_digest != digest:
+        return CommandOutcome(envelope.id, envelope.type, False, replayed=True, error=_error(
+            "command_id_reused", f"command id {envelope.id} was used for another command"))
+    if ok:
+        return CommandOutcome(envelope.id, envelope.type, True, result=answer, replayed=True)
+    return CommandOutcome(envelope.id, envelope.type, False, error=answer, replayed=True)

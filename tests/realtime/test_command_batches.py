@@ -39,17 +39,22 @@ async def test_a_refused_command_in_a_batch_changes_nothing_and_the_others_stand
 
     actor = _actor(site, "pick", device["id"])
     start = CommandEnvelope("batch-start-0001", "start_task", {"task_id": mine})
+    not_theirs = CommandEnvelope("batch-start-0002", "start_task", {"task_id": other})
     outcomes = site.runtime.extras["commands"].apply_batch([
         (actor, start, "ws"),
-        (actor, CommandEnvelope("batch-start-0002", "start_task", {"task_id": other}), "ws"),  # not theirs
+        (actor, not_theirs, "ws"),
         (actor, CommandEnvelope("batch-bad-0003", "start_task", {"task_id": "x"}), "ws"),  # invalid payload
         (actor, start, "ws"),  # the same command again, in the same batch
+        (actor, not_theirs, "ws"),  # the refused one again
+        (actor, CommandEnvelope("batch-start-0001", "start_task", {"task_id": other}), "ws"),  # its id reused
     ])
 
-    assert [o.ok for o in outcomes] == [True, False, False, True]
+    assert [o.ok for o in outcomes] == [True, False, False, True, False, False]
     assert outcomes[1].error["code"] == "task_not_yours"
     assert outcomes[2].error["code"] == "invalid_payload"
     assert outcomes[3].replayed and outcomes[3].result == outcomes[0].result
+    assert outcomes[4].replayed and outcomes[4].error == outcomes[1].error
+    assert outcomes[5].replayed and outcomes[5].error["code"] == "command_id_reused"
     with site.runtime.sessions() as session:
         assert session.get(Task, mine).state == "in_progress"
         assert session.get(Task, other).state == "assigned"
