@@ -38,6 +38,8 @@ class CommandContext:
     via: str  # "ws" or "http"
     # The task the command was about, stored with the command (set by load_task).
     task_id: int | None = None
+    # Its batch already sent the reads its spec's `ahead` names (backend.commands.registry).
+    read_ahead: bool = False
     _device: Device | None = field(default=None, repr=False)
 
     @property

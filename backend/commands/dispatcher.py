@@ -198,14 +198,16 @@ class CommandDispatcher:
             # The commands' stored answers and the reads their handlers will make, in one round trip
             # (PostgreSQL; a repeat within the batch gets the answer its first copy made).
             batch = _Batch(db, work)
-            for _index, actor, envelope, _via, spec, _digest in work:
+            payloads = {}
+            for index, actor, envelope, _via, spec, _digest in work:
                 if spec.ahead is not None and db.postgres:
                     try:
-                        spec.ahead(session, actor, self._validated(spec, envelope))
+                        payloads[index] = self._validated(spec, envelope)
                     except DomainError:
-                        pass  # refused when it runs
+                        continue  # refused when it runs
+                    spec.ahead(session, actor, payloads[index])
             for index, actor, envelope, via, spec, digest in work:
-                outcome = self._apply_nested(session, batch, actor, envelope, spec, digest, via)
+                outcome = self._apply_nested(session, batch, actor, envelope, spec, digest, via, payloads.get(index))
                 if outcome.ok and not outcome.replayed and spec.ahead is None:
                     note_changed(session, [ANYTHING])  # what it changed is not known: later ones read again
                 outcomes[index] = outcome
@@ -231,7 +233,8 @@ class CommandDispatcher:
         return outcomes
 
     def _apply_nested(self, session, batch: _Batch, actor: Actor, envelope: CommandEnvelope, spec,  # noqa: ANN001
-                      digest: str, via: str) -> CommandOutcome:
+                      digest: str, via: str, payload: Any = None) -> CommandOutcome:
+        """One command of a batch, in its SAVEPOINT (`payload`: already validated, its reads sent ahead)."""
         made = batch.made.get((actor.user_id, envelope.id))
         if made is not None:  # (a copy earlier in this batch)
             made_digest, outcome = made
@@ -248,7 +251,8 @@ class CommandDispatcher:
         session.connection()
         ctx = CommandContext(session, self.runtime, actor, envelope.id, via)
         try:
-            result = spec.handler(ctx, self._validated(spec, envelope))
+            ctx.read_ahead = payload is not None
+            result = spec.handler(ctx, payload if payload is not None else self._validated(spec, envelope))
             savepoint.commit()
         except DomainError as exc:
             savepoint.rollback()

@@ -148,7 +148,8 @@ def _confirm_pick_ahead(session, actor, p: ConfirmPick) -> None:  # noqa: ANN001
 def confirm_pick(ctx: CommandContext, p: ConfirmPick) -> dict:
     """The busiest command on the floor: the same rules as _run_task_command, on plain SQL rows."""
     session = ctx.session
-    _confirm_pick_ahead(session, ctx.actor, p)  # (in a batch, sent with the batch's: not again)
+    if not ctx.read_ahead:
+        _confirm_pick_ahead(session, ctx.actor, p)
     task = picking.load_pick(session, p.task_id)
     if task is not None and changed_since_read(session, picking.read_keys(task, ctx.user_id)):
         # An earlier command of this batch changed what was read ahead for this one: read it again.
