@@ -45,8 +45,13 @@ _STORE = ("INSERT INTO device_command (user_id, command_id, device_id, type, pay
           "created_at) VALUES (:user_id, :command_id, :device_id, :type, :payload_hash, :task_id, :ok, :result, "
           ":created_at)")
 # PostgreSQL, a batch: every command's stored answer in one read, and the batch's answers in one write.
-_STORED_OF_BATCH = ("SELECT user_id, command_id, ok, result, payload_hash FROM device_command "
-                    "WHERE user_id = ANY(:user_ids) AND command_id = ANY(:command_ids)")
+# (Each pair looked up in the unique index by a LATERAL subquery: a generic plan made while the table was small
+# would otherwise scan all of it, for every batch, as it grows.)
+_STORED_OF_BATCH = (
+    "SELECT k.user_id, k.command_id, s.ok, s.result, s.payload_hash "
+    "FROM unnest(CAST(:user_ids AS BIGINT[]), CAST(:command_ids AS TEXT[])) AS k(user_id, command_id) "
+    "CROSS JOIN LATERAL (SELECT ok, result, payload_hash FROM device_command AS d WHERE d.user_id = k.user_id "
+    "AND d.command_id = k.command_id LIMIT 1) AS s")
 _STORE_BATCH = (
     "INSERT INTO device_command (user_id, command_id, device_id, type, payload_hash, task_id, ok, result, created_at) "
     "SELECT user_id, command_id, device_id, type, payload_hash, task_id, ok, result, created_at "
@@ -61,8 +66,8 @@ class _Batch:
         self.db = db
         self.rows: list[dict[str, Any]] = []
         self.made: dict[tuple[int, str], tuple[str, CommandOutcome]] = {}
-        self.read = db.soon(_STORED_OF_BATCH, user_ids=sorted({w[1].user_id for w in work}),
-                            command_ids=sorted({w[2].id for w in work})) if db.postgres else None
+        self.read = db.soon(_STORED_OF_BATCH, user_ids=[w[1].user_id for w in work],
+                            command_ids=[w[2].id for w in work]) if db.postgres else None
         self._stored: dict[tuple[int, str], tuple] | None = None
 
     def stored(self, actor: Actor, envelope: CommandEnvelope) -> tuple | None:

@@ -139,11 +139,12 @@ def _check_pickable(task: PickRow) -> None:
 
 
 _TOTE = "SELECT id, kind, code FROM container WHERE site_id = :site_id AND (code = :code OR sscc = :code)"
-# The open carts' tote slots a scanned tote is bound to (sent ahead with the tote's own read).
+# The open carts' tote slots a scanned tote is bound to (sent ahead with the tote's own read). The tour's status
+# by a scalar subquery: joined, a generic plan scanned every tour, for every confirm.
 _TOTE_SLOTS = (
     "SELECT tt.tour_id, tt.tote_no FROM container AS c JOIN tour_tote AS tt ON tt.container_id = c.id "
-    "JOIN tour ON tour.id = tt.tour_id WHERE c.site_id = :site_id AND (c.code = :code OR c.sscc = :code) "
-    "AND tour.status IN ('pending', 'picking')")
+    "WHERE c.site_id = :site_id AND (c.code = :code OR c.sscc = :code) "
+    "AND (SELECT tour.status FROM tour WHERE tour.id = tt.tour_id) IN ('pending', 'picking')")
 _BIND = "UPDATE tour_tote SET container_id = :tote_id WHERE tour_id = :tour_id AND tote_no = :tote_no"
 
 
