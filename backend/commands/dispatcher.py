@@ -62,12 +62,12 @@ _STORE_BATCH = (
 class _Batch:
     """A batch's stored answers: those read ahead, those its commands made (stored with its COMMIT)."""
 
-    def __init__(self, db: Raw, work: list) -> None:
+    def __init__(self, db: Raw, commands: list[tuple[Actor, CommandEnvelope]]) -> None:
         self.db = db
         self.rows: list[dict[str, Any]] = []
         self.made: dict[tuple[int, str], tuple[str, CommandOutcome]] = {}
-        self.read = db.soon(_STORED_OF_BATCH, user_ids=[w[1].user_id for w in work],
-                            command_ids=[w[2].id for w in work]) if db.postgres else None
+        self.read = db.soon(_STORED_OF_BATCH, user_ids=[actor.user_id for actor, _ in commands],
+                            command_ids=[envelope.id for _, envelope in commands]) if db.postgres else None
         self._stored: dict[tuple[int, str], tuple] | None = None
 
     def stored(self, actor: Actor, envelope: CommandEnvelope) -> tuple | None:
@@ -202,7 +202,7 @@ class CommandDispatcher:
             db = Raw(session)
             # The commands' stored answers and the reads their handlers will make, in one round trip
             # (PostgreSQL; a repeat within the batch gets the answer its first copy made).
-            batch = _Batch(db, work)
+            batch = _Batch(db, [(actor, envelope) for _index, actor, envelope, *_rest in work])
             payloads = {}
             for index, actor, envelope, _via, spec, _digest in work:
                 if spec.ahead is not None and db.postgres:

@@ -206,10 +206,14 @@ _RESERVATION = "UPDATE reservation SET quantity = quantity - :quantity WHERE id 
 _LINE_PICKED = "UPDATE order_line SET quantity_picked = quantity_picked + :quantity WHERE id = :order_line_id"
 
 
+def _reservation_gone() -> Conflict:
+    return Conflict("the reservation behind this pick is gone", code="reservation_missing")
+
+
 def _take_params(db: Raw, task: PickRow, quantity: int, tote_id: int, user_id: int) -> dict:
     """The parameters of a pick's ledger writes (_RESERVATION, _LINE_PICKED, _INTO, _MOVE, the take)."""
     if task.quant_id is None:
-        raise Conflict("the reservation behind this pick is gone", code="reservation_missing")
+        raise _reservation_gone()
     if task.quant_location_id != task.from_location_id:
         raise Conflict("the reserved stock is not at the pick location yet", code="waits_for_replenishment")
     # The tote's stock keeps the location where it was picked until it is packed.
@@ -247,7 +251,7 @@ def _take(session: Session, task: PickRow, quantity: int, tote_id: int, user_id:
 def _taken(session: Session, taken: Pending | None) -> None:
     """The take went through (else the reservation was gone: the command is refused, nothing booked)."""
     if taken is not None and taken.one() is None:
-        raise Conflict("the reservation behind this pick is gone", code="reservation_missing")
+        raise _reservation_gone()
     # Both quants changed (the tote's was found by its stock key): loaded ones are read again.
     for obj in [o for o in session.identity_map.values() if isinstance(o, Quant)]:
         session.expire(obj)

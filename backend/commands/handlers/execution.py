@@ -169,7 +169,8 @@ def confirm_pick(ctx: CommandContext, p: ConfirmPick) -> dict:
     view = result.pop("view")
     result = _outcome(ctx, task, result, mine, state, holder)
     engine.completed(session, view, task.site_id, ctx.user_id, previous_holder=holder,
-                     position_location_id=task.from_location_id, position_written=Raw(session).postgres)
+                     position_location_id=task.from_location_id,
+                     position_written=Raw(session).postgres)  # (part of the pick's one statement there)
     settle()  # the stock taken last, just before the COMMIT (see picking._take)
     note_changed(session, [("task", task.id), ("tour", task.tour_id), ("worker", ctx.user_id), ("worker", holder)])
     return {**result, "task": view}
