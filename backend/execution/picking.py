@@ -226,26 +226,32 @@ def _take_params(db: Raw, task: PickRow, quantity: int, tote_id: int, user_id: i
             "reference": f"task:{task.id}", "user_id": user_id}
 
 
-def _take(session: Session, task: PickRow, quantity: int, tote_id: int, user_id: int) -> Pending | None:
-    """Move `quantity` from the reserved quant into the tote (a ledger move) and consume the reservation.
+def _take(session: Session, task: PickRow, params: dict) -> Pending | None:
+    """Move the quantity (`params`: _take_params) from the reserved quant into the tote (a ledger move) and
+    consume the reservation.
 
-    Queued, not yet sent (backend.rawsql): the caller checks the answer with `_taken` as late as it can
+    Sent, not waited for (backend.rawsql): the caller checks the answer with `_taken` as late as it can
     (in a batch on PostgreSQL there is no answer to check: see _TAKE_IN_BATCH).
     A pick face of a fast mover is everyone's: its quant row stays locked from this UPDATE to the
     COMMIT, so the less happens in between, the less the next picker of that face waits.
     """
     db = Raw(session)
-    params = _take_params(db, task, quantity, tote_id, user_id)
     for sql in (_RESERVATION, _LINE_PICKED, _INTO, _MOVE):
         db.later(sql, **params)
-    if db.postgres and session.info.get(IN_BATCH):
-        db.later(_TAKE_IN_BATCH, **params)
-        taken = None
-    else:
-        taken = db.soon(_TAKE, **params)
+    taken = _send_take(session, _TAKE, _TAKE_IN_BATCH, params)
     db.expire(Reservation, [task.reservation_id])
     db.expire(OrderLine, [task.order_line_id])
     return taken
+
+
+def _send_take(session: Session, guarded: str, in_batch: str, params: dict) -> Pending | None:
+    """Send the statement with the stock take: in a batch on PostgreSQL the one nobody waits for (see
+    _TAKE_IN_BATCH), else the guarded one, whose answer `_taken` checks."""
+    db = Raw(session)
+    if db.postgres and session.info.get(IN_BATCH):
+        db.later(in_batch, **params)
+        return None
+    return db.soon(guarded, **params)
 
 
 def _taken(session: Session, taken: Pending | None) -> None:
@@ -334,18 +340,14 @@ def confirm_pick(session: Session, task: PickRow, *, location: str, product: str
                               "after": {"state": "done", "quantity": quantity}})
     if db.postgres:
         params["empty"] = db.json([])  # (a worker profile made by SET_POSITION)
-        if session.info.get(IN_BATCH):
-            db.later(_BOOK_PICK_IN_BATCH, **params)
-            taken = None
-        else:
-            taken = db.soon(_BOOK_PICK, **params)
+        taken = _send_take(session, _BOOK_PICK, _BOOK_PICK_IN_BATCH, params)
         db.expire(Reservation, [task.reservation_id])
         db.expire(OrderLine, [task.order_line_id])
         db.expire(Tour, [task.tour_id])
         db.expire(Order, [task.order_id])
         db.expire(WorkerProfile, [user_id])
     else:
-        taken = _take(session, task, quantity, tote_id, user_id)
+        taken = _take(session, task, params)
         db.later(_DONE, **params)
         _progress(session, task.id, task.tour_id, task.order_line_id, task.order_id)
         db.later(audit.INSERT, **params)
@@ -371,7 +373,7 @@ def short_pick(session: Session, site: Site, task: Task, *, location: str, found
                           details={"field": "product" if not product else "tote"})
         verify_product(session, site.id, product, task.product_id, loc.id, task.lot)
         tote_id, _ = _bind_tote(session, row, tote)
-        _taken(session, _take(session, row, found, tote_id, user_id))
+        _taken(session, _take(session, row, _take_params(Raw(session), row, found, tote_id, user_id)))
     missing = task.quantity - found
     reservation = session.get(Reservation, task.reservation_id)
     give_back = min(missing, reservation.quantity)

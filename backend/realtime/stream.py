@@ -162,7 +162,7 @@ def touch_site(session: Session, site_id: int) -> None:
 
 
 def _write(session: Session) -> None:
-    """Number and insert the transaction's events (before its COMMIT; on PostgreSQL in the same round trip)."""
+    """Number and insert the transaction's events (before its COMMIT; on PostgreSQL answered with it)."""
     box: _Outbox | None = session.info.get(_OUTBOX)
     if box is None or not (box.pending or box.sites):
         return

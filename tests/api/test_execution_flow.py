@@ -106,6 +106,12 @@ def test_a_tour_is_picked_packed_and_shipped(api):  # noqa: ANN001
     assert _ledger_ok(api)
 
 
+def _picker(api) -> Actor:  # noqa: ANN001
+    """The picker "pick" as a batch's commands carry them (no device: as over HTTP)."""
+    with api.runtime.sessions() as session:
+        return Actor(load_principal(session, session.exec(select(User).where(User.username == "pick")).one()))
+
+
 def _confirm(actor: Actor, command_id: str, pick: dict, tote: str) -> tuple:
     """A confirm_pick of a wave's pick (as GET /waves/{id}/tours lists it) for `apply_batch`."""
     return (actor, CommandEnvelope(command_id, "confirm_pick", {
@@ -153,7 +159,7 @@ def test_a_pick_whose_stock_went_missing_is_refused_and_its_batch_mates_stand(ap
         session.exec(text("UPDATE quant SET reserved = 0 WHERE id = (SELECT quant_id FROM reservation WHERE id = "
                           "(SELECT reservation_id FROM task WHERE id = :id))").bindparams(id=second["task_id"]))
         session.commit()
-        actor = Actor(load_principal(session, session.exec(select(User).where(User.username == "pick")).one()))
+    actor = _picker(api)
 
     outcomes = api.runtime.extras["commands"].apply_batch([
         _confirm(actor, "batch-pick-0001", first, tote_1),
@@ -192,8 +198,7 @@ def test_in_a_batch_a_confirm_sees_what_an_earlier_one_changed(api):  # noqa: AN
         if a["task_id"] < b["task_id"] and a["tote"] == b["tote"] and not a["waits_for_task"]
         and not b["waits_for_task"])
     tote_1, tote_2 = _totes(api, 2)
-    with api.runtime.sessions() as session:
-        actor = Actor(load_principal(session, session.exec(select(User).where(User.username == "pick")).one()))
+    actor = _picker(api)
 
     outcomes = api.runtime.extras["commands"].apply_batch([
         _confirm(actor, "slot-pick-0001", first, tote_1), _confirm(actor, "slot-pick-0002", second, tote_2)])
@@ -215,8 +220,7 @@ def test_in_a_batch_one_tote_is_not_bound_to_two_slots(api):  # noqa: ANN001
     slot, first = picks[0]
     second = next(p for other, p in picks if other != slot)
     (tote,) = _totes(api, 1)
-    with api.runtime.sessions() as session:
-        actor = Actor(load_principal(session, session.exec(select(User).where(User.username == "pick")).one()))
+    actor = _picker(api)
 
     outcomes = api.runtime.extras["commands"].apply_batch([
         _confirm(actor, "tote-pick-0001", first, tote), _confirm(actor, "tote-pick-0002", second, tote)])
