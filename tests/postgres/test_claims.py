@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from backend.models import Site, Task, User, WorkerProfile
+from backend.models import AuditEntry, Site, Task, User, WorkerProfile
 from backend.tasks import engine
 from tests.api.test_outbound_flow import STANDARD, _orders, _outbound_site
 from tests.conftest import Api
@@ -47,3 +47,31 @@ def test_a_picker_gets_the_next_tour_while_the_best_one_is_being_claimed(pg_api:
         untouched = session.exec(select(Task.state).where(Task.tour_id == best_tour)).all()
     assert set(holders) == {picker}  # the whole tour came along
     assert set(untouched) == {"pending"}
+
+
+def test_a_tour_claim_audits_every_task_it_took(pg_api: Api) -> None:
+    _outbound_site(pg_api)
+    assert _orders(pg_api, STANDARD).status_code == 201
+    sup = pg_api.as_("sup")
+    wave = sup.post("/api/v1/waves", json={"site": "S1", "cart": {"totes": 4}}).json()
+    assert sup.post(f"/api/v1/waves/{wave['id']}/release").status_code == 200
+    with pg_api.runtime.sessions() as session:
+        site_id = session.exec(select(Site.id).where(Site.code == "S1")).one()
+        picker = session.exec(select(User.id).where(User.username == "pick")).one()
+        session.add(WorkerProfile(user_id=picker, skills=["pick"], zone_ids=[], equipment=[]))  # picks only
+        session.flush()
+        claimed = engine.claim_next(session, picker, site_id)
+        session.commit()
+    assert len(claimed) > 1  # a tour: its rows go in one statement
+    with pg_api.runtime.sessions() as session:
+        rows = session.exec(select(AuditEntry).where(AuditEntry.action == "task.claim")).all()
+    by_task = {int(row.entity_id): row for row in rows}
+    assert sorted(by_task) == sorted(view["id"] for view in claimed) and len(rows) == len(claimed)
+    for view in claimed:
+        row = by_task[view["id"]]
+        assert (row.user_id, row.site_id, row.entity) == (picker, site_id, "task")
+        assert row.before == {"state": "pending", "assigned_to": None, "priority": view["priority"],
+                              "version": view["version"] - 1}
+        assert row.after == {"state": "assigned", "assigned_to": picker, "priority": view["priority"],
+                             "version": view["version"]}
+        assert row.at.tzinfo is not None
