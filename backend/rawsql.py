@@ -20,10 +20,12 @@ statements. So nothing waits for an answer before it is needed:
     db.ahead(GTIN_SQL, gtin=…)             # a read some code further on will make: its db.one(…) is answered from this
     found.one()                            # now: wait for the answers to everything sent so far (one round trip)
 
-Statements go to the server at once, in order, in one open psycopg
-pipeline, and the server works on them while Python goes on; asking for an
-answer (or any ORM statement on the connection, or the COMMIT) waits for
-everything sent so far. On SQLite (in-process, no round trips) they simply
+Statements go to the server in order, in one open psycopg pipeline, and the
+server works on them while Python goes on; asking for an answer (or any ORM
+statement on the connection, or the COMMIT) waits for everything sent so far.
+(The device commands' connection holds them until then, or until a command
+ends (`Raw.flush`): one write to the socket, not one per statement; see
+backend.db.make_command_engine.) On SQLite (in-process, no round trips) they simply
 run at once. Errors of a statement sent ahead surface where an answer is
 next waited for, or sooner; the transaction is then lost (`Raw.failed`) and
 rolled back as usual. `ahead` is only for rows this transaction does not
@@ -258,6 +260,22 @@ class Raw:
                 pending.rowcount = cursor.rowcount
                 pending._cursor = None
 
+    def flush(self) -> None:
+        """Let the server start on the statements a command connection holds (sent, nobody waits).
+
+        (Its cursors only queue them: see backend.db.make_command_engine. Elsewhere each statement
+        is on its way already.)
+        """
+        if self._pipeline is None:
+            return
+        pipeline = self._driver._pipeline
+        if pipeline is not None and pipeline.command_queue:
+            try:
+                with self._driver.lock:
+                    self._driver.wait(pipeline._communicate_gen())
+            except self.dialect.loaded_dbapi.Error as exc:
+                raise self._failed(self._sent[-1], exc) from exc
+
     def _failed(self, current: tuple, exc: Exception) -> Exception:
         """The transaction is lost: nothing more is sent in it, and nothing sent will be answered."""
         self.failed = True
@@ -485,8 +503,10 @@ def queue_savepoints(engine: Engine) -> None:
             del raw._queue[index]  # never sent: neither is its RELEASE; the writes after it go now
             if not any(queued[0].startswith("SAVEPOINT ") for queued in raw._queue):
                 raw._send_queued()
+                raw.flush()  # (a command's end: the server works on its writes while the next one runs)
         else:
             raw._enqueue(f"RELEASE SAVEPOINT {name}", None, None)
+            raw.flush()
 
     def do_rollback_to_savepoint(connection, name: str) -> None:  # noqa: ANN001
         raw = owner(connection)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import psycopg
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
@@ -107,6 +106,31 @@ def test_a_failing_statement_sent_ahead_fails_by_its_answer_and_nothing_stays(en
     assert _quantities(engine) == {1: 10, 2: 20}
 
 
+def test_a_command_connection_holds_its_statements_until_an_answer_is_wanted(postgres_url: str) -> None:
+    engine = make_command_engine(postgres_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE bin (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL)")
+            conn.exec_driver_sql("INSERT INTO bin VALUES (1, 10), (2, 20)")
+        with Session(engine) as session:
+            db = Raw(session)
+            db.later("UPDATE bin SET qty = qty + 1 WHERE id = :id", id=1)
+            db.later("UPDATE bin SET qty = qty + 2 WHERE id = :id", id=2)
+            pipeline = db._driver._pipeline
+            held = [command.args[0] for command in pipeline.command_queue if hasattr(command, "args")]
+            assert held.count(b"BEGIN") == 1 and held[0] == b"BEGIN"  # one BEGIN, with them: no round trip of its own
+            db.flush()
+            assert not pipeline.command_queue and pipeline.result_queue  # on their way, nobody waited
+            assert db.scalar("SELECT qty FROM bin WHERE id = :id", id=1) == 11
+            session.commit()
+        with Session(engine) as session:  # the next transaction begins anew
+            Raw(session).later("UPDATE bin SET qty = qty + 1 WHERE id = :id", id=1)
+            session.rollback()
+        assert _quantities(engine) == {1: 11, 2: 22}
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
 def batch_engine(postgres_url: str):  # noqa: ANN201
     """The device commands' engine as the app sets it up for batches: SAVEPOINTs go with the queue."""
@@ -126,7 +150,7 @@ def _recorded(session: Session, sent: list[str]) -> Iterator[None]:
     """Every statement the session's connection sends through psycopg cursors (pipelines too) into `sent`."""
     driver = session.connection().connection.driver_connection
 
-    class Recording(psycopg.Cursor):
+    class Recording(driver.cursor_factory):
         def execute(self, query, params=None, **kwargs):  # noqa: ANN001, ANN201
             sent.append(query if isinstance(query, str) else str(query))
             return super().execute(query, params, **kwargs)
