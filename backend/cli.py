@@ -1,4 +1,4 @@
-"""The ``wes`` command: serve, demo, migrate, create-user, printer-sim, bench."""
+"""The ``wes`` command: serve, demo, migrate, create-user, counts, printer-sim, bench."""
 
 from __future__ import annotations
 
@@ -122,6 +122,47 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_counts_schedule(args: argparse.Namespace) -> int:
+    import logging
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from backend.db import make_engine
+    from backend.execution.cycle_counts import SchedulingFailed, schedule_due_counts, utc_today
+
+    settings = _settings(args)
+    try:
+        url = make_url(settings.database_url)
+        # (make_engine would create an empty database at a mistyped path)
+        if url.get_backend_name() == "sqlite" and not (url.database and os.path.isfile(url.database)):
+            print(f"no SQLite database at {url.database or ':memory:'!r}", file=sys.stderr)
+            return 2
+        engine = make_engine(settings.database_url)
+    except ArgumentError as exc:
+        print(f"not a usable database URL {settings.database_url!r}: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # skipped and failed sites, on stderr
+    failed: list[str] = []
+    try:
+        created = schedule_due_counts(engine, utc_today())
+    except SchedulingFailed as exc:
+        created, failed = exc.created, exc.failed
+    except SQLAlchemyError as exc:
+        print(f"cannot schedule cycle counts: {getattr(exc, 'orig', None) or exc}\n"
+              "is the database reachable and migrated (wes migrate)?", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    for code, n in created.items():
+        print(f"{code}: {n} count task{'' if n == 1 else 's'} created")
+    if not created and not failed:
+        print("no site was scheduled")
+    for code in failed:
+        print(f"{code}: failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def cmd_printer_sim(args: argparse.Namespace) -> int:
     from printers.virtual import run_virtual_printer
 
@@ -228,6 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sites", help="comma separated site codes")
     p.add_argument("--all-sites", action="store_true")
     p.set_defaults(func=cmd_create_user)
+
+    p = sub.add_parser("counts", help="count tasks")
+    counts_sub = p.add_subparsers(dest="counts", required=True)
+    p = counts_sub.add_parser("schedule", help="create the cycle count tasks that are due at every site (for cron)")
+    db_opts(p)
+    p.set_defaults(func=cmd_counts_schedule)
+
     # `wes bench <what>`: each benchmark adds its own subcommand to bench_sub.
     p = sub.add_parser("bench", help="benchmarks: print figures (or JSON with --json)")
     bench_sub = p.add_subparsers(dest="bench", required=True)

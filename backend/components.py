@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
+from backend.execution.cycle_counts import cycle_count_scheduler
 from backend.printing import firmware_profiles, print_spool
 from backend.realtime.component import realtime
 from backend.runtime import Runtime
@@ -20,4 +21,5 @@ COMPONENTS: tuple[Component, ...] = (
     firmware_profiles,  # first: a broken profile stops start-up; others read runtime.extras["profiles"]
     print_spool,
     realtime,  # hub, device event streams, device commands
+    cycle_count_scheduler,  # last: its first pass starts as the app serves
 )

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     device_token_days: int = Field(default=365, ge=1)
     device_enrollment_minutes: int = Field(default=60, ge=1)
     dispatch_priority_per_metre: float = Field(default=1.0, ge=0)
+    # The due ABC cycle counts are created at start-up and then every this many minutes (0: never, e.g. when
+    # `wes counts schedule` runs from cron).
+    cycle_count_every_minutes: int = Field(default=60, ge=0)
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> "Settings":

@@ -14,10 +14,11 @@ import math
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlmodel import Session, select
 
 from backend import audit
+from backend.db import is_postgres
 from backend.errors import Conflict, Invalid
 from backend.execution.common import classify, verify_location
 from backend.inventory.ledger import StockIdentity, post_move
@@ -26,6 +27,8 @@ from backend.scanning.result import ScanKind
 from backend.tasks.states import require_workable
 
 DEFAULT_CYCLE_DAYS = {"A": 30, "B": 91, "C": 365}
+# PostgreSQL advisory lock (this namespace, the site's id), held by a transaction creating the site's count tasks.
+COUNT_LOCK_NAMESPACE = 727275
 
 
 def _within_tolerance(site: Site, system: int, counted: int) -> bool:
@@ -132,11 +135,16 @@ def approve_variance(session: Session, site: Site, exc: WarehouseException, user
 
 
 def request_counts(session: Session, site: Site, location_ids: list[int], *, reason: str, priority: int = 100) -> list[Task]:
-    """Count tasks for these locations (one open count per location at most)."""
+    """Count tasks for these locations of the site (one open count per location at most)."""
+    if is_postgres(session):
+        # Without it two transactions could both find no open count for a location and both make one.
+        session.execute(text("SELECT pg_advisory_xact_lock(CAST(:namespace AS integer), CAST(:site AS integer))"),
+                        {"namespace": COUNT_LOCK_NAMESPACE, "site": site.id})
     open_counts = set(session.exec(select(Task.from_location_id).where(
         Task.site_id == site.id, Task.kind == "count", Task.state.in_(OPEN_TASK_STATES))).all())
     created = []
-    for loc in session.exec(select(Location).where(Location.id.in_(location_ids)).order_by(Location.code)).all():
+    for loc in session.exec(select(Location).where(Location.site_id == site.id, Location.id.in_(location_ids))
+                            .order_by(Location.code)).all():
         if loc.id in open_counts:
             continue
         task = Task(site_id=site.id, kind="count", state="pending", priority=priority, from_location_id=loc.id,
