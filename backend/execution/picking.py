@@ -357,6 +357,9 @@ def confirm_pick(session: Session, task: PickRow, *, location: str, product: str
     return {"picked": quantity, "view": view_of(db, view)}, lambda: _taken(session, taken)
 
 
+_SHORT_PICK_COUNT_PRIORITY = 10  # a location found short is counted before anything else there
+
+
 def short_pick(session: Session, site: Site, task: Task, *, location: str, found: int, reason: str,
                product: str | None, tote: str | None, user_id: int, today: datetime | None = None) -> dict:
     row = load_pick(session, task.id)
@@ -390,8 +393,16 @@ def short_pick(session: Session, site: Site, task: Task, *, location: str, found
         details={"location": loc.code, "sku": product_row.sku, "expected": task.quantity, "found": found,
                  "reason": reason})
     session.add(exc)
-    count = Task(site_id=site.id, kind="count", state="pending", priority=10, from_location_id=loc.id,
-                 zone_id=loc.zone_id, reference=f"short_pick:{task.id}", details={"blind": True, "cause": "short_pick"})
+    count = session.exec(select(Task).where(Task.site_id == site.id, Task.kind == "count",
+                                            Task.from_location_id == loc.id, Task.state.in_(OPEN_TASK_STATES))).first()
+    if count is None:
+        count = Task(site_id=site.id, kind="count", state="pending", priority=_SHORT_PICK_COUNT_PRIORITY,
+                     from_location_id=loc.id, zone_id=loc.zone_id, reference=f"short_pick:{task.id}",
+                     details={"blind": True, "cause": "short_pick"})
+    elif count.priority > _SHORT_PICK_COUNT_PRIORITY:  # one open count per location: the one there goes first now
+        count.priority = _SHORT_PICK_COUNT_PRIORITY
+        count.version += 1
+        count.updated_at = utcnow()
     session.add(count)
     new_tasks = _reallocate(session, site, task, missing, exclude_location=loc.id,
                             today=(today or datetime.now(timezone.utc)).date())

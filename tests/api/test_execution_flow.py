@@ -267,6 +267,22 @@ def _count_task(api, location: str) -> int:  # noqa: ANN001
         return task.id
 
 
+def test_a_short_pick_where_a_count_is_open_makes_that_count_urgent_not_a_second_one(api):  # noqa: ANN001
+    _outbound_site(api)
+    wave = _released_wave(api)
+    sup = api.as_("sup")
+    waiting = _count_task(api, "PF-01")  # a cycle count, not yet done
+    picks = [p for t in sup.get(f"/api/v1/waves/{wave['id']}/tours").json()["data"] for p in t["picks"]]
+    face_pick = next(p for p in picks if p["order"] == "SO-1" and p["location"] == "PF-01")
+    result = _one(api, "pick", "short_pick", {"task_id": face_pick["task_id"], "location": "PF-01", "found": 0,
+                                              "reason": "empty location"})
+    assert result["ok"], result
+    assert result["result"]["count_task_id"] == waiting
+    with api.runtime.sessions() as session:
+        open_counts = session.exec(select(Task).where(Task.kind == "count", Task.state == "pending")).all()
+    assert [(t.id, t.priority) for t in open_counts] == [(waiting, 10)]
+
+
 def test_counts_within_tolerance_post_and_larger_ones_wait_for_approval(api):  # noqa: ANN001
     _outbound_site(api)
     sup = api.as_("sup")
