@@ -91,7 +91,7 @@ _COMMAND_CONNECTION: type | None = None
 
 
 def _command_connection_class() -> type:
-    """psycopg's Connection, with two round trips' worth of waiting less per transaction in a pipeline.
+    """psycopg's Connection, waiting less in a pipeline: one round trip less per transaction, no write per statement.
 
     - The BEGIN goes with the transaction's first statements: psycopg sends a Sync after the BEGIN
       it makes in pipeline mode and waits for its answer, a round trip at the start of every batch

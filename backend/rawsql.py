@@ -25,8 +25,8 @@ server works on them while Python goes on; asking for an answer (or any ORM
 statement on the connection, or the COMMIT) waits for everything sent so far.
 (The device commands' connection holds them until then, or until a command
 ends (`Raw.flush`): one write to the socket, not one per statement; see
-backend.db.make_command_engine.) On SQLite (in-process, no round trips) they simply
-run at once. Errors of a statement sent ahead surface where an answer is
+backend.db.make_command_engine.) On SQLite (in-process, no round trips)
+they simply run at once. Errors of a statement sent ahead surface where an answer is
 next waited for, or sooner; the transaction is then lost (`Raw.failed`) and
 rolled back as usual. `ahead` is only for rows this transaction does not
 change before reading them; in a batch of commands, whose reads are sent

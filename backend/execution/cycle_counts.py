@@ -5,8 +5,8 @@ locations `due_for_cycle_count` names get a count task from `request_counts` (re
 never makes a second open count for a location. Several replicas on one PostgreSQL may run a pass at
 once: a site is scheduled under a transaction-scoped advisory lock, and a replica that finds it taken
 skips the site, since the holder is scheduling it. On SQLite (one process) BEGIN IMMEDIATE serialises
-the passes anyway. The `cycle_count_scheduler` component runs a pass when the app starts (in the background) and every
-`cycle_count_every_minutes` (0: never); `wes counts schedule` runs one pass, for cron.
+the passes anyway. The `cycle_count_scheduler` component runs a pass when the app starts (in the
+background) and every `cycle_count_every_minutes` (0: never); `wes counts schedule` runs one pass, for cron.
 """
 
 from __future__ import annotations
