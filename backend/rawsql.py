@@ -49,6 +49,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
+from psycopg.errors import PipelineAborted
 from sqlalchemy import JSON, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
@@ -281,7 +282,7 @@ class Raw:
         self.failed = True
         self._close()
         text, params, _ = current
-        return self._wrapped(exc, text, params)
+        return self._wrapped(own_error(exc), text, params)
 
     def _close(self) -> None:
         """Leave pipeline mode, answers or not; whatever was out is never answered."""
@@ -387,6 +388,18 @@ class Raw:
             obj = session.identity_map.get(key)
             if obj is not None:
                 session.expire(obj)
+
+
+def own_error(exc: BaseException) -> BaseException:
+    """The failed statement's own error, not the PipelineAborted of the statements after it.
+
+    When a failed statement's answer arrives while psycopg is still sending, the answers it fetches
+    afterwards (PipelineAborted, for each statement up to the Sync) raise from its `finally` and hide
+    the first error, which is then their `__context__`: a duplicate key must still be an IntegrityError.
+    """
+    while isinstance(exc, PipelineAborted) and isinstance(exc.__context__, Exception):
+        exc = exc.__context__
+    return exc
 
 
 class TransactionFailed(RuntimeError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +13,7 @@ from sqlmodel import Session
 
 from backend.db import make_command_engine, make_engine
 from backend.rawsql import (
-    ANYTHING, Raw, TransactionFailed, changed_since_read, note_changed, queue_savepoints, track_changes,
+    ANYTHING, Raw, TransactionFailed, changed_since_read, note_changed, own_error, queue_savepoints, track_changes,
 )
 
 pytestmark = pytest.mark.postgres
@@ -129,6 +130,18 @@ def test_a_command_connection_holds_its_statements_until_an_answer_is_wanted(pos
         assert _quantities(engine) == {1: 11, 2: 22}
     finally:
         engine.dispose()
+
+
+def test_a_failed_statement_keeps_its_own_error_when_the_aborted_ones_after_it_are_raised_last() -> None:
+    # (As psycopg raises them when the failed statement's answer came while it was still sending.)
+    try:
+        try:
+            raise psycopg.errors.UniqueViolation("duplicate key value violates unique constraint")
+        finally:
+            raise psycopg.errors.PipelineAborted("pipeline aborted")  # noqa: B012
+    except psycopg.Error as raised:
+        assert isinstance(own_error(raised), psycopg.errors.UniqueViolation)
+    assert isinstance(own_error(psycopg.errors.PipelineAborted("alone")), psycopg.errors.PipelineAborted)
 
 
 @pytest.fixture
