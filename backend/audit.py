@@ -52,12 +52,19 @@ INSERT = ("INSERT INTO audit_entry (site_id, user_id, at, action, entity, entity
           "VALUES (:site_id, :user_id, :at, :action, :entity, :entity_id, :before, :after)")
 
 
+def _row(entry: dict[str, Any], at: Any) -> dict[str, Any]:
+    return {"site_id": entry["site_id"], "user_id": entry["user_id"], "at": at, "action": entry["action"],
+            "entity": entry["entity"], "entity_id": str(entry["entity_id"]), "before": entry.get("before"),
+            "after": entry.get("after")}
+
+
 def params(db, entry: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
     """INSERT's parameters for one entry (a dict with record()'s arguments), through a raw connection."""
-    return {"site_id": entry["site_id"], "user_id": entry["user_id"], "at": db.when(datetime.now(timezone.utc)),
-            "action": entry["action"], "entity": entry["entity"], "entity_id": str(entry["entity_id"]),
-            "before": db.json(entry["before"]) if entry.get("before") is not None else None,
-            "after": db.json(entry["after"]) if entry.get("after") is not None else None}
+    row = _row(entry, db.when(datetime.now(timezone.utc)))
+    for side in ("before", "after"):
+        if row[side] is not None:
+            row[side] = db.json(row[side])
+    return row
 
 
 # PostgreSQL: many rows as one statement (a tour's claim writes one per task: ~50 executes otherwise).
@@ -74,9 +81,7 @@ def record_many(db, entries: list[dict[str, Any]]) -> None:  # noqa: ANN001
         return
     if db.postgres and len(entries) > 1:
         at = datetime.now(timezone.utc).isoformat()
-        db.later(_INSERT_ROWS, rows=json.dumps([
-            {"site_id": e["site_id"], "user_id": e["user_id"], "at": at, "action": e["action"], "entity": e["entity"],
-             "entity_id": str(e["entity_id"]), "before": e.get("before"), "after": e.get("after")} for e in entries],
-            separators=(",", ":"), default=_jsonable))
+        db.later(_INSERT_ROWS, rows=json.dumps([_row(e, at) for e in entries], separators=(",", ":"),
+                                               default=_jsonable))
         return
     db.many(INSERT, [params(db, e) for e in entries])

@@ -99,7 +99,7 @@ def _command_connection_class() -> type:
       transaction aborted, as it would after one).
     - A statement executed in a pipeline is only queued (`held` cursors): psycopg would write each
       to the socket at once, a poll and a release of the GIL per statement, ~12 for a confirmed pick.
-      Queued statements go when an answer is waited for, or at `backend.rawsql.Raw.flush`.
+      Queued statements go when an answer is waited for, or at `send_held` (`backend.rawsql.Raw.flush`).
     """
     global _COMMAND_CONNECTION
     if _COMMAND_CONNECTION is None:
@@ -124,6 +124,12 @@ def _command_connection_class() -> type:
                 elif (not self._autocommit and self.pgconn.transaction_status == TransactionStatus.IDLE
                       and not self._pipeline.command_queue):  # (anything held began with the BEGIN)
                     yield from self._exec_command(self._get_tx_start_command())
+
+            def send_held(self) -> None:
+                """Send what the pipeline holds (nobody waits for the answers)."""
+                if self._pipeline is not None and self._pipeline.command_queue:
+                    with self.lock:
+                        self.wait(self._pipeline._communicate_gen())
 
         CommandConnection.held_cursor = HeldCursor
         _COMMAND_CONNECTION = CommandConnection

@@ -26,9 +26,9 @@ statement on the connection, or the COMMIT) waits for everything sent so far.
 (The device commands' connection holds them until then, or until a command
 ends (`Raw.flush`): one write to the socket, not one per statement; see
 backend.db.make_command_engine.) On SQLite (in-process, no round trips)
-they simply run at once. Errors of a statement sent ahead surface where an answer is
-next waited for, or sooner; the transaction is then lost (`Raw.failed`) and
-rolled back as usual. `ahead` is only for rows this transaction does not
+they simply run at once. Errors of a statement sent ahead surface where an
+answer is next waited for, or sooner; the transaction is then lost
+(`Raw.failed`) and rolled back as usual. `ahead` is only for rows this transaction does not
 change before reading them; in a batch of commands, whose reads are sent
 ahead together, `note_changed` and `changed_since_read` say what an earlier
 command changed. Inside a SAVEPOINT writes wait with it (`queue_savepoints`).
@@ -267,15 +267,13 @@ class Raw:
         (Its cursors only queue them: see backend.db.make_command_engine. Elsewhere each statement
         is on its way already.)
         """
-        if self._pipeline is None:
+        send_held = getattr(self._driver, "send_held", None)
+        if self._pipeline is None or send_held is None:
             return
-        pipeline = self._driver._pipeline
-        if pipeline is not None and pipeline.command_queue:
-            try:
-                with self._driver.lock:
-                    self._driver.wait(pipeline._communicate_gen())
-            except self.dialect.loaded_dbapi.Error as exc:
-                raise self._failed(self._sent[-1], exc) from exc
+        try:
+            send_held()
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise self._failed(self._sent[-1], exc) from exc
 
     def _failed(self, current: tuple, exc: Exception) -> Exception:
         """The transaction is lost: nothing more is sent in it, and nothing sent will be answered."""
