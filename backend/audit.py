@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import Session, SQLModel
 
 from backend.models import AuditEntry
+from backend.rawsql import insert_json_rows
 
 
 def snapshot(row: SQLModel | None, fields: tuple[str, ...] | None = None) -> dict[str, Any] | None:
@@ -68,11 +69,9 @@ def params(db, entry: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
 
 
 # PostgreSQL: many rows as one statement (a tour's claim writes one per task: ~50 executes otherwise).
-_INSERT_ROWS = (
-    "INSERT INTO audit_entry (site_id, user_id, at, action, entity, entity_id, before, after) "
-    "SELECT site_id, user_id, at, action, entity, entity_id, before, after "
-    "FROM json_to_recordset(CAST(:rows AS JSON)) AS r(site_id BIGINT, user_id BIGINT, at TIMESTAMPTZ, action TEXT, "
-    "entity TEXT, entity_id TEXT, before JSON, after JSON)")
+_INSERT_ROWS = insert_json_rows("audit_entry", {
+    "site_id": "BIGINT", "user_id": "BIGINT", "at": "TIMESTAMPTZ", "action": "TEXT", "entity": "TEXT",
+    "entity_id": "TEXT", "before": "JSON", "after": "JSON"})
 
 
 def record_many(db, entries: list[dict[str, Any]]) -> None:  # noqa: ANN001

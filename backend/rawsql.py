@@ -388,6 +388,17 @@ class Raw:
                 session.expire(obj)
 
 
+def insert_json_rows(table: str, columns: dict[str, str]) -> str:
+    """PostgreSQL: ``INSERT`` of many rows as one statement, from ``:rows``, a JSON array of objects.
+
+    `columns`: name → PostgreSQL type, as json_to_recordset reads them.
+    """
+    names = ", ".join(columns)
+    typed = ", ".join(f"{name} {type_}" for name, type_ in columns.items())
+    return (f"INSERT INTO {table} ({names}) SELECT {names} "
+            f"FROM json_to_recordset(CAST(:rows AS JSON)) AS r({typed})")
+
+
 def own_error(exc: BaseException) -> BaseException:
     """The failed statement's own error, not the PipelineAborted of the statements after it.
 

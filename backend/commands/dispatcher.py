@@ -32,7 +32,9 @@ from backend.commands.context import Actor, CommandContext
 from backend.commands.registry import CommandRegistry
 from backend.errors import DomainError, _clean_validation_errors
 from backend.models import utcnow
-from backend.rawsql import ANYTHING, IN_BATCH, Raw, TransactionFailed, note_changed, track_changes
+from backend.rawsql import (
+    ANYTHING, IN_BATCH, Raw, TransactionFailed, insert_json_rows, note_changed, track_changes,
+)
 from backend.realtime import stream
 from backend.runtime import Runtime
 
@@ -52,11 +54,9 @@ _STORED_OF_BATCH = (
     "FROM unnest(CAST(:user_ids AS BIGINT[]), CAST(:command_ids AS TEXT[])) AS k(user_id, command_id) "
     "CROSS JOIN LATERAL (SELECT ok, result, payload_hash FROM device_command AS d WHERE d.user_id = k.user_id "
     "AND d.command_id = k.command_id LIMIT 1) AS s")
-_STORE_BATCH = (
-    "INSERT INTO device_command (user_id, command_id, device_id, type, payload_hash, task_id, ok, result, created_at) "
-    "SELECT user_id, command_id, device_id, type, payload_hash, task_id, ok, result, created_at "
-    "FROM json_to_recordset(CAST(:rows AS JSON)) AS r(user_id BIGINT, command_id TEXT, device_id BIGINT, type TEXT, "
-    "payload_hash TEXT, task_id BIGINT, ok BOOLEAN, result JSON, created_at TIMESTAMPTZ)")
+_STORE_BATCH = insert_json_rows("device_command", {
+    "user_id": "BIGINT", "command_id": "TEXT", "device_id": "BIGINT", "type": "TEXT", "payload_hash": "TEXT",
+    "task_id": "BIGINT", "ok": "BOOLEAN", "result": "JSON", "created_at": "TIMESTAMPTZ"})
 
 
 class _Batch:
