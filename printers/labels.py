@@ -93,7 +93,7 @@ class LpnLabel:
 
 @dataclass(frozen=True, slots=True)
 class ShippingLabel:
-    """GS1 logistic label for one shipping carton."""
+    """GS1 logistic label for one shipping carton: "n of m", or just "n" while the order's carton count is open."""
 
     sscc: str
     ship_to: Address
@@ -102,8 +102,9 @@ class ShippingLabel:
     service: str
     order_reference: str
     carton_number: int
-    carton_count: int
     weight_kg: Decimal
+    # None leaves m off the label: a count that may still grow must not be printed
+    carton_count: int | None = None
 
     def __post_init__(self) -> None:
         validate_sscc(self.sscc)
@@ -115,7 +116,10 @@ class ShippingLabel:
         _text("order_reference", self.order_reference, max_length=40)
         _quantity("carton_number", self.carton_number)
         _quantity("carton_count", self.carton_count)
-        if not 1 <= self.carton_number <= self.carton_count:
+        if self.carton_count is None:
+            if self.carton_number is None or self.carton_number < 1:
+                raise LabelDataError("carton_number", "must be 1 or more")
+        elif self.carton_number is None or not 1 <= self.carton_number <= self.carton_count:
             raise LabelDataError("carton_number", "must be between 1 and carton_count")
         if not isinstance(self.weight_kg, Decimal) or not self.weight_kg.is_finite() or self.weight_kg < 0:
             raise LabelDataError("weight_kg", "must be a non-negative decimal")

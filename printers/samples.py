@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
@@ -24,6 +25,24 @@ WAREHOUSE = Address(
     country="NL",
 )
 
+_SHIPPING = ShippingLabel(
+    sscc="376123450000000023",
+    ship_to=Address(
+        name="Café Müller GmbH",
+        lines=("Kaiserstraße 5", "2. OG"),
+        city="Frankfurt am Main",
+        postcode="60311",
+        country="DE",
+    ),
+    ship_from=WAREHOUSE,
+    carrier="DHL Freight",
+    service="EuroConnect",
+    order_reference="SO-2024-001873",
+    carton_number=2,
+    carton_count=3,
+    weight_kg=Decimal("12.5"),
+)
+
 SAMPLE_LABELS = MappingProxyType(
     {
         "lpn": LpnLabel(
@@ -35,23 +54,9 @@ SAMPLE_LABELS = MappingProxyType(
             unit="CS",
             lot="L2406-7",
         ),
-        "shipping": ShippingLabel(
-            sscc="376123450000000023",
-            ship_to=Address(
-                name="Café Müller GmbH",
-                lines=("Kaiserstraße 5", "2. OG"),
-                city="Frankfurt am Main",
-                postcode="60311",
-                country="DE",
-            ),
-            ship_from=WAREHOUSE,
-            carrier="DHL Freight",
-            service="EuroConnect",
-            order_reference="SO-2024-001873",
-            carton_number=2,
-            carton_count=3,
-            weight_kg=Decimal("12.5"),
-        ),
+        "shipping": _SHIPPING,
+        # the same carton while its order may still get more cartons: m is left off
+        "shipping-open-count": replace(_SHIPPING, carton_count=None),
         "tote": ToteLabel(tote_code="T-000123"),
         "location": LocationLabel(code="A-01-02-03", check_digits="47", arrow="up"),
         "product": ProductLabel(
@@ -75,8 +80,10 @@ SAMPLE_LABELS = MappingProxyType(
         ),
     }
 )
-"""Keyed by a sample name: the template name, or `product-datamatrix` for the second product variant."""
+"""Keyed by a sample name: the template name, or the template name and a variant (`product-datamatrix`)."""
+
+_VARIANTS = {"product-datamatrix": "product", "shipping-open-count": "shipping"}
 
 
 def sample_template(sample_name: str) -> str:
-    return "product" if sample_name == "product-datamatrix" else sample_name
+    return _VARIANTS.get(sample_name, sample_name)

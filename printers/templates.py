@@ -217,6 +217,11 @@ def build_lpn(label: LpnLabel) -> tuple[Layout, dict[str, Any]]:
     return LPN_LAYOUT, values
 
 
+def _carton_text(number: int, count: int | None) -> str:
+    """The CARTON box: `2 of 3`, or `2` alone while the order's carton count is not final."""
+    return str(number) if count is None else f"{number} of {count}"
+
+
 def build_shipping(label: ShippingLabel) -> tuple[Layout, dict[str, Any]]:
     ship_from, ship_to = label.ship_from, label.ship_to
     # address lines fill the slots from the top, so a short address leaves no holes
@@ -231,7 +236,7 @@ def build_shipping(label: ShippingLabel) -> tuple[Layout, dict[str, Any]]:
         "to_name": ship_to.name,
         **{f"to_line_{index}": line for index, line in enumerate(to_lines, start=1)},
         "order_reference": label.order_reference,
-        "carton": f"{label.carton_number} of {label.carton_count}",
+        "carton": _carton_text(label.carton_number, label.carton_count),
         "weight": f"{label.weight_kg.quantize(_CENTI)} kg",
         **_sscc_values(label.sscc),
     }

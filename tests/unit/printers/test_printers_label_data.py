@@ -12,6 +12,7 @@ from printers import (
     ProductLabel,
     ShippingLabel,
     label_from_mapping,
+    field_texts,
     render_zpl,
 )
 from printers.samples import SAMPLE_LABELS
@@ -60,6 +61,38 @@ def test_bad_shipping_data_names_the_field(change: dict, field: str) -> None:
     assert caught.value.field == field
 
 
+def _carton_box(zpl: bytes) -> str:
+    texts = field_texts(zpl)
+    return texts[texts.index("CARTON") + 1]
+
+
+def test_a_shipping_label_with_the_carton_count_says_n_of_m() -> None:
+    assert _carton_box(render_zpl("shipping", SHIPPING)) == "1 of 2"
+
+
+@pytest.mark.parametrize("count", [{"carton_count": None}, {}], ids=["null", "absent"])
+def test_a_shipping_label_without_the_carton_count_says_only_n(count: dict) -> None:
+    data = {key: value for key, value in SHIPPING.items() if key != "carton_count"} | count
+    zpl = render_zpl("shipping", data)
+    assert _carton_box(zpl) == "1"
+    assert not any(" of " in text for text in field_texts(zpl))
+
+
+@pytest.mark.parametrize(
+    ("numbers", "problem"),
+    [
+        ({"carton_number": 0, "carton_count": None}, "must be 1 or more"),
+        ({"carton_number": None, "carton_count": None}, "must be 1 or more"),
+        ({"carton_number": 3, "carton_count": 2}, "must be between 1 and carton_count"),
+        ({"carton_number": None, "carton_count": 2}, "must be between 1 and carton_count"),
+    ],
+)
+def test_a_carton_number_must_fit_its_count_or_be_positive_without_one(numbers: dict, problem: str) -> None:
+    with pytest.raises(LabelDataError) as caught:
+        render_zpl("shipping", {**SHIPPING, **numbers})
+    assert (caught.value.field, caught.value.problem) == ("carton_number", problem)
+
+
 def test_missing_required_field_is_named() -> None:
     data = dict(SHIPPING)
     del data["carrier"]
@@ -98,6 +131,6 @@ def test_enrollment_url_must_be_printable_ascii() -> None:
 
 
 def test_every_sample_label_is_valid_data() -> None:
-    assert len(SAMPLE_LABELS) == 7
+    assert len(SAMPLE_LABELS) == 8
     for label in SAMPLE_LABELS.values():
         assert type(label).__dataclass_params__.frozen
