@@ -2,9 +2,21 @@
 
 `pack_tote` checks what the packer scanned against what the tote holds (per
 product), moves it into a new carton at the pack bench, and gives the carton
-an SSCC. `close_carton` weighs it and queues its GS1 shipping label on the
-bench's printer ("carton n of m": m is the order's carton count so far).
-`ship` sends every closed carton of an order out of the building.
+an SSCC and the order's next carton number. `close_carton` weighs it and
+queues its GS1 shipping label on the bench's printer. `ship` sends every
+closed carton of an order out of the building.
+
+Carton numbers on shipping labels ("n of m"): m is printed only once it is
+final, so no label is ever wrong after a later carton closes. The count is
+final when the carton just closed leaves the order completely packed: no
+open pick task, nothing of the order left in a tote, no other open carton
+(the order is then `packed`). Until then a label says only "n" (the box is
+captioned CARTON). The close that makes the count final prints the whole
+set at its bench, in carton order: this carton's label and a new label for
+every earlier carton of the order, all "n of m"; its answer lists those
+earlier cartons (`relabel`) so the packer swaps their labels. A one-carton
+order gets "1 of 1" at once. Packs and closes of one order lock the order
+row, so two benches never number two cartons alike or both miss the last close.
 """
 
 from __future__ import annotations
@@ -41,7 +53,13 @@ def _order_of_tote(session: Session, tote: Container) -> Order:
         .where(TourTote.container_id == tote.id, Tour.status.in_(("picking", "picked")))).all())
     if len(order_ids) != 1:
         raise Conflict(f"tote {tote.code} is not holding one order's picks", code="tote_not_assigned")
-    return session.get(Order, order_ids.pop())
+    return _locked_order(session, order_ids.pop())
+
+
+def _locked_order(session: Session, order_id: int) -> Order:
+    # packs and closes of one order wait for each other: carton numbers and the final count stay exact
+    return session.exec(select(Order).where(Order.id == order_id).with_for_update()
+                        .execution_options(populate_existing=True)).one()
 
 
 def _product_id(session: Session, site: Site, raw: str, field: str) -> int:
@@ -106,37 +124,69 @@ def _order_complete(session: Session, order: Order) -> bool:
     return open_picks == 0 and in_totes == 0
 
 
-def close_carton(session: Session, site: Site, *, carton: str, weight_kg: float, station: str, user_id: int) -> dict:
-    from backend.printing.service import enqueue_label
+def _count_final(session: Session, order: Order, closing: Container) -> bool:
+    """No further carton can follow `closing`: the order is completely picked, out of its totes and in closed cartons."""
+    other_open = session.exec(select(func.count()).select_from(Container).where(
+        Container.order_id == order.id, Container.status == "open", Container.id != closing.id)).one()
+    return other_open == 0 and _order_complete(session, order)
 
-    carton_row = container_by_scan(session, site.id, carton, "carton", "carton")
-    if carton_row.status != "open":
-        raise Conflict(f"carton {carton_row.code} is {carton_row.status}", code="carton_closed")
-    if weight_kg <= 0:
-        raise Invalid("weigh the carton", code="invalid_weight", details={"field": "weight_kg"})
-    order = session.get(Order, carton_row.order_id)
-    count = session.exec(select(func.count()).select_from(Container).where(Container.order_id == order.id)).one()
+
+def _shipping_label(site: Site, order: Order, carton: Container, count: int | None) -> dict:
     ship_to = order.ship_to or {}
-    label = {
-        "sscc": carton_row.sscc, "carrier": order.carrier or "-", "service": order.service or "standard",
-        "order_reference": order.reference, "carton_number": carton_row.carton_no, "carton_count": max(count, 1),
-        "weight_kg": str(Decimal(str(round(weight_kg, 2)))),
+    return {
+        "sscc": carton.sscc, "carrier": order.carrier or "-", "service": order.service or "standard",
+        "order_reference": order.reference, "carton_number": carton.carton_no, "carton_count": count,
+        "weight_kg": str(Decimal(str(round(carton.weight_kg, 2)))),
         "ship_to": {"name": ship_to.get("name") or order.customer or order.reference,
                     "lines": [str(x) for x in ship_to.get("lines", [])][:4], "city": ship_to.get("city", ""),
                     "postcode": ship_to.get("postcode", ""), "country": ship_to.get("country", "")},
         "ship_from": {"name": site.name, "lines": [], "city": "", "postcode": "", "country": ""},
     }
-    job = enqueue_label(session, site.id, "shipping", label, station=station, user_id=user_id)
+
+
+def close_carton(session: Session, site: Site, *, carton: str, weight_kg: float, station: str, user_id: int) -> dict:
+    """Weigh and close a carton and queue its shipping label: "n" alone, or "n of m" for the whole set once
+    this close makes the order's carton count final (see the module docstring)."""
+    from backend.printing.service import enqueue_label
+
+    carton_row = container_by_scan(session, site.id, carton, "carton", "carton")
+    if carton_row.order_id is None:
+        raise Conflict(f"carton {carton_row.code} holds no order's pack", code="carton_not_packed")
+    order = _locked_order(session, carton_row.order_id)
+    session.refresh(carton_row)  # read after the lock: a close of the same carton elsewhere has committed by now
+    if carton_row.status != "open":
+        raise Conflict(f"carton {carton_row.code} is {carton_row.status}", code="carton_closed")
+    if weight_kg <= 0:
+        raise Invalid("weigh the carton", code="invalid_weight", details={"field": "weight_kg"})
     carton_row.status = "closed"
     carton_row.weight_kg = weight_kg
     session.add(carton_row)
-    if _order_complete(session, order) and order.status in ("picking", "picked"):
+    final = _count_final(session, order, carton_row)
+    cartons = [carton_row]
+    if final:
+        cartons = list(session.exec(select(Container).where(Container.order_id == order.id)
+                                    .order_by(Container.carton_no, Container.id)).all())
+    count = len(cartons) if final else None
+    job = None
+    relabel = []
+    for row in cartons:  # the set in carton order, so the packer takes the labels off the printer 1, 2, … m
+        queued = enqueue_label(session, site.id, "shipping", _shipping_label(site, order, row, count),
+                               station=station, user_id=user_id)
+        if row.id == carton_row.id:
+            job = queued
+        else:
+            relabel.append({"carton": row.code, "sscc": row.sscc, "carton_no": row.carton_no,
+                            "print_job_id": queued.id})
+    if final and order.status in ("picking", "picked"):
         order.status = "packed"
         order.updated_at = utcnow()
         session.add(order)
     audit.record(session, user_id=user_id, site_id=site.id, action="carton.close", entity="container",
-                 entity_id=carton_row.id, after={"weight_kg": weight_kg, "print_job_id": job.id})
-    return {"carton": carton_row.code, "print_job_id": job.id, "order_status": order.status}
+                 entity_id=carton_row.id, after={"weight_kg": weight_kg, "print_job_id": job.id,
+                                                 "carton_count": count,
+                                                 "relabel_print_job_ids": [r["print_job_id"] for r in relabel]})
+    return {"carton": carton_row.code, "carton_no": carton_row.carton_no, "carton_count": count,
+            "print_job_id": job.id, "relabel": relabel, "order_status": order.status}
 
 
 def ship_order(session: Session, site: Site, *, order_reference: str, dock: str, user_id: int) -> dict:
