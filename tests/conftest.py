@@ -141,6 +141,9 @@ class UserClient:
     def put(self, url: str, **kw):  # noqa: ANN003, ANN201
         return self.client.put(url, headers=self.headers, **kw)
 
+    def delete(self, url: str, **kw):  # noqa: ANN003, ANN201
+        return self.client.delete(url, headers=self.headers, **kw)
+
 
 @pytest.fixture
 def api(database_url: str) -> Iterator[Api]:

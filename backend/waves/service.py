@@ -11,7 +11,6 @@ those picks wait for.
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,8 +25,8 @@ from backend.errors import Conflict, Invalid
 from backend.masterdata import among
 from backend.models import Location, Order, OrderLine, Product, Quant, Reservation, Site, Task, Tour, TourTote, Wave, Zone, utcnow
 from backend.orders.service import release_reservations
-from backend.routing import Layout, PickPoint
-from backend.waves.batching import CartSpec, PickLine, PickOrder, PlanSettings, plan_tours
+from backend.waves.batching import CartSpec, PickLine, PickOrder, plan_tours
+from backend.waves.site_layout import SiteGeometry, site_geometry
 
 WAVE_ORDER_STATES = ("new", "allocated", "partly_allocated")
 DEFAULT_UNIT_VOLUME_L = 0.5
@@ -55,39 +54,6 @@ class WaveCriteria:
                 data[key] = data[key].isoformat()
         data["carriers"], data["priorities"], data["zones"] = list(self.carriers), list(self.priorities), list(self.zones)
         return data
-
-
-@dataclass
-class SiteGeometry:
-    layout: Layout
-    aisle_x: tuple[float, ...]
-
-    def point(self, x: float, y: float) -> PickPoint:
-        i = bisect_left(self.aisle_x, x)
-        if i == len(self.aisle_x) or (i > 0 and x - self.aisle_x[i - 1] < self.aisle_x[i] - x):
-            i -= 1
-        return PickPoint(i, min(max(y, 0.0), self.layout.aisle_length))
-
-
-def site_geometry(session: Session, site: Site) -> SiteGeometry:
-    if site.layout:
-        spec = site.layout
-        layout = Layout(tuple(spec["aisle_x"]), spec["aisle_length"], tuple(spec.get("depot", (spec["aisle_x"][0], 0))),
-                        tuple(spec.get("middle_cross_aisles_y", ())))
-        return SiteGeometry(layout, layout.aisle_x)
-    rows = session.exec(
-        select(Location.x, func.max(Location.y)).where(
-            Location.site_id == site.id, Location.kind.in_(("pick_face", "reserve"))
-        ).group_by(Location.x)
-    ).all()
-    if not rows:
-        raise Conflict("the site has no pick or reserve locations to route through", code="no_layout")
-    aisle_x = tuple(sorted({round(float(x), 2) for x, _ in rows}))
-    length = max(float(y) for _, y in rows) + 1.0
-    depot_x = session.exec(
-        select(func.min(Location.x)).where(Location.site_id == site.id, Location.kind.in_(("pack", "ship")))
-    ).one()
-    return SiteGeometry(Layout(aisle_x, length, (float(depot_x if depot_x is not None else aisle_x[0]), 0.0)), aisle_x)
 
 
 @dataclass
@@ -252,7 +218,7 @@ def _batch(session: Session, site: Site, c: WaveCriteria, orders: list[Order], p
     prepared = build_pick_orders(session, site, c, orders, picks)
     geometry, pick_orders, chosen, skipped = prepared.geometry, prepared.pick_orders, prepared.chosen, prepared.skipped
     cart = CartSpec(totes=c.totes, tote_volume_l=c.tote_volume_l, tote_weight_kg=c.tote_weight_kg)
-    plan = plan_tours(geometry.layout, pick_orders, cart, PlanSettings())
+    plan = plan_tours(geometry.layout, pick_orders, cart, geometry.settings)
     tours = [{
         "number": t.number, "orders": list(t.order_ids), "distance_m": round(t.distance_m, 2),
         "seconds": round(t.duration_s, 1), "earliest_cut_off": t.earliest_cut_off,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from fastapi import APIRouter, Query
-from pydantic import Field
+from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from backend import audit
 from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, require_roles, resolve_site
 from backend.api.schemas import Page, Strict, UpsertResult
-from backend.errors import Conflict, Forbidden, Invalid
+from backend.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.masterdata import upsert_zones
 from backend.models import Company, PutawayRule, Site, UserSite, Zone
+from backend.waves.site_layout import check_layout, site_layout
 
 router = APIRouter(tags=["sites"])
 
@@ -27,13 +30,42 @@ class CompanyOut(CompanyIn):
     id: int
 
 
+class SiteLayoutIn(Strict):
+    """Where the aisles and the depot are, and how fast people walk and pick (backend.waves.site_layout)."""
+
+    aisle_x: list[float] = Field(min_length=1, max_length=2000,
+                                 description="x of each aisle's centre line, left to right, in metres")
+    aisle_length: float = Field(gt=0, le=10_000, description="metres from the front cross aisle to the back one")
+    middle_cross_aisles_y: list[float] = Field(default_factory=list, max_length=50,
+                                               description="y of each middle cross aisle, increasing")
+    depot: tuple[float, float] = Field(description="[x, y] where carts start and end (the pack or ship area); "
+                                                   "y is 0 (front cross aisle) or aisle_length (back)")
+    walk_speed_m_s: float = Field(default=1.0, gt=0, le=10, description="walking speed with a cart")
+    seconds_per_stop: float = Field(default=10.0, ge=0, le=3600, description="stop, find the location, scan it")
+    seconds_per_line: float = Field(default=5.0, ge=0, le=3600, description="pick, scan, put in the tote")
+
+
+class CycleCountDaysIn(Strict):
+    A: int | None = Field(default=None, ge=1, le=3650)
+    B: int | None = Field(default=None, ge=1, le=3650)
+    C: int | None = Field(default=None, ge=1, le=3650)
+
+
 class SiteIn(Strict):
+    """A site, created or changed by its code; on a change, fields left out keep their values."""
+
     code: str = Field(min_length=1, max_length=32, pattern=CODE)
     name: str = Field(min_length=1, max_length=200)
     company: str = Field(min_length=1, max_length=32)
     timezone: str = Field(default="UTC", max_length=64)
     receipt_tolerance_pct: float = Field(default=0.0, ge=0, le=100)
     allow_blind_receipt_by_receivers: bool = False
+    count_tolerance_pct: float = Field(default=2.0, ge=0, le=100)
+    count_tolerance_units: int = Field(default=1, ge=0)
+    cycle_count_days: CycleCountDaysIn | None = Field(
+        default=None, description="days between cycle counts per ABC class (default A 30, B 91, C 365)")
+    layout: SiteLayoutIn | None = Field(default=None, description="null: inferred from the locations "
+                                                                   "(GET /sites/{code}/layout shows it)")
 
 
 class SiteOut(Strict):
@@ -44,6 +76,16 @@ class SiteOut(Strict):
     timezone: str
     receipt_tolerance_pct: float
     allow_blind_receipt_by_receivers: bool
+    count_tolerance_pct: float
+    count_tolerance_units: int
+    cycle_count_days: dict[str, int] | None
+    layout: dict[str, Any] | None = Field(description="the layout set on the site, or null if it is inferred")
+
+
+class SiteLayoutOut(BaseModel):
+    site: str
+    source: Literal["set", "inferred"]
+    layout: dict[str, Any]
 
 
 class ZoneIn(Strict):
@@ -100,7 +142,19 @@ def list_companies(session: SessionDep) -> Page[CompanyOut]:
 def _site_out(site: Site, company_code: str) -> SiteOut:
     return SiteOut(id=site.id, code=site.code, name=site.name, company=company_code, timezone=site.timezone,
                    receipt_tolerance_pct=site.receipt_tolerance_pct,
-                   allow_blind_receipt_by_receivers=site.allow_blind_receipt_by_receivers)
+                   allow_blind_receipt_by_receivers=site.allow_blind_receipt_by_receivers,
+                   count_tolerance_pct=site.count_tolerance_pct, count_tolerance_units=site.count_tolerance_units,
+                   cycle_count_days=site.cycle_count_days, layout=site.layout)
+
+
+def _site_values(body: SiteIn, fields: set[str]) -> dict[str, Any]:
+    """The columns a site request sets, layout checked and cycle days without the classes left out."""
+    values = body.model_dump(include=fields - {"company", "code"})
+    if "layout" in values and values["layout"] is not None:
+        values["layout"] = check_layout(values["layout"])
+    if values.get("cycle_count_days") is not None:
+        values["cycle_count_days"] = {k: v for k, v in values["cycle_count_days"].items() if v is not None} or None
+    return values
 
 
 @router.post("/sites", response_model=SiteOut, status_code=201, dependencies=[require_roles("admin", "integration")])
@@ -112,13 +166,13 @@ def upsert_site(body: SiteIn, me: CurrentUser, session: SessionDep) -> SiteOut:
     if site is None:
         if not me.all_sites:
             raise Forbidden("only group-wide users may create sites", code="all_sites_forbidden")
-        site = Site(company_id=company.id, **body.model_dump(exclude={"company"}))
+        site = Site(company_id=company.id, code=body.code, **_site_values(body, set(SiteIn.model_fields)))
         before = None
     else:
         if not me.may_access(site.id):
             raise Conflict(f"site code {body.code!r} is taken", code="site_code_taken")
         before = audit.snapshot(site)
-        for k, v in body.model_dump(exclude={"company", "code"}).items():
+        for k, v in _site_values(body, body.model_fields_set).items():
             setattr(site, k, v)
         site.company_id = company.id
     session.add(site)
@@ -136,6 +190,51 @@ def list_sites(me: CurrentUser, session: SessionDep) -> Page[SiteOut]:
         query = query.join(UserSite, UserSite.site_id == Site.id).where(UserSite.user_id == me.id)
     rows = session.exec(query).all()
     return Page(data=[_site_out(site, code) for site, code in rows], count=len(rows))
+
+
+def _site_by_code(session, me, code: str) -> tuple[Site, str]:  # noqa: ANN001
+    row = session.exec(select(Site, Company.code).join(Company, Company.id == Site.company_id)
+                       .where(Site.code == code)).first()
+    if row is None or not me.may_access(row[0].id):
+        raise NotFound(f"site {code!r} not found", code="unknown_site")
+    return row
+
+
+@router.get("/sites/{code}/layout", response_model=SiteLayoutOut, dependencies=[require_roles(*ALL_ROLES)])
+def get_site_layout(code: str, me: CurrentUser, session: SessionDep) -> SiteLayoutOut:
+    """The layout waves are planned on: the one set on the site, or the one inferred from its locations."""
+    site, _ = _site_by_code(session, me, code)
+    layout, source = site_layout(session, site)
+    return SiteLayoutOut(site=site.code, source=source, layout=layout)
+
+
+@router.put("/sites/{code}/layout", response_model=SiteLayoutOut,
+            dependencies=[require_roles("admin", "integration", "supervisor")])
+def put_site_layout(code: str, body: SiteLayoutIn, me: CurrentUser, session: SessionDep) -> SiteLayoutOut:
+    """Set the site's layout (aisles, cross aisles, depot, travel figures); later waves are planned on it."""
+    site, _ = _site_by_code(session, me, code)
+    before = {"layout": site.layout}
+    site.layout = check_layout(body.model_dump())
+    session.add(site)
+    audit.record(session, user_id=me.id, site_id=site.id, action="site.layout", entity="site", entity_id=site.id,
+                 before=before, after={"layout": site.layout})
+    session.commit()
+    return SiteLayoutOut(site=site.code, source="set", layout=site.layout)
+
+
+@router.delete("/sites/{code}/layout", response_model=SiteLayoutOut,
+               dependencies=[require_roles("admin", "integration", "supervisor")])
+def delete_site_layout(code: str, me: CurrentUser, session: SessionDep) -> SiteLayoutOut:
+    """Forget the layout set on the site: waves are planned on the one inferred from its locations again."""
+    site, _ = _site_by_code(session, me, code)
+    before = {"layout": site.layout}
+    site.layout = None
+    session.add(site)
+    audit.record(session, user_id=me.id, site_id=site.id, action="site.layout", entity="site", entity_id=site.id,
+                 before=before, after={"layout": None})
+    session.commit()
+    layout, source = site_layout(session, site)
+    return SiteLayoutOut(site=site.code, source=source, layout=layout)
 
 
 @router.post("/zones", response_model=UpsertResult, dependencies=[require_roles("admin", "integration", "supervisor")])
