@@ -207,14 +207,14 @@ class Receiver:
             ReceivedLine(receipt.id, shipment.reference if shipment else None, line.line_no if line else None,
                          product.sku, quantity, lot, expiry)
         )
-        if shipment is not None:
-            self._update_shipment_status(shipment)
         if req.damaged:
             self._finish(outcome, dock, None, req,
                          f"{quantity} × {product.sku} received damaged into {destination.code}",
                          {"receipt_id": receipt.id, "sku": product.sku, "quantity": quantity})
         else:
             self._finish(outcome, dock, container, req)
+        if shipment is not None:
+            self._update_shipment_status(shipment)
         return outcome
 
     # -- pallets ---------------------------------------------------------
@@ -258,14 +258,15 @@ class Receiver:
             shipments[shipment.id] = shipment
         if not outcome.lines:
             raise Conflict(f"pallet {sscc} has already been received", code="already_received", details={"sscc": sscc})
-        for shipment in shipments.values():
-            self._update_shipment_status(shipment)
         outcome.location = destination.code
         if req.damaged:
             self._finish(outcome, dock, None, req, f"pallet {sscc} received damaged into {destination.code}",
                          {"sscc": sscc})
         else:
             self._finish(outcome, dock, container, req)
+        # In id order: two pallets spanning the same ASNs lock them in the same order.
+        for shipment_id in sorted(shipments):
+            self._update_shipment_status(shipments[shipment_id])
         return outcome
 
     def _finish(self, outcome: ReceiveOutcome, dock: Location, container: Container | None, req: ReceiveRequest,
@@ -377,7 +378,16 @@ class Receiver:
         return receipt
 
     def _update_shipment_status(self, shipment: InboundShipment) -> None:
-        # The lines' received quantities were just raised by UPDATE statements: read them afresh.
+        """The ASN's status from its lines, under the ASN row's lock: the last lock a receipt takes, after its lines'.
+
+        Without it two receipts finishing different lines at once each read the other's line as not
+        done (READ COMMITTED) and neither sets `received`; with it the later one reads after the earlier
+        commits. (A conditional UPDATE would not do: after waiting it re-reads the lines' old snapshot.)
+        """
+        # NO KEY UPDATE: other receipts' foreign-key checks on this row (KEY SHARE) don't wait on it.
+        self.session.exec(select(InboundShipment).where(InboundShipment.id == shipment.id)
+                          .with_for_update(key_share=True).execution_options(populate_existing=True)).one()
+        # A new statement, so a new snapshot: it sees every receipt that held the lock before us.
         lines = self.session.exec(select(InboundLine).where(InboundLine.shipment_id == shipment.id)
                                   .execution_options(populate_existing=True)).all()
         before = shipment.status

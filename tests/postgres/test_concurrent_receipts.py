@@ -1,4 +1,4 @@
-"""Concurrency on PostgreSQL: many receivers, one ASN line."""
+"""Concurrency on PostgreSQL: many receivers on one ASN line, and on the last lines of one ASN."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from backend.api.deps import load_principal
 from backend.db import unit_of_work
 from backend.errors import DomainError
 from backend.inventory.ledger import ledger_disagreements
-from backend.models import InboundLine, Quant, Site, User
+from backend.models import InboundLine, InboundShipment, Quant, Site, User
 from backend.receiving.service import Receiver, ReceiveRequest
 from tests.conftest import Api
-from tests.helpers import SKU_C, add_site_users, build_site
+from tests.helpers import SKU_C, add_site_users, build_site, sscc
 
 pytestmark = pytest.mark.postgres
 
@@ -85,3 +85,51 @@ def test_the_same_asn_posted_twice_at_once_is_created_once(pg_api: Api) -> None:
     assert sorted(statuses) == [200, 200, 200, 200, 200, 201]
     listed = pg_api.as_("integ").get("/api/v1/inbound-shipments", params={"site": "S1", "reference": "ASN-TWICE"})
     assert listed.json()["count"] == 1
+
+
+def test_receivers_finishing_the_last_lines_of_an_asn_at_once_leave_it_received(pg_api: Api) -> None:
+    build_site(pg_api)
+    add_site_users(pg_api)
+    receivers, repetitions = 3, 30
+    # Lines 1 and 3 come on announced pallets (an SSCC scan), line 2 as cases named by line number.
+    for rep in range(repetitions):
+        lines = [{"line_no": n + 1, "sku": SKU_C, "quantity": 5,
+                  **({"sscc": sscc(rep * receivers + n + 1)} if n % 2 == 0 else {})} for n in range(receivers)]
+        r = pg_api.as_("integ").post("/api/v1/inbound-shipments", json={
+            "site": "S1", "reference": f"ASN-LAST-{rep}", "lines": lines})
+        assert r.status_code == 201, r.text
+    runtime = pg_api.runtime
+    with runtime.sessions() as session:
+        site_id = session.exec(select(Site).where(Site.code == "S1")).one().id
+        receiver = load_principal(session, session.exec(select(User).where(User.username == "recv")).one())
+
+    start = threading.Barrier(receivers, timeout=120)  # (a safety net against a hang, not a measure)
+    failures: list[str] = []
+
+    def receive_own_line(n: int) -> None:
+        for rep in range(repetitions):
+            if n % 2 == 0:
+                request = ReceiveRequest(dock="DOCK-1", scan=sscc(rep * receivers + n + 1))
+            else:
+                request = ReceiveRequest(dock="DOCK-1", sku=SKU_C, quantity=5, shipment=f"ASN-LAST-{rep}",
+                                         line_no=n + 1)
+            start.wait()
+            try:
+                with unit_of_work(runtime.sessions) as session:
+                    Receiver(session, runtime.settings, receiver, session.get(Site, site_id)).receive(request)
+            except Exception as exc:  # noqa: BLE001  (a deadlock or a refusal is a failure to report, not a crash)
+                failures.append(f"ASN-LAST-{rep} line {n + 1}: {exc!r}")
+
+    threads = [threading.Thread(target=receive_own_line, args=(n,)) for n in range(receivers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert failures == []
+    with runtime.sessions() as session:
+        shipments = session.exec(select(InboundShipment).where(InboundShipment.site_id == site_id)).all()
+        assert len(shipments) == repetitions
+        assert {s.reference: s.status for s in shipments if s.status != "received"} == {}
+        assert all(line.quantity_received == 5 for line in session.exec(select(InboundLine)).all())
+        assert ledger_disagreements(session, site_id) == []
