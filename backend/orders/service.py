@@ -28,42 +28,60 @@ class LineProblem:
 
 @dataclass
 class OrderOutcome:
-    reference: str
+    reference: str | None
+    index: int
     id: int | None = None
     created: bool = False
     problems: list[LineProblem] = field(default_factory=list)
 
 
 def _validate(order: dict, products: dict[str, int], case_units: dict[str, int | None], now: datetime) -> list[LineProblem]:
+    """Business checks; a value the caller's schema could not read is None and its checks are skipped."""
     problems = []
     cut_off = order.get("cut_off")
     if cut_off is not None and cut_off <= now:
         problems.append(LineProblem(None, "cut_off", "cut_off_in_past", f"cut-off {cut_off.isoformat()} is in the past"))
     seen: set[int] = set()
-    for line in order["lines"]:
-        no = line["line_no"]
-        if no in seen:
-            problems.append(LineProblem(no, "line_no", "duplicate_line_no", f"line {no} appears twice"))
-        seen.add(no)
-        sku = line["sku"]
+    for position, line in enumerate(order.get("lines") or (), 1):
+        no = line.get("line_no")
+        label = f"line {no}" if no is not None else f"line at position {position}"
+        if no is not None:
+            if no in seen:
+                problems.append(LineProblem(no, "line_no", "duplicate_line_no", f"line {no} appears twice"))
+            seen.add(no)
+        sku = line.get("sku")
+        if sku is None:
+            continue
         if sku not in products:
-            problems.append(LineProblem(no, "sku", "unknown_sku", f"line {no}: unknown SKU {sku!r}"))
+            problems.append(LineProblem(no, "sku", "unknown_sku", f"{label}: unknown SKU {sku!r}"))
         elif line.get("unit", "each") == "case" and not case_units.get(sku):
-            problems.append(LineProblem(no, "unit", "no_case_quantity", f"line {no}: {sku} has no case quantity"))
+            problems.append(LineProblem(no, "unit", "no_case_quantity", f"{label}: {sku} has no case quantity"))
     return problems
 
 
-def import_orders(session: Session, site: Site, orders: list[dict], *, partial: bool, user_id: int | None) -> list[OrderOutcome]:
-    """Import orders idempotently by reference; with partial=False a single bad order rejects the batch."""
+def import_orders(session: Session, site: Site, orders: list[dict], *, partial: bool, user_id: int | None,
+                  schema_problems: list[list[LineProblem]] | None = None) -> list[OrderOutcome]:
+    """Import orders idempotently by reference; with partial=False a single bad order rejects the batch.
+
+    Each order is checked in full, so a rejected one lists all its problems. `schema_problems[i]`: what
+    parsing found wrong with orders[i], which then holds only what could be read of it (reference, cut_off,
+    lines' line_no, sku, unit; any may be None): it still gets the business checks, and is never created.
+    """
     now = datetime.now(timezone.utc)
-    outcomes = [OrderOutcome(o["reference"]) for o in orders]
+    outcomes = [OrderOutcome(o.get("reference"), index) for index, o in enumerate(orders)]
+    if schema_problems is not None:
+        for outcome, found in zip(outcomes, schema_problems, strict=True):
+            outcome.problems.extend(found)
     seen_refs: dict[str, int] = {}
     for index, order in enumerate(orders):
-        if order["reference"] in seen_refs:
+        reference = order.get("reference")
+        if reference is None:
+            continue
+        if reference in seen_refs:
             outcomes[index].problems.append(LineProblem(None, "reference", "duplicate_in_request",
-                                                        f"order {order['reference']!r} appears twice in the request"))
-        seen_refs.setdefault(order["reference"], index)
-    skus = sorted({line["sku"] for o in orders for line in o["lines"]})
+                                                        f"order {reference!r} appears twice in the request"))
+        seen_refs.setdefault(reference, index)
+    skus = sorted({line.get("sku") for o in orders for line in o.get("lines") or ()} - {None})
     products = product_ids_by_sku(session, skus)
     case_units: dict[str, int | None] = {}
     for condition in among(session, Product.sku, skus):
@@ -76,7 +94,7 @@ def import_orders(session: Session, site: Site, orders: list[dict], *, partial: 
         ).all():
             existing[ref] = oid
     for index, order in enumerate(orders):
-        if order["reference"] in existing:
+        if order.get("reference") in existing:
             outcomes[index].id = existing[order["reference"]]
             continue
         outcomes[index].problems.extend(_validate(order, products, case_units, now))
