@@ -1,7 +1,8 @@
 """Receiving at the dock: SSCC pallets in one step, cases line by line, blind receipts.
 
 Over-receipt is checked with one conditional UPDATE on the ASN line, so any
-number of concurrent receipts can never take a line past its tolerance.
+number of concurrent receipts can never take a line past its tolerance. More
+goods for an ASN already fully received are an over-receipt too.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ from backend.scanning.errors import ScanError, UnknownScan
 from backend.scanning.result import ScanKind
 
 OPEN_SHIPMENT_STATES = ("open", "receiving")
+FULLY_RECEIVED = "received"
+# A fully received ASN still matches scans: more of its goods are an over-receipt for a supervisor, not unknown.
+MATCHING_SHIPMENT_STATES = (*OPEN_SHIPMENT_STATES, FULLY_RECEIVED)
 
 
 @dataclass
@@ -78,6 +82,11 @@ class ReceiveOutcome:
 class OverReceipt(Conflict):
     code = "over_receipt"
 
+    def __init__(self, message: str, *, details: dict, posts_to: tuple[str, int] | None = None) -> None:
+        super().__init__(message, details=details)
+        # The ASN line refused (reference, line number): an approval posts onto it, not onto whatever matches then.
+        self.posts_to = posts_to
+
 
 def _dock(session: Session, site: Site, code: str) -> Location:
     dock = session.exec(select(Location).where(Location.site_id == site.id, Location.code == code)).first()
@@ -102,7 +111,8 @@ def _line_limit(line: InboundLine, tolerance_pct: float) -> int:
     return math.floor(line.quantity_expected * (1 + tolerance_pct / 100.0) + 1e-9)
 
 
-def _claim_line_quantity(session: Session, line: InboundLine, quantity: int, limit: int) -> None:
+def _claim_line_quantity(session: Session, line: InboundLine, shipment: InboundShipment, quantity: int,
+                         limit: int) -> None:
     claimed = session.execute(
         update(InboundLine)
         .where(and_(InboundLine.id == line.id, InboundLine.quantity_received + quantity <= limit))
@@ -115,13 +125,32 @@ def _claim_line_quantity(session: Session, line: InboundLine, quantity: int, lim
             f"receiving {quantity} would take line {line.line_no} past its tolerance "
             f"({line.quantity_received} of {line.quantity_expected} received, at most {limit})",
             details={
+                "shipment": shipment.reference,
                 "line_no": line.line_no,
                 "quantity": quantity,
                 "quantity_expected": line.quantity_expected,
                 "quantity_received": line.quantity_received,
                 "limit": limit,
             },
+            posts_to=(shipment.reference, line.line_no),
         )
+
+
+def _fully_received(shipment: InboundShipment, line: InboundLine, quantity: int) -> OverReceipt:
+    return OverReceipt(
+        f"inbound shipment {shipment.reference} is already fully received ({line.quantity_received} of "
+        f"{line.quantity_expected} on line {line.line_no}): receiving {quantity} more needs a supervisor's approval",
+        details={
+            "shipment": shipment.reference,
+            "shipment_status": shipment.status,
+            "line_no": line.line_no,
+            "quantity": quantity,
+            "quantity_expected": line.quantity_expected,
+            "quantity_received": line.quantity_received,
+            "limit": line.quantity_received,
+        },
+        posts_to=(shipment.reference, line.line_no),
+    )
 
 
 def _check_tracking(product: Product, lot: str, expiry: date | None) -> None:
@@ -189,9 +218,11 @@ class Receiver:
         _check_tracking(product, lot, expiry)
         if line is None:
             self._check_blind_allowed(req)
+        elif shipment.status == FULLY_RECEIVED and not allow_over:
+            raise _fully_received(shipment, line, quantity)
         else:
             limit = _line_limit(line, self.site.receipt_tolerance_pct)
-            _claim_line_quantity(self.session, line, quantity, 2_000_000_000 if allow_over else limit)
+            _claim_line_quantity(self.session, line, shipment, quantity, 2_000_000_000 if allow_over else limit)
 
         outcome = ReceiveOutcome(lpn=None, location=dock.code)
         if req.damaged:
@@ -224,7 +255,8 @@ class Receiver:
             .join(InboundShipment, InboundShipment.id == InboundLine.shipment_id)
             .where(
                 InboundShipment.site_id == self.site.id,
-                InboundShipment.status.in_(OPEN_SHIPMENT_STATES),
+                # A received ASN's pallet has nothing left to receive: "already received", as on an open ASN.
+                InboundShipment.status.in_(MATCHING_SHIPMENT_STATES),
                 InboundLine.sscc == sscc,
             )
             .order_by(InboundLine.id)
@@ -251,7 +283,7 @@ class Receiver:
                 continue
             product = self.session.get(Product, line.product_id)
             _check_tracking(product, line.lot, line.expiry)
-            _claim_line_quantity(self.session, line, remaining, line.quantity_expected)
+            _claim_line_quantity(self.session, line, shipment, remaining, line.quantity_expected)
             receipt = self._post(product, remaining, line.lot, line.expiry, destination, container, line, shipment, req)
             outcome.lines.append(ReceivedLine(receipt.id, shipment.reference, line.line_no, product.sku, remaining,
                                               line.lot, line.expiry))
@@ -292,10 +324,11 @@ class Receiver:
         return (scanned_qty or 1) * pack_units
 
     def _find_line(self, req: ReceiveRequest, product: Product | None, lot: str):  # noqa: ANN202
+        """The ASN line a receipt is for: on the named ASN; else an open one; else the newest fully received one."""
         query = (
             select(InboundLine, InboundShipment)
             .join(InboundShipment, InboundShipment.id == InboundLine.shipment_id)
-            .where(InboundShipment.site_id == self.site.id, InboundShipment.status.in_(OPEN_SHIPMENT_STATES))
+            .where(InboundShipment.site_id == self.site.id)
         )
         if req.shipment:
             shipment = self.session.exec(
@@ -306,9 +339,20 @@ class Receiver:
             if shipment is None:
                 raise NotFound(f"inbound shipment {req.shipment!r} not found", code="unknown_shipment",
                                details={"field": "shipment"})
-            if shipment.status not in OPEN_SHIPMENT_STATES:
-                raise Conflict(f"inbound shipment {req.shipment!r} is {shipment.status}", code="shipment_closed")
-            query = query.where(InboundShipment.id == shipment.id)
+            if shipment.status not in MATCHING_SHIPMENT_STATES:
+                raise Conflict(f"inbound shipment {req.shipment!r} is {shipment.status}", code="shipment_closed",
+                               details={"field": "shipment", "status": shipment.status})
+            return self._match_line(query.where(InboundShipment.id == shipment.id), req, product, lot)
+        line, shipment = self._match_line(query.where(InboundShipment.status.in_(OPEN_SHIPMENT_STATES)),
+                                          req, product, lot)
+        # An explicit blind receipt is not matched to a past ASN: it would block every product ever announced.
+        if line is None and product is not None and req.line_no is None and not req.blind:
+            line, shipment = self._match_line(query.where(InboundShipment.status == FULLY_RECEIVED), req, product,
+                                              lot, newest_first=True)
+        return line, shipment
+
+    def _match_line(self, query, req: ReceiveRequest, product: Product | None, lot: str, *,  # noqa: ANN001, ANN202
+                    newest_first: bool = False):
         if req.line_no is not None:
             query = query.where(InboundLine.line_no == req.line_no)
             row = self.session.exec(query).first()
@@ -320,8 +364,10 @@ class Receiver:
             return row
         if product is None:
             return None, None
+        # The extra goods most likely came with the latest delivery.
+        shipment_order = InboundShipment.id.desc() if newest_first else InboundShipment.id
         candidates = self.session.exec(
-            query.where(InboundLine.product_id == product.id).order_by(InboundShipment.id, InboundLine.line_no)
+            query.where(InboundLine.product_id == product.id).order_by(shipment_order, InboundLine.line_no)
         ).all()
         if lot:
             lot_matches = [row for row in candidates if row[0].lot in (lot, "")]
@@ -403,10 +449,11 @@ class Receiver:
 def raise_over_receipt_exception(session: Session, site_id: int, user: Principal, req: ReceiveRequest,
                                  error: OverReceipt) -> WarehouseException:
     """Record a refused over-receipt for a supervisor (in its own transaction)."""
-    exc = WarehouseException(
-        site_id=site_id, kind="over_receipt", raised_by=user.id, message=error.message,
-        details={"request": _request_json(req), "check": error.details, "requested_by": user.id},
-    )
+    details = {"request": _request_json(req), "check": error.details, "requested_by": user.id}
+    if error.posts_to is not None:
+        details["posts_to"] = {"shipment": error.posts_to[0], "line_no": error.posts_to[1]}
+    exc = WarehouseException(site_id=site_id, kind="over_receipt", raised_by=user.id, message=error.message,
+                             details=details)
     session.add(exc)
     session.flush()
     audit.record(session, user_id=user.id, site_id=site_id, action="exception.raise", entity="warehouse_exception",
@@ -426,3 +473,12 @@ def request_from_json(data: dict) -> ReceiveRequest:
     if data.get("expiry"):
         data["expiry"] = date.fromisoformat(data["expiry"])
     return ReceiveRequest(**data)
+
+
+def approved_request(details: dict) -> ReceiveRequest:
+    """What an approved over-receipt exception posts: the refused request, onto the ASN line it was refused on."""
+    req = request_from_json(details["request"])
+    posts_to = details.get("posts_to")
+    if posts_to:
+        req.shipment, req.line_no = posts_to["shipment"], posts_to["line_no"]
+    return req

@@ -15,7 +15,7 @@ from backend.api.schemas import Page, Strict
 from backend.auth.principal import Principal
 from backend.errors import Conflict, NotFound
 from backend.models import Site, User, WarehouseException, utcnow
-from backend.receiving.service import Receiver, request_from_json
+from backend.receiving.service import Receiver, approved_request
 
 router = APIRouter(prefix="/exceptions", tags=["exceptions"], dependencies=[require_roles("supervisor", "admin")])
 
@@ -102,9 +102,7 @@ def approve(exception_id: int, body: Resolution, me: CurrentUser, runtime: Runti
         requester = session.get(User, (exc.details or {}).get("requested_by"))
         who = Principal(id=requester.id if requester else me.id, username="", roles=frozenset({"supervisor"}),
                         all_sites=True, site_ids=frozenset())
-        outcome = Receiver(session, runtime.settings, who, site).receive(
-            request_from_json(exc.details["request"]), allow_over=True
-        )
+        outcome = Receiver(session, runtime.settings, who, site).receive(approved_request(exc.details), allow_over=True)
         exc.details = {**exc.details, "posted": {"lpn": outcome.lpn, "putaway_task_id": outcome.putaway_task_id,
                                                  "receipt_ids": [ln.receipt_id for ln in outcome.lines]}}
     if exc.kind == "count_variance":
