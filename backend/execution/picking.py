@@ -40,7 +40,7 @@ from backend.models import (
 from backend.rawsql import IN_BATCH, Pending, Raw, changed_since_read, note_changed
 from backend.scanning.db_lookup import ahead_product_scan
 from backend.scanning.lookup import LocationRef
-from backend.tasks.engine import SET_POSITION, view_of
+from backend.tasks.engine import SET_POSITION, tell_assigned, view_of
 from backend.tasks.states import require_workable
 
 
@@ -123,8 +123,9 @@ def load_pick(session: Session, task_id: int) -> PickRow | None:
      tote_no, order_line_id, reservation_id, depends_on, dependency_state, code, digits, reserved, quant_id,
      quant_location_id, quant_container_id, quant_lot, quant_expiry, sku, expiry, to_code, to_digits, lpn, priority,
      zone_id, wave_id, sequence, reference, order_id, slot_rows, slot_min, slot_max) = row
+    # (The slot's tote, the last column, is the scanned one after a confirm; a done pick's container is its tote.)
     view = (id_, kind, state, priority, version, holder, sku, quantity, lot, expiry, code, to_code, to_digits, lpn,
-            zone_id, wave_id, tour_id, sequence, tote_no, reference)
+            zone_id, wave_id, tour_id, sequence, tote_no, reference, lpn if state == "done" else None)
     return PickRow(id_, site_id, kind, state, holder, version, db.loads(details), quantity, product_id, lot or "",
                    from_location_id, tour_id, tote_no, order_line_id, reservation_id, depends_on, dependency_state,
                    code, digits, reserved, quant_id, quant_location_id, quant_container_id, quant_lot, quant_expiry,
@@ -353,7 +354,7 @@ def confirm_pick(session: Session, task: PickRow, *, location: str, product: str
         db.later(audit.INSERT, **params)
     db.expire(Task, [task.id])
     view = list(task.view)
-    view[2], view[4], view[5], view[13] = "done", task.version + 1, user_id, tote_code
+    view[2], view[4], view[5], view[13], view[20] = "done", task.version + 1, user_id, tote_code, tote_code
     return {"picked": quantity, "view": view_of(db, view)}, lambda: _taken(session, taken)
 
 
@@ -404,7 +405,7 @@ def short_pick(session: Session, site: Site, task: Task, *, location: str, found
         count.version += 1
         count.updated_at = utcnow()
     session.add(count)
-    new_tasks = _reallocate(session, site, task, missing, exclude_location=loc.id,
+    new_tasks = _reallocate(session, site, task, missing, exclude_location=loc.id, holder=user_id,
                             today=(today or datetime.now(timezone.utc)).date())
     task.state = "done"
     task.done_at = task.updated_at = utcnow()
@@ -421,32 +422,40 @@ def short_pick(session: Session, site: Site, task: Task, *, location: str, found
     _progress(session, task.id, task.tour_id, task.order_line_id)
     audit.record(session, user_id=user_id, site_id=site.id, action="task.short_pick", entity="task",
                  entity_id=task.id, after={"found": found, "missing": missing, "reason": reason})
+    for new in new_tasks:
+        audit.record(session, user_id=user_id, site_id=site.id, action="task.reallocate", entity="task",
+                     entity_id=new.id, after={"state": new.state, "assigned_to": user_id, "from_task": task.id,
+                                              "location_id": new.from_location_id, "quantity": new.quantity})
+        tell_assigned(session, new, "reallocated")
     return {"picked": found, "short": missing, "exception_id": exc.id, "count_task_id": count.id,
             "reallocated": [{"task_id": t.id, "quantity": t.quantity} for t in new_tasks],
             "backordered": missing - sum(t.quantity for t in new_tasks)}
 
 
-def _reallocate(session: Session, site: Site, task: Task, missing: int, *, exclude_location: int, today) -> list[Task]:  # noqa: ANN001
-    """New picks for the missing units from other locations, at the end of the same tour, into the same tote."""
+def _reallocate(session: Session, site: Site, task: Task, missing: int, *, exclude_location: int, holder: int,
+                today) -> list[Task]:  # noqa: ANN001
+    """New picks for the missing units from other locations, at the end of the same tour, into the same tote,
+    held by `holder`: the picker who found the shortage has the tote on their cart."""
     line = session.get(OrderLine, task.order_line_id)
     order = session.get(Order, line.order_id)
     product = session.get(Product, task.product_id)
     rows = session.exec(
-        select(Quant, Location.kind).join(Location, Location.id == Quant.location_id).where(
+        select(Quant, Location.kind, Location.zone_id).join(Location, Location.id == Quant.location_id).where(
             Quant.site_id == site.id, Quant.product_id == product.id, Quant.on_hand > Quant.reserved,
             Quant.location_id != exclude_location, Location.kind.in_(("pick_face", "reserve")), Location.active,
             Quant.container_id.is_(None) | (Location.kind == "reserve"))
         .order_by(Quant.id).with_for_update(of=Quant)
     ).all()
     candidates = [core.StockCandidate(q.id, q.product_id, q.location_id, core.LocationKind(kind), q.on_hand - q.reserved,
-                                      q.received_at, q.lot, q.expiry, q.container_id) for q, kind in rows]
+                                      q.received_at, q.lot, q.expiry, q.container_id) for q, kind, _ in rows]
     if not candidates:
         return []
     result = core.allocate(
         [core.Order(order.id, (core.OrderLine(line.line_no, product.id, missing),), order.cut_off,
                     10 - order.priority, order.min_shelf_life_days, core.BackorderPolicy.ALLOW_PARTIAL)],
         candidates, [core.ProductInfo(product.id, product.expiry_tracked, product.units_per_case)], today=today)
-    quants = {q.id: q for q, _ in rows}
+    quants = {q.id: q for q, _, _ in rows}
+    zones = {q.id: zone_id for q, _, zone_id in rows}
     next_sequence = session.exec(select(func.max(Task.sequence)).where(Task.tour_id == task.tour_id)).one() or 0
     created = []
     for alloc in result.allocations:
@@ -457,10 +466,11 @@ def _reallocate(session: Session, site: Site, task: Task, missing: int, *, exclu
         session.add(reservation)
         session.flush()
         next_sequence += 1
-        new = Task(site_id=site.id, kind="pick", state="pending", priority=task.priority, product_id=product.id,
-                   quantity=alloc.qty, lot=quant.lot, expiry=quant.expiry, from_location_id=quant.location_id,
-                   wave_id=task.wave_id, tour_id=task.tour_id, sequence=next_sequence, order_line_id=line.id,
-                   reservation_id=reservation.id, tote_no=task.tote_no, zone_id=task.zone_id,
+        new = Task(site_id=site.id, kind="pick", state="assigned", assigned_to=holder, priority=task.priority,
+                   product_id=product.id, quantity=alloc.qty, lot=quant.lot, expiry=quant.expiry,
+                   from_location_id=quant.location_id, wave_id=task.wave_id, tour_id=task.tour_id,
+                   sequence=next_sequence, order_line_id=line.id, reservation_id=reservation.id,
+                   tote_no=task.tote_no, zone_id=zones[quant.id],
                    container_id=quant.container_id, reference=task.reference,
                    details={"reallocated_from_task": task.id})
         session.add(new)

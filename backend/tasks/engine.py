@@ -5,10 +5,13 @@ commits: the caller's unit of work commits the change, its audit row and the
 device events together (see backend.realtime.stream).
 
 Events (in the holder's device stream):
-  task.assigned  {"task": view, "reason": "claimed"|"assigned"|"reassigned"|"signed_on"}
+  task.assigned  {"task": view, "reason": "claimed"|"assigned"|"reassigned"|"signed_on"|"reallocated"}
   task.revoked   {"task_id", "version", "reason": "reassigned"|"unassigned"|"suspended"|"cancelled"|
                   "completed_by_other"|"released"|"signed_off"|"signed_on_elsewhere"}
   task.updated   {"task": view}   (state, priority or details changed; still the holder's)
+
+Who may be given what is decided in one place, backend.tasks.eligibility (roles, skills, zones, the
+device); which tote a pick goes into when it changes hands, in backend.tasks.tote_slots.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from backend.errors import Conflict, NotFound
 from backend.models import Container, Location, Product, Task, WorkerProfile, utcnow
 from backend.rawsql import Raw, in_params, note_changed
 from backend.realtime.stream import ahead_devices_of_worker, devices_of_workers, emit, emit_to_workers, touch_site
+from backend.tasks import eligibility, tote_slots
 from backend.tasks.states import FINAL_STATES, HELD_STATES, InvalidTransition, check_transition
 
 TASK_FIELDS = ("state", "assigned_to", "priority", "version")
@@ -49,8 +53,17 @@ def task_view(session: Session, task: Task) -> dict:
         "lot": task.lot or None, "expiry": task.expiry.isoformat() if task.expiry else None,
         "from_location": names[1], "to_location": names[2], "to_check_digits": names[3], "lpn": names[4],
         "zone_id": task.zone_id, "wave_id": task.wave_id, "tour_id": task.tour_id, "sequence": task.sequence,
-        "tote_no": task.tote_no, "reference": task.reference,
+        "tote_no": task.tote_no, "tote": _slot_tote(session, task), "reference": task.reference,
     }
+
+
+def _slot_tote(session: Session, task: Task) -> str | None:
+    """The tote to pick into: the one bound to the pick's slot (after the pick, the task's own container)."""
+    if task.kind != "pick" or task.tour_id is None:
+        return None
+    if task.state == "done":
+        return _names(session, task)[4]
+    return Raw(session).scalar(f"SELECT {_SLOT_TOTE.format(task='task')} FROM task WHERE id = :id", id=task.id)
 
 
 _NAMES = "wes_task_names"
@@ -135,7 +148,8 @@ def _revoked(session: Session, task: Task, holder: int | None, reason: str) -> N
                                                             "reason": reason})
 
 
-def _assigned(session: Session, task: Task, reason: str) -> None:
+def tell_assigned(session: Session, task: Task, reason: str) -> None:
+    """Push the task to its holder's devices (task.assigned with this reason)."""
     emit_to_workers(session, [task.assigned_to], "task.assigned", {"task": task_view(session, task), "reason": reason})
 
 
@@ -154,10 +168,12 @@ def assign(session: Session, task: Task, user_id: int, *, actor_id: int | None,
         check_transition(task.id, task.state, "pending")  # done/cancelled say so
         raise Conflict(f"task {task.id} is {task.state}; use reassign", code="invalid_transition",
                        details={"task_id": task.id, "state": task.state, "to": "assigned"})
+    check_can_do(session, task, user_id)
+    tote_slots.keep_totes_with_their_cart(session, [task.id], user_id, actor_id=actor_id)
     if task.state == "exception":
         _change(session, task, actor_id=actor_id, action="task.reopen", state="pending")
     _change(session, task, actor_id=actor_id, action="task.assign", state="assigned", assigned_to=user_id)
-    _assigned(session, task, reason)
+    tell_assigned(session, task, reason)
     return task
 
 
@@ -174,10 +190,13 @@ def reassign(session: Session, task: Task, user_id: int | None, *, actor_id: int
             return assign(session, task, user_id, actor_id=actor_id)
         if task.state not in HELD_STATES and task.state != "pending":
             check_transition(task.id, task.state, "assigned")
+        if previous != user_id:
+            check_can_do(session, task, user_id)
+            tote_slots.keep_totes_with_their_cart(session, [task.id], user_id, actor_id=actor_id)
         _change(session, task, actor_id=actor_id, action="task.reassign", state="assigned", assigned_to=user_id)
         if previous != user_id:
             _revoked(session, task, previous, "reassigned")
-        _assigned(session, task, "reassigned")
+        tell_assigned(session, task, "reassigned")
     if offer_freed and previous is not None and previous != user_id:
         offer_next(session, previous, task.site_id, position_location_id=None, finished_task_id=task.id)
     return task
@@ -319,7 +338,55 @@ class _Row(NamedTuple):
     tour_id: int | None
 
 
-_PROFILE = "SELECT zone_ids, skills, equipment, last_location_id FROM worker_profile WHERE user_id = :user_id"
+# Everything dispatch judges a worker by (backend.tasks.eligibility), in one read: roles, whether the
+# account is active, the profile, and the kind of device they are signed on at.
+_WORKER = (
+    "SELECT u.username, u.roles, u.active, p.zone_ids, p.skills, p.equipment, p.last_location_id, "
+    "(SELECT d.kind FROM device AS d WHERE d.current_user_id = u.id AND d.revoked_at IS NULL "
+    "ORDER BY d.last_seen_at DESC LIMIT 1) "
+    "FROM app_user AS u LEFT JOIN worker_profile AS p ON p.user_id = u.id WHERE u.id = :user_id")
+
+
+class Worker(NamedTuple):
+    """A worker as dispatch sees them."""
+
+    id: int
+    username: str
+    roles: list[str]
+    active: bool
+    zone_ids: list[int]
+    skills: list[str]
+    equipment: list[str]
+    last_location_id: int | None
+    device_kind: str | None  # the device they are signed on at, if any
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The task kinds they may be given now."""
+        return eligibility.allowed_kinds(self.roles, self.skills, self.device_kind) if self.active else ()
+
+
+def load_worker(session: Session, user_id: int) -> Worker | None:
+    db = Raw(session)
+    row = db.one(_WORKER, user_id=user_id)
+    if row is None:
+        return None
+    username, roles, active, zone_ids, skills, equipment, last_location_id, device_kind = row
+    return Worker(user_id, username, db.loads(roles) or [], bool(active), db.loads(zone_ids) or [],
+                  db.loads(skills) or [], db.loads(equipment) or [], last_location_id, device_kind)
+
+
+def check_can_do(session: Session, task: Task, user_id: int) -> None:
+    """Refuse (409 worker_cannot_do_task, in plain words) to give a task to a worker it does not fit."""
+    worker = load_worker(session, user_id)
+    if worker is None or not worker.active:
+        why = "that account is disabled"
+    else:
+        why = eligibility.refusal(task.kind, task.zone_id, username=worker.username, roles=worker.roles,
+                                  skills=worker.skills, zone_ids=worker.zone_ids, device_kind=worker.device_kind)
+    if why is not None:
+        raise Conflict(f"task {task.id} can't go to this worker: {why}", code="worker_cannot_do_task",
+                       details={"task_id": task.id, "kind": task.kind, "reason": why})
 _CANDIDATES = (
     "SELECT task.id, task.priority, task.from_location_id, task.to_location_id, task.details, task.assigned_to, "
     "task.tour_id FROM task WHERE task.site_id = :site_id AND task.state = 'pending' "
@@ -335,6 +402,9 @@ _CLAIMED = ("UPDATE task SET state = 'assigned', assigned_to = :worker_id, versi
 _CLAIM_ONE = _CLAIMED.replace("{which}", "id = :task_id AND (assigned_to IS NULL OR assigned_to = :worker_id)")
 _CLAIM_TOUR = _CLAIMED.replace("{which}", "(id = :task_id AND (assigned_to IS NULL OR assigned_to = :worker_id) "
                                           "OR tour_id = :tour_id AND assigned_to IS NULL)")
+# The code of the tote bound to a pick's tote slot on its cart (backend.tasks.tote_slots), if any yet.
+_SLOT_TOTE = ("(SELECT MIN(c.code) FROM tour_tote AS tt JOIN container AS c ON c.id = tt.container_id "
+              "WHERE tt.tour_id = {task}.tour_id AND tt.tote_no = {task}.tote_no)")
 # The names come from scalar subqueries, not joins: a tour's ~50 tasks would otherwise be planned
 # (PostgreSQL) as hash joins over every product and location, ~5 ms instead of 50 index lookups.
 _VIEW = (
@@ -342,20 +412,21 @@ _VIEW = (
     "(SELECT sku FROM product WHERE id = t.product_id), t.quantity, t.lot, t.expiry, "
     "(SELECT code FROM location WHERE id = t.from_location_id), (SELECT code FROM location WHERE id = t.to_location_id), "
     "(SELECT check_digits FROM location WHERE id = t.to_location_id), (SELECT code FROM container WHERE id = t.container_id), "
-    "t.zone_id, t.wave_id, t.tour_id, t.sequence, t.tote_no, t.reference "
+    "t.zone_id, t.wave_id, t.tour_id, t.sequence, t.tote_no, t.reference, "
+    f"{_SLOT_TOTE.format(task='t')} "
     "FROM task AS t WHERE t.id IN {ids}")
 
 
 def view_of(db: Raw, row: Sequence) -> dict:
     """A task view from the columns of _VIEW, in that order."""
     (id_, kind, state, priority, version, assigned_to, sku, quantity, lot, expiry, source, target, digits, lpn,
-     zone_id, wave_id, tour_id, sequence, tote_no, reference) = row
+     zone_id, wave_id, tour_id, sequence, tote_no, reference, tote) = row
     return {
         "id": id_, "kind": kind, "state": state, "priority": priority, "version": version,
         "assigned_to": assigned_to, "sku": sku, "quantity": quantity, "lot": lot or None,
         "expiry": db.date_text(expiry) or None, "from_location": source, "to_location": target,
         "to_check_digits": digits, "lpn": lpn, "zone_id": zone_id, "wave_id": wave_id, "tour_id": tour_id,
-        "sequence": sequence, "tote_no": tote_no, "reference": reference,
+        "sequence": sequence, "tote_no": tote_no, "tote": tote, "reference": reference,
     }
 
 
@@ -370,7 +441,8 @@ def task_views(session: Session, task_ids: Sequence[int]) -> list[dict]:
 
 
 def _candidates_sql(kinds: int, zones: int, passed: int = 0) -> tuple[str, list[str], list[str], list[str]]:
-    """The candidates query for a worker with `kinds` skills and `zones` zones, leaving out `passed` tours."""
+    """The candidates query for a worker who may do `kinds` task kinds (at least one) in `zones` zones (0: any),
+    leaving out `passed` tours."""
     kind_names = [f"k{n}" for n in range(kinds)]
     zone_names = [f"z{n}" for n in range(zones)]
     passed_names = [f"x{n}" for n in range(passed)]
@@ -402,21 +474,22 @@ def claim_next(session: Session, worker_id: int, site_id: int, *, position_locat
     if priority_per_metre is None:
         priority_per_metre = session.info.get(DISPATCH_WEIGHT, 1.0)
     db = Raw(session)
-    profile = db.one(_PROFILE, user_id=worker_id)
-    zone_ids, skills, equipment, last_location_id = (
-        (db.loads(profile[0]) or [], db.loads(profile[1]) or [], db.loads(profile[2]) or [], profile[3])
-        if profile else ([], [], [], None))
-    where = position_location_id or last_location_id
+    worker = load_worker(session, worker_id)
+    kinds = worker.kinds if worker is not None else ()
+    if not kinds:
+        return []  # nothing this worker may do here (see backend.tasks.eligibility)
+    zone_ids, equipment = worker.zone_ids, worker.equipment
+    where = position_location_id or worker.last_location_id
     now = db.when(utcnow())
     tried_tours: set[int] = set()
     chosen = taken = None
     for _round in range(rounds):
         passed = sorted(tried_tours)
-        sql, kind_names, zone_names, passed_names = _candidates_sql(len(skills), len(zone_ids), len(passed))
+        sql, kind_names, zone_names, passed_names = _candidates_sql(len(kinds), len(zone_ids), len(passed))
         rows = [_Row(id_, priority, source, target, (db.loads(details) or {}).get("equipment"), holder, tour_id)
                 for id_, priority, source, target, details, holder, tour_id in db.all(
                     sql, site_id=site_id, worker_id=worker_id, limit=candidates,
-                    **dict(zip(kind_names, skills)), **dict(zip(zone_names, zone_ids)),
+                    **dict(zip(kind_names, kinds)), **dict(zip(zone_names, zone_ids)),
                     **dict(zip(passed_names, passed)))]
         if not rows:
             return []
@@ -454,6 +527,8 @@ def claim_next(session: Session, worker_id: int, site_id: int, *, position_locat
     changed = {id_: (priority, version) for id_, priority, version, _ in taken}
     holders = {chosen.id: chosen.assigned_to}
     db.expire(Task, claimed)
+    if chosen.tour_id is not None:  # part of the tour may still be on another picker's cart
+        tote_slots.keep_totes_with_their_cart(session, claimed, worker_id, actor_id=worker_id)
     audit.record_many(db, [{
         "user_id": worker_id, "site_id": site_id, "action": "task.claim", "entity": "task", "entity_id": task_id,
         "before": {"state": "pending", "assigned_to": holders.get(task_id), "priority": changed[task_id][0],
@@ -524,7 +599,8 @@ def get_task(session: Session, task_id: int) -> Task:
 
 
 def sign_on(session: Session, device, user_id: int) -> bool:  # noqa: ANN001
-    """The worker now works at this device: their held tasks follow them here. True if anything changed."""
+    """The worker now works at this device: their held tasks follow them here (those the device has no screen
+    for go back to the pool). True if anything changed."""
     from backend.models import Device
 
     changed = False
@@ -543,8 +619,12 @@ def sign_on(session: Session, device, user_id: int) -> bool:  # noqa: ANN001
             other.current_user_id = None
             session.add(other)
         device.current_user_id = user_id
+        screens = eligibility.DEVICE_KINDS.get(device.kind, ())
         for task in mine:
-            emit(session, [device.id], "task.assigned", {"task": task_view(session, task), "reason": "signed_on"})
+            if task.kind in screens:
+                emit(session, [device.id], "task.assigned", {"task": task_view(session, task), "reason": "signed_on"})
+            else:  # work this device has no screen for goes back to the pool rather than sit with nobody able to do it
+                _change(session, task, actor_id=user_id, action="task.release", state="pending", assigned_to=None)
         changed = True
     device.last_seen_at = utcnow()
     session.add(device)

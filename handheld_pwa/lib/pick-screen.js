@@ -115,7 +115,8 @@ export class PickScreen extends HTMLElement {
         <div class="pick-facts">
           <span class="pick-sku">${esc(task.sku || "?")}</span>${task.lot ? ` <span class="caption">lot ${esc(task.lot)}</span>` : ""}
           <span class="pick-qty-line">× <b class="pick-qty">${esc(task.quantity)}</b></span>
-          <span class="pick-slot-line">tote slot <b class="pick-slot">${esc(task.tote_no ?? "—")}</b></span>
+          <span class="pick-slot-line">tote slot <b class="pick-slot">${esc(task.tote_no ?? "—")}</b>${task.tote
+            ? ` <span class="caption">tote <b class="pick-tote">${esc(task.tote)}</b></span>` : ` <span class="caption">(an empty tote)</span>`}</span>
         </div>
         <ol class="pick-steps">${STEPS.map((s, i) => `<li data-step="${s}" class="${i < stepsDone ? "done" : i === stepsDone ? "now" : ""}">
           ${esc(s)}${this.scans[s] ? `: <code>${esc(this.scans[s])}</code>` : ""}</li>`).join("")}</ol>
@@ -185,7 +186,8 @@ export class PickScreen extends HTMLElement {
     } else if (this.step === "product") {
       this.scans.product = value;
       this.step = "tote";
-      feedback.info(`Scan the tote in slot ${task.tote_no ?? "?"}`);
+      feedback.info(task.tote ? `Scan tote ${task.tote} (slot ${task.tote_no ?? "?"})`
+        : `Scan an empty tote for slot ${task.tote_no ?? "?"}`);
     } else if (this.step === "tote") {
       this.scans.tote = value;
       this.step = "quantity";

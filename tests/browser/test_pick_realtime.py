@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.api.test_outbound_flow import SOON, _orders
 from tests.helpers import SKU_A, add_site_users, add_stock, build_site, gtin13
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.browser
 PICK_ORDERS = [
@@ -274,5 +278,6 @@ def test_the_service_worker_caches_the_new_shell_files_under_a_new_version(live_
             ['lib/outbox.js', 'lib/device-link.js', 'lib/pick-screen.js', 'wall/index.html', 'wall/wall.js']
             .map(async (p) => [p, await has(p)]))) };
     }""")
-    assert cached["names"] == ["wes-shell-v2"]
+    version = re.search(r'SHELL_VERSION = "(\w+)"', (ROOT / "handheld_pwa" / "sw.js").read_text()).group(1)
+    assert cached["names"] == [f"wes-shell-{version}"]
     assert all(cached["files"].values()), cached["files"]

@@ -43,9 +43,9 @@ def site(live: LiveServer) -> LiveServer:
 
 
 def enroll_device(server: LiveServer, name: str, *, worker: str = "pick", site: str = "S1",
-                  supervisor: str = "sup", profile: str | None = "zebra-tc52") -> dict[str, Any]:
+                  supervisor: str = "sup", profile: str | None = "zebra-tc52", kind: str = "handheld") -> dict[str, Any]:
     """A supervisor registers a device; the device (with a worker signed in) trades the token."""
-    r = server.as_(supervisor).post("/api/v1/devices", json={"site": site, "name": name, "kind": "handheld",
+    r = server.as_(supervisor).post("/api/v1/devices", json={"site": site, "name": name, "kind": kind,
                                                              "firmware_profile": profile})
     assert r.status_code == 201, r.text
     created = r.json()

@@ -14,7 +14,7 @@ from backend.api.deps import (
 from backend.api.schemas import Page, Strict
 from backend.commands.registry import WORKER_ROLES
 from backend.errors import Invalid, NotFound
-from backend.models import Container, Location, Product, Site, Task, User
+from backend.models import Container, Location, Product, Site, Task, TourTote, User
 from backend.receiving.putaway_service import confirm_putaway
 from backend.tasks import engine
 
@@ -34,6 +34,8 @@ class TaskOut(BaseModel):
     to_location: str | None
     to_check_digits: str | None
     lpn: str | None
+    tote_no: int | None = Field(description="a pick's tote slot on its tour's cart")
+    tote: str | None = Field(description="the tote bound to that slot (null until its first pick)")
     assigned_to: int | None
     reference: str
     details: dict[str, Any] | None
@@ -44,9 +46,12 @@ class TaskOut(BaseModel):
 
 
 def _query():  # noqa: ANN202
-    src, dst = aliased(Location), aliased(Location)
+    src, dst, tote = aliased(Location), aliased(Location), aliased(Container)
+    slot_tote = (select(func.min(tote.code)).join(TourTote, TourTote.container_id == tote.id)
+                 .where(TourTote.tour_id == Task.tour_id, TourTote.tote_no == Task.tote_no)
+                 .correlate(Task).scalar_subquery())
     return (
-        select(Task, Product.sku, src.code, dst.code, dst.check_digits, Container.code)
+        select(Task, Product.sku, src.code, dst.code, dst.check_digits, Container.code, slot_tote)
         .outerjoin(Product, Product.id == Task.product_id)
         .outerjoin(src, src.id == Task.from_location_id)
         .outerjoin(dst, dst.id == Task.to_location_id)
@@ -55,10 +60,11 @@ def _query():  # noqa: ANN202
 
 
 def _out(row) -> TaskOut:  # noqa: ANN001
-    task, sku, src, dst, dst_cd, lpn = row
+    task, sku, src, dst, dst_cd, lpn, tote = row
     return TaskOut(
         id=task.id, kind=task.kind, state=task.state, priority=task.priority, sku=sku, quantity=task.quantity,
         lot=task.lot, expiry=task.expiry, from_location=src, to_location=dst, to_check_digits=dst_cd, lpn=lpn,
+        tote_no=task.tote_no, tote=tote if task.kind == "pick" else None,
         assigned_to=task.assigned_to, reference=task.reference, details=task.details, version=task.version,
         created_at=task.created_at, updated_at=task.updated_at, done_at=task.done_at,
     )

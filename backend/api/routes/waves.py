@@ -13,7 +13,7 @@ from sqlmodel import func, select
 from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, ensure_site_access, require_roles, resolve_site
 from backend.api.schemas import Page, Strict
 from backend.errors import NotFound
-from backend.models import Location, Order, OrderLine, Product, Site, Task, Tour, TourTote, Wave
+from backend.models import Container, Location, Order, OrderLine, Product, Site, Task, Tour, TourTote, User, Wave
 from backend.tasks.engine import offer_idle_workers
 from backend.waves.service import WaveCriteria, cancel_wave, create_wave, discard_wave, lock_wave, release_wave, validate_cart
 
@@ -158,7 +158,9 @@ class PickOut(BaseModel):
     check_digits: str
     sku: str
     quantity: int
-    tote: int | None
+    tote: int | None = Field(description="the tote slot on the cart")
+    tote_code: str | None = Field(description="the tote bound to that slot (null until its first pick)")
+    held_by: str | None = Field(description="the worker holding the pick")
     order: str
     waits_for_task: int | None
 
@@ -182,21 +184,24 @@ def tours(wave_id: int, me: CurrentUser, session: SessionDep) -> Page[TourOut]:
     out = []
     for tour in rows:
         totes = session.exec(
-            select(TourTote.tote_no, Order.reference).join(Order, Order.id == TourTote.order_id)
+            select(TourTote.tote_no, Order.reference, Container.code).join(Order, Order.id == TourTote.order_id)
+            .outerjoin(Container, Container.id == TourTote.container_id)
             .where(TourTote.tour_id == tour.id).order_by(TourTote.tote_no)
         ).all()
+        tote_codes = {n: code for n, _, code in totes if code}
         picks = session.exec(
-            select(Task, loc.code, loc.check_digits, Product.sku, Order.reference)
+            select(Task, loc.code, loc.check_digits, Product.sku, Order.reference, User.username)
             .join(loc, loc.id == Task.from_location_id).join(Product, Product.id == Task.product_id)
             .join(OrderLine, OrderLine.id == Task.order_line_id).join(Order, Order.id == OrderLine.order_id)
+            .outerjoin(User, User.id == Task.assigned_to)
             .where(Task.tour_id == tour.id, Task.kind == "pick").order_by(Task.sequence)
         ).all()
         out.append(TourOut(
             id=tour.id, number=tour.number, status=tour.status, distance_m=tour.distance_m, seconds=tour.seconds,
-            totes=[{"tote": n, "order": ref} for n, ref in totes],
+            totes=[{"tote": n, "order": ref, "tote_code": code} for n, ref, code in totes],
             picks=[PickOut(task_id=t.id, sequence=t.sequence, state=t.state, location=code, check_digits=cd, sku=sku,
-                           quantity=t.quantity, tote=t.tote_no, order=reference,
-                           waits_for_task=t.depends_on_task_id)
-                   for t, code, cd, sku, reference in picks],
+                           quantity=t.quantity, tote=t.tote_no, tote_code=tote_codes.get(t.tote_no), held_by=holder,
+                           order=reference, waits_for_task=t.depends_on_task_id)
+                   for t, code, cd, sku, reference, holder in picks],
         ))
     return Page(data=out, count=len(out))

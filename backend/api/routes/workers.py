@@ -11,6 +11,7 @@ from backend.api.deps import CurrentUser, SessionDep, load_principal, require_ro
 from backend.api.schemas import Page, Strict
 from backend.errors import Invalid, NotFound
 from backend.models import TASK_KINDS, Location, User, UserSite, WorkerProfile, Zone, utcnow
+from backend.tasks.eligibility import allowed_kinds, role_kinds
 from backend.tasks.engine import worker_profile
 
 router = APIRouter(prefix="/workers", tags=["workers"], dependencies=[require_roles("supervisor", "admin")])
@@ -19,7 +20,8 @@ router = APIRouter(prefix="/workers", tags=["workers"], dependencies=[require_ro
 class WorkerIn(Strict):
     site: str | None = None
     zones: list[str] = Field(max_length=200, description="zone codes; empty = any zone")
-    skills: list[str] = Field(max_length=20, description="task kinds; empty = every kind")
+    skills: list[str] = Field(max_length=20, description="task kinds, within what the worker's roles do; "
+                                                         "empty = every kind their roles do")
     equipment: list[str] = Field(max_length=20,
                                  description="e.g. forklift, reach_truck (a task may need one in details.equipment)")
 
@@ -30,6 +32,8 @@ class WorkerOut(BaseModel):
     zones: list[str]
     skills: list[str]
     equipment: list[str]
+    may_do: list[str] = Field(description="the task kinds dispatch gives this worker (roles narrowed by skills; "
+                                          "their device may narrow it further)")
     last_location: str | None
 
 
@@ -38,7 +42,9 @@ def _out(session, user: User, zone_codes: dict[int, str]) -> WorkerOut:  # noqa:
     location = session.get(Location, profile.last_location_id) if profile.last_location_id else None
     return WorkerOut(username=user.username, roles=sorted(user.roles),
                      zones=[zone_codes[z] for z in profile.zone_ids if z in zone_codes], skills=list(profile.skills),
-                     equipment=list(profile.equipment), last_location=location.code if location else None)
+                     equipment=list(profile.equipment),
+                     may_do=list(allowed_kinds(user.roles, profile.skills, None) if user.active else ()),
+                     last_location=location.code if location else None)
 
 
 @router.get("", response_model=Page[WorkerOut])
@@ -65,6 +71,11 @@ def set_worker(username: str, body: WorkerIn, me: CurrentUser, session: SessionD
     if bad_skills:
         raise Invalid(f"skills are task kinds ({', '.join(TASK_KINDS)})", code="unknown_skill",
                       details={"field": "skills", "unknown": bad_skills})
+    outside = [k for k in body.skills if k not in role_kinds(user.roles)]
+    if outside:
+        raise Invalid(f"{username}'s roles ({', '.join(sorted(user.roles)) or 'none'}) don't do {', '.join(outside)}: "
+                      "give them the role first", code="skill_outside_roles",
+                      details={"field": "skills", "outside": outside})
     profile = session.get(WorkerProfile, user.id) or WorkerProfile(user_id=user.id)
     before = {"zone_ids": list(profile.zone_ids), "skills": list(profile.skills), "equipment": list(profile.equipment)}
     profile.zone_ids = [zone_codes[z] for z in dict.fromkeys(body.zones)]
