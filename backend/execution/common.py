@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from backend.errors import Invalid, NotFound
-from backend.models import Container, Location, Quant
+from backend.models import Container, Location, Product, Quant
 from backend.scanning import classify_scan, confirms_location
 from backend.scanning.db_lookup import SiteScanLookup
 from backend.scanning.errors import ScanError, UnknownScan
@@ -31,7 +31,7 @@ def verify_location(location: Location | LocationRef, raw: str, field: str = "lo
     except ScanError as exc:
         raise Invalid(exc.message, code=exc.code, details={"field": field, **exc.details}) from exc
     if not ok:
-        raise Invalid(f"that is not {location.code}", code="wrong_location",
+        raise Invalid(f"Wrong location: go to {location.code} and scan its label", code="wrong_location",
                       details={"field": field, "expected": location.code})
 
 
@@ -41,20 +41,24 @@ def verify_product(session: Session, site_id: int, raw: str, product_id: int, lo
     scanned = classify(session, site_id, raw, field)
     if scanned.kind in (ScanKind.PRODUCT, ScanKind.GS1) and scanned.product is not None:
         if scanned.product.id != product_id:
-            raise Invalid(f"{scanned.product.sku} is not the product to pick", code="wrong_product",
-                          details={"field": field, "scanned": scanned.product.sku})
+            expected = session.get(Product, product_id)
+            raise Invalid(f"Wrong product: you scanned {scanned.product.sku} — take {expected.sku}",
+                          code="wrong_product", details={"field": field, "scanned": scanned.product.sku,
+                                                         "expected": expected.sku})
         if lot and scanned.lot and scanned.lot != lot:
-            raise Invalid(f"lot {scanned.lot} is not lot {lot}", code="wrong_lot", details={"field": field})
+            raise Invalid(f"Wrong lot: you scanned lot {scanned.lot} — take lot {lot}", code="wrong_lot",
+                          details={"field": field, "scanned": scanned.lot, "expected": lot})
         return scanned
     if scanned.kind in (ScanKind.LPN, ScanKind.SSCC) and scanned.lpn is not None:
         holds = session.exec(select(Quant.id).where(
             Quant.container_id == scanned.lpn.id, Quant.location_id == location_id, Quant.product_id == product_id,
             Quant.on_hand > 0)).first()
         if holds is None:
-            raise Invalid(f"LPN {scanned.lpn.code} holds no such product here", code="wrong_product",
-                          details={"field": field})
+            expected = session.get(Product, product_id)
+            raise Invalid(f"Wrong LPN: {scanned.lpn.code} holds no {expected.sku} here", code="wrong_product",
+                          details={"field": field, "expected": expected.sku})
         return scanned
-    raise Invalid(f"scan the product (GTIN or GS1 label) or its LPN, not a {scanned.kind.value}",
+    raise Invalid(f"That is a {scanned.kind.value.replace('_', ' ')}: scan the product (GTIN or GS1 label) or its LPN",
                   code="wrong_product", details={"field": field})
 
 

@@ -149,8 +149,9 @@ _TOTE_SLOTS = (
 _BIND = "UPDATE tour_tote SET container_id = :tote_id WHERE tour_id = :tour_id AND tote_no = :tote_no"
 
 
-def _bind_tote(session: Session, task: PickRow, raw: str) -> tuple[int, str]:
-    """The scanned tote (id, code), bound to the task's tote slot if the slot has none yet."""
+def _bind_tote(session: Session, task: PickRow, raw: str, *, bind: bool = True) -> tuple[int, str]:
+    """The scanned tote (id, code), bound to the task's tote slot if the slot has none yet (unless not `bind`:
+    only checked, as a scan is checked before the pick is confirmed)."""
     db = Raw(session)
     scanned = {"site_id": task.site_id, "code": raw.strip()}  # (as ahead_of_confirm sent the reads ahead)
     found = db.one(_TOTE, **scanned)
@@ -165,16 +166,23 @@ def _bind_tote(session: Session, task: PickRow, raw: str) -> tuple[int, str]:
         raise Conflict(f"task {task.id} has no tote slot", code="no_tote_slot")
     bound = task.slot_totes
     if bound and tote_id not in bound:
-        raise Invalid(f"pick into tote slot {task.tote_no}, not tote {code}", code="wrong_tote",
+        raise Invalid(f"Wrong tote: {code} is not the tote of slot {task.tote_no}", code="wrong_tote",
                       details={"field": "tote"})
     if not bound:
         if changed_since_read(session, [("tote", tote_id)]):
             db.forget_ahead(_TOTE_SLOTS, **scanned)  # an earlier command of this batch bound it: read again
         if any(slot != (task.tour_id, task.tote_no) for slot in db.all(_TOTE_SLOTS, **scanned)):
-            raise Conflict(f"tote {code} is in use on another cart", code="tote_in_use", details={"field": "tote"})
-        db.later(_BIND, tote_id=tote_id, tour_id=task.tour_id, tote_no=task.tote_no)
-        note_changed(session, [("tote", tote_id)])
+            raise Conflict(f"Tote {code} is in use on another cart: take an empty one", code="tote_in_use",
+                           details={"field": "tote"})
+        if bind:
+            db.later(_BIND, tote_id=tote_id, tour_id=task.tour_id, tote_no=task.tote_no)
+            note_changed(session, [("tote", tote_id)])
     return tote_id, code
+
+
+def check_tote(session: Session, task: PickRow, raw: str) -> str:
+    """The tote a pick would go into if confirmed with this scan (its code), or the refusal a confirm would get."""
+    return _bind_tote(session, task, raw, bind=False)[1]
 
 
 def ahead_of_confirm(session: Session, site_id: int | None, product: str, tote: str) -> None:

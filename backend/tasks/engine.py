@@ -456,8 +456,12 @@ def _candidates_sql(kinds: int, zones: int, passed: int = 0) -> tuple[str, list[
 
 
 def claim_next(session: Session, worker_id: int, site_id: int, *, position_location_id: int | None = None,
-               candidates: int = 32, priority_per_metre: float | None = None, rounds: int = 3) -> list[dict]:
+               candidates: int = 32, priority_per_metre: float | None = None, rounds: int = 3,
+               kinds: Sequence[str] | None = None) -> list[dict]:
     """Assign the worker the best next task (and the rest of its tour); their views, [] when nothing fits.
+
+    `kinds` narrows the claim to those task kinds (the screen the worker chose); the worker's own
+    eligibility (backend.tasks.eligibility) always applies.
 
     PostgreSQL: the claim is an UPDATE guarded by `state = 'pending'`, and a
     tour is claimed under its row lock taken with SKIP LOCKED, so two workers
@@ -475,7 +479,8 @@ def claim_next(session: Session, worker_id: int, site_id: int, *, position_locat
         priority_per_metre = session.info.get(DISPATCH_WEIGHT, 1.0)
     db = Raw(session)
     worker = load_worker(session, worker_id)
-    kinds = worker.kinds if worker is not None else ()
+    allowed = worker.kinds if worker is not None else ()
+    kinds = tuple(kind for kind in allowed if kinds is None or kind in kinds)
     if not kinds:
         return []  # nothing this worker may do here (see backend.tasks.eligibility)
     zone_ids, equipment = worker.zone_ids, worker.equipment
@@ -541,6 +546,31 @@ def claim_next(session: Session, worker_id: int, site_id: int, *, position_locat
     for view in views:
         emit(session, devices, "task.assigned", {"task": view, "reason": "claimed"})
     return views
+
+
+def waiting_work(session: Session, worker_id: int, site_id: int) -> dict:
+    """What this worker may do here, and how much of each kind waits for them (or they hold)."""
+    worker = load_worker(session, worker_id)
+    kinds = worker.kinds if worker is not None else ()
+    waiting = dict.fromkeys(kinds, 0)
+    held = dict.fromkeys(kinds, 0)
+    if kinds:
+        db = Raw(session)
+        sql, kind_names, zone_names, _ = _candidates_sql(len(kinds), len(worker.zone_ids))
+        # The claim's own candidate query, counted per kind instead of ranked.
+        sql = sql.replace("SELECT task.id, task.priority, task.from_location_id, task.to_location_id, task.details, "
+                          "task.assigned_to, task.tour_id FROM", "SELECT task.kind, COUNT(*) FROM")
+        sql = sql.replace(" ORDER BY task.priority, task.id LIMIT :limit", " GROUP BY task.kind")
+        for kind, count in db.all(sql, site_id=site_id, worker_id=worker_id, **dict(zip(kind_names, kinds)),
+                                  **dict(zip(zone_names, worker.zone_ids))):
+            waiting[kind] = count
+        for kind, count in db.all("SELECT kind, COUNT(*) FROM task WHERE assigned_to = :worker_id AND site_id = :site_id "
+                                  "AND state IN ('assigned', 'in_progress') GROUP BY kind",
+                                  worker_id=worker_id, site_id=site_id):
+            if kind in held:
+                held[kind] = count
+    return {"may_do": list(kinds), "device": worker.device_kind if worker else None, "waiting": waiting,
+            "held": held}
 
 
 _HOLDS_ANOTHER = ("SELECT id FROM task WHERE assigned_to = :worker_id AND state IN ('assigned', 'in_progress') "

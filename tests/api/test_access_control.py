@@ -55,6 +55,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/receipts"): frozenset({"receiver", "supervisor", "admin"}),
     ("GET", "/tasks"): EVERYONE,
     ("GET", "/tasks/{task_id}"): EVERYONE,
+    ("GET", "/tasks/waiting"): frozenset({"picker", "receiver", "packer", "supervisor", "admin"}),
+    ("POST", "/tasks/{task_id}/check-scan"): frozenset({"picker", "receiver", "packer", "supervisor", "admin"}),
     ("POST", "/tasks/{task_id}/confirm-putaway"): frozenset({"receiver", "picker", "supervisor", "admin"}),
     ("GET", "/exceptions"): SUPERVISORS,
     ("GET", "/exceptions/{exception_id}"): SUPERVISORS,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -15,6 +15,8 @@ from backend.api.schemas import Page, Strict
 from backend.commands.registry import WORKER_ROLES
 from backend.errors import Invalid, NotFound
 from backend.models import Container, Location, Product, Site, Task, TourTote, User
+from backend.execution.common import verify_location, verify_product
+from backend.execution.picking import check_tote, load_pick
 from backend.receiving.putaway_service import confirm_putaway
 from backend.tasks import engine
 
@@ -95,6 +97,56 @@ def list_tasks(
     total = session.exec(select(func.count()).select_from(Task).where(*conditions)).one()
     rows = session.exec(_query().where(*conditions).order_by(Task.priority, Task.id).offset(offset).limit(limit)).all()
     return Page(data=[_out(r) for r in rows], count=total)
+
+
+class WaitingOut(BaseModel):
+    may_do: list[str] = Field(description="the task kinds dispatch gives you at the device you are signed on at")
+    device: str | None = Field(description="the kind of that device (null: signed on nowhere)")
+    waiting: dict[str, int] = Field(description="per kind, the tasks you could be given now")
+    held: dict[str, int] = Field(description="per kind, the tasks you hold")
+
+
+@router.get("/waiting", response_model=WaitingOut, dependencies=[require_roles(*WORKER_ROLES)])
+def waiting(me: CurrentUser, session: SessionDep, site: str | None = None) -> WaitingOut:
+    """Your work at a glance: what you may do here and how much of each kind waits (the handheld's home tiles)."""
+    site_row = resolve_site(session, me, site)
+    return WaitingOut(**engine.waiting_work(session, me.id, site_row.id))
+
+
+class ScanCheckIn(Strict):
+    step: Literal["location", "product", "tote", "to_location"] = Field(
+        description="what the scan should be: the task's location, its product, the tote (picks), its destination")
+    scan: str = Field(min_length=1, max_length=512, description="the scan as received, AIM prefix and GS included")
+
+
+class ScanCheckOut(BaseModel):
+    ok: bool
+    step: str
+    tote: str | None = None
+
+
+@router.post("/{task_id}/check-scan", response_model=ScanCheckOut, dependencies=[require_roles(*WORKER_ROLES)])
+def check_scan(task_id: int, body: ScanCheckIn, me: CurrentUser, session: SessionDep) -> ScanCheckOut:
+    """Is this scan right for this step of the task? Answered at the scan, changing nothing; a wrong one is a 4xx
+    saying what to do ("Wrong product: you scanned SKU-00004 — take SKU-00002"). The confirm checks again."""
+    task = load_task(session, me, task_id)
+    if body.step == "tote":
+        if task.kind != "pick":
+            raise Invalid(f"task {task.id} is a {task.kind} task: it has no tote", code="wrong_task_kind",
+                          details={"field": "step"})
+        return ScanCheckOut(ok=True, step=body.step, tote=check_tote(session, load_pick(session, task.id), body.scan))
+    if body.step == "product":
+        if task.product_id is None:
+            raise Invalid(f"task {task.id} names no product", code="wrong_task_kind", details={"field": "step"})
+        verify_product(session, task.site_id, body.scan, task.product_id, task.from_location_id, task.lot, "scan")
+        return ScanCheckOut(ok=True, step=body.step)
+    location_id = task.from_location_id if body.step == "location" else task.to_location_id
+    location = session.get(Location, location_id) if location_id is not None else None
+    if location is None:
+        raise Invalid(f"task {task.id} has no {body.step.replace('_', ' ')}", code="no_location",
+                      details={"field": "step"})
+    verify_location(location, body.scan, "scan")
+    return ScanCheckOut(ok=True, step=body.step)
 
 
 @router.get("/{task_id}", response_model=TaskOut, dependencies=[require_roles(*ALL_ROLES)])

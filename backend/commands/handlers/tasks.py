@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from sqlmodel import select
 
 from backend.commands.context import CommandContext
 from backend.commands.registry import CommandPayload, CommandSet
 from backend.errors import NotFound
-from backend.models import Location
+from backend.models import TASK_KINDS, Location
 from backend.tasks import engine
 
 commands = CommandSet()
+TaskKind = Literal[TASK_KINDS]  # type: ignore[valid-type]
 
 
 class ClaimNextTask(CommandPayload):
     position: str | None = Field(default=None, max_length=40, description="the location code the worker is at")
+    kinds: list[TaskKind] | None = Field(default=None, max_length=7,
+                                         description="only these kinds of task (the screen the worker chose)")
 
 
 class TaskRef(CommandPayload):
@@ -37,7 +42,8 @@ def claim_next_task(ctx: CommandContext, payload: ClaimNextTask) -> dict:
     held = engine.held_task_ids(ctx.session, ctx.user_id, site_id)
     if held:
         return {"claimed": False, "tasks": engine.task_views(ctx.session, held)}
-    claimed = engine.claim_next(ctx.session, ctx.user_id, site_id, position_location_id=position_id)
+    claimed = engine.claim_next(ctx.session, ctx.user_id, site_id, position_location_id=position_id,
+                                kinds=payload.kinds)
     return {"claimed": bool(claimed), "tasks": claimed}
 
 
