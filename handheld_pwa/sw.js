@@ -23,6 +23,7 @@ const SHELL_FILES = [
   "lib/settings.js",
   "lib/dom.js",
   "lib/feedback-banner.js",
+  "lib/sounds.js",
   "lib/app-shell.js",
   "lib/scan-field.js",
   "lib/login-screen.js",

@@ -8,20 +8,31 @@
  * The frame around every screen: header (user @ site, back, log out), the
  * device bar (online/offline, queued commands) once the device is enrolled, the
  * feedback banner, and one screen chosen by the location hash (#/receive …).
- * Screens get `ctx` = { api, session, settings, work, feedback, go(route) } and may
- * implement onScan(raw).
+ * Each screen's module is loaded when it is first shown (a screen that fails
+ * to load says so and leaves the others working). Screens get `ctx` =
+ * { api, session, settings, work, feedback, go(route) } and may implement onScan(raw).
+ *
+ * Adding a screen: a module under lib/ defining a custom element, a line in
+ * ROUTES, its file in sw.js's SHELL_FILES, and (for a job) a tile in home-screen.js.
  */
 
 import { esc } from "./dom.js";
 
-const ROUTES = {
-  login: { tag: "wes-login", title: "Sign in", public: true },
-  home: { tag: "wes-home", title: "Home" },
-  receive: { tag: "wes-receive", title: "Receive" },
-  pick: { tag: "wes-pick", title: "Pick" },
-  putaway: { tag: "wes-putaway", title: "Putaway" },
-  scan: { tag: "wes-scan-check", title: "Scan check" },
+export const ROUTES = {
+  login: { tag: "wes-login", title: "Sign in", module: "./login-screen.js", public: true },
+  home: { tag: "wes-home", title: "Home", module: "./home-screen.js" },
+  receive: { tag: "wes-receive", title: "Receive", module: "./receive-screen.js" },
+  pick: { tag: "wes-pick", title: "Pick", module: "./pick-screen.js" },
+  putaway: { tag: "wes-putaway", title: "Putaway", module: "./putaway-screen.js" },
+  replenish: { tag: "wes-replenish", title: "Replenish", module: "./replenish-screen.js" },
+  count: { tag: "wes-count", title: "Count", module: "./count-screen.js" },
+  pack: { tag: "wes-pack", title: "Pack", module: "./pack-screen.js" },
+  ship: { tag: "wes-ship", title: "Ship", module: "./ship-screen.js" },
+  scan: { tag: "wes-scan-check", title: "Scan check", module: "./scan-check-screen.js" },
 };
+// The screen that does each kind of task (home's "Next task" goes where the claimed task belongs).
+export const SCREEN_OF_KIND = { pick: "pick", replenish: "replenish", count: "count", putaway: "putaway",
+  receive: "receive", pack: "pack", move: "putaway" };
 
 export class AppShell extends HTMLElement {
   connectedCallback() {
@@ -86,7 +97,7 @@ export class AppShell extends HTMLElement {
     if (message) this.feedback.error(message);
   }
 
-  render() {
+  async render() {
     const { session } = this.context;
     let name = location.hash.replace(/^#\/?/, "") || "home";
     if (!ROUTES[name]) name = "home";
@@ -101,6 +112,17 @@ export class AppShell extends HTMLElement {
       ? `${esc(session.me.username)} @ <b>${esc(session.site)}</b>` : "";
     if (session.loggedIn) this.context.work.start().catch((err) => this.feedback.error(err));
     this.showDevice();
+    const rendering = (this.rendering = Symbol(name));
+    if (!customElements.get(route.tag)) {
+      try {
+        await import(route.module);
+      } catch (err) {
+        console.error(err);
+        this.feedback.error(`The ${route.title} screen did not load. Reload the app, or ask a supervisor.`);
+        return;
+      }
+    }
+    if (this.rendering !== rendering) return; // another screen was asked for meanwhile
     const screen = document.createElement(route.tag);
     screen.ctx = this.ctx;
     this.screen = screen;

@@ -2,7 +2,6 @@
  * Usage:
  *   el.innerHTML = `<p>${esc(userText)}</p>`;
  *   showRaw("]C1…\x1d…")  // "]C1…⟨GS⟩…" for display only
- *   buzz("ok" | "error")  // short vibration where the device has one
  */
 
 export function esc(value) {
@@ -11,9 +10,4 @@ export function esc(value) {
 
 export function showRaw(raw) {
   return String(raw).replace(/\x1d/g, "⟨GS⟩");
-}
-
-export function buzz(kind) {
-  if (typeof navigator.vibrate !== "function") return;
-  navigator.vibrate(kind === "ok" ? 60 : [180, 80, 180]);
 }

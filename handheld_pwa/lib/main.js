@@ -11,13 +11,7 @@ import { Session } from "./session.js";
 import { loadScannerSettings } from "./settings.js";
 import { WorkSession } from "./work-session.js";
 import "./feedback-banner.js";
-import "./app-shell.js";
-import "./login-screen.js";
-import "./home-screen.js";
-import "./receive-screen.js";
-import "./putaway-screen.js";
-import "./pick-screen.js";
-import "./scan-check-screen.js";
+import "./app-shell.js"; // (it loads each screen's module when the screen is first shown)
 
 function start() {
   const session = new Session(sessionStorage);
@@ -32,7 +26,10 @@ function start() {
   document.body.append(app);
 
   const scanner = new KeystrokeScanner({ maxGapMs: settings.maxGapMs, minLength: settings.minLength });
-  scanner.attach(document, (raw) => app.handleScan(raw));
+  scanner.attach(document, (raw) => {
+    window.wes.lastScanAt = performance.now(); // scan-to-feedback time, see feedback-banner.js
+    app.handleScan(raw);
+  });
 
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("sw.js").catch((err) => console.warn("service worker not registered", err));

@@ -53,7 +53,7 @@ export class PickScreen extends HTMLElement {
   }
 
   get current() {
-    return this.ctx.work.heldTasks.find((t) => !this.pending.has(t.id)) || null;
+    return this.ctx.work.tasksOf("pick").find((t) => !this.pending.has(t.id)) || null;
   }
 
   onScan(raw) {
@@ -235,7 +235,7 @@ export class PickScreen extends HTMLElement {
     this.claiming = true;
     this.notice = null;
     this.render();
-    await this.send("claim_next_task", {});
+    await this.send("claim_next_task", { kinds: ["pick"] });
     if (this.ctx.work.state !== "online") this.ctx.feedback.info("Saved offline: asks for work when the connection is back");
   }
 
@@ -268,7 +268,7 @@ export class PickScreen extends HTMLElement {
     this.pending.delete(task.id);
     const text = REVOKED_TEXT[reason] || `Taken away (${reason})`;
     this.notice = { text, detail: `Task #${task.id}${task.from_location ? ` at ${task.from_location}` : ""} is no longer yours.` };
-    this.ctx.feedback.error(new ApiError(409, "task_revoked", `${text}: task #${task.id}`));
+    this.ctx.feedback.attention(`${text}: task #${task.id}`);
     this.render();
   }
 }

@@ -3,6 +3,7 @@
  *   const work = new WorkSession({ api, session, storage: localStorage });
  *   await work.start();                   // signed in and enrolled: websocket + outbox
  *   work.heldTasks                        // the tasks the server gave this worker, in walking order
+ *   work.tasksOf("pick")                  // … of one kind
  *   await work.command("confirm_pick", {…})   // → the outbox entry (answered later: "answer" event)
  *   work.addEventListener("tasks" | "revoked" | "answer" | "status" | "outbox" | "message", …)
  *   await work.enroll(token); work.stop();
@@ -10,13 +11,18 @@
  * Ties the device link (websocket, events), the offline outbox and the
  * worker's held tasks together. The held tasks are kept in localStorage so a
  * reload shows them again (the server only re-sends events after last_seq).
+ * Only tasks assigned to this worker and still open are kept; a task revoked
+ * (handed back, reassigned, cancelled…) leaves at once and for good: a view of
+ * it no newer than the revocation, arriving late (a command's answer, a
+ * replayed event), never brings it back.
  */
 
 import { DeviceLink } from "./device-link.js";
 import { IdbCommandStore, MemoryCommandStore, Outbox, OutboxUnreachable } from "./outbox.js";
 
 const TASKS_KEY = "wes.device.tasks";
-const FINAL = new Set(["done", "cancelled"]);
+const REVOKED_KEY = "wes.device.revoked"; // task id → the version it was revoked at
+const HELD = new Set(["assigned", "in_progress"]);
 
 export class WorkSession extends EventTarget {
   constructor({ api, session, storage }) {
@@ -43,17 +49,20 @@ export class WorkSession extends EventTarget {
   get queued() { return this.outbox ? this.outbox.size : 0; }
 
   get heldTasks() {
-    const raw = this.storage.getItem(TASKS_KEY);
-    const tasks = raw ? JSON.parse(raw) : [];
     const user = this.session.me && this.session.me.id;
-    return tasks.filter((t) => user == null || t.assigned_to == null || t.assigned_to === user)
+    return this.#all().filter((t) => t.assigned_to === user)
       .sort((a, b) => (a.tour_id ?? 0) - (b.tour_id ?? 0) || (a.sequence ?? 0) - (b.sequence ?? 0) || a.id - b.id);
+  }
+
+  tasksOf(kind) {
+    return this.heldTasks.filter((t) => t.kind === kind);
   }
 
   async enroll(enrollmentToken) {
     const enrolled = await this.api.post("/devices/enroll", { enrollment_token: enrollmentToken });
     this.link.saveEnrollment(enrolled);
     this.storage.removeItem(TASKS_KEY);
+    this.storage.removeItem(REVOKED_KEY);
     await this.start();
     return enrolled;
   }
@@ -125,7 +134,7 @@ export class WorkSession extends EventTarget {
       this.#upsert(data.task);
     } else if (event.type === "task.revoked") {
       const task = this.heldTasks.find((t) => t.id === data.task_id) || { id: data.task_id };
-      this.#remove(data.task_id);
+      this.#remove(data.task_id, data.version);
       this.#emit("revoked", { task, reason: data.reason });
     } else if (event.type === "message") {
       this.#emit("message", data);
@@ -134,20 +143,32 @@ export class WorkSession extends EventTarget {
 
   #upsert(task) {
     if (!task) return;
+    const revoked = this.#revoked();
+    if (revoked[task.id] != null && task.version <= revoked[task.id]) return; // a view from before it was taken away
     const tasks = this.#all();
     const i = tasks.findIndex((t) => t.id === task.id);
     if (i >= 0 && tasks[i].version > task.version) return; // an older view arriving late
     const user = this.session.me && this.session.me.id;
-    const mine = !FINAL.has(task.state) && (task.assigned_to == null || user == null || task.assigned_to === user);
+    const mine = HELD.has(task.state) && task.assigned_to === user;
     if (i >= 0) tasks.splice(i, 1);
     if (mine) tasks.push(task);
     this.storage.setItem(TASKS_KEY, JSON.stringify(tasks));
     this.#emit("tasks", { tasks: this.heldTasks });
   }
 
-  #remove(taskId) {
+  #remove(taskId, version) {
+    const revoked = this.#revoked();
+    revoked[taskId] = Math.max(version ?? 0, revoked[taskId] ?? 0);
+    const ids = Object.keys(revoked);
+    for (const id of ids.slice(0, Math.max(0, ids.length - 500))) delete revoked[id]; // keep the newest 500
+    this.storage.setItem(REVOKED_KEY, JSON.stringify(revoked));
     this.storage.setItem(TASKS_KEY, JSON.stringify(this.#all().filter((t) => t.id !== taskId)));
     this.#emit("tasks", { tasks: this.heldTasks });
+  }
+
+  #revoked() {
+    const raw = this.storage.getItem(REVOKED_KEY);
+    return raw ? JSON.parse(raw) : {};
   }
 
   #all() {

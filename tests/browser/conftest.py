@@ -20,7 +20,7 @@ from tests.helpers import SKU_A, SKU_B, SKU_C, add_site_users, build_site, sscc
 CHROMIUM = os.environ.get("WES_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-HANDHELD_VIEWPORT = {"width": 480, "height": 800}
+HANDHELD_VIEWPORT = {"width": 360, "height": 640}
 
 
 @pytest.fixture

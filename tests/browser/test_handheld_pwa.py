@@ -34,7 +34,7 @@ def tiles(page: Page):  # noqa: ANN201
 
 def test_login_shows_the_tiles_for_the_role(site, page: Page) -> None:  # noqa: ANN001
     sign_in(page, "recv")
-    expect(tiles(page)).to_have_text(["Receive", "Putaway", "Scan check"])
+    expect(tiles(page)).to_have_text(["Receive", "Putaway", "Count", "Scan check"])
     expect(page.locator(".app-header .who")).to_contain_text("recv @ S1")
     token = page.evaluate("sessionStorage.getItem('wes.token')")
     assert token and site.http.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).json()[
@@ -45,7 +45,7 @@ def test_login_shows_the_tiles_for_the_role(site, page: Page) -> None:  # noqa: 
     assert page.evaluate("sessionStorage.getItem('wes.token')") is None
 
     sign_in(page, "pick")
-    expect(tiles(page)).to_have_text(["Pick", "Putaway", "Scan check"])
+    expect(tiles(page)).to_have_text(["Pick", "Putaway", "Replenish", "Count", "Scan check"])
 
 
 def test_wrong_password_is_refused_with_a_message(site, page: Page) -> None:  # noqa: ANN001

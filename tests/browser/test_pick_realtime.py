@@ -147,7 +147,8 @@ def test_a_task_reassigned_by_the_supervisor_is_taken_off_the_screen(pick_site, 
 
     expect(page.locator(".revoked-notice")).to_contain_text("Reassigned by supervisor")
     expect(page.locator(f".pick-card[data-task='{first['task_id']}']")).to_have_count(0)
-    expect(page.locator("wes-feedback")).to_have_attribute("data-kind", "error")
+    # Routine news, not a failure: an amber notice with the attention sound.
+    expect(page.locator("wes-feedback")).to_have_attribute("data-kind", "attention")
     # The picker keeps the rest of the tour.
     expect(page.locator(f".pick-card[data-task='{pick_site.picks[1]['task_id']}']")).to_be_visible()
 
