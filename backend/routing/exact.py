@@ -271,3 +271,152 @@ def _walk(columns: list[_Column], plan: list[tuple[int, int, int, int]]) -> list
             column = columns[vertex[1]]
             order.append(PickPoint(column.aisle, column.ys[vertex[2]]))  # type: ignore[arg-type]
     return order
+
+
+
+class TourLengths:
+    """Lengths of optimal (Ratliff-Rosenthal) tours on one single-block layout, without building the tours.
+
+    For search loops that price thousands of pick sets.  ``length(picks)``
+    takes, per aisle, the positions to visit; ``length_of_spans`` takes per
+    aisle ``(nearest y, farthest y, widest gap between two picks)`` or None.
+    Equal to ``route_ratliff_rosenthal(...).length_m`` up to rounding.
+
+    It is the same programme as :func:`route_ratliff_rosenthal`, written out
+    on the six states a tour can be in between two aisles (degree classes of
+    the front and back corners, and whether they are joined):
+
+    ====  =================================================
+    z     nothing walked yet
+    b     back corner even, front untouched
+    o     both corners odd, joined
+    f     front corner even, back untouched
+    ee    both even, in two components
+    ej    both even, joined
+    ====  =================================================
+    """
+
+    __slots__ = ("layout", "_xs", "_aisle_column", "_depot_column", "_aisle_length")
+
+    def __init__(self, layout: Layout) -> None:
+        if not layout.is_single_block:
+            raise ValueError("Ratliff-Rosenthal lengths need a single-block layout")
+        self.layout = layout
+        depot_x = layout.depot[0]
+        depot_aisle = next((a for a, x in enumerate(layout.aisle_x) if abs(x - depot_x) < 1e-9), None)
+        xs = list(layout.aisle_x)
+        self._aisle_column = list(range(len(xs)))
+        if depot_aisle is None:  # the depot's pseudo-aisle gets a column of its own
+            position = sum(1 for x in xs if x < depot_x)
+            xs.insert(position, depot_x)
+            self._aisle_column = [a if a < position else a + 1 for a in range(len(layout.aisle_x))]
+            self._depot_column = position
+        else:
+            self._depot_column = depot_aisle
+        self._xs = xs
+        self._aisle_length = layout.aisle_length
+
+    def length(self, picks: dict[int, list[float]]) -> float:
+        """Metres of the shortest tour from the depot visiting every y in ``picks[aisle]`` of every aisle."""
+        spans: list[tuple[float, float, float] | None] = [None] * len(self.layout.aisle_x)
+        for aisle, ys in picks.items():
+            if ys:
+                ys = sorted(ys)
+                gap = max((b - a for a, b in zip(ys, ys[1:])), default=0.0)
+                spans[aisle] = (ys[0], ys[-1], gap)
+        return self.length_of_spans(spans)
+
+    def length_of_spans(self, spans: list[tuple[float, float, float] | None]) -> float:
+        """As :meth:`length`, from each aisle's nearest y, farthest y and widest gap (None: nothing to pick)."""
+        columns: list[tuple[float, float, float] | None] = [None] * len(self._xs)
+        depot_column = first = last = self._depot_column
+        for aisle, span in enumerate(spans):
+            if span is not None:
+                column = self._aisle_column[aisle]
+                columns[column] = span
+                if column < first:
+                    first = column
+                elif column > last:
+                    last = column
+        if first == last and columns[first] is None:
+            return 0.0
+        inf = _INF
+        length = self._aisle_length
+        twice = 2.0 * length
+        xs = self._xs
+        pseudo_depot = len(xs) != len(spans)
+        z, b, o, f, ee, ej = 0.0, inf, inf, inf, inf, inf
+        # (min() is spelt out as conditionals: this loop runs for every column of every priced pick set)
+        for column in range(first, last + 1):
+            span = columns[column]
+            zb = z if z < b else b
+            zf = z if z < f else f
+            before_any = zb if zb < f else f
+            if ee < before_any:
+                before_any = ee
+            if span is not None:
+                # Walk this aisle through, twice through, from the front, from the back, or from both ends
+                # leaving the widest gap; not walking it is not an option.
+                low, high, gap = span
+                front, back, ends = 2.0 * high, 2.0 * (length - low), 2.0 * (length - gap)
+                least_open = front if front < back else back
+                if ends < least_open:
+                    least_open = ends  # never above twice through: that only joins, at 2 * length >= ends
+                nz = inf
+                nb = zb + back
+                nf = zf + front
+                nee = before_any + ends
+                if b + front < nee:
+                    nee = b + front
+                if f + back < nee:
+                    nee = f + back
+                if ee + least_open < nee:
+                    nee = ee + least_open
+                to_o = before_any if before_any < ej else ej
+                no = to_o + length
+                if o + least_open < no:
+                    no = o + least_open
+                nej = before_any + twice
+                if o + length < nej:
+                    nej = o + length
+                if ej + least_open < nej:
+                    nej = ej + least_open
+            elif pseudo_depot and column == depot_column:
+                nz, nb, no, nf, nee, nej = z, b, o, f, ee, ej  # nothing to walk in the depot's pseudo-aisle
+            else:
+                # An empty aisle: not walked, or walked through once or twice (to join or re-pair corners).
+                nz, nb, nf, nee = z, b, f, ee
+                to_o = before_any if before_any < ej else ej
+                no = to_o + length
+                if o < no:
+                    no = o
+                nej = before_any + twice
+                if o + length < nej:
+                    nej = o + length
+                if ej < nej:
+                    nej = ej
+            if column == last:
+                best = nf if nf < nej else nej
+                if column != depot_column and nb < best:
+                    best = nb
+                return best
+            # Cross-aisle stretches to the next aisle: front and back each walked 0, 1 or 2 times.
+            width = xs[column + 1] - xs[column]
+            two, four = 2.0 * width, 4.0 * width
+            zej = nz if nz < nej else nej
+            if column == depot_column:
+                z = inf
+                b = nej + two
+            else:
+                z = nz
+                b = (zej if zej < nb else nb) + two
+            o = no + two
+            f = (zej if zej < nf else nf) + two
+            low4 = nz if nz < nb else nb
+            if nf < low4:
+                low4 = nf
+            if nee < low4:
+                low4 = nee
+            ee = low4 + four
+            ej = nej + four
+        raise RuntimeError("no feasible tour found")  # unreachable: the loop returns at the last column
