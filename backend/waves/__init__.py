@@ -1,4 +1,4 @@
-"""Waves and pick batches. ``batching`` and ``clustering`` are pure (no database, no web)."""
+"""Waves and pick batches. ``batching``, ``clustering`` and ``improvement`` are pure (no database, no web)."""
 
 from backend.waves.batching import (
     BatchPlan,
@@ -17,6 +17,7 @@ from backend.waves.batching import (
     release_key,
 )
 from backend.waves.clustering import BatchingSettings
+from backend.waves.improvement import improve_batches_by_route
 
 __all__ = [
     "BatchPlan",
@@ -30,6 +31,7 @@ __all__ = [
     "TourStop",
     "ToteLoad",
     "UnplannedOrder",
+    "improve_batches_by_route",
     "pack_order",
     "plan_fcfs",
     "plan_tours",

@@ -25,11 +25,34 @@ cut-off, then by the input position of their first order.
 
 The input sequence is the arrival order: it breaks every tie, so the same
 input always gives the same plan.
+
+Carts
+-----
+A cart carries at most ``CartSpec.totes`` totes (an order's units are packed
+into as few totes as first-fit decreasing finds, and a tote holds one order)
+and, if ``CartSpec.max_units`` is set, at most that many units (articles) in
+all.  An order that cannot ride one cart on its own is unplanned with reason
+``order_exceeds_cart``.
+
+Which orders share a cart
+-------------------------
+Per release key, the footprint seed batching and local search of
+:mod:`backend.waves.clustering` (an estimate of walking that scales to tens
+of thousands of orders); then, on single-block layouts, the exact-route
+search of :mod:`backend.waves.improvement`, which prices every cart by its
+optimal tour and never returns a longer plan than it was given.  Its budget
+(``BatchingSettings.route_search_*``) is ``route_search_evaluations_per_order``
+priced tours per order of the release key, and at most
+``route_search_max_evaluations`` per call, shared by the release keys in
+proportion to their orders; a call with more than ``route_search_max_orders``
+orders skips the search.  The budget counts work, not time, so a plan does
+not depend on the machine.
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -38,6 +61,7 @@ from backend.routing.layout import Layout, PickPoint
 from backend.routing.route import Route
 from backend.routing.router import route_tour
 from backend.waves.clustering import BatchingSettings, Footprints, batch_footprints
+from backend.waves.improvement import improve_batches_by_route
 
 _EPS = 1e-9
 
@@ -72,15 +96,23 @@ class PickOrder:
 
 @dataclass(frozen=True, slots=True)
 class CartSpec:
-    """A cluster-picking cart: ``totes`` totes, each holding at most the given volume and weight."""
+    """A cluster-picking cart: ``totes`` totes, each holding at most the given volume and weight.
+
+    ``max_units``, if set, also caps the articles (units, summed over all
+    totes) one cart trip may pick: the "cart of 45 articles" of the batching
+    literature.  None: only totes, volumes and weights limit a cart.
+    """
 
     totes: int = 12
     tote_volume_l: float = 35.0
     tote_weight_kg: float = 15.0
+    max_units: int | None = None
 
     def __post_init__(self) -> None:
         if self.totes < 1 or self.tote_volume_l <= 0 or self.tote_weight_kg <= 0:
             raise ValueError("a cart needs at least one tote with positive volume and weight limits")
+        if self.max_units is not None and self.max_units < 1:
+            raise ValueError("a cart's max_units must be at least 1 (or None for no limit)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +184,7 @@ class _Packed:
     key: tuple[float, int]
     totes: list[list[tuple[PickLine, int]]]
     points: list[PickPoint] = field(default_factory=list)
+    units: int = 0
 
 
 def release_key(order: PickOrder, settings: PlanSettings) -> tuple[float, int]:
@@ -217,12 +250,16 @@ def _prepare(
             unplanned.append(UnplannedOrder(order.order_id, "no_lines"))
         elif totes is None:
             unplanned.append(UnplannedOrder(order.order_id, "unit_exceeds_tote"))
-        elif len(totes) > cart.totes:
+        elif len(totes) > cart.totes or (cart.max_units is not None and _units(order) > cart.max_units):
             unplanned.append(UnplannedOrder(order.order_id, "order_exceeds_cart"))
         else:
             points = sorted({line.point for line in order.lines})
-            packed.append(_Packed(index, order, release_key(order, settings), totes, points))
+            packed.append(_Packed(index, order, release_key(order, settings), totes, points, _units(order)))
     return packed, unplanned
+
+
+def _units(order: PickOrder) -> int:
+    return sum(line.quantity for line in order.lines)
 
 
 def _buckets(packed: list[_Packed]) -> list[list[_Packed]]:
@@ -239,13 +276,15 @@ def plan_fcfs(
     packed, unplanned = _prepare(orders, cart, settings)
     packed.sort(key=lambda p: (p.key, p.index))
     groups: list[list[_Packed]] = []
-    used = cart.totes
+    max_units = cart.max_units if cart.max_units is not None else math.inf
+    used, units = cart.totes, 0
     for item in packed:
-        if used + len(item.totes) > cart.totes:
+        if not groups or used + len(item.totes) > cart.totes or units + item.units > max_units:
             groups.append([])
-            used = 0
+            used, units = 0, 0
         groups[-1].append(item)
         used += len(item.totes)
+        units += item.units
     tours = [
         _make_tour(number, group, route_s_shape(layout, _group_points(group)), settings)
         for number, group in enumerate(groups, start=1)
@@ -256,17 +295,42 @@ def plan_fcfs(
 def plan_tours(
     layout: Layout, orders: Sequence[PickOrder], cart: CartSpec, settings: PlanSettings = PlanSettings()
 ) -> BatchPlan:
-    """Our plan: per release key, footprint seed batching + local search, then the best route per tour."""
+    """Our plan: per release key, footprint batching then the exact-route search, then the best route per tour."""
     for order in orders:
         for line in order.lines:
             layout.check_point(line.point)
     packed, unplanned = _prepare(orders, cart, settings)
-    footprints = Footprints(layout, settings.batching.zones_per_half)
+    batching = settings.batching
+    footprints = Footprints(layout, batching.zones_per_half)
+    route_search = (
+        layout.is_single_block
+        and batching.route_search_evaluations_per_order > 0
+        and batching.route_search_max_evaluations > 0
+        and len(packed) <= batching.route_search_max_orders
+    )
     groups: list[list[_Packed]] = []
     for bucket in _buckets(packed):
         masks = [footprints.of_points(item.points) for item in bucket]
         totes = [len(item.totes) for item in bucket]
-        batches = [[bucket[i] for i in batch] for batch in batch_footprints(masks, totes, cart.totes, settings.batching)]
+        units = [item.units for item in bucket] if cart.max_units is not None else None
+        chosen = batch_footprints(masks, totes, cart.totes, batching, units, cart.max_units)
+        if route_search and len(chosen) > 1:
+            budget = min(
+                batching.route_search_evaluations_per_order * len(bucket),
+                batching.route_search_max_evaluations * len(bucket) // len(packed),
+            )
+            chosen = improve_batches_by_route(
+                layout,
+                [item.points for item in bucket],
+                chosen,
+                totes,
+                cart.totes,
+                units=units,
+                unit_capacity=cart.max_units,
+                evaluations=budget,
+                seed=_search_seed(bucket),
+            )
+        batches = [[bucket[i] for i in batch] for batch in chosen]
         batches.sort(key=lambda g: (min(p.order.cut_off for p in g), min(p.index for p in g)))
         groups.extend(batches)
     tours = [
@@ -274,6 +338,11 @@ def plan_tours(
         for number, group in enumerate(groups, start=1)
     ]
     return BatchPlan(tuple(tours), tuple(unplanned))
+
+
+def _search_seed(bucket: Sequence[_Packed]) -> int:
+    """The route search's random seed: from the orders themselves, the same in every process."""
+    return zlib.crc32(repr([item.order.order_id for item in bucket]).encode())
 
 
 def _group_points(group: Iterable[_Packed]) -> list[PickPoint]:

@@ -42,6 +42,14 @@ class BatchingSettings:
     pool_size: int = 150
     improvement_passes: int = 3
     candidate_tours: int = 5
+    # Exact-route search after the footprint batching (backend.waves.improvement; single-block layouts).
+    # Budget in priced tour lengths: per order of a release key, and at most this much per planning call
+    # (shared by the release keys in proportion to their orders).  0 turns the search off.
+    route_search_evaluations_per_order: int = 600
+    route_search_max_evaluations: int = 60_000
+    # A planning call with more orders than this skips the search: the footprint batching scales to
+    # tens of thousands of orders, and the budget spread that thin would buy next to nothing.
+    route_search_max_orders: int = 1_000
 
 
 class Footprints:
@@ -97,9 +105,20 @@ class Footprints:
         return mask
 
 
-def seed_batches(masks: Sequence[int], totes: Sequence[int], capacity: int, pool_size: int) -> list[list[int]]:
-    """Greedy seed batching: lists of order indices (into ``masks``), each within ``capacity`` totes."""
+def seed_batches(
+    masks: Sequence[int],
+    totes: Sequence[int],
+    capacity: int,
+    pool_size: int,
+    units: Sequence[int] | None = None,
+    unit_capacity: int | None = None,
+) -> list[list[int]]:
+    """Greedy seed batching: lists of order indices (into ``masks``), each within ``capacity`` totes
+    and, if given, ``unit_capacity`` units."""
     n = len(masks)
+    limit_units = units is not None and unit_capacity is not None
+    if not limit_units:
+        units, unit_capacity = [0] * n, 0
     sizes = [m.bit_count() for m in masks]
     # rank 0 = the largest footprint (earliest arrival on ties): seeds are taken in rank order.
     by_rank = sorted(range(n), key=lambda i: (-sizes[i], i))
@@ -120,6 +139,7 @@ def seed_batches(masks: Sequence[int], totes: Sequence[int], capacity: int, pool
         batch = [seed]
         tour = masks[seed]
         used = totes[seed]
+        used_units = units[seed]
         outside = ~tour
         unplaced = [i for i in by_rank[next_seed:] if not placed[i]]
         keys = sorted((masks[i] & outside).bit_count() * stride + rank[i] for i in unplaced)
@@ -127,28 +147,31 @@ def seed_batches(masks: Sequence[int], totes: Sequence[int], capacity: int, pool
         pool_masks = [masks[i] for i in pool]
         pool_ranks = [rank[i] for i in pool]
         pool_totes = [totes[i] for i in pool]
+        pool_units = [units[i] for i in pool]
         while pool and used < capacity:
             outside = ~tour
             room = capacity - used
-            if room >= max(pool_totes):
+            unit_room = unit_capacity - used_units
+            if room >= max(pool_totes) and (not limit_units or unit_room >= max(pool_units)):
                 scores = [(m & outside).bit_count() * stride + r for m, r in zip(pool_masks, pool_ranks)]
             else:
                 too_big = 1 << 62
                 scores = [
-                    (m & outside).bit_count() * stride + r if t <= room else too_big
-                    for m, r, t in zip(pool_masks, pool_ranks, pool_totes)
+                    (m & outside).bit_count() * stride + r if t <= room and u <= unit_room else too_big
+                    for m, r, t, u in zip(pool_masks, pool_ranks, pool_totes, pool_units)
                 ]
             best = min(scores)
             if best >= 1 << 62:
                 break
             j = scores.index(best)
             chosen = pool[j]
-            for column in (pool, pool_masks, pool_ranks, pool_totes):
+            for column in (pool, pool_masks, pool_ranks, pool_totes, pool_units):
                 column.pop(j)
             placed[chosen] = True
             batch.append(chosen)
             tour |= masks[chosen]
             used += totes[chosen]
+            used_units += units[chosen]
         batches.append(batch)
     return batches
 
@@ -174,17 +197,25 @@ def improve_batches(
     capacity: int,
     passes: int,
     candidate_tours: int,
+    units: Sequence[int] | None = None,
+    unit_capacity: int | None = None,
 ) -> list[list[int]]:
-    """Move or swap orders between batches while the summed footprint shrinks (in place; empties dropped)."""
+    """Move or swap orders between batches while the summed footprint shrinks (in place; empties dropped).
+
+    Batches stay within ``capacity`` totes and, if given, ``unit_capacity`` units."""
     count = len(batches)
+    if units is None or unit_capacity is None:
+        units, unit_capacity = [0] * len(masks), 0
     batch_of = {}
     footprint = [0] * count
     used = [0] * count
+    used_units = [0] * count
     for b, members in enumerate(batches):
         for member in members:
             batch_of[member] = b
             footprint[b] |= masks[member]
             used[b] += totes[member]
+            used_units[b] += units[member]
     outside = [~fp for fp in footprint]
     for _ in range(passes):
         misfits = []
@@ -211,7 +242,11 @@ def improve_batches(
             targets = sorted((a, b) for b, a in enumerate(added_to) if a < gain)[:candidate_tours]
             best_delta, best_move = 0, None
             for added, target in targets:
-                if used[target] + totes[order] <= capacity and added - gain < best_delta:
+                if (
+                    used[target] + totes[order] <= capacity
+                    and used_units[target] + units[order] <= unit_capacity
+                    and added - gain < best_delta
+                ):
                     best_delta, best_move = added - gain, (target, None)
                 target_size = footprint[target].bit_count()
                 members = batches[target]
@@ -219,6 +254,8 @@ def improve_batches(
                     if (
                         used[home] - totes[order] + totes[other] > capacity
                         or used[target] - totes[other] + totes[order] > capacity
+                        or used_units[home] - units[order] + units[other] > unit_capacity
+                        or used_units[target] - units[other] + units[order] > unit_capacity
                     ):
                         continue
                     delta = (
@@ -237,12 +274,16 @@ def improve_batches(
             batch_of[order] = target
             used[home] -= totes[order]
             used[target] += totes[order]
+            used_units[home] -= units[order]
+            used_units[target] += units[order]
             if other is not None:
                 batches[target].remove(other)
                 batches[home].append(other)
                 batch_of[other] = home
                 used[target] -= totes[other]
                 used[home] += totes[other]
+                used_units[target] -= units[other]
+                used_units[home] += units[other]
             for b in (home, target):
                 fp = 0
                 for member in batches[b]:
@@ -256,10 +297,15 @@ def improve_batches(
 
 
 def batch_footprints(
-    masks: Sequence[int], totes: Sequence[int], capacity: int, settings: BatchingSettings = BatchingSettings()
+    masks: Sequence[int],
+    totes: Sequence[int],
+    capacity: int,
+    settings: BatchingSettings = BatchingSettings(),
+    units: Sequence[int] | None = None,
+    unit_capacity: int | None = None,
 ) -> list[list[int]]:
     """Seed batching then local search; each batch is a list of indices into ``masks``."""
-    batches = seed_batches(masks, totes, capacity, settings.pool_size)
+    batches = seed_batches(masks, totes, capacity, settings.pool_size, units, unit_capacity)
     return improve_batches(
-        batches, masks, totes, capacity, settings.improvement_passes, settings.candidate_tours
+        batches, masks, totes, capacity, settings.improvement_passes, settings.candidate_tours, units, unit_capacity
     )
