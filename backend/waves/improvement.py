@@ -80,6 +80,7 @@ class _Pricer:
         self.priced = 0
         self.looked_up = 0
         self.rounds = 0
+        self.alone = [self.length(mask) for mask in self.masks]  # each order's tour on its own
 
     @property
     def work(self) -> int:
@@ -213,34 +214,34 @@ class _Plan:
         units_a = self.unit_capacity - self.used_units[a]
         units_b = self.unit_capacity - self.used_units[b]
         best, best_order, best_other = -_EPS, None, None
+        # Adding orders never shortens an optimal tour: each move's change has a lower bound from lengths
+        # already known (the tours without the order that leaves), which skips most hopeless moves unpriced.
+        length_a, length_b = self.length[a], self.length[b]
         picks_b = self.picks[b]
         for order, without in zip(members_a, without_a):
-            if totes[order] <= totes_b and units[order] <= units_b:
+            if totes[order] <= totes_b and units[order] <= units_b and without - length_a < best:
                 change = without + length(picks_b | masks[order]) - base
                 if change < best:
                     best, best_order, best_other = change, order, None
         picks_a = self.picks[a]
         for other, without in zip(members_b, without_b):
-            if totes[other] <= totes_a and units[other] <= units_a:
+            if totes[other] <= totes_a and units[other] <= units_a and without - length_b < best:
                 change = length(picks_a | masks[other]) + without - base
                 if change < best:
                     best, best_order, best_other = change, None, other
+        alone = self.pricer.alone
         for order, rest, without_order in zip(members_a, rest_a, without_a):
-            mask, order_totes, order_units = masks[order], totes[order], units[order]
+            mask, order_totes, order_units, order_alone = masks[order], totes[order], units[order], alone[order]
             for other, rest_other, without_other in zip(members_b, rest_b, without_b):
-                # The swap must fit both carts; and adding an order never shortens an optimal tour, which
-                # bounds the change from below and skips most hopeless swaps before pricing them.
                 totes_change, units_change = totes[other] - order_totes, units[other] - order_units
-                if (
-                    totes_change > totes_a
-                    or -totes_change > totes_b
-                    or units_change > units_a
-                    or -units_change > units_b
-                    or without_order + without_other - base >= best
-                ):
+                if not (-totes_b <= totes_change <= totes_a and -units_b <= units_change <= units_a):
+                    continue  # the swap doesn't fit both carts
+                into_a = without_order if without_order > alone[other] else alone[other]
+                into_b = without_other if without_other > order_alone else order_alone
+                if into_a + into_b - base >= best:
                     continue
                 first = length(rest | masks[other])
-                if first + without_other - base >= best:
+                if first + into_b - base >= best:
                     continue
                 change = first + length(rest_other | mask) - base
                 if change < best:
@@ -249,22 +250,23 @@ class _Plan:
 
     def local_search(self, dirty: set[int], budget: int) -> None:
         pricer = self.pricer
-        slots = range(len(self.members))
+        members, orders, no_move, best_move = self.members, self.orders, self.no_move, self.best_move
+        slots = range(len(members))
         while dirty and pricer.work < budget:
             a = min(dirty)
             dirty.discard(a)
             for b in slots:
-                if not self.members[a]:
+                if not members[a]:
                     break
-                if b == a or not self.members[b]:
+                if b == a or not members[b]:
                     continue
-                key = (self.orders[a], self.orders[b]) if self.orders[a] < self.orders[b] else (
-                    self.orders[b], self.orders[a])
-                if key in self.no_move:
+                mine, theirs = orders[a], orders[b]
+                key = (mine, theirs) if mine < theirs else (theirs, mine)
+                if key in no_move:
                     continue
-                change, order, other = self.best_move(a, b)
+                _, order, other = best_move(a, b)
                 if order is None and other is None:
-                    self.no_move.add(key)
+                    no_move.add(key)
                     continue
                 self.move(a, b, order, other)
                 dirty.add(a)
