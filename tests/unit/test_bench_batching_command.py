@@ -8,7 +8,8 @@ from backend.cli import main
 
 ROW_KEYS = {
     "seed", "orders", "articles", "batches", "savings_batches", "fcfs_s_shape_m", "savings_s_shape_m",
-    "savings_optimal_m", "savings_ortools_m", "ours_m", "ours_vs_savings_optimal_pct", "ours_vs_fcfs_pct", "plan_s",
+    "savings_optimal_m", "savings_ortools_m", "ours_m", "ours_vs_fcfs_pct", "ours_vs_savings_s_shape_pct",
+    "ours_vs_savings_optimal_pct", "plan_s",
 }
 
 
