@@ -24,10 +24,12 @@ shortens the sum of their optimal tours by iterated local search:
 3. Stop when the budget is spent; the shortest plan seen is returned.
 
 Budget.  ``evaluations`` counts tour lengths priced.  A length is cached by
-its set of pick spots; looking up a cached one counts as 1/8 (about what it
-costs next to pricing it) and every kick round as 1, so the budget bounds
-all the work, not only the pricing, and the same input gives the same plan
-on any machine: there is no clock in here.
+its set of pick spots; looking up a cached one counts as 1/8 (the lookup is
+cheap, the move bookkeeping around it is not) and every kick round as 1, so
+the budget bounds all the work, not only the pricing, and the same input
+gives the same plan on any machine: there is no clock in here.  The default
+budget (``BatchingSettings``) plans 100 orders of the order-batching
+benchmark in about 2 s (``docs/performance.md``).
 
 Never worse.  The search starts from the given batches and only ever
 replaces the best plan by a shorter one, so the result's total optimal tour
@@ -47,7 +49,7 @@ from backend.routing.exact import TourLengths
 from backend.routing.layout import Layout, PickPoint
 
 _EPS = 1e-9
-_LOOKUPS_PER_EVALUATION = 8  # a cached length costs about an eighth of a priced one
+_LOOKUPS_PER_EVALUATION = 8  # a cached length, with the move bookkeeping around it, counts as an eighth of a priced one
 
 
 class _Pricer:
