@@ -46,6 +46,7 @@ class WaveCriteria:
     totes: int = 12
     tote_volume_l: float = 35.0
     tote_weight_kg: float = 15.0
+    max_units: int | None = None  # the most units (articles) one cart carries; None: only totes, volume, weight
 
     def to_json(self) -> dict:
         data = dict(self.__dict__)
@@ -217,7 +218,8 @@ def _batch(session: Session, site: Site, c: WaveCriteria, orders: list[Order], p
            dry: bool) -> WavePlan:
     prepared = build_pick_orders(session, site, c, orders, picks)
     geometry, pick_orders, chosen, skipped = prepared.geometry, prepared.pick_orders, prepared.chosen, prepared.skipped
-    cart = CartSpec(totes=c.totes, tote_volume_l=c.tote_volume_l, tote_weight_kg=c.tote_weight_kg)
+    cart = CartSpec(totes=c.totes, tote_volume_l=c.tote_volume_l, tote_weight_kg=c.tote_weight_kg,
+                    max_units=c.max_units)
     plan = plan_tours(geometry.layout, pick_orders, cart, geometry.settings)
     tours = [{
         "number": t.number, "orders": list(t.order_ids), "distance_m": round(t.distance_m, 2),
@@ -449,3 +451,5 @@ def cancel_wave(session: Session, wave: Wave, user_id: int | None) -> dict:
 def validate_cart(c: WaveCriteria) -> None:
     if c.totes < 1 or c.tote_volume_l <= 0 or c.tote_weight_kg <= 0:
         raise Invalid("a cart needs at least one tote with a positive volume and weight", code="invalid_cart")
+    if c.max_units is not None and c.max_units < 1:
+        raise Invalid("a cart carries at least one unit", code="invalid_cart", details={"field": "cart.max_units"})

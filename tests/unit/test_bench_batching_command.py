@@ -9,7 +9,7 @@ from backend.cli import main
 ROW_KEYS = {
     "seed", "orders", "articles", "batches", "savings_batches", "fcfs_s_shape_m", "savings_s_shape_m",
     "savings_optimal_m", "savings_ortools_m", "ours_m", "ours_vs_fcfs_pct", "ours_vs_savings_s_shape_pct",
-    "ours_vs_savings_optimal_pct", "plan_s",
+    "ours_vs_savings_optimal_pct", "ours_vs_savings_ortools_pct", "plan_s",
 }
 
 
@@ -28,6 +28,9 @@ def test_bench_batching_prints_json_with_every_baseline(capsys):  # noqa: ANN001
     expected = 100.0 * (row["ours_m"] - row["savings_optimal_m"]) / row["savings_optimal_m"]
     assert abs(row["ours_vs_savings_optimal_pct"] - expected) < 0.01
     assert result["ours_never_longer_than_savings_optimal"] == (row["ours_m"] <= row["savings_optimal_m"])
+    expected = 100.0 * (row["ours_m"] - row["savings_ortools_m"]) / row["savings_ortools_m"]
+    assert abs(row["ours_vs_savings_ortools_pct"] - expected) < 0.01
+    assert result["ours_never_longer_than_savings_ortools"] == (row["ours_m"] <= row["savings_ortools_m"])
 
 
 def test_bench_batching_table_has_a_row_per_seed_and_a_mean(capsys):  # noqa: ANN001

@@ -25,6 +25,8 @@ class Cart(Strict):
     totes: int = Field(default=12, ge=1, le=64)
     tote_volume_l: float = Field(default=35.0, gt=0)
     tote_weight_kg: float = Field(default=15.0, gt=0)
+    max_units: int | None = Field(default=None, ge=1, le=100_000,
+                                  description="the most units (articles) one cart carries, over all its totes")
 
 
 class WaveIn(Strict):
@@ -84,6 +86,7 @@ def plan(body: WaveIn, me: CurrentUser, session: SessionDep) -> WaveOut:
         priorities=tuple(body.priorities), zones=tuple(body.zones), max_orders=body.max_orders,
         max_lines=body.max_lines, max_volume_l=body.max_volume_l, totes=body.cart.totes,
         tote_volume_l=body.cart.tote_volume_l, tote_weight_kg=body.cart.tote_weight_kg,
+        max_units=body.cart.max_units,
     )
     validate_cart(criteria)
     wave, _ = create_wave(session, site, criteria, today=datetime.now(timezone.utc).date(), user_id=me.id)
