@@ -14,17 +14,19 @@ from backend.api.routes import inventory
 from backend.api.routes import locations
 from backend.api.routes import orders
 from backend.api.routes import org
+from backend.api.routes import packing
 from backend.api.routes import printing
 from backend.api.routes import products
 from backend.api.routes import scans
 from backend.api.routes import tasks
+from backend.api.routes import tours
 from backend.api.routes import users
 from backend.api.routes import waves
 from backend.api.routes import workers
 
 # documents first: /locations/labels.pdf must not be read as the location code "labels.pdf"
 ROUTERS = [documents, printing, auth, users, org, locations, products, containers, inventory, inbound, tasks, exceptions, scans, orders, waves]
-ROUTERS += [devices, device_commands, workers]
+ROUTERS += [devices, device_commands, workers, tours, packing]
 
 api_router = APIRouter()
 for module in ROUTERS:

@@ -5,7 +5,10 @@ the worker never sees the system quantity. Each difference from the
 system within the site's tolerance (percent or units, whichever is larger)
 is posted at once as a `count_adjustment` move; if any is larger, the whole
 count waits as a `count_variance` exception and the supervisor's approval
-posts it. Stock reserved for picks is never adjusted away silently.
+posts it. A site with `recount_variances` first has such a count done once
+more: the count ends as "recount" and a new count of the location goes at
+once to the same counter; only the recount can raise the exception. Stock
+reserved for picks is never adjusted away silently.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from backend.execution.common import classify, verify_location
 from backend.inventory.ledger import StockIdentity, post_move
 from backend.models import OPEN_TASK_STATES, Location, Product, Quant, Site, Task, WarehouseException, utcnow
 from backend.scanning.result import ScanKind
+from backend.tasks.engine import tell_assigned
 from backend.tasks.states import require_workable
 
 DEFAULT_CYCLE_DAYS = {"A": 30, "B": 91, "C": 365}
@@ -44,58 +48,110 @@ def _system_stock(session: Session, location_id: int) -> dict[tuple[int, str], l
     return stock
 
 
+def _counted_product(session: Session, site: Site, line: dict, field: str) -> tuple[Product, str, date | None]:
+    """The product, lot and expiry a count line names: by SKU, or by a scan (a GS1 label brings its lot and expiry)."""
+    product = session.exec(select(Product).where(Product.sku == line["product"])).first()
+    lot, expiry = line.get("lot") or "", line.get("expiry")
+    if product is None:
+        scanned = classify(session, site.id, line["product"], field)
+        if scanned.kind not in (ScanKind.PRODUCT, ScanKind.GS1) or scanned.product is None:
+            raise Invalid("Count a product by its SKU, GTIN or GS1 label", code="not_a_product",
+                          details={"field": field})
+        product = session.get(Product, scanned.product.id)
+        lot, expiry = lot or scanned.lot or "", expiry or scanned.expiry
+    return product, lot, expiry
+
+
+def _lot_of(product: Product, lot: str, system: dict[tuple[int, str], list[Quant]], loc: Location, field: str) -> str:
+    """A lot-tracked product counted without its lot: the location's only lot of it, else the counter must say."""
+    if lot or not product.lot_tracked:
+        return lot
+    lots = {key[1] for key in system if key[0] == product.id}
+    if len(lots) == 1:
+        return lots.pop()
+    raise Invalid(f"{product.sku} is lot-tracked: scan its GS1 label (it carries the lot) or key the lot",
+                  code="lot_required", details={"field": field, "sku": product.sku, "location": loc.code})
+
+
 def count_location(session: Session, site: Site, task: Task, *, location: str, lines: list[dict], user_id: int) -> dict:
-    """lines: [{"product": scan or SKU, "lot": str, "quantity": int}] — everything found in the location."""
+    """lines: [{"product": scan or SKU, "lot": str, "expiry": date, "quantity": int}] — all found in the location.
+
+    The answer's `status`: "posted" (within tolerance, booked), "awaiting_approval" (a `count_variance`
+    exception for a supervisor) or "recount" (count the location again: `recount_task_id`); `message` says
+    it in the floor's words.
+    """
     require_workable(task, "count")
     loc = session.get(Location, task.from_location_id)
     verify_location(loc, location)
-    counted: dict[tuple[int, str], int] = defaultdict(int)
-    for index, line in enumerate(lines):
-        if line["quantity"] < 0:
-            raise Invalid("a count cannot be negative", code="invalid_quantity", details={"field": f"lines.{index}"})
-        product = session.exec(select(Product).where(Product.sku == line["product"])).first()
-        lot = line.get("lot") or ""
-        if product is None:
-            scanned = classify(session, site.id, line["product"], f"lines.{index}.product")
-            if scanned.kind not in (ScanKind.PRODUCT, ScanKind.GS1) or scanned.product is None:
-                raise Invalid("count a product by its SKU, GTIN or GS1 label", code="not_a_product",
-                              details={"field": f"lines.{index}.product"})
-            product = session.get(Product, scanned.product.id)
-            lot = lot or scanned.lot or ""
-        counted[(product.id, lot)] += line["quantity"]
     system = _system_stock(session, loc.id)
+    counted: dict[tuple[int, str], int] = defaultdict(int)
+    expiries: dict[tuple[int, str], date] = {}
+    for index, line in enumerate(lines):
+        field = f"lines.{index}"
+        if line["quantity"] < 0:
+            raise Invalid("A count cannot be negative", code="invalid_quantity", details={"field": field})
+        product, lot, expiry = _counted_product(session, site, line, f"{field}.product")
+        key = (product.id, _lot_of(product, lot, system, loc, f"{field}.product"))
+        counted[key] += line["quantity"]
+        if expiry is not None:
+            expiries.setdefault(key, expiry)
     variances = []
     for key in sorted(set(system) | set(counted)):
         on_hand = sum(q.on_hand for q in system.get(key, []))
         if counted.get(key, 0) != on_hand:
-            variances.append({"product_id": key[0], "lot": key[1], "system": on_hand, "counted": counted.get(key, 0)})
+            variances.append({"product_id": key[0], "lot": key[1], "system": on_hand, "counted": counted.get(key, 0),
+                              "expiry": expiries.get(key)})
     needs_approval = [v for v in variances if not _within_tolerance(site, v["system"], v["counted"])]
-    loc.last_counted_at = utcnow()
-    session.add(loc)
+    first_count = (task.details or {}).get("first_count")
     task.state = "done"
     task.done_at = task.updated_at = utcnow()
     task.version += 1
     result: dict = {"variances": len(variances)}
-    if needs_approval:
-        skus = dict(session.exec(select(Product.id, Product.sku).where(
-            Product.id.in_([v["product_id"] for v in variances]))).all())
+    skus = dict(session.exec(select(Product.id, Product.sku).where(
+        Product.id.in_([v["product_id"] for v in variances] or [-1]))).all())
+    as_counted = [{**v, "sku": skus[v["product_id"]], "expiry": v["expiry"].isoformat() if v["expiry"] else None}
+                  for v in variances]
+    if needs_approval and site.recount_variances and first_count is None:
+        recount = _recount(session, task, loc, user_id, as_counted)
+        result.update(status="recount", recount_task_id=recount.id,
+                      message=f"Count {loc.code} again: your count is too far from the stock")
+    elif needs_approval:
         exc = WarehouseException(
             site_id=site.id, kind="count_variance", task_id=task.id, raised_by=user_id,
             message=f"count of {loc.code} differs beyond tolerance for "
                     + ", ".join(skus[v["product_id"]] for v in needs_approval)[:400],
-            details={"location_id": loc.id, "location": loc.code,
-                     "variances": [{**v, "sku": skus[v["product_id"]]} for v in variances]})
+            details={"location_id": loc.id, "location": loc.code, "variances": as_counted,
+                     **({"first_count": first_count} if first_count is not None else {})})
         session.add(exc)
         session.flush()
-        result.update(status="awaiting_approval", exception_id=exc.id)
+        loc.last_counted_at = utcnow()
+        result.update(status="awaiting_approval", exception_id=exc.id,
+                      message=f"{loc.code} counted: the difference was sent to a supervisor for approval")
     else:
         post_adjustments(session, site, loc, variances, user_id, reference=f"task:{task.id}")
-        result.update(status="posted")
+        loc.last_counted_at = utcnow()
+        result.update(status="posted", message=f"{loc.code} counted: it matches the stock" if not variances else
+                      f"{loc.code} counted: {len(variances)} small difference{'s' if len(variances) > 1 else ''} "
+                      "within tolerance booked")
+    session.add(loc)
     task.details = {**(task.details or {}), "counted_by": user_id, **result}
     session.add(task)
     audit.record(session, user_id=user_id, site_id=site.id, action="task.count", entity="task", entity_id=task.id,
                  after=result)
     return result
+
+
+def _recount(session: Session, task: Task, loc: Location, user_id: int, first_count: list[dict]) -> Task:
+    """The location's count again, given at once to the counter who is there (the first count kept with it)."""
+    recount = Task(site_id=task.site_id, kind="count", state="assigned", assigned_to=user_id, priority=task.priority,
+                   from_location_id=loc.id, zone_id=loc.zone_id, reference=task.reference,
+                   details={"blind": True, "cause": "recount", "recount_of": task.id, "first_count": first_count})
+    session.add(recount)
+    session.flush()  # (the dispatcher must see that the counter holds it: no other task is pushed to them)
+    audit.record(session, user_id=user_id, site_id=task.site_id, action="task.recount", entity="task",
+                 entity_id=recount.id, after={"recount_of": task.id, "location": loc.code, "assigned_to": user_id})
+    tell_assigned(session, recount, "recount")
+    return recount
 
 
 def post_adjustments(session: Session, site: Site, loc: Location, variances: list[dict], user_id: int,
@@ -107,7 +163,7 @@ def post_adjustments(session: Session, site: Site, loc: Location, variances: lis
         on_hand = sum(q.on_hand for q in quants)
         delta = v["counted"] - on_hand
         if delta > 0:
-            expiry = quants[0].expiry if quants else None
+            expiry = quants[0].expiry if quants else v.get("expiry")
             container = quants[0].container_id if quants else None
             post_move(session, site_id=site.id, product_id=v["product_id"], quantity=delta, reason="count_adjustment",
                       destination=StockIdentity(v["product_id"], loc.id, container, v["lot"], expiry),
@@ -129,7 +185,8 @@ def post_adjustments(session: Session, site: Site, loc: Location, variances: lis
 
 def approve_variance(session: Session, site: Site, exc: WarehouseException, user_id: int) -> None:
     loc = session.get(Location, exc.details["location_id"])
-    variances = [{"product_id": v["product_id"], "lot": v["lot"], "counted": v["counted"]}
+    variances = [{"product_id": v["product_id"], "lot": v["lot"], "counted": v["counted"],
+                  "expiry": date.fromisoformat(v["expiry"]) if v.get("expiry") else None}
                  for v in exc.details["variances"]]
     post_adjustments(session, site, loc, variances, user_id, reference=f"exception:{exc.id}")
 

@@ -125,7 +125,8 @@ def load_pick(session: Session, task_id: int) -> PickRow | None:
      zone_id, wave_id, sequence, reference, order_id, slot_rows, slot_min, slot_max) = row
     # (The slot's tote, the last column, is the scanned one after a confirm; a done pick's container is its tote.)
     view = (id_, kind, state, priority, version, holder, sku, quantity, lot, expiry, code, to_code, to_digits, lpn,
-            zone_id, wave_id, tour_id, sequence, tote_no, reference, lpn if state == "done" else None)
+            zone_id, wave_id, tour_id, sequence, tote_no, reference, lpn if state == "done" else None,
+            depends_on if dependency_state not in (None, "done") else None)
     return PickRow(id_, site_id, kind, state, holder, version, db.loads(details), quantity, product_id, lot or "",
                    from_location_id, tour_id, tote_no, order_line_id, reservation_id, depends_on, dependency_state,
                    code, digits, reserved, quant_id, quant_location_id, quant_container_id, quant_lot, quant_expiry,
@@ -140,12 +141,14 @@ def _check_pickable(task: PickRow) -> None:
 
 
 _TOTE = "SELECT id, kind, code FROM container WHERE site_id = :site_id AND (code = :code OR sscc = :code)"
-# The open carts' tote slots a scanned tote is bound to (sent ahead with the tote's own read). The tour's status
-# by a scalar subquery: joined, a generic plan scanned every tour, for every confirm.
+# The tote slots a scanned tote is bound to while it is in use (sent ahead with the tote's own read): on a cart
+# of an open tour, or still holding picked stock (a full tote waits to be packed, whatever its tour did since).
+# The tour's status by a scalar subquery: joined, a generic plan scanned every tour, for every confirm.
 _TOTE_SLOTS = (
     "SELECT tt.tour_id, tt.tote_no FROM container AS c JOIN tour_tote AS tt ON tt.container_id = c.id "
     "WHERE c.site_id = :site_id AND (c.code = :code OR c.sscc = :code) "
-    "AND (SELECT tour.status FROM tour WHERE tour.id = tt.tour_id) IN ('pending', 'picking')")
+    "AND ((SELECT tour.status FROM tour WHERE tour.id = tt.tour_id) IN ('pending', 'picking') "
+    "OR EXISTS (SELECT 1 FROM quant WHERE quant.container_id = c.id AND quant.on_hand > 0))")
 _BIND = "UPDATE tour_tote SET container_id = :tote_id WHERE tour_id = :tour_id AND tote_no = :tote_no"
 
 
@@ -178,6 +181,11 @@ def _bind_tote(session: Session, task: PickRow, raw: str, *, bind: bool = True) 
             db.later(_BIND, tote_id=tote_id, tour_id=task.tour_id, tote_no=task.tote_no)
             note_changed(session, [("tote", tote_id)])
     return tote_id, code
+
+
+def bind_tote(session: Session, task: PickRow, raw: str) -> tuple[int, str]:
+    """Bind the scanned tote to the pick's tote slot (id, code), as its first pick would."""
+    return _bind_tote(session, task, raw)
 
 
 def check_tote(session: Session, task: PickRow, raw: str) -> str:

@@ -32,6 +32,8 @@ class Site(SQLModel, table=True):
     # Over-receipt allowed per ASN line, in percent of the announced quantity.
     receipt_tolerance_pct: float = Field(default=0.0, ge=0)
     allow_blind_receipt_by_receivers: bool = Field(default=False)
+    # The handheld offers typing a location's check digits (from its label) when a scan fails; off, only a scan counts.
+    allow_typed_check_digits: bool = Field(default=False)
     # Aisle geometry for routing: {"aisle_x": [...], "aisle_length": m, "depot": [x, y],
     # "middle_cross_aisles_y": [...]}; derived from the locations when not set.
     layout: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
@@ -39,6 +41,8 @@ class Site(SQLModel, table=True):
     # is posted at once; a larger variance waits for a supervisor.
     count_tolerance_pct: float = Field(default=2.0, ge=0)
     count_tolerance_units: int = Field(default=1, ge=0)
+    # A count beyond tolerance is counted once more (by the same counter, at once) before a supervisor is asked.
+    recount_variances: bool = Field(default=False)
     # Cycle count intervals in days per ABC class.
     cycle_count_days: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
@@ -140,6 +144,8 @@ class Container(SQLModel, table=True):
     order_id: int | None = Field(default=None, foreign_key="outbound_order.id", index=True)
     carton_no: int | None = None
     weight_kg: float | None = None
+    # The carton size chosen at the pack bench (backend.execution.packing.CARTON_TYPES).
+    carton_type: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -113,6 +113,8 @@ class Tour(SQLModel, table=True):
     seconds: float = 0.0
     totes: int = 0
     cut_off: datetime | None = None
+    # Where the picker left the totes for packing (the tour is then "dropped": its cart is free).
+    dropped_at_location_id: int | None = Field(default=None, foreign_key="location.id")
 
 
 class TourTote(SQLModel, table=True):

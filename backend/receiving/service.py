@@ -3,6 +3,11 @@
 Over-receipt is checked with one conditional UPDATE on the ASN line, so any
 number of concurrent receipts can never take a line past its tolerance. More
 goods for an ASN already fully received are an over-receipt too.
+
+An LPN built at the dock holds one ASN's goods (or only blind ones): adding a
+case of another ASN is refused, so each ASN's pallets stay apart. A new LPN
+gets an SSCC from our GS1 prefix and its label is queued at the dock's
+printer in the same transaction; a supplier's SSCC pallet keeps its own label.
 """
 
 from __future__ import annotations
@@ -17,22 +22,25 @@ from sqlmodel import Session, select
 from backend import audit
 from backend.auth.principal import Principal
 from backend.config import Settings
-from backend.containers import container_by_code, create_containers
-from backend.errors import Conflict, Forbidden, Invalid, NotFound
+from backend.containers import container_by_code, create_containers, new_ssccs
+from backend.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from backend.inventory.ledger import StockIdentity, post_move
 from backend.models import (
     Container,
     InboundLine,
     InboundShipment,
     Location,
+    Printer,
     Product,
     ProductGtin,
+    Quant,
     Receipt,
     Site,
     WarehouseException,
 )
 from backend.receiving.putaway_service import plan_putaway_for_container
-from backend.scanning import classify_scan
+from backend.scanning import ScanProfile, classify_scan
+from backend.scanning.profile import GS
 from backend.scanning.db_lookup import SiteScanLookup
 from backend.scanning.errors import ScanError, UnknownScan
 from backend.scanning.result import ScanKind
@@ -57,6 +65,13 @@ class ReceiveRequest:
     damaged: bool = False
     blind: bool = False
     damage_note: str = ""
+    # What the scanner sends in place of GS (its firmware profile), besides GS itself.
+    gs_substitutes: tuple[str, ...] = ()
+    # The ASN being unloaded at the dock: a case is matched to its lines first (a pallet's SSCC names its own).
+    unloading: str | None = None
+
+    def scan_profile(self) -> ScanProfile:
+        return ScanProfile(gs_substitutes=(GS, *self.gs_substitutes)) if self.gs_substitutes else ScanProfile()
 
 
 @dataclass
@@ -71,12 +86,35 @@ class ReceivedLine:
 
 
 @dataclass
+class PlannedPutawayOut:
+    task_id: int
+    sku: str | None  # None: the whole mixed LPN
+    quantity: int
+    to_location: str | None
+    instruction: str | None
+
+
+@dataclass
+class LabelOutcome:
+    """Whether the LPN label was queued, where, and the words for the receiver."""
+
+    printed: bool
+    message: str
+    printer: str | None = None
+    print_job_id: int | None = None
+    # printing | has_label (a supplier's SSCC pallet, or an LPN added to) | not_printed (no printer, no SSCC)
+    status: str = "printing"
+
+
+@dataclass
 class ReceiveOutcome:
     lpn: str | None
     location: str
     lines: list[ReceivedLine] = field(default_factory=list)
     putaway_task_id: int | None = None
     exception_id: int | None = None
+    putaway: list[PlannedPutawayOut] = field(default_factory=list)
+    label: LabelOutcome | None = None
 
 
 class OverReceipt(Conflict):
@@ -88,12 +126,14 @@ class OverReceipt(Conflict):
         self.posts_to = posts_to
 
 
-def _dock(session: Session, site: Site, code: str) -> Location:
+def find_dock(session: Session, site: Site, code: str) -> Location:
     dock = session.exec(select(Location).where(Location.site_id == site.id, Location.code == code)).first()
     if dock is None:
-        raise NotFound(f"location {code!r} not found", code="unknown_location", details={"field": "dock"})
+        raise NotFound(f"No location here is called {code}: scan the dock door's label.", code="unknown_location",
+                       details={"field": "dock"})
     if dock.kind != "dock":
-        raise Invalid(f"location {code!r} is a {dock.kind}, not a dock", code="not_a_dock", details={"field": "dock"})
+        raise Invalid(f"{code} is not a dock (it is {dock.kind.replace('_', ' ')}): scan the dock door's label.",
+                      code="not_a_dock", details={"field": "dock"})
     return dock
 
 
@@ -122,7 +162,7 @@ def _claim_line_quantity(session: Session, line: InboundLine, shipment: InboundS
     if claimed is None:
         session.refresh(line)
         raise OverReceipt(
-            f"receiving {quantity} would take line {line.line_no} past its tolerance "
+            f"Over receipt: {quantity} more would take {shipment.reference} line {line.line_no} past what it allows "
             f"({line.quantity_received} of {line.quantity_expected} received, at most {limit})",
             details={
                 "shipment": shipment.reference,
@@ -138,8 +178,8 @@ def _claim_line_quantity(session: Session, line: InboundLine, shipment: InboundS
 
 def _fully_received(shipment: InboundShipment, line: InboundLine, quantity: int) -> OverReceipt:
     return OverReceipt(
-        f"inbound shipment {shipment.reference} is already fully received ({line.quantity_received} of "
-        f"{line.quantity_expected} on line {line.line_no}): receiving {quantity} more needs a supervisor's approval",
+        f"Over receipt: {shipment.reference} is already fully received ({line.quantity_received} of "
+        f"{line.quantity_expected} on line {line.line_no}): {quantity} more is past what it allows",
         details={
             "shipment": shipment.reference,
             "shipment_status": shipment.status,
@@ -173,7 +213,7 @@ class Receiver:
         self.site = site
 
     def receive(self, req: ReceiveRequest, *, allow_over: bool = False) -> ReceiveOutcome:
-        dock = _dock(self.session, self.site, req.dock)
+        dock = find_dock(self.session, self.site, req.dock)
         if req.quantity is not None and req.quantity <= 0:
             raise Invalid("quantity must be positive", code="invalid_quantity", details={"field": "quantity"})
         product: Product | None = None
@@ -181,7 +221,7 @@ class Receiver:
         lot, expiry = req.lot or "", req.expiry
         if req.scan:
             try:
-                scanned = classify_scan(req.scan, lookup=SiteScanLookup(self.session, self.site.id))
+                scanned = classify_scan(req.scan, req.scan_profile(), SiteScanLookup(self.session, self.site.id))
             except UnknownScan as exc:
                 raise NotFound(exc.message, code=exc.code, details={"field": "scan", **exc.details}) from exc
             except ScanError as exc:
@@ -216,6 +256,11 @@ class Receiver:
         if quantity is None:
             quantity = 1
         _check_tracking(product, lot, expiry)
+        # An LPN named to add to is checked before anything is counted: it must be here and hold this ASN's goods.
+        existing = None
+        if req.lpn and not req.damaged:
+            existing = self._container_at_dock(req.lpn, dock)
+            self._check_lpn_asn(existing, shipment)
         if line is None:
             self._check_blind_allowed(req)
         elif shipment.status == FULLY_RECEIVED and not allow_over:
@@ -231,7 +276,7 @@ class Receiver:
             container = None
         else:
             destination = dock
-            container = self._container_at_dock(req.lpn, dock)
+            container = existing or self._new_lpn_at_dock(dock)
             outcome.lpn = container.code
         receipt = self._post(product, quantity, lot, expiry, destination, container, line, shipment, req)
         outcome.lines.append(
@@ -244,6 +289,10 @@ class Receiver:
                          {"receipt_id": receipt.id, "sku": product.sku, "quantity": quantity})
         else:
             self._finish(outcome, dock, container, req)
+            outcome.label = (print_lpn_label(self.session, self.site, container, dock.code, self.user.id)
+                             if existing is None else
+                             LabelOutcome(False, f"Added to LPN {container.code}: its label is already on it.",
+                                          status="has_label"))
         if shipment is not None:
             self._update_shipment_status(shipment)
         return outcome
@@ -296,6 +345,8 @@ class Receiver:
                          {"sscc": sscc})
         else:
             self._finish(outcome, dock, container, req)
+            outcome.label = LabelOutcome(False, f"Pallet {sscc} keeps its supplier's SSCC label: no new label.",
+                                         status="has_label")
         # In id order: two pallets spanning the same ASNs lock them in the same order.
         for shipment_id in sorted(shipments):
             self._update_shipment_status(shipments[shipment_id])
@@ -311,8 +362,9 @@ class Receiver:
             self.session.flush()
             outcome.exception_id = exc.id
         elif container is not None:
-            task = plan_putaway_for_container(self.session, self.site, container, dock, self.user.id)
-            outcome.putaway_task_id = task.id if task else None
+            tasks = plan_putaway_for_container(self.session, self.site, container, dock, self.user.id)
+            outcome.putaway_task_id = tasks[0].id if tasks else None
+            outcome.putaway = planned_putaway_out(self.session, tasks)
 
     # -- helpers -----------------------------------------------------------
     def _units_from_scan(self, product: Product, gtin14: str | None, scanned_qty: int | None) -> int:
@@ -343,6 +395,14 @@ class Receiver:
                 raise Conflict(f"inbound shipment {req.shipment!r} is {shipment.status}", code="shipment_closed",
                                details={"field": "shipment", "status": shipment.status})
             return self._match_line(query.where(InboundShipment.id == shipment.id), req, product, lot)
+        if req.unloading and product is not None and req.line_no is None:
+            # Goods scanned while this ASN is unloaded are its goods: past its quantities they are an
+            # over-receipt for a supervisor, not a receipt against some other ASN that also has the product.
+            line, shipment = self._match_line(
+                query.where(InboundShipment.reference == req.unloading,
+                            InboundShipment.status.in_(MATCHING_SHIPMENT_STATES)), req, product, lot)
+            if line is not None:
+                return line, shipment
         line, shipment = self._match_line(query.where(InboundShipment.status.in_(OPEN_SHIPMENT_STATES)),
                                           req, product, lot)
         # An explicit blind receipt is not matched to a past ASN: it would block every product ever announced.
@@ -379,31 +439,54 @@ class Receiver:
         return candidates[0] if candidates else (None, None)
 
     def _check_blind_allowed(self, req: ReceiveRequest) -> None:
+        allowed = blind_receipt_allowed(self.user, self.site)
         if not req.blind:
             raise Conflict(
-                "nothing expected matches this receipt; receive it blind if your role allows",
-                code="not_expected",
+                "Not expected: no open ASN has this. " + (
+                    "Receive it blind, or set it aside for a supervisor." if allowed else
+                    "Set it aside for a supervisor (your role may not receive without an ASN)."),
+                code="not_expected", details={"blind_allowed": allowed},
             )
-        if self.user.has_any(("supervisor", "admin")):
-            return
-        if self.user.has_any(("receiver",)) and self.site.allow_blind_receipt_by_receivers:
-            return
-        raise Forbidden("your role may not receive without an ASN", code="blind_receipt_forbidden")
+        if not allowed:
+            raise Forbidden("Your role may not receive without an ASN: set it aside and ask a supervisor.",
+                            code="blind_receipt_forbidden")
 
-    def _container_at_dock(self, lpn: str | None, dock: Location) -> Container:
-        if lpn:
-            container = container_by_code(self.session, self.site.id, lpn)
-            if container is None:
-                raise NotFound(f"LPN {lpn!r} not found", code="unknown_lpn", details={"field": "lpn"})
-            if container.location_id != dock.id or container.status != "open":
-                raise Conflict(f"LPN {lpn!r} is not open at dock {dock.code}", code="lpn_not_at_dock",
-                               details={"field": "lpn"})
-            return container
+    def _container_at_dock(self, lpn: str, dock: Location) -> Container:
+        container = container_by_code(self.session, self.site.id, lpn)
+        if container is None:
+            raise NotFound(f"LPN {lpn!r} not found", code="unknown_lpn", details={"field": "lpn"})
+        if container.location_id != dock.id or container.status != "open":
+            raise Conflict(f"LPN {lpn!r} is not open at dock {dock.code}", code="lpn_not_at_dock",
+                           details={"field": "lpn"})
+        return container
+
+    def _new_lpn_at_dock(self, dock: Location) -> Container:
+        """A new pallet LPN at the dock, with an SSCC of our own for its label."""
         (container,) = create_containers(
             self.session, self.settings, site_id=self.site.id, site_code=self.site.code, kind="pallet",
             location_id=dock.id, user_id=self.user.id,
         )
+        container.sscc = new_ssccs(self.session, self.settings, 1)[0]
+        self.session.add(container)
+        self.session.flush()
         return container
+
+    def _check_lpn_asn(self, container: Container, shipment: InboundShipment | None) -> None:
+        """An LPN holds one ASN's goods (or blind ones only): another ASN's goods go onto a new LPN."""
+        held = set(self.session.exec(
+            select(Receipt.shipment_id).where(Receipt.container_id == container.id).distinct()).all())
+        here = shipment.id if shipment is not None else None
+        if not held or here in held:
+            return
+        references = sorted(self.session.exec(select(InboundShipment.reference).where(
+            InboundShipment.id.in_([i for i in held if i is not None]))).all()) or ["blind receipts"]
+        this = shipment.reference if shipment is not None else "no ASN (blind)"
+        raise Conflict(
+            f"LPN {container.code} holds {', '.join(references)}; this is for {this}: receive it onto a new LPN.",
+            code="lpn_other_asn",
+            details={"field": "lpn", "lpn": container.code, "lpn_shipments": references,
+                     "shipment": shipment.reference if shipment is not None else None},
+        )
 
     def _post(self, product, quantity, lot, expiry, destination, container, line, shipment, req) -> Receipt:  # noqa: ANN001
         receipt = Receipt(
@@ -446,6 +529,60 @@ class Receiver:
                          after={"status": shipment.status})
 
 
+def blind_receipt_allowed(user: Principal, site: Site) -> bool:
+    """Whether this user may receive goods no ASN announced at this site."""
+    if user.has_any(("supervisor", "admin")):
+        return True
+    return user.has_any(("receiver",)) and site.allow_blind_receipt_by_receivers
+
+
+def planned_putaway_out(session: Session, tasks: list) -> list[PlannedPutawayOut]:
+    out = []
+    for task in tasks:
+        sku = session.get(Product, task.product_id).sku if task.product_id is not None else None
+        to = session.get(Location, task.to_location_id).code if task.to_location_id is not None else None
+        out.append(PlannedPutawayOut(task.id, sku, task.quantity or 0, to, (task.details or {}).get("instruction")))
+    return out
+
+
+def lpn_label_data(session: Session, container: Container) -> dict:
+    """What the LPN label says: the SSCC barcode, the LPN, and its contents now (one product, or "mixed")."""
+    quants = session.exec(select(Quant).where(Quant.container_id == container.id, Quant.on_hand > 0)
+                          .order_by(Quant.id)).all()
+    product_ids = sorted({q.product_id for q in quants})
+    data: dict = {"sscc": container.sscc, "lpn": container.code}
+    if len(product_ids) == 1:
+        product = session.get(Product, product_ids[0])
+        lots = {q.lot for q in quants if q.lot}
+        data.update(sku=product.sku, description=product.description or None,
+                    quantity=sum(q.on_hand for q in quants), unit=(product.uom or "")[:10] or None,
+                    lot=lots.pop() if len(lots) == 1 else None)
+    elif product_ids:
+        data.update(description=f"MIXED: {len(product_ids)} products", quantity=sum(q.on_hand for q in quants))
+    return data
+
+
+def print_lpn_label(session: Session, site: Site, container: Container, station: str,
+                    user_id: int | None) -> LabelOutcome:
+    """Queue the LPN's label at the station's printer (the dock), in the caller's transaction.
+
+    A label that cannot be queued (no printer routed there, printer off) never undoes the receipt:
+    the outcome says why, in the receiver's words.
+    """
+    from backend.printing.service import enqueue_label
+
+    if not container.sscc:
+        return LabelOutcome(False, f"LPN {container.code} has no SSCC to print.", status="not_printed")
+    try:
+        job = enqueue_label(session, site.id, "lpn", lpn_label_data(session, container), station=station,
+                            user_id=user_id)
+    except DomainError as exc:  # (nothing is written before these refusals)
+        return LabelOutcome(False, f"The LPN label did not print: {exc.message}. Ask a supervisor for a printer "
+                                   f"at {station}, then print it again.", status="not_printed")
+    printer = session.get(Printer, job.printer_id)
+    return LabelOutcome(True, f"LPN label printing at {printer.name or printer.code}.", printer.code, job.id)
+
+
 def raise_over_receipt_exception(session: Session, site_id: int, user: Principal, req: ReceiveRequest,
                                  error: OverReceipt) -> WarehouseException:
     """Record a refused over-receipt for a supervisor (in its own transaction)."""
@@ -472,6 +609,7 @@ def request_from_json(data: dict) -> ReceiveRequest:
     data = dict(data)
     if data.get("expiry"):
         data["expiry"] = date.fromisoformat(data["expiry"])
+    data["gs_substitutes"] = tuple(data.get("gs_substitutes") or ())
     return ReceiveRequest(**data)
 
 

@@ -53,8 +53,16 @@ def task_view(session: Session, task: Task) -> dict:
         "lot": task.lot or None, "expiry": task.expiry.isoformat() if task.expiry else None,
         "from_location": names[1], "to_location": names[2], "to_check_digits": names[3], "lpn": names[4],
         "zone_id": task.zone_id, "wave_id": task.wave_id, "tour_id": task.tour_id, "sequence": task.sequence,
-        "tote_no": task.tote_no, "tote": _slot_tote(session, task), "reference": task.reference,
+        "tote_no": task.tote_no, "tote": _slot_tote(session, task), "waits_for_task": _waits_for(session, task),
+        "reference": task.reference,
     }
+
+
+def _waits_for(session: Session, task: Task) -> int | None:
+    """The replenishment this task waits for, while it is not done."""
+    if task.depends_on_task_id is None:
+        return None
+    return Raw(session).scalar(f"SELECT {_WAITS_FOR.format(task='task')} FROM task WHERE id = :id", id=task.id)
 
 
 def _slot_tote(session: Session, task: Task) -> str | None:
@@ -279,9 +287,22 @@ def completed(session: Session, view: dict, site_id: int, worker_id: int, *, pre
                                                                       "reason": "completed_by_other"})
     emit_to_workers(session, [worker_id], "task.updated", {"task": view})
     touch_site(session, site_id)
+    if view.get("kind") == "replenish":
+        _tell_waiting_picks(session, view["id"])
     if position_location_id is not None and not position_written:
         set_position(session, worker_id, position_location_id)
-    offer_next(session, worker_id, site_id, position_location_id=position_location_id, finished_task_id=view["id"])
+    offer_next(session, worker_id, site_id, position_location_id=position_location_id, finished_task_id=view["id"],
+               same_kind=view.get("kind"))
+
+
+def _tell_waiting_picks(session: Session, replenishment_id: int) -> None:
+    """A replenishment is done: the picks that waited for it can go, and their holders see it at once."""
+    session.flush()
+    waiting = session.exec(select(Task.id, Task.assigned_to).where(
+        Task.depends_on_task_id == replenishment_id, Task.state.in_(HELD_STATES), Task.assigned_to.is_not(None))).all()
+    views = {view["id"]: view for view in task_views(session, [task_id for task_id, _ in waiting])}
+    for task_id, holder in waiting:
+        emit_to_workers(session, [holder], "task.updated", {"task": views[task_id]})
 
 
 # --- workers and claiming -------------------------------------------------------------------------
@@ -405,6 +426,9 @@ _CLAIM_TOUR = _CLAIMED.replace("{which}", "(id = :task_id AND (assigned_to IS NU
 # The code of the tote bound to a pick's tote slot on its cart (backend.tasks.tote_slots), if any yet.
 _SLOT_TOTE = ("(SELECT MIN(c.code) FROM tour_tote AS tt JOIN container AS c ON c.id = tt.container_id "
               "WHERE tt.tour_id = {task}.tour_id AND tt.tote_no = {task}.tote_no)")
+# The replenishment a pick waits for, while it is not done.
+_WAITS_FOR = ("(SELECT dependency.id FROM task AS dependency WHERE dependency.id = {task}.depends_on_task_id "
+              "AND dependency.state <> 'done')")
 # The names come from scalar subqueries, not joins: a tour's ~50 tasks would otherwise be planned
 # (PostgreSQL) as hash joins over every product and location, ~5 ms instead of 50 index lookups.
 _VIEW = (
@@ -413,20 +437,20 @@ _VIEW = (
     "(SELECT code FROM location WHERE id = t.from_location_id), (SELECT code FROM location WHERE id = t.to_location_id), "
     "(SELECT check_digits FROM location WHERE id = t.to_location_id), (SELECT code FROM container WHERE id = t.container_id), "
     "t.zone_id, t.wave_id, t.tour_id, t.sequence, t.tote_no, t.reference, "
-    f"{_SLOT_TOTE.format(task='t')} "
+    f"{_SLOT_TOTE.format(task='t')}, {_WAITS_FOR.format(task='t')} "
     "FROM task AS t WHERE t.id IN {ids}")
 
 
 def view_of(db: Raw, row: Sequence) -> dict:
     """A task view from the columns of _VIEW, in that order."""
     (id_, kind, state, priority, version, assigned_to, sku, quantity, lot, expiry, source, target, digits, lpn,
-     zone_id, wave_id, tour_id, sequence, tote_no, reference, tote) = row
+     zone_id, wave_id, tour_id, sequence, tote_no, reference, tote, waits_for) = row
     return {
         "id": id_, "kind": kind, "state": state, "priority": priority, "version": version,
         "assigned_to": assigned_to, "sku": sku, "quantity": quantity, "lot": lot or None,
         "expiry": db.date_text(expiry) or None, "from_location": source, "to_location": target,
         "to_check_digits": digits, "lpn": lpn, "zone_id": zone_id, "wave_id": wave_id, "tour_id": tour_id,
-        "sequence": sequence, "tote_no": tote_no, "tote": tote, "reference": reference,
+        "sequence": sequence, "tote_no": tote_no, "tote": tote, "waits_for_task": waits_for, "reference": reference,
     }
 
 
@@ -589,15 +613,21 @@ def forget_ahead_of_completion(session: Session, worker_id: int, task_id: int) -
 
 
 def offer_next(session: Session, worker_id: int, site_id: int, *, position_location_id: int | None,
-               finished_task_id: int | None = None, candidates: int = 32, priority_per_metre: float | None = None) -> list[dict]:
-    """Push the next task to a worker who is signed on at a device and holds nothing."""
+               finished_task_id: int | None = None, candidates: int = 32, priority_per_metre: float | None = None,
+               same_kind: str | None = None) -> list[dict]:
+    """Push the next task to a worker who is signed on at a device and holds nothing: of `same_kind` (the work
+    just finished, whose screen the worker has open) if any waits for them, else any kind they may do."""
     if not devices_of_workers(session, [worker_id]):
         return []
     # The task just finished may not be written yet: it is left out.
     if Raw(session).one(_HOLDS_ANOTHER, worker_id=worker_id, finished=finished_task_id or 0) is not None:
         return []
-    return claim_next(session, worker_id, site_id, position_location_id=position_location_id,
-                      candidates=candidates, priority_per_metre=priority_per_metre)
+    claimed = []
+    if same_kind is not None:
+        claimed = claim_next(session, worker_id, site_id, position_location_id=position_location_id,
+                             candidates=candidates, priority_per_metre=priority_per_metre, kinds=(same_kind,))
+    return claimed or claim_next(session, worker_id, site_id, position_location_id=position_location_id,
+                                 candidates=candidates, priority_per_metre=priority_per_metre)
 
 
 def offer_idle_workers(session: Session, site_id: int, *, limit: int = 100) -> int:

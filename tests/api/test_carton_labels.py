@@ -76,12 +76,12 @@ def test_a_one_carton_order_s_label_says_1_of_1(api):  # noqa: ANN001
 
     closed = _close(api, carton, 7.5)
 
-    assert (closed["carton_no"], closed["carton_count"], closed["relabel"]) == (1, 1, [])
+    assert (closed["carton_no"], closed["carton_count"]) == (1, 1)
     assert closed["order_status"] == "packed"
     assert _labels(api) == [(closed["print_job_id"], carton["sscc"], "1 of 1", (1, 1), "7.50 kg")]
 
 
-def test_a_carton_closed_while_its_order_is_still_picking_says_only_its_number_and_the_last_close_prints_the_set(
+def test_a_carton_closed_while_its_order_is_still_picking_says_only_its_number_and_the_last_close_n_of_m(
         api):  # noqa: ANN001
     picks, tote = _released_order(api)
     _pick(api, picks[0], tote)
@@ -90,7 +90,7 @@ def test_a_carton_closed_while_its_order_is_still_picking_says_only_its_number_a
     closed_first = _close(api, first, 2.4)
 
     # Two picks are still open: more cartons may follow, so m is left off.
-    assert (closed_first["carton_no"], closed_first["carton_count"], closed_first["relabel"]) == (1, None, [])
+    assert (closed_first["carton_no"], closed_first["carton_count"]) == (1, None)
     assert closed_first["order_status"] == "picking"
     assert _labels(api) == [(closed_first["print_job_id"], first["sscc"], "1", (1, None), "2.40 kg")]
 
@@ -99,16 +99,21 @@ def test_a_carton_closed_while_its_order_is_still_picking_says_only_its_number_a
     second = _pack(api, tote, picks[1:])
     closed_second = _close(api, second, 5.1)
 
-    # The order is now completely packed: its count is final and the whole set comes out, 1 then 2.
+    # The order is now completely packed: its count is final. One label per carton, none of them wrong.
     assert (closed_second["carton_no"], closed_second["carton_count"]) == (2, 2)
     assert closed_second["order_status"] == "packed"
-    (relabel,) = closed_second["relabel"]
-    assert (relabel["carton"], relabel["sscc"], relabel["carton_no"]) == (first["carton"], first["sscc"], 1)
     assert _labels(api) == [
         (closed_first["print_job_id"], first["sscc"], "1", (1, None), "2.40 kg"),
-        (relabel["print_job_id"], first["sscc"], "1 of 2", (1, 2), "2.40 kg"),
         (closed_second["print_job_id"], second["sscc"], "2 of 2", (2, 2), "5.10 kg"),
     ]
+    # A carrier that wants m on every carton gets the set again, on request.
+    reprinted = _one(api, "sup", "print_carton_labels", {"order": "SO-9", "station": "PACK-1"})
+    assert reprinted["ok"], reprinted.get("error")
+    assert [(x["sscc"], x["carton_no"]) for x in reprinted["result"]["labels"]] == [(first["sscc"], 1), (second["sscc"], 2)]
+    assert [label[2:4] for label in _labels(api)[2:]] == [("1 of 2", (1, 2)), ("2 of 2", (2, 2))]
+    for carton in (first, second):  # shipping takes every carton of the order loaded at the door
+        loaded = _one(api, "sup", "load", {"dock": "DOCK-1", "carton": carton["sscc"]})
+        assert loaded["ok"], loaded.get("error")
     shipped = _one(api, "sup", "ship", {"order": "SO-9", "dock": "DOCK-1"})
     assert shipped["ok"], shipped.get("error")
     assert sorted(shipped["result"]["cartons"]) == sorted([first["sscc"], second["sscc"]])
@@ -125,20 +130,18 @@ def test_while_another_carton_of_the_order_is_open_a_close_leaves_m_off_and_the_
     closed_second = _close(api, second, 5.1)
 
     # Every pick is done and the tote is empty, but carton 1 is open: it may still be split.
-    assert (closed_second["carton_count"], closed_second["relabel"], closed_second["order_status"]) == (
-        None, [], "picked")
+    assert (closed_second["carton_count"], closed_second["order_status"]) == (None, "picked")
     not_yet = _one(api, "sup", "ship", {"order": "SO-9", "dock": "DOCK-1"})
     assert not not_yet["ok"] and not_yet["error"]["code"] == "order_not_packed"
+    early = _one(api, "sup", "print_carton_labels", {"order": "SO-9", "station": "PACK-1"})
+    assert not early["ok"] and early["error"]["code"] == "carton_count_open"
 
     closed_first = _close(api, first, 2.4)
 
     assert (closed_first["carton_count"], closed_first["order_status"]) == (2, "packed")
-    (relabel,) = closed_first["relabel"]
-    assert (relabel["sscc"], relabel["carton_no"]) == (second["sscc"], 2)
     assert _labels(api) == [
         (closed_second["print_job_id"], second["sscc"], "2", (2, None), "5.10 kg"),
         (closed_first["print_job_id"], first["sscc"], "1 of 2", (1, 2), "2.40 kg"),
-        (relabel["print_job_id"], second["sscc"], "2 of 2", (2, 2), "5.10 kg"),
     ]
 
 

@@ -12,7 +12,7 @@ from backend.commands import Actor, CommandEnvelope
 from backend.inventory.ledger import ledger_disagreements
 from backend.models import DeviceCommand, Location, Move, Site, Task, User, WorkerProfile
 from tests.api.test_outbound_flow import STANDARD, _orders, _outbound_site, _reserved_matches_reservations
-from tests.helpers import SKU_A, SKU_C, gtin13
+from tests.helpers import SKU_A, SKU_B, SKU_C, gtin13
 
 
 def _commands(api, user, *commands):  # noqa: ANN001, ANN002, ANN202
@@ -71,7 +71,7 @@ def test_a_tour_is_picked_packed_and_shipped(api):  # noqa: ANN001
             if pick["waits_for_task"]:
                 # The pick face is empty until its replenishment is done.
                 assert result["ok"] is False and result["error"]["code"] == "waits_for_replenishment"
-                done = _one(api, "pick", "confirm_replenish", {"task_id": replenish["id"], "location": "PF-03"})
+                done = _one(api, "pick", "confirm_replenish", {"task_id": replenish["id"], "to_location": "PF-03"})
                 assert done["ok"], done
                 result = _one(api, "pick", "confirm_pick", payload)
             assert result["ok"], result.get("error")
@@ -81,14 +81,18 @@ def test_a_tour_is_picked_packed_and_shipped(api):  # noqa: ANN001
     assert _reserved_matches_reservations(api)
     assert sum(q["reserved"] for q in sup.get("/api/v1/inventory", params={"site": "S1"}).json()["data"]) == 0
 
-    # Pack SO-1's tote (A × 30, C × 2): a wrong count is refused, the right one makes a carton.
+    # Pack SO-1's tote (A × 30, C × 2): more than the tote holds, or what it does not hold, is refused (a carton
+    # may take part of a tote: see tests/api/test_packing_station.py); the right items make a carton.
     tour_of_so1 = next(t for t in tours if any(x["order"] == "SO-1" for x in t["totes"]))
     slot = next(x["tote"] for x in tour_of_so1["totes"] if x["order"] == "SO-1")
     tote = tote_for[(tour_of_so1["id"], slot)]
+    surplus = _one(api, "sup", "pack", {"tote": tote, "station": "PACK-1",
+                                        "items": [{"product": _gtin_of(SKU_A), "quantity": 31}]})
+    assert surplus["ok"] is False and surplus["error"]["code"] == "pack_surplus"
+    assert surplus["error"]["details"]["in_tote"] == 30
     wrong = _one(api, "sup", "pack", {"tote": tote, "station": "PACK-1",
-                                      "items": [{"product": _gtin_of(SKU_A), "quantity": 29}]})
-    assert wrong["ok"] is False and wrong["error"]["code"] == "pack_mismatch"
-    assert wrong["error"]["details"] == {"missing": {SKU_A: 1, SKU_C: 2}, "extra": {}}
+                                      "items": [{"product": _gtin_of(SKU_B), "quantity": 1}]})
+    assert wrong["ok"] is False and wrong["error"]["code"] == "wrong_item"
     packed = _one(api, "sup", "pack", {"tote": tote, "station": "PACK-1", "items": [
         {"product": _gtin_of(SKU_A), "quantity": 30}, {"product": SKU_C, "quantity": 2}]})
     assert packed["ok"], packed.get("error")
@@ -98,6 +102,11 @@ def test_a_tour_is_picked_packed_and_shipped(api):  # noqa: ANN001
     assert closed["result"]["order_status"] == "packed"
     job = sup.get(f"/api/v1/print-jobs/{closed['result']['print_job_id']}").json()
     assert job["label_type"] == "shipping" and job["data"]["sscc"] == carton and job["printer"] == "ZT-PACK"
+    not_loaded = _one(api, "sup", "ship", {"order": "SO-1", "dock": "DOCK-1"})
+    assert not_loaded["ok"] is False and not_loaded["error"]["code"] == "cartons_not_loaded"
+    loaded = _one(api, "sup", "load", {"dock": "DOCK-1", "carton": carton})
+    assert loaded["ok"], loaded.get("error")
+    assert loaded["result"]["load"]["complete"] is True
     shipped = _one(api, "sup", "ship", {"order": "SO-1", "dock": "DOCK-1"})
     assert shipped["ok"], shipped.get("error")
     assert shipped["result"]["units"] == 32

@@ -127,3 +127,26 @@ def test_new_work_is_offered_to_signed_on_workers_who_hold_nothing(world):  # no
         assert first.assigned_to == worker and first.state == "assigned" and second.state == "pending"
     with world.sessions() as session:
         assert engine.offer_idle_workers(session, site_id) == 0  # busy now
+
+
+def test_the_next_task_pushed_is_of_the_kind_just_finished_while_any_waits(world):  # noqa: ANN001
+    from backend.models import Device
+
+    with world.sessions() as session:
+        site_id, _zones, locations, worker = _ids(session)
+        session.add(Device(site_id=site_id, name="HH-1", kind="handheld", current_user_id=worker))
+        urgent_move = Task(site_id=site_id, kind="move", priority=1, from_location_id=locations["R1-01"])
+        replenishment = Task(site_id=site_id, kind="replenish", priority=500, from_location_id=locations["R1-02"])
+        session.add_all([urgent_move, replenishment])
+        session.commit()
+        ids = (urgent_move.id, replenishment.id)
+    with world.sessions() as session:
+        offered = engine.offer_next(session, worker, site_id, position_location_id=None, same_kind="replenish")
+        assert [t["id"] for t in offered] == [ids[1]]  # the replenishment screen gets a replenishment
+        session.commit()
+    with world.sessions() as session:
+        session.get(Task, ids[1]).state = "done"
+        session.commit()
+    with world.sessions() as session:
+        offered = engine.offer_next(session, worker, site_id, position_location_id=None, same_kind="replenish")
+        assert [t["id"] for t in offered] == [ids[0]]  # none left of that kind: the most urgent of any other

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import Field, model_validator
@@ -13,15 +14,19 @@ from sqlmodel import func, select
 from backend import audit
 from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, require_roles, resolve_site
 from backend.api.schemas import Page, Strict
+from backend.containers import container_by_code
 from backend.db import unit_of_work
 from backend.errors import Invalid, NotFound
 from backend.gs1 import is_valid_sscc
 from backend.masterdata import product_ids_by_sku
 from backend.models import InboundLine, InboundShipment, Product
+from backend.receiving.expected import expected_at_dock
 from backend.receiving.service import (
     OverReceipt,
     Receiver,
     ReceiveRequest,
+    find_dock,
+    print_lpn_label,
     raise_over_receipt_exception,
 )
 
@@ -168,6 +173,12 @@ class ReceiptIn(Strict):
     damaged: bool = False
     damage_note: str = Field(default="", max_length=300)
     blind: bool = Field(default=False, description="receive without an ASN (role permitting)")
+    unloading: str | None = Field(default=None, max_length=64,
+                                  description="the ASN being unloaded: a case is matched to its lines first, and "
+                                              "past them it is an over-receipt (a pallet SSCC names its own ASN)")
+    gs_substitutes: list[Annotated[str, Field(min_length=1, max_length=4)]] | None = Field(
+        default=None, max_length=4,
+        description="what the scanner sends in place of GS (\\x1d), from its firmware profile")
 
 class ReceivedLineOut(Strict):
     receipt_id: int
@@ -178,12 +189,33 @@ class ReceivedLineOut(Strict):
     lot: str
     expiry: date | None
 
+class PlannedPutawayOut(Strict):
+    task_id: int
+    sku: str | None = Field(description="null: the whole mixed LPN")
+    quantity: int
+    to_location: str | None
+    instruction: str | None = Field(description="what to do, in plain words, when it is not simply 'take it there'")
+
+
+class LabelOut(Strict):
+    printed: bool = Field(description="the LPN label was queued at a printer")
+    message: str = Field(description="where it prints, or why it did not, in the receiver's words")
+    printer: str | None = None
+    print_job_id: int | None = None
+    status: Literal["printing", "has_label", "not_printed"] = Field(
+        description="printing: queued at `printer`; has_label: nothing to print (a supplier's SSCC pallet, or "
+                    "goods added to an LPN); not_printed: it should have printed and did not (see `message`)")
+
+
 class ReceiptOut(Strict):
     lpn: str | None
     location: str
     lines: list[ReceivedLineOut]
-    putaway_task_id: int | None
+    putaway_task_id: int | None = Field(description="the first of `putaway`")
     exception_id: int | None
+    putaway: list[PlannedPutawayOut] = Field(description="the LPN's putaway task(s): one, or one per product of a "
+                                                         "mixed LPN no location takes whole")
+    label: LabelOut | None = Field(description="the LPN label (null: nothing went onto an LPN, e.g. damaged)")
 
 @router.post("/receipts", response_model=ReceiptOut, status_code=201,
              dependencies=[require_roles("receiver", "supervisor", "admin")])
@@ -191,7 +223,8 @@ def receive(body: ReceiptIn, me: CurrentUser, runtime: RuntimeDep, session: Sess
     """Receive at a dock: scan a pallet SSCC (whole pallet), a case GTIN/GS1-128, or name SKU/line."""
     site = resolve_site(session, me, body.site)
     site_id = site.id
-    request = ReceiveRequest(**body.model_dump(exclude={"site"}))
+    request = ReceiveRequest(**body.model_dump(exclude={"site", "gs_substitutes"}),
+                             gs_substitutes=tuple(body.gs_substitutes or ()))
     try:
         outcome = Receiver(session, runtime.settings, me, site).receive(request)
         session.commit()
@@ -202,8 +235,79 @@ def receive(body: ReceiptIn, me: CurrentUser, runtime: RuntimeDep, session: Sess
         # The refused receipt is still a fact on the dock: queue it for a supervisor.
         with unit_of_work(runtime.sessions) as own:
             exc = raise_over_receipt_exception(own, site_id, me, request, error)
-        error.details = {**(error.details or {}), "exception_id": exc.id}
+        error.message = (f"{error.message}. Sent to a supervisor for approval (exception #{exc.id}): "
+                         "keep the goods aside at the dock.")
+        error.details = {**(error.details or {}), "exception_id": exc.id, "sent_to_supervisor": True}
         raise
     return ReceiptOut(lpn=outcome.lpn, location=outcome.location,
                       lines=[ReceivedLineOut(**line.__dict__) for line in outcome.lines],
-                      putaway_task_id=outcome.putaway_task_id, exception_id=outcome.exception_id)
+                      putaway_task_id=outcome.putaway_task_id, exception_id=outcome.exception_id,
+                      putaway=[PlannedPutawayOut(**p.__dict__) for p in outcome.putaway],
+                      label=LabelOut(**outcome.label.__dict__) if outcome.label else None)
+
+
+class LpnLabelIn(Strict):
+    site: str | None = None
+    dock: str = Field(min_length=1, max_length=40, description="where the label prints (the dock's printer)")
+    lpn: str = Field(min_length=1, max_length=40)
+
+
+@router.post("/receipts/lpn-label", response_model=LabelOut, dependencies=[require_roles("receiver", "supervisor", "admin")])
+def print_lpn_label_again(body: LpnLabelIn, me: CurrentUser, session: SessionDep) -> LabelOut:
+    """Print an LPN's label at the dock again, with what is on it now (after a printer fault, or more cases)."""
+    site = resolve_site(session, me, body.site)
+    dock = find_dock(session, site, body.dock)
+    container = container_by_code(session, site.id, body.lpn)
+    if container is None or container.kind == "tote":
+        raise NotFound(f"No LPN here is called {body.lpn}.", code="unknown_lpn", details={"field": "lpn"})
+    outcome = print_lpn_label(session, site, container, dock.code, me.id)
+    session.commit()
+    return LabelOut(**outcome.__dict__)
+
+
+class ExpectedLineOut(Strict):
+    line_no: int
+    sku: str
+    description: str
+    quantity_expected: int
+    quantity_received: int
+    lot: str
+    expiry: date | None
+    sscc: str | None
+    done: bool
+
+
+class ExpectedAsnOut(Strict):
+    reference: str
+    supplier: str
+    expected_at: datetime | None
+    status: str
+    at_this_dock: bool = Field(description="something of it was already received at this dock")
+    lines_done: int
+    units_expected: int
+    units_received: int
+    lines: list[ExpectedLineOut]
+
+
+class DockExpectedOut(Strict):
+    dock: str
+    blind_receipt_allowed: bool = Field(description="you may receive goods no ASN announced (role and site setting)")
+    data: list[ExpectedAsnOut]
+    count: int = Field(description="open ASNs at the site (data holds at most `limit`)")
+
+
+@router.get("/docks/{code}/expected", response_model=DockExpectedOut,
+            dependencies=[require_roles("receiver", "supervisor", "admin")])
+def dock_expected(code: str, me: CurrentUser, session: SessionDep, site: str | None = None,
+                  limit: int = Query(default=50, ge=1, le=500)) -> DockExpectedOut:
+    """What the dock expects: open ASNs (those being received here first) with each line's progress, and
+    whether you may receive blind."""
+    site_row = resolve_site(session, me, site)
+    view = expected_at_dock(session, site_row, code, me, limit=limit)
+    return DockExpectedOut(
+        dock=view.dock, blind_receipt_allowed=view.blind_receipt_allowed, count=view.count,
+        data=[ExpectedAsnOut(reference=s.reference, supplier=s.supplier, expected_at=s.expected_at, status=s.status,
+                             at_this_dock=s.at_this_dock, lines_done=s.lines_done, units_expected=s.units_expected,
+                             units_received=s.units_received,
+                             lines=[ExpectedLineOut(**ln.__dict__, done=ln.done) for ln in s.lines])
+              for s in view.shipments])

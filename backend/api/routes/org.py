@@ -60,8 +60,12 @@ class SiteIn(Strict):
     timezone: str = Field(default="UTC", max_length=64)
     receipt_tolerance_pct: float = Field(default=0.0, ge=0, le=100)
     allow_blind_receipt_by_receivers: bool = False
+    allow_typed_check_digits: bool = Field(default=False, description="handhelds offer typing a location's check "
+                                                                      "digits when its label won't scan")
     count_tolerance_pct: float = Field(default=2.0, ge=0, le=100)
     count_tolerance_units: int = Field(default=1, ge=0)
+    recount_variances: bool = Field(default=False, description="a count beyond tolerance is counted again once "
+                                                                "before a supervisor is asked")
     cycle_count_days: CycleCountDaysIn | None = Field(
         default=None, description="days between cycle counts per ABC class (default A 30, B 91, C 365)")
     layout: SiteLayoutIn | None = Field(default=None, description="null: inferred from the locations "
@@ -76,8 +80,10 @@ class SiteOut(Strict):
     timezone: str
     receipt_tolerance_pct: float
     allow_blind_receipt_by_receivers: bool
+    allow_typed_check_digits: bool
     count_tolerance_pct: float
     count_tolerance_units: int
+    recount_variances: bool
     cycle_count_days: dict[str, int] | None
     layout: dict[str, Any] | None = Field(description="the layout set on the site, or null if it is inferred")
 
@@ -143,8 +149,9 @@ def _site_out(site: Site, company_code: str) -> SiteOut:
     return SiteOut(id=site.id, code=site.code, name=site.name, company=company_code, timezone=site.timezone,
                    receipt_tolerance_pct=site.receipt_tolerance_pct,
                    allow_blind_receipt_by_receivers=site.allow_blind_receipt_by_receivers,
+                   allow_typed_check_digits=site.allow_typed_check_digits,
                    count_tolerance_pct=site.count_tolerance_pct, count_tolerance_units=site.count_tolerance_units,
-                   cycle_count_days=site.cycle_count_days, layout=site.layout)
+                   recount_variances=site.recount_variances, cycle_count_days=site.cycle_count_days, layout=site.layout)
 
 
 def _site_values(body: SiteIn, fields: set[str]) -> dict[str, Any]:

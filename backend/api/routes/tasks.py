@@ -17,7 +17,8 @@ from backend.errors import Invalid, NotFound
 from backend.models import Container, Location, Product, Site, Task, TourTote, User
 from backend.execution.common import verify_location, verify_product
 from backend.execution.picking import check_tote, load_pick
-from backend.receiving.putaway_service import confirm_putaway
+from backend.execution.replenishing import verify_source
+from backend.receiving.putaway_service import confirm_putaway, container_for_scan
 from backend.tasks import engine
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -84,10 +85,15 @@ def load_task(session, me, task_id: int, *, lock: bool = False) -> Task:  # noqa
 def list_tasks(
     me: CurrentUser, session: SessionDep, site: str | None = None, kind: str | None = None,
     state: str | None = None, lpn: str | None = None,
+    scan: str | None = Query(default=None, max_length=512,
+                             description="an LPN label as scanned (AIM prefix, SSCC with or without AI 00): that "
+                                         "LPN's tasks; a scan of anything else is a 4xx saying what to scan"),
     limit: int = Query(default=200, ge=1, le=5000), offset: int = Query(default=0, ge=0),
 ) -> Page[TaskOut]:
     site_row = resolve_site(session, me, site)
     conditions = [Task.site_id == site_row.id]
+    if scan:
+        conditions.append(Task.container_id == container_for_scan(session, site_row.id, scan).id)
     if kind:
         conditions.append(Task.kind == kind)
     if state:
@@ -138,7 +144,10 @@ def check_scan(task_id: int, body: ScanCheckIn, me: CurrentUser, session: Sessio
     if body.step == "product":
         if task.product_id is None:
             raise Invalid(f"task {task.id} names no product", code="wrong_task_kind", details={"field": "step"})
-        verify_product(session, task.site_id, body.scan, task.product_id, task.from_location_id, task.lot, "scan")
+        if task.kind == "replenish":  # (its pallet, and a lot-tracked product's lot, are checked too)
+            verify_source(session, task, body.scan, "scan")
+        else:
+            verify_product(session, task.site_id, body.scan, task.product_id, task.from_location_id, task.lot, "scan")
         return ScanCheckOut(ok=True, step=body.step)
     location_id = task.from_location_id if body.step == "location" else task.to_location_id
     location = session.get(Location, location_id) if location_id is not None else None

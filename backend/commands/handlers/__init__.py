@@ -1,6 +1,6 @@
 """Every command set the devices may send. Add a module's `commands` here to register its handlers."""
 
-from backend.commands.handlers import execution, messages, putaway, scan, tasks
+from backend.commands.handlers import execution, messages, putaway, scan, tasks, tours
 
 COMMAND_SETS = (
     scan.commands,
@@ -8,4 +8,5 @@ COMMAND_SETS = (
     putaway.commands,
     messages.commands,
     execution.commands,
+    tours.commands,
 )

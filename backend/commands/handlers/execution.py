@@ -1,4 +1,4 @@
-"""Pick, short pick, replenish, count, pack, close carton and ship — as device commands.
+"""Pick, short pick, replenish, count, pack, close carton, report a pack short, load and ship — as device commands.
 
 The physical fact always wins: a pick confirmed on a task that a supervisor
 reassigned or suspended meanwhile is still booked (the stock is in the
@@ -10,8 +10,9 @@ outright is refused, with the conflict raised, since its reservation is gone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from backend.commands.context import CommandContext
 from backend.commands.handlers.putaway import raise_conflict
@@ -46,13 +47,21 @@ class ShortPick(CommandPayload):
 
 class ConfirmReplenish(CommandPayload):
     task_id: int = Field(ge=1)
-    location: str = Field(min_length=1, max_length=80, description="the pick face")
-    quantity: int | None = Field(default=None, ge=1)
+    from_location: str | None = Field(default=None, min_length=1, max_length=80,
+                                      description="the reserve location: barcode, code + check digits, or digits")
+    product: str | None = Field(default=None, min_length=1, max_length=512,
+                                description="what was taken, as scanned: GTIN, GS1 string (with the lot for a "
+                                            "lot-tracked product) or the pallet's LPN/SSCC")
+    to_location: str = Field(min_length=1, max_length=80, validation_alias=AliasChoices("to_location", "location"),
+                             description="the pick face, scanned like from_location (`location` is the older name)")
+    quantity: int | None = Field(default=None, ge=1, description="units moved (default: the task's quantity)")
 
 
 class CountLine(CommandPayload):
     product: str = Field(min_length=1, max_length=512, description="SKU, GTIN or GS1 string")
-    lot: str = Field(default="", max_length=64)
+    lot: str = Field(default="", max_length=64, description="empty: the GS1 string's lot, or the location's only "
+                                                            "lot of a lot-tracked product")
+    expiry: date | None = Field(default=None, description="for a lot the location did not hold (else the GS1's)")
     quantity: int = Field(ge=0)
 
 
@@ -68,15 +77,42 @@ class PackItem(CommandPayload):
 
 
 class Pack(CommandPayload):
-    tote: str = Field(min_length=1, max_length=40)
+    """Pack part (or all) of what a tote holds for one order into one new carton; with `weight_kg`, close it too."""
+
+    tote: str = Field(min_length=1, max_length=512, description="the tote, as scanned")
     station: str = Field(min_length=1, max_length=40, description="the pack bench location")
     items: list[PackItem] = Field(min_length=1, max_length=500)
+    order: str | None = Field(default=None, max_length=64, description="needed when the tote holds several orders")
+    carton_type: str | None = Field(default=None, max_length=16, description="a carton size (packing.CARTON_TYPES)")
+    weight_kg: float | None = Field(default=None, gt=0, le=1000, description="close the carton at once, weighed")
+
+
+class ReportPackShort(CommandPayload):
+    """Fewer of a product in the tote than its picks put there: raises a `pack_short` exception."""
+
+    tote: str = Field(min_length=1, max_length=512)
+    station: str = Field(min_length=1, max_length=40)
+    product: str = Field(min_length=1, max_length=512, description="SKU or GTIN of the missing item")
+    quantity: int = Field(ge=1)
+    order: str | None = Field(default=None, max_length=64)
+
+
+class Load(CommandPayload):
+    """A closed carton scanned onto the load at a dock door."""
+
+    dock: str = Field(min_length=1, max_length=80)
+    carton: str = Field(min_length=1, max_length=512, description="the carton's SSCC label, as scanned")
 
 
 class CloseCarton(CommandPayload):
     carton: str = Field(min_length=1, max_length=40)
     station: str = Field(min_length=1, max_length=40)
     weight_kg: float = Field(gt=0, le=1000)
+
+
+class PrintCartonLabels(CommandPayload):
+    order: str = Field(min_length=1, max_length=64)
+    station: str = Field(min_length=1, max_length=40, description="the bench or dock whose printer prints them")
 
 
 class Ship(CommandPayload):
@@ -186,26 +222,49 @@ def short_pick(ctx: CommandContext, p: ShortPick) -> dict:
 @commands.command("confirm_replenish", payload=ConfirmReplenish)
 def confirm_replenish(ctx: CommandContext, p: ConfirmReplenish) -> dict:
     return _run_task_command(ctx, p.task_id, lambda site, task: replenishing.confirm_replenish(
-        ctx.session, site, task, location=p.location, quantity=p.quantity, user_id=ctx.user_id))
+        ctx.session, site, task, from_location=p.from_location, product=p.product, to_location=p.to_location,
+        quantity=p.quantity, user_id=ctx.user_id))
 
 
 @commands.command("count", payload=Count)
 def count(ctx: CommandContext, p: Count) -> dict:
-    return _run_task_command(ctx, p.task_id, lambda site, task: counting.count_location(
+    answer = _run_task_command(ctx, p.task_id, lambda site, task: counting.count_location(
         ctx.session, site, task, location=p.location, lines=[line.model_dump() for line in p.lines],
         user_id=ctx.user_id))
+    if answer.get("recount_task_id"):
+        # The counter holds the recount at once (pushed as task.assigned too): the answer brings it.
+        answer["tasks"] = engine.task_views(ctx.session, [answer["recount_task_id"]])
+    return answer
 
 
 @commands.command("pack", payload=Pack, roles=PACKERS)
 def pack(ctx: CommandContext, p: Pack) -> dict:
     return packing.pack_tote(ctx.session, ctx.runtime, ctx.site(), tote=p.tote, station=p.station,
-                             items=[i.model_dump() for i in p.items], user_id=ctx.user_id)
+                             items=[i.model_dump() for i in p.items], user_id=ctx.user_id, order=p.order,
+                             carton_type=p.carton_type, weight_kg=p.weight_kg)
+
+
+@commands.command("report_pack_short", payload=ReportPackShort, roles=PACKERS)
+def report_pack_short(ctx: CommandContext, p: ReportPackShort) -> dict:
+    return packing.report_missing(ctx.session, ctx.site(), tote=p.tote, station=p.station, product=p.product,
+                                  quantity=p.quantity, order=p.order, user_id=ctx.user_id)
+
+
+@commands.command("load", payload=Load, roles=PACKERS)
+def load(ctx: CommandContext, p: Load) -> dict:
+    return packing.load_carton(ctx.session, ctx.site(), dock=p.dock, carton=p.carton, user_id=ctx.user_id)
 
 
 @commands.command("close_carton", payload=CloseCarton, roles=PACKERS)
 def close_carton(ctx: CommandContext, p: CloseCarton) -> dict:
     return packing.close_carton(ctx.session, ctx.site(), carton=p.carton, weight_kg=p.weight_kg, station=p.station,
                                 user_id=ctx.user_id)
+
+
+@commands.command("print_carton_labels", payload=PrintCartonLabels, roles=PACKERS)
+def print_carton_labels(ctx: CommandContext, p: PrintCartonLabels) -> dict:
+    """Every carton of a completely packed order labelled again as "n of m" (for carriers that want m on all)."""
+    return packing.print_carton_set(ctx.session, ctx.site(), order=p.order, station=p.station, user_id=ctx.user_id)
 
 
 @commands.command("ship", payload=Ship, roles=PACKERS)
