@@ -7,12 +7,13 @@ import logging
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.api.router import api_router
+from backend.api.routes import demo as demo_pages
 from backend.auth.security import PasswordHashing, TokenIssuer
 from backend.components import COMPONENTS
 from backend.config import Settings
@@ -100,6 +101,60 @@ def tune_gc_for_latency() -> None:
     gc.set_threshold(10_000, 10, 10)
 
 
+DOCS_ASSETS = "/docs-assets"
+# Everything from this server (inline scripts and styles are the pages' own; ReDoc runs its search in a blob: worker).
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' blob:; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+            "frame-ancestors 'self'")
+
+
+def mount_offline_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc with their scripts, styles and icon served by the app itself.
+
+    Warehouses run on closed networks: nothing here may come from the internet. The files are those
+    the `fastapi-offline` package ships (Swagger UI and ReDoc bundles, kept current by its releases);
+    Swagger UI's online validator badge is switched off and ReDoc does without Google Fonts.
+    """
+    import fastapi_offline
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    assets = Path(fastapi_offline.__file__).resolve().parent / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=assets), name="docs-assets")
+    oauth2_redirect = app.swagger_ui_oauth2_redirect_url
+
+    def same_origin_only(page: HTMLResponse) -> HTMLResponse:
+        # The browser itself keeps the pages off the internet: ReDoc's bundle, for one, always asks
+        # cdn.redoc.ly for the logo of its "API docs by Redocly" link (it hides the image when that fails).
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return same_origin_only(get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} · API docs",
+            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+            oauth2_redirect_url=f"{root}{oauth2_redirect}" if oauth2_redirect else None,
+            swagger_ui_parameters={"validatorUrl": None}))
+
+    if oauth2_redirect:
+        @app.get(oauth2_redirect, include_in_schema=False)
+        def swagger_ui_redirect() -> HTMLResponse:
+            return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return same_origin_only(get_redoc_html(
+            openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} · ReDoc",
+            redoc_js_url=f"{root}{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png", with_google_fonts=False))
+
+
 def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> FastAPI:
     """The app; `tune_gc` (for `wes serve`, which runs one app per process): see `tune_gc_for_latency`."""
     settings = settings or Settings()
@@ -127,9 +182,13 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> Fa
         version="1.0.0",
         lifespan=lifespan,
         openapi_url="/openapi.json",
+        docs_url=None,  # served below from the app's own assets: FastAPI's pages load them from a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
+    mount_offline_docs(app)
     app.include_router(api_router, prefix="/api/v1")
+    app.include_router(demo_pages.router)  # /demo, /demo/scan-sheet.pdf: public, for the sign-in screen
     mount_realtime(app)  # /ws/device, /ws/wall, /ws/echo
 
     @app.get("/health", tags=["ops"])

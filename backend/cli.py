@@ -21,14 +21,14 @@ def _settings(args: argparse.Namespace, **overrides) -> Settings:  # noqa: ANN00
     return Settings(**values)
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, app=None) -> None:  # noqa: ANN001
     import uvicorn
 
     from backend.app import create_app
 
     # No permessage-deflate: frames are small JSON (a task, a result), where compressing costs both the
     # server and the handheld more CPU than it saves bytes.
-    uvicorn.run(create_app(settings, tune_gc=True), host=settings.host, port=settings.port,
+    uvicorn.run(app or create_app(settings, tune_gc=True), host=settings.host, port=settings.port,
                 log_level=settings.log_level,
                 ws_max_size=1 << 20, ws_per_message_deflate=False)
 
@@ -71,21 +71,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not seeded:
         print(f"seeding demo site {demo.SITE_CODE} (seed {args.seed}) …", flush=True)
         demo.seed(runtime, seed=args.seed, printer_port=args.printer_port or 9100)
-    enrollment = demo.handheld_enrollment(runtime)
+    enrollments = demo.handheld_enrollments(runtime)
+    server = f"http://{settings.host}:{settings.port}"
+    sheet_path = args.scan_sheet
+    os.makedirs(os.path.dirname(os.path.abspath(sheet_path)), exist_ok=True)
+    with open(sheet_path, "wb") as sheet:
+        sheet.write(demo.scan_sheet_pdf(runtime, server=server, enrollments=enrollments))
     runtime.engine.dispose()
-    print(f"\nWES demo at http://{settings.host}:{settings.port}/  (API docs at /docs, wall screen at /app/wall/)")
-    print(f"handheld enrollment token for {demo.SITE_CODE} (valid {settings.device_enrollment_minutes} minutes): "
-          f"{enrollment}")
+    print(f"\nWES demo at {server}/  (API docs at /docs, wall screen at /app/wall/)")
+    print(f"scan sheet (barcodes of the users, places, totes, products and the work): {sheet_path}; "
+          f"the current one at {server}/demo/scan-sheet.pdf (linked on the handheld's sign-in screen)")
+    print(f"handheld enrollment tokens for {demo.SITE_CODE} (one device each, valid "
+          f"{settings.device_enrollment_minutes} minutes; QR codes on the scan sheet):")
+    for enrollment in enrollments:
+        print(f"  {enrollment.device:10s} {enrollment.token}")
     print("demo users (username / password / roles):")
     for user in demo.DEMO_USERS:
-        print(f"  {user.username:10s} {user.password:18s} {', '.join(user.roles)}")
+        print(f"  {user.username:11s} {user.password:18s} {', '.join(user.roles)}")
     print(flush=True)
     if args.no_serve:
         return 0
     if args.printer_port:
         _start_demo_printer(args.printer_port, "./var/printer")
         print(f"virtual printer listening on 127.0.0.1:{args.printer_port}, labels in ./var/printer/")
-    _serve(settings)
+    from backend.app import create_app
+
+    app = create_app(settings, tune_gc=True)
+    app.state.demo_enrollments = enrollments  # the served scan sheet shows those still unused
+    _serve(settings, app)
     return 0
 
 
@@ -254,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reset", action="store_true", help="start from an empty demo database")
     p.add_argument("--no-serve", action="store_true", help="seed and exit")
     p.add_argument("--printer-port", type=int, default=9100, help="the demo's virtual printer (0 = none)")
+    p.add_argument("--scan-sheet", default="./var/demo-scan-sheet.pdf",
+                   help="where to write the PDF of barcodes to scan (default ./var/demo-scan-sheet.pdf)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("printer-sim", help="run a virtual Zebra printer on TCP (ZPL in, one file per label)")

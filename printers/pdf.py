@@ -79,7 +79,7 @@ def draw_layout(
         elif isinstance(element, QrCode):
             data = values.get(element.field)
             if data:
-                _draw_matrix(canvas, _qr_rows(data), element.x, element.y, element.module, left, top, k)
+                _draw_matrix(canvas, qr_rows(data), element.x, element.y, element.module, left, top, k)
         elif isinstance(element, Arrow):
             direction = values.get(element.field)
             if direction in ("up", "down"):
@@ -134,7 +134,7 @@ def _draw_matrix(canvas: Canvas, rows: Any, x_mm: float, y_mm: float, module_mm:
     canvas.drawPath(path, stroke=0, fill=1)
 
 
-def _qr_rows(data: str) -> list[list[bool]]:
+def qr_rows(data: str) -> list[list[bool]]:
     qr = QRCode(None, QRErrorCorrectLevel.M)
     qr.addData(data)
     qr.make()
