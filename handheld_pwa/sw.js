@@ -7,7 +7,7 @@
  * cache-first. /api/ and /ws/ are never cached.
  */
 
-const SHELL_VERSION = "v3";
+const SHELL_VERSION = "v4";
 const SHELL_CACHE = `wes-shell-${SHELL_VERSION}`;
 const SHELL_FILES = [
   "./",
@@ -36,6 +36,11 @@ const SHELL_FILES = [
   "lib/work-session.js",
   "lib/enroll-card.js",
   "lib/pick-screen.js",
+  "lib/work-screen.js",
+  "lib/replenish-screen.js",
+  "lib/count-screen.js",
+  "lib/pack-screen.js",
+  "lib/ship-screen.js",
   "wall/",
   "wall/index.html",
   "wall/wall.js",

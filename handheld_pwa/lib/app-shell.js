@@ -40,13 +40,12 @@ export class AppShell extends HTMLElement {
       <header class="app-header">
         <button type="button" class="header-btn back" hidden aria-label="Back to home">◀</button>
         <h1 class="title">WES</h1>
-        <span class="who"></span>
         <button type="button" class="header-btn logout" hidden>Log out</button>
       </header>
       <div class="device-bar" hidden>
         <span class="link-state" data-state="offline" role="status">offline</span>
         <span class="outbox-count" data-count="0">0 queued</span>
-        <span class="device-name"></span>
+        <span class="who"></span>
       </div>
       <wes-feedback></wes-feedback>
       <main class="screen"></main>`;
@@ -67,14 +66,18 @@ export class AppShell extends HTMLElement {
   showDevice() {
     const { work, session } = this.context;
     const bar = this.querySelector(".device-bar");
-    bar.hidden = !(session.loggedIn && work.enrolled);
+    bar.hidden = !session.loggedIn;
     const state = bar.querySelector(".link-state");
+    state.hidden = !work.enrolled;
     state.dataset.state = work.state;
     state.textContent = work.state;
     const count = bar.querySelector(".outbox-count");
     count.dataset.count = String(work.queued);
     count.textContent = `${work.queued} queued`;
-    bar.querySelector(".device-name").textContent = work.enrolled ? work.link.device.name : "";
+    count.hidden = !work.enrolled;
+    const who = bar.querySelector(".who");
+    who.innerHTML = session.loggedIn ? `${esc(session.me.username)} @ <b>${esc(session.site)}</b>` : "";
+    who.title = work.enrolled ? `device ${work.link.device.name}` : "";
   }
 
   disconnectedCallback() {
@@ -108,8 +111,6 @@ export class AppShell extends HTMLElement {
     this.querySelector(".title").textContent = route.title;
     this.querySelector(".back").hidden = name === "home" || name === "login";
     this.querySelector(".logout").hidden = !session.loggedIn;
-    this.querySelector(".who").innerHTML = session.loggedIn
-      ? `${esc(session.me.username)} @ <b>${esc(session.site)}</b>` : "";
     if (session.loggedIn) this.context.work.start().catch((err) => this.feedback.error(err));
     this.showDevice();
     const rendering = (this.rendering = Symbol(name));

@@ -10,7 +10,8 @@
 
 
 export function enrollmentToken(raw) {
-  const text = String(raw).trim();
+  // A scanner set to send AIM symbology identifiers puts "]Q1" (QR) or "]C0" before the data.
+  const text = String(raw).trim().replace(/^\][A-Za-z][0-9A-Za-z]/, "");
   if (text.startsWith("{")) {
     try {
       const qr = JSON.parse(text);

@@ -3,6 +3,8 @@
  *
  * Username + password → token (kept in sessionStorage) → /auth/me. A user with
  * one site goes straight home; a user with several picks the site first.
+ * A scanned badge (a user name barcode) fills in the user name. On the demo
+ * (the server's GET /demo answers) a link opens the demo's scan sheet.
  */
 
 import { esc } from "./dom.js";
@@ -19,6 +21,7 @@ export class LoginScreen extends HTMLElement {
         </label>
         <button type="submit" class="big primary">Sign in</button>
       </form>
+      <p class="caption demo-link" hidden><a target="_blank" rel="noopener">Demo scan sheet (PDF): barcodes to scan</a></p>
       <div class="site-choice stack" hidden></div>`;
     this.form = this.querySelector("form");
     this.form.addEventListener("submit", (event) => {
@@ -26,6 +29,25 @@ export class LoginScreen extends HTMLElement {
       this.signIn();
     });
     this.querySelector("input[name=username]").focus();
+    this.showDemoLink();
+  }
+
+  async showDemoLink() {
+    try {
+      const response = await fetch("/demo", { headers: { Accept: "application/json" } });
+      if (!response.ok) return;
+      const demo = await response.json();
+      const box = this.querySelector(".demo-link");
+      box.querySelector("a").href = demo.scan_sheet;
+      box.hidden = false;
+    } catch { /* not a demo server (404), or offline: no link */ }
+  }
+
+  onScan(raw) {
+    // a badge: its Code 128 is the user name (without the scanner's AIM id, e.g. "]C0"); the password is typed
+    if (!this.form || this.form.hidden) return;
+    this.form.querySelector("input[name=username]").value = String(raw).trim().replace(/^\][A-Za-z][0-9A-Za-z]/, "");
+    this.form.querySelector("input[name=password]").focus();
   }
 
   async signIn() {

@@ -7,6 +7,8 @@ Playwright never downloads a browser here: it launches WES_TEST_CHROMIUM
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +25,18 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 HANDHELD_VIEWPORT = {"width": 360, "height": 640}
 
 
+ARTIFACTS = Path(__file__).parent / "artifacts"
+TIMINGS = ARTIFACTS / f"scan-to-feedback-{os.getpid()}.jsonl"  # one file per test run
+
+
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    server = LiveServer(f"sqlite:///{tmp_path / 'wes.db'}")
+def live_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
+    """The app on SQLite; a module runs its tests on PostgreSQL too with
+    `pytest.mark.parametrize("live_server", ["sqlite", "postgresql"], indirect=True)`."""
+    database = getattr(request, "param", "sqlite")
+    url = f"sqlite:///{tmp_path / 'wes.db'}" if database == "sqlite" else request.getfixturevalue("postgres_url")
+    server = LiveServer(url)
+    server.database = database
     server.start()
     try:
         server.add_user("root", ["admin"], all_sites=True)
@@ -70,11 +81,43 @@ def chromium_browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(chromium_browser, live_server: LiveServer):  # noqa: ANN001, ANN201
+def page(chromium_browser, live_server: LiveServer, request: pytest.FixtureRequest):  # noqa: ANN001, ANN201
     context = chromium_browser.new_context(viewport=HANDHELD_VIEWPORT, base_url=live_server.base_url,
                                            service_workers="allow")
+    # A scanner's burst arrives a few ms a key; on a loaded test machine the browser may take longer to handle
+    # each key, so the tests' scanner settings allow gaps of up to 150 ms (typing by hand stays slower).
+    context.add_init_script("""if (!localStorage.getItem('wes.scanner'))
+        localStorage.setItem('wes.scanner', JSON.stringify({ maxGapMs: 150 }));""")
     page = context.new_page()
     try:
         yield page
+        _keep_scan_timings(page, live_server, request.node.nodeid)
     finally:
         context.close()
+
+
+def _keep_scan_timings(page, server: LiveServer, test: str) -> None:  # noqa: ANN001
+    """The app's scan-to-feedback times of this test (feedback-banner.js), for the figures printed after the run."""
+    try:
+        timings = page.evaluate("(window.wes && window.wes.scanToFeedbackMs) || []")
+    except Exception:  # noqa: BLE001 (the page may be gone: nothing to keep)
+        return
+    if timings:
+        ARTIFACTS.mkdir(exist_ok=True)
+        with TIMINGS.open("a") as out:
+            out.write(json.dumps({"test": test, "database": server.database, "ms": timings}) + "\n")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+    """Scan to feedback on screen, over every scan the browser tests made (figures, not a test)."""
+    if not TIMINGS.exists():
+        return
+    by_database: dict[str, list[float]] = {}
+    for line in TIMINGS.read_text().splitlines():
+        row = json.loads(line)
+        by_database.setdefault(row["database"], []).extend(row["ms"])
+    for database, values in sorted(by_database.items()):
+        values.sort()
+        pick = lambda q: values[max(0, math.ceil(q * len(values)) - 1)]  # noqa: E731 (nearest rank)
+        terminalreporter.write_line(f"scan to feedback, {database}: {len(values)} scans, p50 {pick(0.5):.0f} ms, "
+                                    f"p95 {pick(0.95):.0f} ms, max {values[-1]:.0f} ms")

@@ -35,7 +35,7 @@ def tiles(page: Page):  # noqa: ANN201
 def test_login_shows_the_tiles_for_the_role(site, page: Page) -> None:  # noqa: ANN001
     sign_in(page, "recv")
     expect(tiles(page)).to_have_text(["Receive", "Putaway", "Count", "Scan check"])
-    expect(page.locator(".app-header .who")).to_contain_text("recv @ S1")
+    expect(page.locator(".device-bar .who")).to_contain_text("recv @ S1")
     token = page.evaluate("sessionStorage.getItem('wes.token')")
     assert token and site.http.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).json()[
         "username"] == "recv"
@@ -67,7 +67,7 @@ def test_user_with_several_sites_picks_one(site, page: Page) -> None:  # noqa: A
     page.get_by_label("Password").fill("password-123")
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name="S2", exact=True).click()
-    expect(page.locator(".app-header .who")).to_contain_text("roamer @ S2")
+    expect(page.locator(".device-bar .who")).to_contain_text("roamer @ S2")
     assert page.evaluate("sessionStorage.getItem('wes.site')") == "S2"
 
 
