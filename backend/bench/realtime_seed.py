@@ -8,7 +8,8 @@ with the tote slot (`tote_no`) of its tour's cart it goes into. Around that:
 
 - every product gets a GTIN-13 (deterministic from its SKU's index) so a
   handheld can scan it;
-- one open tote container `TOTE-{tour_id}-{tote_no}` per tote slot of the wave;
+- one open tote container `TOTE-{tour_id}-{tote_no}` per tote slot of the wave, and a few more per tour
+  for the slots it gains when picks change hands mid-tour (backend.tasks.tote_slots);
 - pickers (w0000…), supervisors (sup0…), and one enrolled handheld per picker,
   with their device and access tokens issued here.
 """
@@ -136,12 +137,20 @@ def _release_wave(runtime, site_id: int, workload) -> int:  # noqa: ANN001
     return wave_id
 
 
+SPARE_SLOTS = 6  # per tour: a pick reassigned mid-tour moves to a new tote slot (backend.tasks.tote_slots)
+
+
 def _add_totes(runtime, site_id: int, wave_id: int) -> tuple[int, set[str]]:  # noqa: ANN001
-    """One open tote per (tour, tote slot) of the wave, coded TOTE-{tour_id}-{tote_no}; and the SKUs to pick."""
+    """One open tote per (tour, tote slot) of the wave, coded TOTE-{tour_id}-{tote_no}, and one for each of the
+    slots a tour may gain when its picks change hands; and the SKUs to pick."""
     with runtime.sessions() as session:
         slots = sorted(set(session.exec(
             select(TourTote.tour_id, TourTote.tote_no).join(Tour, Tour.id == TourTote.tour_id)
             .where(Tour.wave_id == wave_id)).all()))
+        last = {}
+        for tour_id, tote_no in slots:
+            last[tour_id] = max(last.get(tour_id, 0), tote_no)
+        slots += [(tour_id, n) for tour_id, top in sorted(last.items()) for n in range(top + 1, top + 1 + SPARE_SLOTS)]
         now = utcnow()
         if slots:
             session.execute(insert(Container), [

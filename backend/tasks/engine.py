@@ -177,7 +177,7 @@ def assign(session: Session, task: Task, user_id: int, *, actor_id: int | None,
         raise Conflict(f"task {task.id} is {task.state}; use reassign", code="invalid_transition",
                        details={"task_id": task.id, "state": task.state, "to": "assigned"})
     check_can_do(session, task, user_id)
-    tote_slots.keep_totes_with_their_cart(session, [task.id], user_id, actor_id=actor_id)
+    tote_slots.keep_totes_with_their_cart(session, task.tour_id, [task.id], user_id, actor_id=actor_id)
     if task.state == "exception":
         _change(session, task, actor_id=actor_id, action="task.reopen", state="pending")
     _change(session, task, actor_id=actor_id, action="task.assign", state="assigned", assigned_to=user_id)
@@ -200,7 +200,7 @@ def reassign(session: Session, task: Task, user_id: int | None, *, actor_id: int
             check_transition(task.id, task.state, "assigned")
         if previous != user_id:
             check_can_do(session, task, user_id)
-            tote_slots.keep_totes_with_their_cart(session, [task.id], user_id, actor_id=actor_id)
+            tote_slots.keep_totes_with_their_cart(session, task.tour_id, [task.id], user_id, actor_id=actor_id)
         _change(session, task, actor_id=actor_id, action="task.reassign", state="assigned", assigned_to=user_id)
         if previous != user_id:
             _revoked(session, task, previous, "reassigned")
@@ -556,8 +556,8 @@ def claim_next(session: Session, worker_id: int, site_id: int, *, position_locat
     changed = {id_: (priority, version) for id_, priority, version, _ in taken}
     holders = {chosen.id: chosen.assigned_to}
     db.expire(Task, claimed)
-    if chosen.tour_id is not None:  # part of the tour may still be on another picker's cart
-        tote_slots.keep_totes_with_their_cart(session, claimed, worker_id, actor_id=worker_id)
+    # Part of the tour may still be on another picker's cart.
+    tote_slots.keep_totes_with_their_cart(session, chosen.tour_id, claimed, worker_id, actor_id=worker_id)
     audit.record_many(db, [{
         "user_id": worker_id, "site_id": site_id, "action": "task.claim", "entity": "task", "entity_id": task_id,
         "before": {"state": "pending", "assigned_to": holders.get(task_id), "priority": changed[task_id][0],
