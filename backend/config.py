@@ -53,6 +53,26 @@ class Settings(BaseSettings):
     # The due ABC cycle counts are created at start-up and then every this many minutes (0: never, e.g. when
     # `wes counts schedule` runs from cron).
     cycle_count_every_minutes: int = Field(default=60, ge=0)
+    # Orders at risk of missing their cut-off (backend.insights.at_risk): predictions are recorded and scored, and
+    # newly at-risk orders alerted, every this many seconds (0: never).
+    at_risk_sweep_seconds: int = Field(default=60, ge=0)
+    # A zone's lines per picker-hour when nobody picked there in the last hour.
+    at_risk_default_lines_per_hour: float = Field(default=60.0, gt=0)
+    # A picker is in a zone while they hold a pick there, or picked or scanned there within these minutes.
+    at_risk_active_minutes: int = Field(default=15, ge=1)
+    # Packing, loading and shipping after the last pick, and how tight a finish is still flagged.
+    at_risk_pack_ship_minutes: float = Field(default=15.0, ge=0)
+    at_risk_margin_minutes: float = Field(default=10.0, ge=0)
+    # Orders whose cut-off is further away than this are not predicted yet.
+    at_risk_horizon_hours: float = Field(default=8.0, gt=0)
+    # Anomalies (backend.insights.anomalies): short picks over the last N days (1: today), count variances over the
+    # last N days (7: this week), against the site's rate over the baseline days before; flagged from this many
+    # events and this many times what the site's rate predicts.
+    anomaly_short_pick_days: int = Field(default=1, ge=1)
+    anomaly_count_variance_days: int = Field(default=7, ge=1)
+    anomaly_baseline_days: int = Field(default=28, ge=1)
+    anomaly_min_events: int = Field(default=2, ge=1)
+    anomaly_factor: float = Field(default=3.0, ge=1)
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> "Settings":
