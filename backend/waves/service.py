@@ -47,6 +47,7 @@ class WaveCriteria:
     tote_volume_l: float = 35.0
     tote_weight_kg: float = 15.0
     max_units: int | None = None  # the most units (articles) one cart carries; None: only totes, volume, weight
+    references: tuple[str, ...] = ()  # only these orders (e.g. one at risk, released on its own); empty: any
 
     def to_json(self) -> dict:
         data = dict(self.__dict__)
@@ -54,6 +55,7 @@ class WaveCriteria:
             if data[key] is not None:
                 data[key] = data[key].isoformat()
         data["carriers"], data["priorities"], data["zones"] = list(self.carriers), list(self.priorities), list(self.zones)
+        data["references"] = list(self.references)
         return data
 
 
@@ -93,6 +95,8 @@ def _select_orders(session: Session, site_id: int, c: WaveCriteria) -> list:
         query = query.where(Order.carrier.in_(c.carriers))
     if c.priorities:
         query = query.where(Order.priority.in_(c.priorities))
+    if c.references:
+        query = query.where(Order.reference.in_(c.references))
     return sorted(session.exec(query).all(), key=release_order_key)
 
 
@@ -269,7 +273,7 @@ def _criteria(wave: Wave) -> WaveCriteria:
     for key in ("cut_off_from", "cut_off_to"):
         if data.get(key):
             data[key] = datetime.fromisoformat(data[key])
-    for key in ("carriers", "priorities", "zones"):
+    for key in ("carriers", "priorities", "zones", "references"):
         data[key] = tuple(data.get(key) or ())
     return WaveCriteria(**data)
 
