@@ -29,7 +29,9 @@ from backend.models import Container, Location, Product, Task, WorkerProfile, ut
 from backend.rawsql import Raw, in_params, note_changed
 from backend.realtime.stream import ahead_devices_of_worker, devices_of_workers, emit, emit_to_workers, touch_site
 from backend.tasks import eligibility, tote_slots
-from backend.tasks.states import FINAL_STATES, HELD_STATES, InvalidTransition, check_transition
+from backend.tasks.states import (
+    FINAL_STATES, HELD_STATES, STATE_WORDS, WORKABLE_STATES, InvalidTransition, check_transition,
+)
 
 TASK_FIELDS = ("state", "assigned_to", "priority", "version")
 # session.info key: priority points one metre of walking is worth (Settings.dispatch_priority_per_metre).
@@ -122,11 +124,28 @@ def held_task_ids(session: Session, user_id: int, site_id: int) -> list[int]:
 # --- changing ------------------------------------------------------------------------------------
 
 
-def _check_version(task: Task, expected_version: int | None) -> None:
+def _username(session: Session, user_id: int | None) -> str | None:
+    from backend.models import User
+
+    user = session.get(User, user_id) if user_id is not None else None
+    return user.username if user is not None else None
+
+
+def describe(session: Session, task: Task) -> str:
+    """Where a task stands, in a few plain words: "held by picker2", "waiting in the pool", "done"."""
+    holder = _username(session, task.assigned_to) if task.state in HELD_STATES else None
+    if holder is not None:
+        return f"{'being worked on by' if task.state == 'in_progress' else 'held by'} {holder}"
+    return "done" if task.state == "done" else STATE_WORDS.get(task.state, task.state)
+
+
+def _check_version(session: Session, task: Task, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != task.version:
         raise Conflict(
-            f"task {task.id} has changed (version {task.version}, not {expected_version})", code="version_conflict",
-            details={"task_id": task.id, "version": task.version},
+            f"Task {task.id} was changed meanwhile (now {describe(session, task)}): refresh and try again",
+            code="version_conflict",
+            details={"task_id": task.id, "version": task.version, "expected_version": expected_version,
+                     "state": task.state, "assigned_to": _username(session, task.assigned_to)},
         )
 
 
@@ -171,11 +190,11 @@ def updated(session: Session, task: Task) -> None:
 def assign(session: Session, task: Task, user_id: int, *, actor_id: int | None,
            expected_version: int | None = None, reason: str = "assigned") -> Task:
     """Give a pending (or exception) task to a worker."""
-    _check_version(task, expected_version)
+    _check_version(session, task, expected_version)
     if task.state not in ("pending", "exception"):
         check_transition(task.id, task.state, "pending")  # done/cancelled say so
-        raise Conflict(f"task {task.id} is {task.state}; use reassign", code="invalid_transition",
-                       details={"task_id": task.id, "state": task.state, "to": "assigned"})
+        raise Conflict(f"Task {task.id} is {describe(session, task)} already: reassign it instead",
+                       code="invalid_transition", details={"task_id": task.id, "state": task.state, "to": "assigned"})
     check_can_do(session, task, user_id)
     tote_slots.keep_totes_with_their_cart(session, task.tour_id, [task.id], user_id, actor_id=actor_id)
     if task.state == "exception":
@@ -188,7 +207,7 @@ def assign(session: Session, task: Task, user_id: int, *, actor_id: int | None,
 def reassign(session: Session, task: Task, user_id: int | None, *, actor_id: int | None,
              expected_version: int | None = None, offer_freed: bool = True) -> Task:
     """Move a held task to another worker, or back to the pool (user_id None)."""
-    _check_version(task, expected_version)
+    _check_version(session, task, expected_version)
     previous = task.assigned_to
     if user_id is None:
         _change(session, task, actor_id=actor_id, action="task.unassign", state="pending", assigned_to=None)
@@ -210,9 +229,81 @@ def reassign(session: Session, task: Task, user_id: int | None, *, actor_id: int
     return task
 
 
+def unassign(session: Session, task: Task, *, actor_id: int | None, expected_version: int | None = None) -> Task:
+    """Take a task back from its holder into the pool: their devices get task.revoked ("unassigned").
+
+    The freed holder is not pushed new work here: dispatch would hand the same task straight back.
+    """
+    _check_version(session, task, expected_version)
+    if task.assigned_to is None or task.state not in (*HELD_STATES, "pending"):
+        raise InvalidTransition(f"Task {task.id} is {describe(session, task)} and held by nobody: there is nothing "
+                                "to unassign", details={"task_id": task.id, "state": task.state, "to": "pending"})
+    if task.state == "pending":  # kept for a worker (a hand-back's reservation): just free it
+        holder = task.assigned_to
+        _change(session, task, actor_id=actor_id, action="task.unassign", assigned_to=None)
+        _revoked(session, task, holder, "unassigned")
+        return task
+    return reassign(session, task, None, actor_id=actor_id, offer_freed=False)
+
+
+def reassign_tour(session: Session, tour, user_id: int | None, *, actor_id: int | None) -> list[Task]:  # noqa: ANN001
+    """Every open pick of a tour (pending, assigned or in progress) to one worker, or back to the pool (None).
+
+    One change per pick (audited, versioned) plus one tour.reassign audit row; old holders' devices get
+    task.revoked, the new holder's task.assigned for each pick in walking order. The tote slots follow
+    backend.tasks.tote_slots: the whole open tour moves, so its cart goes with it. A suspended pick stays
+    where it is. Returns the picks that changed hands.
+    """
+    tasks = list(session.exec(
+        select(Task).where(Task.tour_id == tour.id, Task.kind == "pick", Task.state.in_(WORKABLE_STATES))
+        .order_by(Task.sequence, Task.id).with_for_update()
+    ).all())
+    if not tasks:
+        raise InvalidTransition(f"Tour {tour.number} has no open picks left: there is nothing to reassign",
+                                details={"tour_id": tour.id, "to": "assigned" if user_id else "pending"})
+    before = sorted({t.assigned_to for t in tasks if t.assigned_to is not None})
+    moved: list[Task] = []
+    if user_id is None:
+        for task in tasks:
+            holder = task.assigned_to
+            if holder is None:
+                continue
+            _change(session, task, actor_id=actor_id, action="task.unassign", assigned_to=None,
+                    state="pending" if task.state in HELD_STATES else None)
+            _revoked(session, task, holder, "unassigned")
+            moved.append(task)
+    else:
+        checked: set[tuple[str, int | None]] = set()
+        for task in tasks:
+            if (task.kind, task.zone_id) not in checked:
+                check_can_do(session, task, user_id)
+                checked.add((task.kind, task.zone_id))
+        tote_slots.keep_totes_with_their_cart(session, tour.id, [t.id for t in tasks], user_id, actor_id=actor_id)
+        for task in tasks:
+            holder = task.assigned_to
+            if holder == user_id and task.state in HELD_STATES:
+                continue
+            _change(session, task, actor_id=actor_id, action="task.reassign", state="assigned", assigned_to=user_id)
+            if holder is not None and holder != user_id:
+                _revoked(session, task, holder, "reassigned")
+            moved.append(task)
+        devices = devices_of_workers(session, [user_id])
+        for view in task_views(session, [t.id for t in moved]):
+            emit(session, devices, "task.assigned", {"task": view, "reason": "reassigned"})
+    audit.record(session, user_id=actor_id, site_id=tour.site_id, action="tour.reassign", entity="tour",
+                 entity_id=tour.id, before={"holders": before},
+                 after={"holder": user_id, "tasks": [t.id for t in moved]})
+    touch_site(session, tour.site_id)
+    if user_id is not None:
+        for freed in before:
+            if freed != user_id:
+                offer_next(session, freed, tour.site_id, position_location_id=None)
+    return moved
+
+
 def suspend(session: Session, task: Task, *, actor_id: int | None, reason: str = "",
             expected_version: int | None = None) -> Task:
-    _check_version(task, expected_version)
+    _check_version(session, task, expected_version)
     previous = task.assigned_to
     _change(session, task, actor_id=actor_id, action="task.suspend", state="suspended", assigned_to=None,
             details={**(task.details or {}), "suspended_reason": reason, "suspended_holder": previous})
@@ -223,9 +314,10 @@ def suspend(session: Session, task: Task, *, actor_id: int | None, reason: str =
 
 
 def resume(session: Session, task: Task, *, actor_id: int | None, expected_version: int | None = None) -> Task:
-    _check_version(task, expected_version)
+    _check_version(session, task, expected_version)
     if task.state not in ("suspended", "exception"):
-        raise InvalidTransition(f"task {task.id} is {task.state}, not suspended: nothing to resume",
+        raise InvalidTransition(f"Task {task.id} is {describe(session, task)}, not suspended: there is nothing to "
+                                "resume",
                                 details={"task_id": task.id, "state": task.state, "to": "pending"})
     _change(session, task, actor_id=actor_id, action="task.resume", state="pending")
     return task
@@ -233,7 +325,7 @@ def resume(session: Session, task: Task, *, actor_id: int | None, expected_versi
 
 def cancel(session: Session, task: Task, *, actor_id: int | None, reason: str = "",
            expected_version: int | None = None) -> Task:
-    _check_version(task, expected_version)
+    _check_version(session, task, expected_version)
     previous = task.assigned_to
     _change(session, task, actor_id=actor_id, action="task.cancel", state="cancelled",
             details={**(task.details or {}), "cancelled_reason": reason})
@@ -245,9 +337,10 @@ def cancel(session: Session, task: Task, *, actor_id: int | None, reason: str = 
 
 def reprioritise(session: Session, task: Task, priority: int, *, actor_id: int | None,
                  expected_version: int | None = None) -> Task:
-    _check_version(task, expected_version)
+    _check_version(session, task, expected_version)
     if task.state in FINAL_STATES:
-        raise Conflict(f"task {task.id} is {task.state}", code="invalid_transition",
+        raise Conflict(f"Task {task.id} is {STATE_WORDS[task.state]}: its priority can't change any more",
+                       code="invalid_transition",
                        details={"task_id": task.id, "state": task.state, "to": task.state})
     _change(session, task, actor_id=actor_id, action="task.reprioritise", priority=priority)
     updated(session, task)
@@ -539,7 +632,10 @@ def claim_next(session: Session, worker_id: int, site_id: int, *, position_locat
                 # the claim's lock, so two pickers claiming at once never split a tour between them.
                 if db.one(_LOCK_TOUR, tour_id=tour_id) is None:
                     continue  # another picker is claiming this tour right now
+                tote_slots.ahead_of_claim(session, tour_id, worker_id)
                 taken = db.all(_CLAIM_TOUR, worker_id=worker_id, now=now, task_id=chosen.id, tour_id=tour_id)
+                if not taken:
+                    tote_slots.forget_claim(session, tour_id, worker_id)
             else:
                 taken = db.all(_CLAIM_ONE, worker_id=worker_id, now=now, task_id=chosen.id)
             if taken:

@@ -26,10 +26,21 @@ class InvalidTransition(Conflict):
     code = "invalid_transition"
 
 
+# How a state reads in a sentence for a supervisor or a picker ("Task 12 is …"), and what a refused change was.
+STATE_WORDS = {"pending": "waiting in the pool", "assigned": "assigned", "in_progress": "being worked on",
+               "done": "already done", "suspended": "suspended", "cancelled": "cancelled",
+               "exception": "waiting for a supervisor's decision"}
+_CHANGE_WORDS = {"pending": "go back to the pool", "assigned": "be given to anyone", "in_progress": "be started",
+                 "done": "be confirmed", "suspended": "be suspended", "cancelled": "be cancelled",
+                 "exception": "be reported as a problem"}
+_HINTS = {"suspended": " Resume it first.", "done": "", "cancelled": ""}
+
+
 def check_transition(task_id: int | None, current: str, target: str) -> None:
     if target not in TRANSITIONS.get(current, frozenset()):
         raise InvalidTransition(
-            f"task {task_id} is {current}; it cannot become {target}",
+            f"Task {task_id} is {STATE_WORDS.get(current, current)}: it can't {_CHANGE_WORDS.get(target, target)} "
+            f"now.{_HINTS.get(current, ' Refresh to see it as it is now.')}",
             details={"task_id": task_id, "state": current, "to": target},
         )
 

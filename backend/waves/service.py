@@ -230,6 +230,8 @@ def _batch(session: Session, site: Site, c: WaveCriteria, orders: list[Order], p
         "seconds": round(t.duration_s, 1), "earliest_cut_off": t.earliest_cut_off,
         "totes": [[load.tote, load.order_id] for load in t.totes],
         "stops": [[[pk.line_id, pk.tote, pk.quantity] for pk in stop.picks] for stop in t.stops],
+        # Where each stop is on the planner's layout ([aisle index, metres along it]): the preview draws the walk.
+        "points": [[stop.point.aisle, stop.point.y] for stop in t.stops],
     } for t in plan.tours]
     chosen_ids = [o.id for o in chosen]
     used = {pk[0] for t in tours for stop in t["stops"] for pk in stop}

@@ -14,7 +14,9 @@ from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, ensure_site_ac
 from backend.api.schemas import Page, Strict
 from backend.auth.principal import Principal
 from backend.errors import Conflict, NotFound
+from backend.insights.desk import exception_detail
 from backend.models import Site, User, WarehouseException, utcnow
+from backend.realtime.stream import touch_site
 from backend.receiving.service import Receiver, approved_request
 
 router = APIRouter(prefix="/exceptions", tags=["exceptions"], dependencies=[require_roles("supervisor", "admin")])
@@ -68,6 +70,40 @@ def get_exception(exception_id: int, me: CurrentUser, session: SessionDep) -> Ex
     return _out(exc)
 
 
+class StockLine(BaseModel):
+    sku: str
+    lot: str | None
+    location: str
+    before: int
+    after: int
+
+
+class ExceptionDetailOut(ExceptionOut):
+    who: str | None = Field(description="who raised it (null: the system, e.g. the print spool)")
+    resolved_by_name: str | None = Field(description="who approved or rejected it")
+    where: str | None = Field(description="the location (or station) code it is about")
+    scanned: str | None = Field(description="what was scanned or counted, as the floor sent it")
+    stock_before: int | None = Field(description="open: the product's quantity there now; resolved: what it was")
+    stock_after: int | None = Field(description="open: what approving would make it; resolved: what it is now")
+    stock_lines: list[StockLine] = Field(description="the same per product and lot")
+    effect: str = Field(description="what approving does, in plain words")
+
+
+@router.get("/{exception_id}/detail", response_model=ExceptionDetailOut)
+def exception_detail_route(exception_id: int, me: CurrentUser, session: SessionDep) -> ExceptionDetailOut:
+    """The exception with who raised it, where, what was scanned, and the stock before and after approving."""
+    exc = session.get(WarehouseException, exception_id)
+    if exc is None:
+        raise NotFound(f"exception {exception_id} not found", code="unknown_exception")
+    ensure_site_access(me, exc.site_id, f"exception {exception_id}", code="unknown_exception")
+    detail = exception_detail(session, exc)
+    return ExceptionDetailOut(**_out(exc).model_dump(), **{k: v for k, v in detail.items() if k in _DETAIL_ONLY},
+                              resolved_by_name=detail["resolved_by"])
+
+
+_DETAIL_ONLY = ("who", "where", "scanned", "stock_before", "stock_after", "stock_lines", "effect")
+
+
 def _load_open(session, me: Principal, exception_id: int) -> WarehouseException:  # noqa: ANN001
     # Row lock on PostgreSQL: two supervisors approving at once resolve it once.
     exc = session.exec(
@@ -90,6 +126,7 @@ def _resolve(session, me: Principal, exc: WarehouseException, state: str, note: 
     session.add(exc)
     audit.record(session, user_id=me.id, site_id=exc.site_id, action=f"exception.{state}",
                  entity="warehouse_exception", entity_id=exc.id, before=before, after={"state": state, "note": note})
+    touch_site(session, exc.site_id)  # the walls' exception queue
 
 
 @router.post("/{exception_id}/approve", response_model=ExceptionOut)

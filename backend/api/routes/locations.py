@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Literal
 
 from fastapi import APIRouter, Query
-from pydantic import Field
+from pydantic import BaseModel, Field
 from sqlmodel import func, select
 
 from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, require_roles, resolve_site
 from backend.api.schemas import Page, Strict, UpsertResult
 from backend.errors import NotFound
+from backend.insights.floor import location_detail
 from backend.masterdata import upsert_locations
 from backend.models import Location, Product, Zone
 
@@ -97,6 +99,48 @@ def list_locations(
     ).one()
     rows = session.exec(_query().where(*conditions).order_by(Location.code).offset(offset).limit(limit)).all()
     return Page(data=[_out(*row) for row in rows], count=total)
+
+
+class StockOut(BaseModel):
+    sku: str
+    lot: str | None
+    expiry: date | None
+    quantity: int = Field(description="on hand")
+    reserved: int
+    lpn: str | None
+
+
+class OpenTaskOut(BaseModel):
+    id: int
+    kind: str
+    state: str
+    assigned_to: str | None = Field(description="the holder's username")
+
+
+class LastCountOut(BaseModel):
+    at: datetime | None
+    by: str | None
+    variance: int | None = Field(description="units counted minus the system's quantity (null: being recounted)")
+    status: str = Field(description="posted, awaiting_approval, approved, rejected or recount")
+    task_id: int
+
+
+class LocationDetailOut(BaseModel):
+    code: str
+    kind: str
+    zone: str | None
+    aisle: str | None
+    x: float
+    y: float
+    stock: list[StockOut]
+    open_tasks: list[OpenTaskOut] = Field(description="open tasks from or to here (at most 200)")
+    last_count: LastCountOut | None
+
+
+@router.get("/{code}/detail", response_model=LocationDetailOut, dependencies=[require_roles(*ALL_ROLES)])
+def get_location_detail(code: str, me: CurrentUser, session: SessionDep, site: str | None = None) -> LocationDetailOut:
+    """One location as the floor map shows it when clicked: its stock, the open work there and its last count."""
+    return LocationDetailOut(**location_detail(session, resolve_site(session, me, site), code))
 
 
 @router.get("/{code}", response_model=LocationOut, dependencies=[require_roles(*ALL_ROLES)])

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlmodel import select
 
 from backend import audit
 from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, require_roles, resolve_site
 from backend.api.schemas import Page, Strict, UpsertResult
 from backend.errors import Conflict, Forbidden, Invalid, NotFound
+from backend.insights.floor import aisle_heat, floor_map
 from backend.masterdata import upsert_zones
 from backend.models import Company, PutawayRule, Site, UserSite, Zone
 from backend.waves.site_layout import check_layout, site_layout
@@ -213,6 +215,67 @@ def get_site_layout(code: str, me: CurrentUser, session: SessionDep) -> SiteLayo
     site, _ = _site_by_code(session, me, code)
     layout, source = site_layout(session, site)
     return SiteLayoutOut(site=site.code, source=source, layout=layout)
+
+
+class FloorLocation(BaseModel):
+    code: str
+    kind: str
+    zone: str | None
+    aisle: str | None
+    x: float
+    y: float
+
+
+class FloorAisle(BaseModel):
+    aisle: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+class FloorMapOut(BaseModel):
+    site: str
+    bounds: dict[str, float] = Field(description="min_x, min_y, max_x, max_y of the locations, in metres")
+    locations: list[FloorLocation] = Field(description="every active location")
+    aisles: list[FloorAisle] = Field(description="each aisle label as the rectangle its locations span")
+
+
+@router.get("/sites/{code}/floor-map", response_model=FloorMapOut, dependencies=[require_roles(*ALL_ROLES)])
+def get_floor_map(code: str, me: CurrentUser, session: SessionDep) -> FloorMapOut:
+    """The site's plan: every active location at its x/y, the aisles, and the bounds to draw them in."""
+    site, _ = _site_by_code(session, me, code)
+    return FloorMapOut(**floor_map(session, site))
+
+
+class AisleHeat(BaseModel):
+    aisle: str
+    picks: int
+
+
+class FloorHeatOut(BaseModel):
+    site: str
+    from_: datetime = Field(alias="from")
+    to: datetime
+    aisles: list[AisleHeat] = Field(description="every aisle, with the pick lines done there in the period")
+    outside_aisles: int = Field(description="pick lines done at locations without an aisle")
+
+
+@router.get("/sites/{code}/floor-map/heat", response_model=FloorHeatOut, response_model_by_alias=True,
+            dependencies=[require_roles("supervisor", "admin")])
+def get_floor_heat(code: str, me: CurrentUser, session: SessionDep,
+                   from_: AwareDatetime | None = Query(default=None, alias="from",
+                                                       description="default: the last 8 hours"),
+                   to: AwareDatetime | None = Query(default=None, description="default: now")) -> FloorHeatOut:
+    """Pick lines done per aisle in [from, to), for the floor map's heat layer."""
+    site, _ = _site_by_code(session, me, code)
+    end = to or datetime.now(timezone.utc)
+    start = from_ or end - timedelta(hours=8)
+    if start >= end:
+        raise Invalid("'from' must be before 'to'", code="invalid_period", details={"field": "from"})
+    if end - start > timedelta(days=366):
+        raise Invalid("ask for a year at most", code="invalid_period", details={"field": "from"})
+    return FloorHeatOut(**aisle_heat(session, site, start, end))
 
 
 @router.put("/sites/{code}/layout", response_model=SiteLayoutOut,

@@ -13,11 +13,12 @@ from backend.api.deps import (
 )
 from backend.api.schemas import Page, Strict
 from backend.commands.registry import WORKER_ROLES
-from backend.errors import Invalid, NotFound
+from backend.errors import DomainError, Invalid, NotFound
 from backend.models import Container, Location, Product, Site, Task, TourTote, User
-from backend.execution.common import verify_location, verify_product
+from backend.execution.common import record_refused_scan, verify_location, verify_product
 from backend.execution.picking import check_tote, load_pick
 from backend.execution.replenishing import verify_source
+from backend.insights.desk import task_candidates as candidates_for
 from backend.receiving.putaway_service import confirm_putaway, container_for_scan
 from backend.tasks import engine
 
@@ -134,8 +135,18 @@ class ScanCheckOut(BaseModel):
 @router.post("/{task_id}/check-scan", response_model=ScanCheckOut, dependencies=[require_roles(*WORKER_ROLES)])
 def check_scan(task_id: int, body: ScanCheckIn, me: CurrentUser, session: SessionDep) -> ScanCheckOut:
     """Is this scan right for this step of the task? Answered at the scan, changing nothing; a wrong one is a 4xx
-    saying what to do ("Wrong product: you scanned SKU-00004 — take SKU-00002"). The confirm checks again."""
+    saying what to do ("Wrong product: you scanned SKU-00004 — take SKU-00002"). The confirm checks again.
+    A refused scan is audited (`scan.refused`): the pick accuracy KPI counts them."""
     task = load_task(session, me, task_id)
+    try:
+        return _check_scan(session, task, body)
+    except DomainError as refusal:
+        if (refusal.details or {}).get("field") != "step":  # (a wrong scan, not a step this task has not got)
+            record_refused_scan(session, task, me.id, body.step, body.scan, refusal)
+        raise
+
+
+def _check_scan(session, task: Task, body: ScanCheckIn) -> ScanCheckOut:  # noqa: ANN001
     if body.step == "tote":
         if task.kind != "pick":
             raise Invalid(f"task {task.id} is a {task.kind} task: it has no tote", code="wrong_task_kind",
@@ -208,15 +219,20 @@ class PriorityIn(VersionCheck):
     priority: int = Field(ge=0, le=1_000_000, description="lower is more urgent")
 
 
-def _worker(session, task: Task, username: str) -> int:  # noqa: ANN001
+def site_worker(session, site_id: int, username: str, what: str = "task") -> int:  # noqa: ANN001
+    """The id of an active worker of this site (422 unknown_worker otherwise)."""
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None or not user.active:
         raise Invalid(f"no worker {username!r}", code="unknown_worker", details={"field": "username"})
     principal = load_principal(session, user)
-    if not principal.may_access(task.site_id) or not principal.has_any(WORKER_ROLES):
-        raise Invalid(f"{username} does not work at this task's site", code="unknown_worker",
+    if not principal.may_access(site_id) or not principal.has_any(WORKER_ROLES):
+        raise Invalid(f"{username} does not work at this {what}'s site", code="unknown_worker",
                       details={"field": "username"})
     return user.id
+
+
+def _worker(session, task: Task, username: str) -> int:  # noqa: ANN001
+    return site_worker(session, task.site_id, username)
 
 
 def _done(session, task: Task) -> TaskOut:  # noqa: ANN001
@@ -240,6 +256,34 @@ def reassign_task(task_id: int, body: ReassignIn, me: CurrentUser, session: Sess
     user_id = _worker(session, task, body.username) if body.username else None
     engine.reassign(session, task, user_id, actor_id=me.id, expected_version=body.expected_version)
     return _done(session, task)
+
+
+@router.post("/{task_id}/unassign", response_model=TaskOut, dependencies=[require_roles(*SUPERVISORS)])
+def unassign_task(task_id: int, body: VersionCheck, me: CurrentUser, session: SessionDep) -> TaskOut:
+    """Take a task back from its holder into the pool: their device gets task.revoked at once."""
+    task = load_task(session, me, task_id, lock=True)
+    engine.unassign(session, task, actor_id=me.id, expected_version=body.expected_version)
+    return _done(session, task)
+
+
+class CandidateOut(BaseModel):
+    username: str
+    eligible: bool = Field(description="may be given this task now")
+    why_not: str | None = Field(description="why not, in plain words (null when eligible)")
+    held: int = Field(description="tasks the worker holds at this site now")
+    zone: str | None = Field(description="the zone of the worker's current task, else of their last scan")
+    signed_on: bool = Field(description="signed on at a device of this site now")
+
+
+class CandidatesOut(BaseModel):
+    data: list[CandidateOut]
+
+
+@router.get("/{task_id}/candidates", response_model=CandidatesOut, dependencies=[require_roles(*SUPERVISORS)])
+def task_candidates(task_id: int, me: CurrentUser, session: SessionDep) -> CandidatesOut:
+    """Who could take this task: the site's workers, eligible first (fewest held tasks first), each with why not
+    (role, skill, zone, the device they are signed on at — the rules dispatch applies)."""
+    return CandidatesOut(data=[CandidateOut(**c) for c in candidates_for(session, load_task(session, me, task_id))])
 
 
 @router.post("/{task_id}/suspend", response_model=TaskOut, dependencies=[require_roles(*SUPERVISORS)])

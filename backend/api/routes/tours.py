@@ -8,10 +8,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from backend.api.deps import ALL_ROLES, CurrentUser, RuntimeDep, SessionDep, ensure_site_access, require_roles
+from backend.api.routes.tasks import site_worker
+from backend.api.schemas import Strict
 from backend.commands.registry import WORKER_ROLES
 from backend.errors import NotFound
 from backend.execution.tours import label_new_totes, tour_view
 from backend.models import Tour
+from backend.tasks import engine
 
 router = APIRouter(prefix="/tours", tags=["waves"])
 
@@ -73,3 +76,23 @@ def tote_labels(tour_id: int, me: CurrentUser, runtime: RuntimeDep, session: Ses
     result = label_new_totes(session, runtime.settings, _tour(session, me, tour_id, lock=True), me.id)
     session.commit()
     return ToteLabelsOut(**result)
+
+
+class TourReassignIn(Strict):
+    username: str | None = Field(default=None, max_length=64, description="null: every open pick back to the pool")
+
+
+class TourReassignOut(BaseModel):
+    tour: TourViewOut
+    moved: list[int] = Field(description="the picks that changed hands")
+
+
+@router.post("/{tour_id}/reassign", response_model=TourReassignOut, dependencies=[require_roles("supervisor", "admin")])
+def reassign_tour(tour_id: int, body: TourReassignIn, me: CurrentUser, session: SessionDep) -> TourReassignOut:
+    """Every open pick of the tour to one worker in one transaction (the cart's totes go with them), or back to the
+    pool: the old holders' devices get task.revoked, the new holder's task.assigned, at once."""
+    tour = _tour(session, me, tour_id, lock=True)
+    user_id = site_worker(session, tour.site_id, body.username, "tour") if body.username else None
+    moved = engine.reassign_tour(session, tour, user_id, actor_id=me.id)
+    session.commit()
+    return TourReassignOut(tour=TourViewOut(**tour_view(session, tour)), moved=[t.id for t in moved])

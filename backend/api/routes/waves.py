@@ -13,6 +13,7 @@ from sqlmodel import func, select
 from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, ensure_site_access, require_roles, resolve_site
 from backend.api.schemas import Page, Strict
 from backend.errors import NotFound
+from backend.insights.floor import wave_preview
 from backend.models import Container, Location, Order, OrderLine, Product, Site, Task, Tour, TourTote, User, Wave
 from backend.tasks.engine import offer_idle_workers
 from backend.waves.service import WaveCriteria, cancel_wave, create_wave, discard_wave, lock_wave, release_wave, validate_cart
@@ -208,3 +209,26 @@ def tours(wave_id: int, me: CurrentUser, session: SessionDep) -> Page[TourOut]:
                    for t, code, cd, sku, reference, holder in picks],
         ))
     return Page(data=out, count=len(out))
+
+
+class TourPreviewOut(BaseModel):
+    id: int | None = Field(description="the tour's id (null while the wave is only planned)")
+    number: int
+    metres: float
+    minutes: float
+    stops: int
+    path: list[list[float]] = Field(description="[x, y] corners of the walk in site metres, depot to depot, "
+                                                "along the aisles and cross aisles")
+
+
+class WavePreviewOut(BaseModel):
+    wave_id: int
+    status: str
+    tours: list[TourPreviewOut]
+
+
+@router.get("/{wave_id}/preview", response_model=WavePreviewOut, dependencies=[require_roles(*ALL_ROLES)])
+def preview(wave_id: int, me: CurrentUser, session: SessionDep) -> WavePreviewOut:
+    """Each tour's walking path through the site layout, with its metres and estimated minutes (planned or
+    released): one line per tour on the floor map."""
+    return WavePreviewOut(**wave_preview(session, _load(session, me, wave_id)))
