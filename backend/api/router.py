@@ -11,6 +11,7 @@ from backend.api.routes import documents
 from backend.api.routes import exceptions
 from backend.api.routes import inbound
 from backend.api.routes import inventory
+from backend.api.routes import kpis
 from backend.api.routes import locations
 from backend.api.routes import orders
 from backend.api.routes import org
@@ -27,6 +28,7 @@ from backend.api.routes import workers
 # documents first: /locations/labels.pdf must not be read as the location code "labels.pdf"
 ROUTERS = [documents, printing, auth, users, org, locations, products, containers, inventory, inbound, tasks, exceptions, scans, orders, waves]
 ROUTERS += [devices, device_commands, workers, tours, packing]
+ROUTERS += [kpis]
 
 api_router = APIRouter()
 for module in ROUTERS:

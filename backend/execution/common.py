@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from backend.errors import Invalid, NotFound
-from backend.models import Container, Location, Product, Quant
+from backend import audit
+from backend.errors import DomainError, Invalid, NotFound
+from backend.models import Container, Location, Product, Quant, Task
+from backend.models.inventory import SCAN_REFUSED
 from backend.scanning import classify_scan, confirms_location
 from backend.scanning.db_lookup import SiteScanLookup
 from backend.scanning.errors import ScanError, UnknownScan
@@ -73,3 +75,15 @@ def container_by_scan(session: Session, site_id: int, raw: str, kind: str, field
     if container is None or container.kind != kind:
         raise NotFound(f"no {kind} {code[:40]!r} here", code=f"unknown_{kind}", details={"field": field})
     return container
+
+
+def record_refused_scan(session: Session, task: Task, user_id: int, step: str, scan: str,
+                        refusal: DomainError) -> None:
+    """Keep a scan refused at its check as an audit row (`scan.refused`), committed on its own: the check
+    changes nothing, so nothing else would remember that a wrong scan was made (the pick accuracy KPI
+    counts them). Whatever the session held is rolled back first."""
+    site_id, task_id, kind = task.site_id, task.id, task.kind
+    session.rollback()
+    audit.record(session, user_id=user_id, site_id=site_id, action=SCAN_REFUSED, entity="task", entity_id=task_id,
+                 after={"kind": kind, "step": step, "code": refusal.code, "scan": scan[:80]})
+    session.commit()

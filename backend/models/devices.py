@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from .base import utcnow
@@ -62,6 +62,8 @@ class DeviceCommand(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("user_id", "command_id", name="uq_device_command_user_id"),
         Index("ix_device_command_task", "task_id"),
+        # Refused commands by time (the pick accuracy KPI); applied ones, nearly all, write no entry.
+        Index("ix_device_command_refused", "created_at", postgresql_where=text("NOT ok"), sqlite_where=text("ok = 0")),
     )
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="app_user.id")

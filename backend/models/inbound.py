@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from .base import utcnow
@@ -42,7 +42,10 @@ class InboundLine(SQLModel, table=True):
 
 class Receipt(SQLModel, table=True):
     __tablename__ = "receipt"
-    __table_args__ = (CheckConstraint("quantity > 0", name="receipt_quantity_positive"),)
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="receipt_quantity_positive"),
+        Index("ix_receipt_container", "container_id"),  # an LPN's first receipt (dock-to-stock KPI)
+    )
     id: int | None = Field(default=None, primary_key=True)
     site_id: int = Field(foreign_key="site.id", index=True)
     shipment_id: int | None = Field(default=None, foreign_key="inbound_shipment.id", index=True)

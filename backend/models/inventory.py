@@ -36,6 +36,11 @@ class Quant(SQLModel, table=True):
 
 
 PACKED_FROM = "reason IN ('pack', 'pack_short')"
+# The moves backend.insights.kpis reads over a period, and the columns it reads of them (PostgreSQL: from the index).
+KPI_MOVES = "reason IN ('pick', 'ship', 'count_adjustment')"
+KPI_MOVE_COLUMNS = ["quantity", "user_id", "from_location_id", "to_location_id", "product_id", "reference"]
+# The audit rows of scans refused at POST /tasks/{id}/check-scan (the pick accuracy KPI counts them).
+SCAN_REFUSED = "scan.refused"
 
 
 class Move(SQLModel, table=True):
@@ -53,6 +58,8 @@ class Move(SQLModel, table=True):
         # so the pick's hot path never writes it.
         Index("ix_move_packed_from", "from_container_id", postgresql_where=text(PACKED_FROM),
               sqlite_where=text(PACKED_FROM)),
+        Index("ix_move_site_reason_created", "site_id", "reason", "created_at", postgresql_include=KPI_MOVE_COLUMNS,
+              postgresql_where=text(KPI_MOVES)),
     )
     id: int | None = Field(default=None, primary_key=True)
     site_id: int = Field(foreign_key="site.id")
@@ -74,7 +81,11 @@ class Move(SQLModel, table=True):
 
 class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_entry"
-    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_entity", "entity", "entity_id"),
+        Index("ix_audit_scan_refused", "site_id", "at", postgresql_where=text(f"action = '{SCAN_REFUSED}'"),
+              sqlite_where=text(f"action = '{SCAN_REFUSED}'")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     site_id: int | None = Field(default=None, foreign_key="site.id", index=True)
     user_id: int | None = Field(default=None, foreign_key="app_user.id")

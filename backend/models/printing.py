@@ -77,6 +77,7 @@ class PrintJob(SQLModel, table=True):
         CheckConstraint("state IN ('queued','sending','sent','failed','cancelled')", name="print_job_state"),
         Index("ix_print_job_printer_state", "printer_id", "state", "sequence"),
         Index("ix_print_job_site_state", "site_id", "state"),
+        Index("ix_print_job_site_created", "site_id", "created_at", postgresql_include=["label_type", "state"]),
     )
     id: int | None = Field(default=None, primary_key=True)
     site_id: int = Field(foreign_key="site.id")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index
+from sqlalchemy import JSON, CheckConstraint, Column, Index, text
 from sqlmodel import Field, SQLModel
 
 from .base import utcnow
@@ -26,6 +26,8 @@ class Task(SQLModel, table=True):
         ),
         Index("ix_task_site_state", "site_id", "state", "priority"),
         Index("ix_task_container", "container_id"),
+        Index("ix_task_site_kind_done", "site_id", "kind", "done_at", postgresql_where=text("done_at IS NOT NULL"),
+              sqlite_where=text("done_at IS NOT NULL")),
     )
     id: int | None = Field(default=None, primary_key=True)
     site_id: int = Field(foreign_key="site.id")
@@ -63,7 +65,10 @@ class WarehouseException(SQLModel, table=True):
     """Something a supervisor must look at; never deleted, only resolved."""
 
     __tablename__ = "warehouse_exception"
-    __table_args__ = (Index("ix_exception_site_state", "site_id", "state"),)
+    __table_args__ = (
+        Index("ix_exception_site_state", "site_id", "state"),
+        Index("ix_exception_site_kind_created", "site_id", "kind", "created_at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     site_id: int = Field(foreign_key="site.id")
     kind: str = Field(max_length=32)  # over_receipt, damaged, short_pick, count_variance, ...

@@ -121,12 +121,16 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/tasks/{task_id}/resume"): SUPERVISORS,
     ("POST", "/tasks/{task_id}/cancel"): SUPERVISORS,
     ("POST", "/tasks/{task_id}/reprioritise"): SUPERVISORS,
+    # KPIs (backend/api/routes/kpis.py)
+    ("GET", "/kpis"): SUPERVISORS,
+    ("GET", "/kpis/{table}.csv"): SUPERVISORS,
 }
 
 PATH_VALUES = {"code": "R1-01", "sku": SKU_A, "reference": "ASN-1", "task_id": "1", "exception_id": "1",
                "wave_id": "1"}
 PATH_VALUES.update(job_id="1", tour_id="1")  # printing and documents
 PATH_VALUES.update(device_id="1", username="root")  # devices and workers
+PATH_VALUES.update(table="pick_rate")  # KPIs
 
 
 def _api_routes(app) -> list[tuple[str, str]]:  # noqa: ANN001
