@@ -1,30 +1,39 @@
 /*
- * Usage: open /app/wall/ on the TV's browser; a supervisor signs in once (the
- * token stays in sessionStorage for that tab).
+ * Usage: open /app/wall/ on the TV's browser (the wall), or /app/wall/#desk on a
+ * supervisor's desktop or tablet (the desk: the same board plus actions). A
+ * supervisor signs in once; the token stays in sessionStorage for that tab.
  *
- * The supervisor wall: signs in, connects to /ws/wall for the site and draws
- * each `wall.counts` message (open tasks by zone and state, each worker's
- * held and done-today tasks, open exceptions by kind) as a big high-contrast
- * board. Reconnects with backoff when the socket drops; the server sends the
- * counts again as soon as it is back.
+ * The entry module: signs in, keeps one WallLink to /ws/wall for the site, and
+ * shows the wall or the desk by the address's hash (#desk, #desk/waves …).
+ * The wall is a TV read from three metres: KPIs, work by kind × zone × state,
+ * workers, orders at risk, waves, exceptions, printers and the live floor map,
+ * on one 1920×1080 screen that never scrolls. Every `wall.state` redraws it.
  */
 
 import { WesApi } from "../lib/api.js";
 import { esc } from "../lib/dom.js";
 import { Session } from "../lib/session.js";
+import "./floor-map.js";
+import "./desk.js";
+import { WallLink } from "./wall-link.js";
+import {
+  atRiskList, exceptionsList, fitRows, kpiStrip, printersStrip, tickCountdowns, wavesList, workTable, workersTable,
+} from "./wall-panels.js";
 
-const ZONE_COLUMNS = ["pending", "assigned", "in_progress", "suspended", "exception"];
-const WORKER_COLUMNS = ["assigned", "in_progress", "done_today"];
-const BACKOFF_MS = [500, 1000, 2000, 5000, 10000];
+const HEAT_REFRESH_MS = 5 * 60 * 1000;
+const ALERT_SHOWN_MS = 30 * 1000;
 
-class WallBoard extends HTMLElement {
+class WallApp extends HTMLElement {
   connectedCallback() {
     this.session = new Session(sessionStorage);
     this.api = new WesApi(this.session, { onUnauthorized: () => this.signOut("Signed out: sign in again") });
-    this.attempt = 0;
+    this.state = null;
+    this.floorMap = null;
     this.innerHTML = `
-      <header class="wall-header"><h1>WES wall <span class="site"></span></h1>
-        <span class="updated"></span><span class="wall-link" data-state="offline">offline</span></header>
+      <header class="wall-header"><h1>WES <span class="mode">wall</span> <span class="site"></span></h1>
+        <span class="printers"></span><span class="updated"></span>
+        <a class="mode-switch" href="#desk" hidden>Desk</a>
+        <span class="wall-link" data-state="offline">offline</span></header>
       <form class="wall-login" autocomplete="off" hidden>
         <label>User name <input name="username" autocapitalize="none" required></label>
         <label>Password <input name="password" type="password" required></label>
@@ -32,13 +41,22 @@ class WallBoard extends HTMLElement {
         <button type="submit">Show the wall</button>
         <p class="wall-error" role="alert"></p>
       </form>
-      <main class="board" hidden></main>`;
+      <div class="screen"></div>
+      <div class="alert-bar" role="status" hidden></div>`;
     this.querySelector("form").addEventListener("submit", (e) => {
       e.preventDefault();
       this.signIn();
     });
-    if (this.session.token && this.session.site) this.connect();
+    window.addEventListener("hashchange", () => this.show());
+    window.addEventListener("resize", () => this.fit());
+    this.ticker = setInterval(() => tickCountdowns(this), 15000);
+    if (this.session.token && this.session.site) this.start();
     else this.querySelector("form").hidden = false;
+    window.wes = Object.assign(window.wes || {}, { wall: this });
+  }
+
+  get desk() {
+    return location.hash.startsWith("#desk");
   }
 
   async signIn() {
@@ -58,7 +76,7 @@ class WallBoard extends HTMLElement {
       this.session.me = me;
       this.session.site = site;
       this.querySelector("form").hidden = true;
-      this.connect();
+      this.start();
     } catch (err) {
       this.session.token = null;
       error.textContent = err.message;
@@ -66,81 +84,147 @@ class WallBoard extends HTMLElement {
   }
 
   signOut(message) {
-    this.wanted = false;
-    if (this.socket) this.socket.close();
+    this.link?.stop();
+    clearInterval(this.heatTimer);
     this.session.clear();
-    this.querySelector(".board").hidden = true;
+    this.state = null;
+    this.querySelector(".screen").innerHTML = "";
     this.querySelector("form").hidden = false;
     this.querySelector(".wall-error").textContent = message;
   }
 
-  connect() {
-    this.wanted = true;
+  start() {
     this.querySelector(".site").textContent = `· ${this.session.site}`;
-    this.setState("connecting");
-    const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/wall`);
-    this.socket = socket;
-    socket.onopen = () => socket.send(JSON.stringify({ id: "auth", type: "auth", access_token: this.session.token,
-      site: this.session.site }));
-    socket.onmessage = (event) => {
-      const message = JSON.parse(event.data);
-      if (message.type === "ping") socket.send(JSON.stringify({ id: message.id, type: "pong" }));
-      else if (message.type === "auth_ok") { this.attempt = 0; this.setState("online"); }
-      else if (message.type === "wall.counts") this.draw(message.data, message.at);
-      else if (message.type === "error" && message.id === "auth") this.refusal = message.error.message;
-    };
-    socket.onclose = (event) => {
-      if (this.socket !== socket) return;
-      this.socket = null;
-      this.setState("offline");
-      if (event.code === 4401) {
-        this.signOut(this.refusal || "Sign in again");
-        return;
-      }
-      if (!this.wanted) return;
-      const wait = BACKOFF_MS[Math.min(this.attempt++, BACKOFF_MS.length - 1)];
-      setTimeout(() => this.wanted && this.connect(), wait);
-    };
+    this.querySelector(".mode-switch").hidden = false;
+    this.link = new WallLink(sessionStorage, { accessToken: () => this.session.token, site: () => this.session.site });
+    this.link.addEventListener("status", (e) => this.setLink(e.detail.state));
+    this.link.addEventListener("state", (e) => this.onState(e.detail));
+    this.link.addEventListener("alert", (e) => this.onAlert(e.detail));
+    this.link.addEventListener("refused", (e) => this.signOut(e.detail.message));
+    this.show();
+    this.link.start();
+    this.loadFloorMap();
+    this.heatTimer = setInterval(() => this.loadHeat(), HEAT_REFRESH_MS);
   }
 
-  setState(state) {
+  setLink(state) {
     const el = this.querySelector(".wall-link");
     el.dataset.state = state;
     el.textContent = state;
   }
 
-  draw(counts, at) {
-    const board = this.querySelector(".board");
-    board.hidden = false;
-    const sum = (rows, col) => rows.reduce((n, r) => n + (r[col] || 0), 0);
-    const open = ZONE_COLUMNS.reduce((n, c) => n + sum(counts.zones, c), 0);
-    const total = (cls, n, label) => `<div class="total ${cls}" data-n="${n}"><span class="n">${n}</span><span class="label">${label}</span></div>`;
-    const cell = (row, col) => {
-      const n = row[col] || 0;
-      const cls = n && (col === "exception" || col === "suspended") ? "bad" : n && col === "pending" ? "hot" : "";
-      return `<td data-col="${col}" class="${cls}">${n}</td>`;
-    };
-    board.innerHTML = `
-      <section class="totals">
-        ${total("open", open, "open tasks")}
-        ${total("pending", sum(counts.zones, "pending"), "waiting")}
-        ${total("in-progress", sum(counts.zones, "assigned") + sum(counts.zones, "in_progress"), "being worked")}
-        ${total("done-today", sum(counts.workers, "done_today"), "done today")}
-        ${total("exceptions", counts.exceptions.open, "exceptions")}
-      </section>
-      <section class="boards">
-        <div><h2>By zone</h2><table class="zones"><thead><tr><th>zone</th>${ZONE_COLUMNS.map((c) => `<th>${c.replace("_", " ")}</th>`).join("")}</tr></thead>
-          <tbody>${counts.zones.map((z) => `<tr data-zone="${esc(z.zone)}"><td>${esc(z.zone)}</td>${ZONE_COLUMNS.map((c) => cell(z, c)).join("")}</tr>`).join("")
-            || `<tr><td class="empty" colspan="6">no open tasks</td></tr>`}</tbody></table></div>
-        <div><h2>By worker</h2><table class="workers"><thead><tr><th>worker</th>${WORKER_COLUMNS.map((c) => `<th>${c.replace("_", " ")}</th>`).join("")}</tr></thead>
-          <tbody>${counts.workers.map((w) => `<tr data-worker="${esc(w.username)}"><td>${esc(w.username)}</td>${WORKER_COLUMNS.map((c) => cell(w, c)).join("")}</tr>`).join("")
-            || `<tr><td class="empty" colspan="4">nobody holds work</td></tr>`}</tbody></table></div>
-        <div><h2>Exceptions</h2><table class="exceptions"><tbody>${Object.entries(counts.exceptions.by_kind).map(([k, n]) =>
-          `<tr data-kind="${esc(k)}"><td>${esc(k)}</td><td class="bad">${n}</td></tr>`).join("") || `<tr><td class="empty">none open</td></tr>`}</tbody></table></div>
-      </section>`;
-    this.querySelector(".updated").textContent = at ? `updated ${new Date(at).toLocaleTimeString()}` : "";
+  /** The wall or the desk, by the hash; both draw from the same link and the same state. */
+  show() {
+    if (!this.link) return;
+    const screen = this.querySelector(".screen");
+    const switcher = this.querySelector(".mode-switch");
+    this.querySelector(".mode").textContent = this.desk ? "desk" : "wall";
+    switcher.href = this.desk ? "#" : "#desk";
+    switcher.textContent = this.desk ? "Wall view" : "Desk";
+    document.documentElement.dataset.mode = this.desk ? "desk" : "wall";
+    if (this.desk) {
+      let desk = screen.querySelector("wes-desk");
+      if (!desk) {
+        screen.innerHTML = "";
+        desk = document.createElement("wes-desk");
+        desk.ctx = this;
+        screen.append(desk);
+      }
+      desk.route(location.hash);
+      this.floorMap = desk.floorMap;
+    } else {
+      screen.innerHTML = `
+        <section class="kpis"></section>
+        <main class="wall-grid">
+          <section class="panel p-work"><h2>Work by kind and zone</h2><div class="fit work-box"></div></section>
+          <section class="panel p-workers"><h2>Workers</h2><div class="fit workers-box"></div></section>
+          <section class="panel p-risk"><h2>Orders at risk</h2><div class="fit risk-box"></div></section>
+          <section class="panel p-map"><h2>Floor <span class="muted map-note">last scans · picks per aisle today</span></h2>
+            <wes-floor-map></wes-floor-map></section>
+          <section class="panel p-exceptions"><h2>Exceptions</h2><div class="fit exceptions-box"></div></section>
+          <section class="panel p-waves"><h2>Waves</h2><div class="fit waves-box"></div></section>
+        </main>`;
+      this.floorMap = screen.querySelector("wes-floor-map");
+    }
+    this.applyMapData();
+    if (this.state) this.draw();
+  }
+
+  async loadFloorMap() {
+    try {
+      this.layout = await this.api.get(`/sites/${encodeURIComponent(this.session.site)}/floor-map`);
+    } catch (err) {
+      this.layout = null;
+      this.layoutError = err.message;
+    }
+    await this.loadHeat();
+    this.applyMapData();
+  }
+
+  /** Picks per aisle since midnight (the wall's heat); the desk chooses its own period. */
+  async loadHeat() {
+    if (this.desk) return;
+    const midnight = new Date();
+    midnight.setHours(0, 0, 0, 0);
+    try {
+      const heat = await this.api.get(`/sites/${encodeURIComponent(this.session.site)}/floor-map/heat`,
+        { from: midnight.toISOString(), to: new Date().toISOString() });
+      this.heat = { aisles: heat.aisles, label: "picks per aisle today" };
+    } catch {
+      this.heat = null;
+    }
+    if (!this.desk && this.floorMap) this.floorMap.heat = this.heat;
+  }
+
+  applyMapData() {
+    const map = this.floorMap;
+    if (!map) return;
+    if (this.layout) {
+      map.layout = this.layout;
+      if (!this.desk) map.heat = this.heat;
+    } else if (this.layoutError) {
+      map.unavailable = this.layoutError;
+    }
+    if (this.state) map.workers = this.state.workers;
+  }
+
+  onState(message) {
+    this.state = message.data;
+    this.stateAt = message.data.at || message.at;
+    this.draw();
+    this.dispatchEvent(new CustomEvent("wall-state", { detail: this.state }));
+  }
+
+  onAlert(message) {
+    const data = message.data || {};
+    const bar = this.querySelector(".alert-bar");
+    const subject = data.order || data.subject || "";
+    bar.innerHTML = `<b>${esc(subject)}</b> ${esc(data.reason || data.message || "")}`;
+    bar.hidden = false;
+    clearTimeout(this.alertTimer);
+    this.alertTimer = setTimeout(() => { bar.hidden = true; }, ALERT_SHOWN_MS);
+  }
+
+  draw() {
+    const state = this.state;
+    this.querySelector(".printers").innerHTML = printersStrip(state.printers);
+    this.querySelector(".updated").textContent = this.stateAt ? `updated ${new Date(this.stateAt).toLocaleTimeString()}` : "";
+    if (this.floorMap && this.layout) this.floorMap.workers = state.workers;
+    if (this.desk) return; // the desk draws itself on "wall-state"
+    const put = (selector, html) => { this.querySelector(selector).innerHTML = html; };
+    put(".kpis", kpiStrip(state));
+    put(".work-box", workTable(state.work));
+    put(".workers-box", workersTable(state.workers));
+    put(".risk-box", atRiskList(state.at_risk));
+    put(".waves-box", wavesList(state.waves));
+    put(".exceptions-box", exceptionsList(state.exceptions));
+    this.fit();
+  }
+
+  fit() {
+    if (!this.desk && this.state) fitRows(this.querySelector(".screen"));
   }
 }
 
-customElements.define("wes-wall", WallBoard);
+customElements.define("wes-wall", WallApp);
 document.body.append(document.createElement("wes-wall"));

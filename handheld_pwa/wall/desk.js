@@ -1,0 +1,459 @@
+/*
+ * Usage: `<wes-desk>` is created by wall.js for /app/wall/#desk; `desk.ctx` is the
+ * wall app (api, session, state, "wall-state" events); `desk.route("#desk/waves")`
+ * opens a tab (tasks, waves, exceptions, at-risk, suggestions, board).
+ *
+ * The supervisor's desk: the wall's board with actions, for a desktop or a
+ * tablet. Workers on the left (drop a task on one to give it to them), the
+ * tabs in the middle, the floor map and whatever is selected on the right.
+ * Every action is one HTTP call (`act`): it sends the version it was shown,
+ * says what happened in plain words (a refusal in the server's own message),
+ * and refreshes what is on screen either way.
+ */
+
+import { esc } from "../lib/dom.js";
+import "./desk-details.js";
+import "./desk-task.js";
+import "./desk-waves.js";
+import {
+  atRiskList, exceptionsList, kindLabel, kpiStrip, OPEN_STATES, STATE_LABEL, TASK_KINDS, tickCountdowns, wavesList,
+  workTable, workersTable,
+} from "./wall-panels.js";
+
+const TABS = [
+  ["tasks", "Tasks"], ["waves", "Waves"], ["exceptions", "Exceptions"], ["at-risk", "Orders at risk"],
+  ["suggestions", "Suggestions"], ["board", "Board"],
+];
+const HEAT_PERIODS = { none: ["no heat", 0], hour: ["last hour", 3600], today: ["today", null],
+  week: ["last 7 days", 7 * 86400] };
+const TASKS_REFRESH_MS = 2000; // at most this often when the wall state says work moved
+
+/** A path the server gave as /api/v1/…, as WesApi wants it (relative to /api/v1). */
+export function apiPath(path) {
+  return path.replace(/^\/api\/v1(?=\/)/, "");
+}
+
+class Desk extends HTMLElement {
+  connectedCallback() {
+    this.tab = "tasks";
+    this.selection = null;
+    this.filters = { zone: "", kind: "", state: OPEN_STATES.join(","), holder: "" };
+    this.tasks = [];
+    this.tasksCount = 0;
+    this.zones = [];
+    this.innerHTML = `
+      <section class="kpis compact"></section>
+      <p class="desk-notice" role="alert" data-kind="none"></p>
+      <div class="desk-grid">
+        <section class="panel d-workers"><h2>Workers</h2>
+          <p class="hint">Click a worker for their work and settings; drop a task on a worker to give it to them.</p>
+          <div class="workers-box scroll"></div></section>
+        <section class="panel d-main">
+          <nav class="tabs" role="tablist">${TABS.map(([id, label]) =>
+            `<a role="tab" href="#desk/${id}" data-tab="${id}">${label}<span class="count"></span></a>`).join("")}</nav>
+          <div class="tab-body scroll"></div></section>
+        <section class="panel d-side">
+          <div class="map-head"><h2>Floor</h2>
+            <label>Heat <select class="heat-period">${Object.entries(HEAT_PERIODS).map(([k, [label]]) =>
+              `<option value="${k}">${label}</option>`).join("")}</select></label></div>
+          <wes-floor-map></wes-floor-map>
+          <div class="detail scroll"><p class="hint">Select a task, a worker, an exception or a spot on the map.</p></div>
+        </section>
+      </div>
+      <dialog class="confirm"><form method="dialog"><p class="question"></p>
+        <div class="buttons"><button value="no" class="secondary">Keep it</button>
+        <button value="yes" class="danger">Yes</button></div></form></dialog>`;
+    this.floorMap = this.querySelector("wes-floor-map");
+    this.floorMap.addEventListener("location-pick", (e) => this.select({ type: "location", codes: e.detail.codes }));
+    this.querySelector(".heat-period").addEventListener("change", (e) => this.loadHeat(e.target.value));
+    this.onWallState = () => this.drawState();
+    this.ctx.addEventListener("wall-state", this.onWallState);
+    this.#wireWorkers();
+    this.#wireTabBody();
+    this.loadZones();
+    if (this.ctx.state) this.drawState();
+  }
+
+  disconnectedCallback() {
+    this.ctx.removeEventListener("wall-state", this.onWallState);
+    clearTimeout(this.tasksTimer);
+  }
+
+  get api() { return this.ctx.api; }
+  get site() { return this.ctx.session.site; }
+  get state() { return this.ctx.state || {}; }
+
+  route(hash) {
+    const tab = hash.split("/")[1];
+    this.tab = TABS.some(([id]) => id === tab) ? tab : "tasks";
+    for (const a of this.querySelectorAll(".tabs a")) a.setAttribute("aria-selected", String(a.dataset.tab === this.tab));
+    this.drawTab();
+  }
+
+  // --- saying what happened ------------------------------------------------------------------------
+
+  say(text, kind = "info") {
+    const el = this.querySelector(".desk-notice");
+    el.textContent = text;
+    el.dataset.kind = kind;
+  }
+
+  /**
+   * One supervisor action: `call` is the HTTP request. Success says `done` (or what done() returns); a refusal
+   * says the server's message, in its words. The view is refreshed either way.
+   */
+  async act(what, call, { done = null } = {}) {
+    try {
+      const result = await call();
+      this.say(typeof done === "function" ? done(result) : done || `${what}: done.`, "ok");
+      return result;
+    } catch (err) {
+      this.say(`${what} — not done: ${err.message}. The view now shows it as it is.`, "error");
+      return null;
+    } finally {
+      await this.refresh();
+    }
+  }
+
+  confirm(question) {
+    const dialog = this.querySelector("dialog.confirm");
+    dialog.querySelector(".question").textContent = question;
+    dialog.returnValue = "";
+    return new Promise((resolve) => {
+      dialog.addEventListener("close", () => resolve(dialog.returnValue === "yes"), { once: true });
+      dialog.showModal();
+      dialog.querySelector("button.secondary").focus();
+    });
+  }
+
+  async refresh() {
+    const detail = this.querySelector(".detail > *");
+    await Promise.all([
+      this.tab === "tasks" ? this.loadTasks() : null,
+      this.tab === "suggestions" ? this.loadSuggestions() : null,
+      this.tab === "waves" ? this.querySelector("wes-wave-planner")?.loadPlanned() : null,
+      detail && typeof detail.load === "function" ? detail.load() : null,
+    ]);
+  }
+
+  // --- selection: the right-hand panel --------------------------------------------------------------
+
+  select(selection) {
+    this.selection = selection;
+    const detail = this.querySelector(".detail");
+    const tag = { task: "wes-task-panel", worker: "wes-worker-panel", exception: "wes-exception-panel",
+      location: "wes-location-panel" }[selection.type];
+    const panel = document.createElement(tag);
+    panel.desk = this;
+    panel.selection = selection;
+    detail.replaceChildren(panel);
+    if (selection.type !== "location") this.floorMap.selected = null;
+    this.#markSelected();
+  }
+
+  clearSelection() {
+    this.selection = null;
+    this.querySelector(".detail").innerHTML = `<p class="hint">Select a task, a worker, an exception or a spot on the map.</p>`;
+    this.#markSelected();
+  }
+
+  #markSelected() {
+    const s = this.selection || {};
+    for (const el of this.querySelectorAll("[data-task].selected, [data-worker].selected, [data-exception].selected")) {
+      el.classList.remove("selected");
+    }
+    const key = s.type === "task" ? `[data-task="${s.id}"]` : s.type === "worker" ? `[data-worker="${CSS.escape(s.username)}"]`
+      : s.type === "exception" ? `[data-exception="${s.id}"]` : null;
+    if (key) for (const el of this.querySelectorAll(`tr${key}, li${key}`)) el.classList.add("selected");
+  }
+
+  // --- the wall state: KPIs, workers, counts on the tabs --------------------------------------------
+
+  drawState() {
+    const state = this.state;
+    this.querySelector(".kpis").innerHTML = kpiStrip(state);
+    const box = this.querySelector(".workers-box");
+    keepFocus(box, () => { box.innerHTML = workersTable(state.workers, { desk: true }); });
+    const counts = { exceptions: (state.exceptions || []).length, "at-risk": (state.at_risk || []).length };
+    for (const a of this.querySelectorAll(".tabs a")) {
+      const n = counts[a.dataset.tab];
+      a.querySelector(".count").textContent = n ? String(n) : "";
+    }
+    if (["exceptions", "at-risk", "board"].includes(this.tab)) keepFocus(this, () => this.drawTab());
+    if (this.tab === "tasks") this.#scheduleTasks();
+    const released = this.querySelector(".released-waves");
+    if (released) released.innerHTML = wavesList(state.waves, { desk: true });
+    this.#markSelected();
+    tickCountdowns(this);
+  }
+
+  #scheduleTasks() {
+    if (this.tasksTimer) return;
+    this.tasksTimer = setTimeout(() => {
+      this.tasksTimer = null;
+      if (this.tab === "tasks") this.loadTasks();
+    }, TASKS_REFRESH_MS);
+  }
+
+  #wireWorkers() {
+    const box = this.querySelector(".workers-box");
+    const open = (row) => row && this.select({ type: "worker", username: row.dataset.worker });
+    box.addEventListener("click", (e) => open(e.target.closest("tr[data-worker]")));
+    box.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") {
+        e.preventDefault();
+        open(e.target.closest("tr[data-worker]"));
+      }
+    });
+    box.addEventListener("dragover", (e) => {
+      const row = e.target.closest("tr[data-worker]");
+      if (!row || !e.dataTransfer.types.includes("application/x-wes-task")) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = "move";
+      for (const r of box.querySelectorAll(".drop-here")) if (r !== row) r.classList.remove("drop-here");
+      row.classList.add("drop-here");
+    });
+    box.addEventListener("dragleave", (e) => e.target.closest("tr[data-worker]")?.classList.remove("drop-here"));
+    box.addEventListener("drop", (e) => {
+      const row = e.target.closest("tr[data-worker]");
+      const raw = e.dataTransfer.getData("application/x-wes-task");
+      if (!row || !raw) return;
+      e.preventDefault();
+      row.classList.remove("drop-here");
+      const task = JSON.parse(raw);
+      this.reassign(task, row.dataset.worker);
+    });
+  }
+
+  /** Give a task to a worker (the dragged row's version is the one the supervisor saw). */
+  reassign(task, username) {
+    return this.act(`Give task ${task.id} to ${username}`,
+      () => this.api.post(`/tasks/${task.id}/reassign`, { username, expected_version: task.version }),
+      { done: `Task ${task.id} is now ${username}'s: their handheld has it.` });
+  }
+
+  // --- tabs -----------------------------------------------------------------------------------------
+
+  drawTab() {
+    const body = this.querySelector(".tab-body");
+    const state = this.state;
+    if (this.tab === "tasks") {
+      if (!body.querySelector(".task-filters")) this.#drawTaskTab(body);
+      this.loadTasks();
+    } else if (this.tab === "waves") {
+      if (!body.querySelector("wes-wave-planner")) {
+        const planner = document.createElement("wes-wave-planner");
+        planner.desk = this;
+        body.innerHTML = `<h3>Released waves</h3><div class="released-waves"></div>`;
+        body.prepend(planner);
+      }
+      body.querySelector(".released-waves").innerHTML = wavesList(state.waves, { desk: true });
+    } else if (this.tab === "exceptions") {
+      body.innerHTML = `<p class="hint">Open exceptions, oldest first. Select one for who, where, what was scanned
+        and the stock before and after; approve or reject it with a note.</p>
+        ${exceptionsList(state.exceptions, { desk: true })}`;
+    } else if (this.tab === "at-risk") {
+      body.innerHTML = `<p class="hint">Open orders that will miss their carrier cut-off at today's pace, and what
+        would help. A button does that one thing.</p>${atRiskList(state.at_risk, { desk: true })}`;
+    } else if (this.tab === "suggestions") {
+      if (!body.querySelector(".suggestions")) body.innerHTML = `<div class="suggestions"><p class="hint">Loading…</p></div>`;
+      this.loadSuggestions();
+    } else if (this.tab === "board") {
+      body.innerHTML = `<h3>Work by kind and zone</h3><p class="hint">Select a row for its tasks.</p>
+        ${workTable(state.work, { desk: true })}
+        <h3>Waves</h3>${wavesList(state.waves)}
+        <h3>Printers</h3><div class="printer-list">${printersRows(state.printers)}</div>`;
+    }
+    this.#markSelected();
+    tickCountdowns(this);
+  }
+
+  #wireTabBody() {
+    const body = this.querySelector(".tab-body");
+    const activate = (target) => {
+      const task = target.closest("tr[data-task]");
+      if (task) return this.select({ type: "task", id: Number(task.dataset.task) });
+      const exc = target.closest("li[data-exception]");
+      if (exc) return this.select({ type: "exception", id: Number(exc.dataset.exception) });
+      const work = target.closest("table.work tr[data-kind]");
+      if (work) {
+        this.filters = { ...this.filters, kind: work.dataset.kind, zone: work.dataset.zone || "none" };
+        body.innerHTML = "";
+        location.hash = "#desk/tasks";
+        return null;
+      }
+      const act = target.closest("button[data-at-risk]");
+      if (act) return this.runAction((this.state.at_risk || [])[Number(act.dataset.atRisk)]?.action);
+      const suggestion = target.closest("button[data-suggestion]");
+      if (suggestion) return this.runAction((this.suggestions || [])[Number(suggestion.dataset.suggestion)]?.action);
+      return null;
+    };
+    body.addEventListener("click", (e) => activate(e.target));
+    body.addEventListener("keydown", (e) => {
+      if ((e.key === "Enter" || e.key === " ") && e.target.matches("tr, li")) {
+        e.preventDefault();
+        activate(e.target);
+      }
+    });
+    body.addEventListener("dragstart", (e) => {
+      const row = e.target.closest("tr[data-task]");
+      if (!row) return;
+      const task = this.tasks.find((t) => t.id === Number(row.dataset.task));
+      e.dataTransfer.setData("application/x-wes-task", JSON.stringify({ id: task.id, version: task.version }));
+      e.dataTransfer.effectAllowed = "move";
+    });
+  }
+
+  /** An at-risk order's or a suggestion's one-tap action: exactly the call it names. */
+  runAction(action) {
+    if (!action || !action.method || !action.path) return null;
+    return this.act(action.label, () => this.api.request(action.method, apiPath(action.path), action.body
+      ? { body: JSON.stringify(action.body), contentType: "application/json" } : {}),
+    { done: `${action.label}: done.` });
+  }
+
+  // --- the tasks tab ------------------------------------------------------------------------------------
+
+  #drawTaskTab(body) {
+    const zones = [...new Set((this.state.work || []).map((r) => r.zone).filter(Boolean)), ...this.zones]
+      .filter((z, i, all) => all.indexOf(z) === i).sort();
+    const workers = (this.state.workers || []).map((w) => w.username);
+    const option = (value, label, current) => `<option value="${esc(value)}"${value === current ? " selected" : ""}>${esc(label)}</option>`;
+    const f = this.filters;
+    body.innerHTML = `
+      <form class="task-filters">
+        <label>Zone <select name="zone">${option("", "any zone", f.zone)}${option("none", "no zone", f.zone)}
+          ${zones.map((z) => option(z, z, f.zone)).join("")}</select></label>
+        <label>Kind <select name="kind">${option("", "any kind", f.kind)}
+          ${TASK_KINDS.map((k) => option(k, kindLabel(k), f.kind)).join("")}</select></label>
+        <label>State <select name="state">${option(OPEN_STATES.join(","), "open", f.state)}
+          ${[...OPEN_STATES, "done", "cancelled"].map((s) => option(s, STATE_LABEL[s], f.state)).join("")}</select></label>
+        <label>Held by <select name="holder">${option("", "anyone", f.holder)}
+          ${workers.map((w) => option(w, w, f.holder)).join("")}</select></label>
+      </form>
+      <p class="task-count hint"></p>
+      <table class="tasks"><thead><tr><th>task</th><th>state</th><th>zone</th><th>where</th>
+        <th>what</th><th>order / ref</th><th>held by</th><th>prio</th></tr></thead><tbody></tbody></table>`;
+    body.querySelector(".task-filters").addEventListener("change", (e) => {
+      this.filters = { ...this.filters, [e.target.name]: e.target.value };
+      this.loadTasks();
+    });
+  }
+
+  async loadZones() {
+    try {
+      this.zones = (await this.api.get("/zones", { site: this.site })).data.map((z) => z.code);
+    } catch {
+      this.zones = [];
+    }
+  }
+
+  async loadTasks() {
+    const f = this.filters;
+    let page;
+    try {
+      page = await this.api.get("/tasks", { site: this.site, state: f.state, kind: f.kind || null,
+        zone: f.zone || null, assigned_to: f.holder || null, limit: 300 });
+    } catch (err) {
+      this.say(`Could not load the tasks: ${err.message}`, "error");
+      return;
+    }
+    // The server may not filter by zone or holder yet: filter what it names here too.
+    const holders = this.holderNames();
+    let tasks = page.data.map((t) => ({ ...t, holder: t.assigned_username ?? holders.get(t.id) ?? (t.assigned_to ? `#${t.assigned_to}` : null) }));
+    if (f.zone && tasks.some((t) => "zone" in t)) tasks = tasks.filter((t) => (f.zone === "none" ? !t.zone : t.zone === f.zone));
+    if (f.holder) tasks = tasks.filter((t) => t.holder === f.holder);
+    this.tasks = tasks;
+    this.tasksCount = page.count;
+    this.#drawTasks();
+  }
+
+  /** Task id → the worker holding it, as far as the wall state tells. */
+  holderNames() {
+    return new Map((this.state.workers || []).filter((w) => w.task).map((w) => [w.task.id, w.username]));
+  }
+
+  #drawTasks() {
+    const tbody = this.querySelector("table.tasks tbody");
+    if (!tbody) return;
+    const shown = this.tasks.length;
+    this.querySelector(".task-count").textContent = shown === this.tasksCount ? `${shown} tasks`
+      : `${shown} of ${this.tasksCount} tasks shown`;
+    keepFocus(tbody, () => { tbody.innerHTML = this.#taskRows(); });
+    this.#markSelected();
+  }
+
+  #taskRows() {
+    return this.tasks.map((t) => {
+      const where = [t.from_location, t.to_location].filter(Boolean).join(" → ") || "—";
+      const what = t.sku ? `${t.sku}${t.quantity ? ` × ${t.quantity}` : ""}` : t.lpn || "";
+      return `<tr data-task="${t.id}" data-version="${t.version}" tabindex="0" draggable="true" class="pickable"
+        title="Select; or drag onto a worker">
+        <th scope="row">#${t.id} <span class="task-kind">${esc(t.kind)}</span></th>
+        <td><span class="state s-${esc(t.state)}">${esc(STATE_LABEL[t.state] || t.state)}</span></td>
+        <td>${esc(t.zone ?? "—")}</td><td>${esc(where)}</td><td>${esc(what)}</td><td>${esc(t.reference || "")}</td>
+        <td class="holder">${esc(t.holder || "—")}</td><td>${t.priority}</td></tr>`;
+    }).join("") || `<tr><td class="empty" colspan="8">no task matches</td></tr>`;
+  }
+
+  // --- suggestions ---------------------------------------------------------------------------------
+
+  async loadSuggestions() {
+    const box = this.querySelector(".suggestions");
+    if (!box) return;
+    try {
+      this.suggestions = (await this.api.get("/anomalies", { site: this.site })).data;
+    } catch (err) {
+      box.innerHTML = `<p class="empty">No suggestions: ${esc(err.message)}</p>`;
+      return;
+    }
+    box.innerHTML = `<p class="hint">Unusual short picks and count variances by location or product, and what to
+      check.</p>` + (this.suggestions.length ? `<ul class="suggestion-list">${this.suggestions.map((s, i) => `
+      <li data-subject="${esc(s.subject)}"><div><strong>${esc(s.subject)}</strong>
+        <span class="muted">${esc(s.kind.replace(/_/g, " "))}</span></div><div class="reason">${esc(s.reason)}</div>
+        ${s.action && s.action.method && s.action.path ? `<button type="button" class="act" data-suggestion="${i}">${esc(s.action.label)}</button>`
+          : s.action && s.action.label ? `<span class="suggest">→ ${esc(s.action.label)}</span>` : ""}</li>`).join("")}</ul>`
+      : `<p class="empty">Nothing unusual today.</p>`);
+  }
+
+  // --- heat ----------------------------------------------------------------------------------------
+
+  async loadHeat(period) {
+    const [label, seconds] = HEAT_PERIODS[period];
+    if (period === "none") {
+      this.floorMap.heat = null;
+      return;
+    }
+    const to = new Date();
+    const from = seconds === null ? new Date(new Date().setHours(0, 0, 0, 0)) : new Date(to.getTime() - seconds * 1000);
+    try {
+      const heat = await this.api.get(`/sites/${encodeURIComponent(this.site)}/floor-map/heat`,
+        { from: from.toISOString(), to: to.toISOString() });
+      this.floorMap.heat = { aisles: heat.aisles, label: `picks per aisle, ${label}` };
+    } catch (err) {
+      this.say(`No heat map: ${err.message}`, "error");
+    }
+  }
+}
+
+const FOCUS_KEYS = ["task", "worker", "exception", "order", "subject", "wave"];
+
+/** Redraw inside root and put the keyboard focus back on the same row (by its data-* key). */
+export function keepFocus(root, redraw) {
+  const active = document.activeElement;
+  const row = root.contains(active) ? active.closest("[data-task], [data-worker], [data-exception], [data-order], [data-subject], [data-wave]") : null;
+  redraw();
+  if (!row) return;
+  const key = FOCUS_KEYS.find((k) => row.dataset[k] !== undefined);
+  root.querySelector(`${row.tagName}[data-${key}="${CSS.escape(row.dataset[key])}"]`)?.focus();
+}
+
+function printersRows(printers) {
+  if (!(printers || []).length) return `<p class="empty">no printers</p>`;
+  return `<table class="printers-table"><thead><tr><th>printer</th><th>state</th><th>queued</th><th>failed</th></tr></thead>
+    <tbody>${printers.map((p) => `<tr data-printer="${esc(p.code)}"><th scope="row">${esc(p.code)} <span class="muted">${esc(p.name)}</span></th>
+      <td class="${p.online ? "" : "bad"}">${p.online ? esc(p.status || "online") : `offline${p.status ? ` (${esc(p.status)})` : ""}`}</td>
+      <td>${p.queued}</td><td class="${p.failed ? "bad" : ""}">${p.failed}</td></tr>`).join("")}</tbody></table>`;
+}
+
+customElements.define("wes-desk", Desk);
