@@ -18,6 +18,7 @@ from backend.rawsql import queue_savepoints
 from backend.realtime import stream
 from backend.realtime.hub import make_hub
 from backend.realtime.sqlite_writers import serialize_writers
+from backend.realtime.wall import WALLS, Walls
 from backend.runtime import Runtime
 from backend.tasks.engine import DISPATCH_WEIGHT, NAMES_CACHE
 
@@ -49,12 +50,15 @@ async def realtime(runtime: Runtime) -> AsyncIterator[None]:
     settings = runtime.settings
     hub = make_hub(settings.realtime_hub_url, settings.database_url)
     await hub.start()
+    read_sessions, read_engine = _read_sessions(runtime)
+    walls = Walls(hub, read_sessions)  # the wall screens' shared state per site (backend.realtime.wall)
+    walls.start()
     runtime.sessions.configure(info={**(runtime.sessions.kw.get("info") or {}),
-                                     DISPATCH_WEIGHT: settings.dispatch_priority_per_metre, NAMES_CACHE: {}})
+                                     DISPATCH_WEIGHT: settings.dispatch_priority_per_metre, NAMES_CACHE: {},
+                                     WALLS: walls})
     uninstall = stream.install(runtime.sessions, hub.announce)
     sqlite = runtime.engine.dialect.name == "sqlite"
     writers = serialize_writers(runtime.engine) if sqlite else None
-    read_sessions, read_engine = _read_sessions(runtime)
     # Commands run in batches on one thread: whatever queued up while it worked on the last batch, in one
     # transaction (backend.commands.runner). On PostgreSQL on an engine of their own, whose SAVEPOINTs
     # travel with the next statement (backend.db.make_command_engine, backend.rawsql.queue_savepoints).
@@ -68,13 +72,14 @@ async def realtime(runtime: Runtime) -> AsyncIterator[None]:
         dispatcher = CommandDispatcher(runtime, build_registry(), bind=command_engine)
         runner = BatchRunner(dispatcher, max_batch=POSTGRES_MAX_BATCH)
     runtime.extras.update(hub=hub, commands=dispatcher, command_runner=runner, read_sessions=read_sessions,
-                          device_connections={})
+                          device_connections={}, walls=walls)
     log.info("realtime hub %s, commands run by %s", type(hub.backend).__name__, type(runner).__name__)
     try:
         yield
     finally:
         for connection in list(runtime.extras.get("device_connections", {}).values()):
             connection.close(1001, "server stopping")
+        walls.stop()
         uninstall()
         await runner.stop()
         if command_engine is not None:

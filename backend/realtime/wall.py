@@ -1,63 +1,513 @@
-"""The supervisor wall screen: live task and exception counts by zone and by worker.
+"""The supervisor wall (/ws/wall): one live picture of a site's shift, computed once per change for all its walls.
 
-Counts are recomputed (from the database, the only truth) when the hub says
-the site's work changed, at most every `_MIN_INTERVAL` seconds, and every
-`_REFRESH` seconds anyway; a `wall.counts` message goes out only when they
-differ from the last one sent.
+Protocol. The client sends ``{"id": 1, "type": "auth", "access_token": T, "site": "DEMO", "after_seq": N}``
+(``after_seq`` optional; a user name and password instead of the token work too). The server answers
+``auth_ok`` (with the site's current ``seq``), then the alerts kept since ``after_seq`` (when given), then the
+current ``wall.state``; then a new ``wall.state`` whenever the picture changes and a ``wall.alert`` when
+something needs a supervisor's eye. Only supervisors and admins of the site are let in.
+
+    {"id": "w17", "type": "wall.state", "seq": 17, "at": iso, "data": {site, at, work, workers, waves, printers,
+                                                                       exceptions, exceptions_open, at_risk,
+                                                                       suggestions, kpis}}
+    {"id": "w18", "type": "wall.alert", "seq": 18, "at": iso, "data": {"kind": "at_risk" | "anomaly" | …,
+                                                                       "message": str, "detail": {…}}}
+
+``seq`` is per site and increases with every wall.state and wall.alert; it never falls below the server's
+clock in milliseconds, so it keeps increasing across restarts. Every other server message carries the
+current ``seq`` too. A client keeps the highest seq it saw and sends it as ``after_seq`` when it reconnects.
+
+Cost. A site's state is read by one `SiteWall` (backend.realtime.hub wakes it when the site's work changes)
+and the same serialized message goes to every wall of the site: twenty walls cost one read, not twenty. The
+read runs off the event loop in a read session, at most every `MIN_INTERVAL` seconds, and at least every
+`REFRESH` seconds anyway (idle times and the last hour's rates move on their own); a message goes out only
+when the state differs from the last one sent. The at-risk orders, suggestions and KPIs (backend.insights)
+are read at most every `SLOW_EVERY` seconds.
+
+Alerts. An order that newly appears among the orders at risk, or a suggestion that newly appears, is sent as
+a wall.alert (not for what is already there when the server starts: the state shows it). Other code raises
+alerts with `alert(session_or_runtime, site_id, kind, data)`; given a session, the alert goes out once the
+session commits (and never if it rolls back). The last `ALERTS_KEPT` alerts of a site are kept in memory for
+walls resuming with ``after_seq``: alerts are not durable across restarts, and an alert raised by `alert()`
+reaches the walls connected to this process only (those detected from the state are detected by every
+replica that has walls).
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, time as day_start, timezone
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime, time as day_start, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import case, event, func
 from sqlmodel import Session, select
 
 from backend.api.deps import load_principal
 from backend.devices.tokens import authenticate_worker
 from backend.errors import DomainError
-from backend.models import Site, Task, User, WarehouseException, Zone
+from backend.insights.desk import exception_location
+from backend.insights.kpis import wall_kpis
+from backend.models import (
+    Device, Location, Order, Printer, PrintJob, Site, Task, Tour, User, UserSite, WarehouseException, Wave,
+    WorkerProfile, Zone,
+)
 from backend.realtime.connection import Connection
 from backend.realtime.errors import ProtocolError
+from backend.realtime.messages import dumps
+from backend.runtime import Runtime
 from backend.tasks.states import HELD_STATES, OPEN_STATES
 
+try:  # (orders at risk and anomalies: until their modules land, the wall shows empty lists)
+    from backend.insights.at_risk import orders_at_risk
+except ImportError:  # pragma: no cover
+    orders_at_risk = None
+try:
+    from backend.insights.anomalies import suggestions
+except ImportError:  # pragma: no cover
+    suggestions = None
+
+log = logging.getLogger("wes.realtime.wall")
+
 WALL_ROLES = ("supervisor", "admin")
-_MIN_INTERVAL = 0.25
-_REFRESH = 5.0
+FLOOR_ROLES = ("picker", "receiver", "packer")
+MIN_INTERVAL = 0.25
+REFRESH = 5.0
+SLOW_EVERY = 5.0
+EXCEPTIONS_SHOWN = 50
+ALERTS_KEPT = 200
+WALLS = "wes_walls"  # session.info key (set by the realtime component): the app's Walls
+_PENDING_ALERTS = "wes_wall_alerts"
+_LISTENING = "wes_wall_alerts_hooked"
+_NO_KPIS = {"lines_per_hour": 0.0, "units_per_hour": 0.0, "open_orders": 0, "orders_shipped_today": 0}
+_WAVE_STATES = ("planned", "released", "picking")
 
 
-def wall_counts(session: Session, site_id: int) -> dict[str, Any]:
-    zones = {z.id: z.code for z in session.exec(select(Zone).where(Zone.site_id == site_id)).all()}
-    by_zone: dict[str, dict[str, int]] = {}
-    for zone_id, state, count in session.exec(
-        select(Task.zone_id, Task.state, func.count()).where(Task.site_id == site_id, Task.state.in_(OPEN_STATES))
-        .group_by(Task.zone_id, Task.state)
-    ).all():
-        row = by_zone.setdefault(zones.get(zone_id, "-") if zone_id else "-", {s: 0 for s in OPEN_STATES})
-        row[state] += count
-    midnight = datetime.combine(datetime.now(timezone.utc).date(), day_start.min, tzinfo=timezone.utc)
-    by_worker: dict[int, dict[str, int]] = {}
-    for user_id, state, count in session.exec(
-        select(Task.assigned_to, Task.state, func.count()).where(
-            Task.site_id == site_id, Task.assigned_to.is_not(None),
-            Task.state.in_(HELD_STATES) | ((Task.state == "done") & (Task.done_at >= midnight)),
-        ).group_by(Task.assigned_to, Task.state)
-    ).all():
-        row = by_worker.setdefault(user_id, {"assigned": 0, "in_progress": 0, "done_today": 0})
-        row["done_today" if state == "done" else state] += count
-    names = dict(session.exec(select(User.id, User.username).where(User.id.in_(list(by_worker) or [-1]))).all())
-    exceptions = dict(session.exec(
-        select(WarehouseException.kind, func.count()).where(WarehouseException.site_id == site_id,
-                                                           WarehouseException.state == "open")
-        .group_by(WarehouseException.kind)).all())
+# --- the state ----------------------------------------------------------------------------------------
+
+
+def site_midnight(site_timezone: str, now: datetime) -> datetime:
+    """The start of today at the site, as an aware UTC datetime."""
+    try:
+        zone = ZoneInfo(site_timezone or "UTC")
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = now.astimezone(zone)
+    return datetime.combine(local.date(), day_start.min, tzinfo=zone).astimezone(timezone.utc)
+
+
+def wall_state(session: Session, site_id: int, now: datetime, *, slow: dict | None = None,
+               cut_offs: dict[int, datetime | None] | None = None) -> dict[str, Any]:
+    """The wall's picture of a site at `now` (the contract in the module docstring of handheld_pwa/wall).
+
+    `slow`: the at-risk orders, suggestions and KPIs to show (read them with `slow_parts`); `cut_offs`: a cache
+    of planned waves' earliest cut-off, kept by the caller (a plan does not change).
+    """
+    site = session.get(Site, site_id)
+    midnight = site_midnight(site.timezone, now)
+    zones = dict(session.exec(select(Zone.id, Zone.code).where(Zone.site_id == site_id)).all())
+    exceptions, exceptions_open = _exceptions(session, site_id)
+    slow = slow or {"at_risk": [], "suggestions": [], "kpis": dict(_NO_KPIS)}
     return {
-        "zones": [{"zone": code, **counts} for code, counts in sorted(by_zone.items())],
-        "workers": [{"username": names.get(uid, str(uid)), **counts}
-                    for uid, counts in sorted(by_worker.items(), key=lambda kv: names.get(kv[0], ""))],
-        "exceptions": {"open": sum(exceptions.values()), "by_kind": exceptions},
+        "site": site.code, "at": now.isoformat(),
+        "work": _work(session, site_id, zones),
+        "workers": _workers(session, site_id, zones, now, midnight),
+        "waves": _waves(session, site_id, cut_offs if cut_offs is not None else {}),
+        "printers": _printers(session, site_id, midnight),
+        "exceptions": exceptions, "exceptions_open": exceptions_open,
+        "at_risk": slow["at_risk"], "suggestions": slow["suggestions"], "kpis": slow["kpis"],
     }
+
+
+def slow_parts(session: Session, site_id: int, now: datetime) -> dict[str, Any]:
+    """The orders at risk, suggestions and KPIs (backend.insights): the costlier part, read less often."""
+    return {
+        "at_risk": list(orders_at_risk(session, site_id, now)) if orders_at_risk else [],
+        "suggestions": list(suggestions(session, site_id, now)) if suggestions else [],
+        "kpis": dict(wall_kpis(session, site_id, now)),
+    }
+
+
+def _work(session: Session, site_id: int, zones: dict[int, str]) -> list[dict]:
+    """Open tasks by zone × kind × state; a task without a zone is counted under its kind (zone null)."""
+    rows: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for zone_id, kind, state, count in session.exec(
+        select(Task.zone_id, Task.kind, Task.state, func.count()).where(
+            Task.site_id == site_id, Task.state.in_(OPEN_STATES)).group_by(Task.zone_id, Task.kind, Task.state)
+    ).all():
+        zone = zones.get(zone_id) if zone_id is not None else None
+        row = rows.setdefault((kind, zone), {"zone": zone, "kind": kind, **dict.fromkeys(OPEN_STATES, 0)})
+        row[state] += count
+    return [rows[key] for key in sorted(rows, key=lambda k: (k[0], k[1] is not None, k[1] or ""))]
+
+
+def _workers(session: Session, site_id: int, zones: dict[int, str], now: datetime, midnight: datetime) -> list[dict]:
+    """The people on the floor: the site's floor workers, and anyone who holds work, did work today or is signed on."""
+    hour_ago = now - timedelta(hours=1)
+    # Each holder's current task (in progress first, then the most urgent, in walking order) and how many they hold.
+    ranked = (
+        select(Task.assigned_to, Task.id, Task.kind, Task.state, Task.version, Task.from_location_id,
+               Task.to_location_id, Task.reference, Task.tour_id, Task.zone_id,
+               func.row_number().over(partition_by=Task.assigned_to, order_by=(
+                   case((Task.state == "in_progress", 0), else_=1), Task.priority, Task.sequence, Task.id)).label("n"),
+               func.count().over(partition_by=Task.assigned_to).label("held"))
+        .where(Task.site_id == site_id, Task.state.in_(HELD_STATES), Task.assigned_to.is_not(None))
+    ).subquery()
+    current = {row[0]: row for row in session.execute(select(*ranked.c).where(ranked.c.n == 1)).all()}
+    done = {user_id: (n, hour_picks or 0, last) for user_id, n, hour_picks, last in session.exec(
+        select(Task.assigned_to, func.count(),
+               func.sum(case(((Task.kind == "pick") & (Task.done_at >= hour_ago), 1), else_=0)), func.max(Task.done_at))
+        .where(Task.site_id == site_id, Task.state == "done", Task.done_at >= midnight, Task.assigned_to.is_not(None))
+        .group_by(Task.assigned_to)
+    ).all()}
+    signed_on = set(session.exec(select(Device.current_user_id).where(
+        Device.site_id == site_id, Device.current_user_id.is_not(None), Device.revoked_at.is_(None))).all())
+    members = set(session.exec(select(UserSite.user_id).where(UserSite.site_id == site_id)).all())
+    wanted = members | set(current) | set(done) | signed_on
+    people = session.exec(
+        select(User.id, User.username, User.roles, WorkerProfile.zone_ids, WorkerProfile.skills,
+               WorkerProfile.last_location_id, WorkerProfile.updated_at)
+        .outerjoin(WorkerProfile, WorkerProfile.user_id == User.id)
+        .where(User.id.in_(list(wanted) or [-1]), User.active)
+    ).all()
+    people = [p for p in people if p[0] in current or p[0] in done or p[0] in signed_on
+              or set(p[2] or ()).intersection(FLOOR_ROLES)]
+    location_ids = {p[5] for p in people if p[5]} | {
+        (row[5] or row[6]) for row in current.values() if (row[5] or row[6])}
+    places = {lid: (code, x, y, zone_id) for lid, code, x, y, zone_id in session.exec(
+        select(Location.id, Location.code, Location.x, Location.y, Location.zone_id)
+        .where(Location.id.in_(list(location_ids) or [-1]))).all()}
+    out = []
+    for user_id, username, roles, zone_ids, skills, last_location_id, position_at in sorted(people, key=lambda p: p[1]):
+        row = current.get(user_id)
+        task = None
+        zone_id = None
+        if row is not None:
+            where = places.get(row[5] or row[6])
+            task = {"id": row[1], "kind": row[2], "state": row[3], "version": row[4],
+                    "location": where[0] if where else None, "reference": row[7], "tour_id": row[8]}
+            zone_id = row[9] if row[9] is not None else (where[3] if where else None)
+        last_scan = None
+        place = places.get(last_location_id) if last_location_id else None
+        if place is not None:
+            last_scan = {"location": place[0], "x": place[1], "y": place[2], "at": _iso(position_at)}
+            if row is None:
+                zone_id = place[3]
+        n_done, hour_picks, last_done = done.get(user_id, (0, 0, None))
+        moments = [_aware(t) for t in (last_done, position_at if place is not None else None) if t is not None]
+        out.append({
+            "username": username, "roles": sorted(roles or []),
+            "zones": [zones[z] for z in (zone_ids or []) if z in zones], "skills": list(skills or []),
+            "task": task, "zone": zones.get(zone_id) if zone_id is not None else None,
+            "lines_per_hour": float(hour_picks), "idle_s": max(0, int((now - max(moments)).total_seconds()))
+            if moments else None, "held": row[11] if row is not None else 0, "done_today": n_done,
+            "last_scan": last_scan,
+        })
+    return out
+
+
+def _waves(session: Session, site_id: int, cut_offs: dict[int, datetime | None]) -> list[dict]:
+    waves = session.exec(select(Wave.id, Wave.status, Wave.orders, Wave.lines, Wave.released_at).where(
+        Wave.site_id == site_id, Wave.status.in_(_WAVE_STATES)).order_by(Wave.id)).all()
+    ids = [w[0] for w in waves] or [-1]
+    picks = {wave_id: (done or 0, total) for wave_id, done, total in session.exec(
+        select(Task.wave_id, func.sum(case((Task.state == "done", 1), else_=0)), func.count())
+        .where(Task.wave_id.in_(ids), Task.kind == "pick", Task.state != "cancelled").group_by(Task.wave_id)).all()}
+    tour_cut_offs = dict(session.exec(select(Tour.wave_id, func.min(Tour.cut_off)).where(
+        Tour.wave_id.in_(ids)).group_by(Tour.wave_id)).all())
+    out = []
+    for wave_id, status, orders, lines, released_at in waves:
+        if status == "planned":
+            if wave_id not in cut_offs:
+                cut_offs[wave_id] = _planned_cut_off(session, wave_id)
+            cut_off = cut_offs[wave_id]
+        else:
+            cut_off = tour_cut_offs.get(wave_id)
+        done, total = picks.get(wave_id, (0, 0))
+        out.append({"id": wave_id, "status": status, "orders": orders, "lines": lines, "lines_picked": int(done),
+                    "progress": round(done / total, 4) if total else 0.0, "cut_off": _iso(cut_off),
+                    "released_at": _iso(released_at)})
+    return out
+
+
+def _planned_cut_off(session: Session, wave_id: int) -> datetime | None:
+    """A planned wave's earliest order cut-off (its plan names the orders)."""
+    wave = session.get(Wave, wave_id)
+    order_ids = (wave.plan or {}).get("orders", []) if wave is not None else []
+    if not order_ids:
+        return None
+    return session.exec(select(func.min(Order.cut_off)).where(Order.id.in_(order_ids))).one()
+
+
+def _printers(session: Session, site_id: int, midnight: datetime) -> list[dict]:
+    """Each printer's health as the spool last saw it; queued (and sending) jobs, and jobs failed today."""
+    jobs: dict[int, dict[str, int]] = {}
+    for printer_id, state, count in session.exec(
+        select(PrintJob.printer_id, PrintJob.state, func.count()).where(
+            PrintJob.site_id == site_id, PrintJob.state.in_(("queued", "sending", "failed")),
+            (PrintJob.state != "failed") | (PrintJob.updated_at >= midnight))
+        .group_by(PrintJob.printer_id, PrintJob.state)
+    ).all():
+        counts = jobs.setdefault(printer_id, {"queued": 0, "failed": 0})
+        counts["failed" if state == "failed" else "queued"] += count
+    out = []
+    for printer in session.exec(select(Printer).where(Printer.site_id == site_id).order_by(Printer.code)).all():
+        counts = jobs.get(printer.id, {"queued": 0, "failed": 0})
+        out.append({"code": printer.code, "name": printer.name or printer.code,
+                    "online": printer.enabled and printer.status in ("ready", "not_ready"),
+                    "status": _printer_status(printer), **counts})
+    return out
+
+
+def _printer_status(printer: Printer) -> str:
+    if not printer.enabled:
+        return "disabled"
+    if printer.status == "not_ready":
+        return printer.status_detail.replace("_", " ") or "not ready"
+    return {"ready": "ready", "offline": "offline", "unknown": "not contacted yet"}.get(printer.status,
+                                                                                      printer.status)
+
+
+def _exceptions(session: Session, site_id: int) -> tuple[list[dict], int]:
+    """The newest open exceptions (at most EXCEPTIONS_SHOWN) with who raised them and where, and how many are open."""
+    where_open = (WarehouseException.site_id == site_id, WarehouseException.state == "open")
+    total = session.exec(select(func.count()).select_from(WarehouseException).where(*where_open)).one()
+    rows = session.exec(
+        select(WarehouseException.id, WarehouseException.kind, WarehouseException.message,
+               WarehouseException.task_id, WarehouseException.details, WarehouseException.created_at, User.username)
+        .outerjoin(User, User.id == WarehouseException.raised_by)
+        .where(*where_open).order_by(WarehouseException.id.desc()).limit(EXCEPTIONS_SHOWN)
+    ).all()
+    task_ids = [r[3] for r in rows if r[3] is not None]
+    task_places = dict(session.exec(
+        select(Task.id, Location.code).join(Location, Location.id == func.coalesce(Task.from_location_id,
+                                                                                   Task.to_location_id))
+        .where(Task.id.in_(task_ids or [-1]))).all())
+    return [{"id": id_, "kind": kind, "message": message, "task_id": task_id,
+             "raised_by": username or (details or {}).get("reported_by_name"),
+             "location": exception_location(details or {}, task_places.get(task_id)),
+             "created_at": _iso(created_at)}
+            for id_, kind, message, task_id, details, created_at, username in rows], total
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return _aware(moment).isoformat() if moment is not None else None
+
+
+# --- alerts -------------------------------------------------------------------------------------------
+
+
+def alert(target: Session | Runtime, site_id: int, kind: str, data: dict[str, Any], *,
+          message: str | None = None) -> None:
+    """Put an alert out to the site's walls: at once given the runtime, after the commit given a session.
+
+    `kind` says what it is about ("at_risk", "anomaly", …), `data` the details (JSON-able); `message` is the
+    plain-words line a wall shows (default: data's "reason" or "message"). Not durable: see the module docstring.
+    """
+    text = message or str(data.get("reason") or data.get("message") or kind)
+    if isinstance(target, Runtime):
+        walls = target.extras.get("walls")
+        if walls is not None:
+            walls.raise_alert(site_id, kind, text, data)
+        return
+    walls = target.info.get(WALLS)
+    if walls is None:
+        log.debug("alert %s for site %s dropped: this session is not the app's (no walls)", kind, site_id)
+        return
+    if not target.info.get(_LISTENING):
+        target.info[_LISTENING] = True
+
+        def after_commit(session: Session) -> None:
+            for alert_args in session.info.pop(_PENDING_ALERTS, []):
+                walls.raise_alert(*alert_args)
+
+        def after_transaction_end(session: Session, transaction) -> None:  # noqa: ANN001
+            if transaction.parent is None:  # committed (already sent) or rolled back (never happened)
+                session.info.pop(_PENDING_ALERTS, None)
+
+        event.listen(target, "after_commit", after_commit)
+        event.listen(target, "after_transaction_end", after_transaction_end)
+    target.info.setdefault(_PENDING_ALERTS, []).append((site_id, kind, text, data))
+
+
+# --- the shared state of a site's walls ---------------------------------------------------------------
+
+
+class SiteWall:
+    """One site's walls: their shared state, its reader task, the seq, and the alerts kept for resuming."""
+
+    def __init__(self, walls: "Walls", site_id: int) -> None:
+        self.walls = walls
+        self.site_id = site_id
+        self.connections: set[WallConnection] = set()
+        self.seq = 0
+        self.alerts: deque[tuple[int, str]] = deque(maxlen=ALERTS_KEPT)
+        self.state_text: str | None = None
+        self._state_key: dict | None = None
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._slow: dict | None = None
+        self._slow_at = 0.0
+        self._cut_offs: dict[int, datetime | None] = {}
+        self._risky: set[str] | None = None  # orders at risk when last read (None: not read yet)
+        self._suggested: set[tuple] | None = None
+        self.reads = 0  # states read (for the curious and the tests: one per change, whatever the number of walls)
+
+    def next_seq(self) -> int:
+        self.seq = max(self.seq + 1, int(time.time() * 1000))
+        return self.seq
+
+    # -- walls coming and going (event loop) --
+
+    def join(self, connection: "WallConnection", after_seq: int | None) -> None:
+        self.connections.add(connection)
+        if after_seq is not None:
+            for seq, text in list(self.alerts):
+                if seq > after_seq:
+                    connection.send(text)
+        if self.state_text is not None and self._task is not None:
+            connection.send(self.state_text)
+        if self._task is None or self._task.done():
+            self.state_text = None  # stale while nobody watched: the first read goes to everyone
+            self._changed.clear()
+            self._task = asyncio.create_task(self._run(), name=f"wall site {self.site_id}")
+
+    def leave(self, connection: "WallConnection") -> None:
+        self.connections.discard(connection)
+        if not self.connections and self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    def site_changed(self) -> None:
+        self._changed.set()
+
+    # -- reading and publishing --
+
+    async def _run(self) -> None:
+        unsubscribe = self.walls.hub.subscribe_site(self.site_id, self)
+        try:
+            while self.connections:
+                started = time.monotonic()
+                self._changed.clear()
+                try:
+                    await self._read_and_publish()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # the database restarted, say: keep the walls and read again later
+                    log.exception("reading the wall state of site %s failed", self.site_id)
+                try:
+                    await asyncio.wait_for(self._changed.wait(), timeout=REFRESH)
+                except TimeoutError:
+                    pass
+                wait = MIN_INTERVAL - (time.monotonic() - started)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+        finally:
+            unsubscribe()
+
+    async def _read_and_publish(self) -> None:
+        now = datetime.now(timezone.utc)
+        slow_due = self._slow is None or time.monotonic() - self._slow_at >= SLOW_EVERY
+        read_sessions = self.walls.read_sessions
+        cut_offs = self._cut_offs
+        slow = self._slow
+
+        def read() -> tuple[dict, dict]:
+            with read_sessions() as session:
+                fresh = slow_parts(session, self.site_id, now) if slow_due else slow
+                return wall_state(session, self.site_id, now, slow=fresh, cut_offs=cut_offs), fresh
+
+        state, slow = await asyncio.to_thread(read)
+        self.reads += 1
+        if slow_due:
+            self._slow, self._slow_at = slow, time.monotonic()
+            self._alert_news(slow)
+        key = {k: v for k, v in state.items() if k != "at"}
+        if key == self._state_key and self.state_text is not None:
+            return
+        self._state_key = key
+        seq = self.next_seq()
+        self.state_text = dumps({"id": f"w{seq}", "type": "wall.state", "seq": seq, "at": state["at"], "data": state})
+        self._fan_out(self.state_text)
+
+    def _alert_news(self, slow: dict) -> None:
+        """Alerts for orders newly at risk and suggestions newly made (not for those there at the first read)."""
+        risky = {str(item.get("order")): item for item in slow["at_risk"]}
+        suggested = {(item.get("kind"), item.get("subject")): item for item in slow["suggestions"]}
+        if self._risky is not None:
+            for order in sorted(set(risky) - self._risky):
+                item = risky[order]
+                self.raise_alert("at_risk", str(item.get("reason") or f"order {order} may miss its cut-off"), item)
+        if self._suggested is not None:
+            for key in sorted(set(suggested) - self._suggested, key=str):
+                item = suggested[key]
+                self.raise_alert("anomaly", str(item.get("reason") or key), item)
+        self._risky, self._suggested = set(risky), set(suggested)
+
+    def raise_alert(self, kind: str, message: str, detail: dict) -> None:
+        seq = self.next_seq()
+        now = datetime.now(timezone.utc).isoformat()
+        text = dumps({"id": f"w{seq}", "type": "wall.alert", "seq": seq, "at": now,
+                      "data": {"kind": kind, "message": message, "detail": detail}})
+        self.alerts.append((seq, text))
+        self._fan_out(text)
+
+    def _fan_out(self, text: str) -> None:
+        for connection in tuple(self.connections):
+            connection.send(text)
+
+
+class Walls:
+    """Every site's walls in this process (built by the realtime component, kept in runtime.extras["walls"])."""
+
+    def __init__(self, hub, read_sessions: Callable[[], Session]) -> None:  # noqa: ANN001
+        self.hub = hub
+        self.read_sessions = read_sessions
+        self.sites: dict[int, SiteWall] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+    def stop(self) -> None:
+        for site in self.sites.values():
+            for connection in tuple(site.connections):
+                connection.close(1001, "server stopping")
+            if site._task is not None:
+                site._task.cancel()
+        self._loop = None
+
+    def site(self, site_id: int) -> SiteWall:
+        wall = self.sites.get(site_id)
+        if wall is None:
+            wall = self.sites[site_id] = SiteWall(self, site_id)
+        return wall
+
+    def raise_alert(self, site_id: int, kind: str, message: str, detail: dict) -> None:
+        """From any thread: an alert to the site's walls (kept for resuming)."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            if asyncio.get_running_loop() is loop:
+                self.site(site_id).raise_alert(kind, message, detail)
+                return
+        except RuntimeError:
+            pass  # not on an event loop thread
+        try:
+            loop.call_soon_threadsafe(lambda: self.site(site_id).raise_alert(kind, message, detail))
+        except RuntimeError:
+            pass  # the loop is closing: the app is stopping
+
+
+# --- one wall's connection ----------------------------------------------------------------------------
 
 
 class WallConnection(Connection):
@@ -66,9 +516,13 @@ class WallConnection(Connection):
     def __init__(self, websocket, runtime) -> None:  # noqa: ANN001
         super().__init__(websocket, runtime)
         self.site_id: int | None = None
-        self._changed = asyncio.Event()
-        self._last: dict | None = None
-        self._unsubscribe = None
+        self.board: SiteWall | None = None
+
+    def send(self, message: dict[str, Any] | str) -> bool:
+        # Every server message carries the site's seq (state and alerts are sent ready-made with theirs).
+        if isinstance(message, dict) and "seq" not in message and self.board is not None:
+            message = {**message, "seq": self.board.seq}
+        return super().send(message)
 
     def check_auth(self, message: dict[str, Any]) -> tuple[int, str, str]:
         with self.runtime.sessions() as session:
@@ -90,32 +544,15 @@ class WallConnection(Connection):
     def authenticated(self, message: dict[str, Any], reply: tuple[int, str, str]) -> None:
         self.site_id, site_code, username = reply
         self.rename(f"wall {site_code} ({username})")
+        self.board = self.runtime.extras["walls"].site(self.site_id)
+        after_seq = message.get("after_seq")
+        if after_seq is not None and (not isinstance(after_seq, int) or isinstance(after_seq, bool) or after_seq < 0):
+            self.send_error(message.get("id"), "invalid_after_seq", "after_seq must be a whole number ≥ 0 (the "
+                            "highest seq seen); sending the current state only", {"after_seq": after_seq})
+            after_seq = None
         self.send({"id": message.get("id"), "type": "auth_ok", "site": site_code})
-        self._unsubscribe = self.runtime.extras["hub"].subscribe_site(self.site_id, self)
-        self._tasks.append(asyncio.create_task(self._refresher(), name=f"{self.name} refresher"))
-
-    def site_changed(self) -> None:
-        self._changed.set()
-
-    async def _refresher(self) -> None:
-        read_sessions = self.runtime.extras["read_sessions"]
-        while True:
-            def read() -> dict:
-                with read_sessions() as session:
-                    return wall_counts(session, self.site_id)
-
-            counts = await asyncio.to_thread(read)
-            if counts != self._last:
-                self._last = counts
-                self.send({"id": self.server_id(), "type": "wall.counts",
-                           "at": datetime.now(timezone.utc).isoformat(), "data": counts})
-            try:
-                await asyncio.wait_for(self._changed.wait(), timeout=_REFRESH)
-            except TimeoutError:
-                pass
-            self._changed.clear()
-            await asyncio.sleep(_MIN_INTERVAL)
+        self.board.join(self, after_seq)
 
     def stopped(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
+        if self.board is not None:
+            self.board.leave(self)

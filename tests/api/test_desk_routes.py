@@ -89,6 +89,22 @@ def test_refusals_of_finished_tasks_read_as_plain_words(api):  # noqa: ANN001
     assert refused.json()["error"]["message"] == f"Task {task_id} is already done: its priority can't change any more"
 
 
+def test_the_task_list_filters_by_zone_and_holder_and_names_both(api):  # noqa: ANN001
+    _desk_site(api)
+    sup = api.as_("sup")
+    in_pf = _task(api)
+    no_zone = _task(api, kind="move", location="R1-01", zone=None)
+    assert sup.post(f"{API}/tasks/{no_zone}/assign", json={"username": "pick"}).status_code == 200
+    ids = lambda **params: [t["id"] for t in sup.get(f"{API}/tasks", params={"site": "S1", **params}).json()["data"]]  # noqa: E731
+    assert ids(zone="PF") == [in_pf]
+    assert ids(zone="none") == [no_zone]
+    assert ids(assigned_to="pick") == [no_zone]
+    assert ids(assigned_to="nobody") == []
+    (row,) = sup.get(f"{API}/tasks", params={"site": "S1", "assigned_to": "pick"}).json()["data"]
+    assert (row["assigned_username"], row["zone"], row["tour_id"]) == ("pick", None, None)
+    assert sup.get(f"{API}/tasks/{in_pf}").json()["zone"] == "PF"
+
+
 # --- candidates ------------------------------------------------------------------------------------
 
 

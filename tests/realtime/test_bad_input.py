@@ -115,7 +115,7 @@ async def test_a_silent_client_is_closed_after_the_auth_timeout(sqlite_url):  # 
         server.stop()
 
 
-async def test_the_wall_screen_streams_counts_to_supervisors_only(site):  # noqa: ANN001
+async def test_the_wall_screen_streams_its_state_to_supervisors_only(site):  # noqa: ANN001
     async with websockets.connect(site.ws_url + "/ws/wall") as ws:
         await ws.send(json.dumps({"id": "w1", "type": "auth", "access_token": site.login("pick"), "site": "S1"}))
         answer = json.loads(await ws.recv())
@@ -124,13 +124,14 @@ async def test_the_wall_screen_streams_counts_to_supervisors_only(site):  # noqa
         await ws.send(json.dumps({"id": "w1", "type": "auth", "access_token": site.login("sup"), "site": "S1"}))
         assert json.loads(await ws.recv())["type"] == "auth_ok"
         first = json.loads(await ws.recv())
-        assert first["type"] == "wall.counts" and first["data"]["zones"] == []
+        assert first["type"] == "wall.state" and first["data"]["work"] == []
         task_id = make_task(site)
         assert site.as_("sup").post(f"{API}/tasks/{task_id}/assign", json={"username": "pick"}).status_code == 200
         while True:
-            counts = json.loads(await ws.recv())
-            if counts["type"] == "wall.counts" and counts["data"]["workers"]:
+            state = json.loads(await ws.recv())
+            if state["type"] == "wall.state" and state["data"]["work"]:
                 break
-        assert counts["data"]["workers"] == [{"username": "pick", "assigned": 1, "in_progress": 0, "done_today": 0}]
-        assert counts["data"]["zones"] == [{"zone": "-", "pending": 0, "assigned": 1, "in_progress": 0,
-                                            "suspended": 0, "exception": 0}]
+        pick = next(w for w in state["data"]["workers"] if w["username"] == "pick")
+        assert (pick["held"], pick["done_today"], pick["task"]["id"]) == (1, 0, task_id)
+        assert state["data"]["work"] == [{"zone": None, "kind": "move", "pending": 0, "assigned": 1, "in_progress": 0,
+                                          "suspended": 0, "exception": 0}]

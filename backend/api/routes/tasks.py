@@ -14,7 +14,7 @@ from backend.api.deps import (
 from backend.api.schemas import Page, Strict
 from backend.commands.registry import WORKER_ROLES
 from backend.errors import DomainError, Invalid, NotFound
-from backend.models import Container, Location, Product, Site, Task, TourTote, User
+from backend.models import Container, Location, Product, Site, Task, TourTote, User, Zone
 from backend.execution.common import record_refused_scan, verify_location, verify_product
 from backend.execution.picking import check_tote, load_pick
 from backend.execution.replenishing import verify_source
@@ -41,6 +41,9 @@ class TaskOut(BaseModel):
     tote_no: int | None = Field(description="a pick's tote slot on its tour's cart")
     tote: str | None = Field(description="the tote bound to that slot (null until its first pick)")
     assigned_to: int | None
+    assigned_username: str | None = Field(default=None, description="the holder's username")
+    zone: str | None = Field(default=None, description="the task's zone code (null: a task without a zone)")
+    tour_id: int | None = Field(default=None, description="a pick's tour (POST /tours/{id}/reassign moves it all)")
     reference: str
     details: dict[str, Any] | None
     version: int
@@ -55,21 +58,25 @@ def _query():  # noqa: ANN202
                  .where(TourTote.tour_id == Task.tour_id, TourTote.tote_no == Task.tote_no)
                  .correlate(Task).scalar_subquery())
     return (
-        select(Task, Product.sku, src.code, dst.code, dst.check_digits, Container.code, slot_tote)
+        select(Task, Product.sku, src.code, dst.code, dst.check_digits, Container.code, slot_tote, Zone.code,
+               User.username)
         .outerjoin(Product, Product.id == Task.product_id)
         .outerjoin(src, src.id == Task.from_location_id)
         .outerjoin(dst, dst.id == Task.to_location_id)
         .outerjoin(Container, Container.id == Task.container_id)
+        .outerjoin(Zone, Zone.id == Task.zone_id)
+        .outerjoin(User, User.id == Task.assigned_to)
     )
 
 
 def _out(row) -> TaskOut:  # noqa: ANN001
-    task, sku, src, dst, dst_cd, lpn, tote = row
+    task, sku, src, dst, dst_cd, lpn, tote, zone, holder = row
     return TaskOut(
         id=task.id, kind=task.kind, state=task.state, priority=task.priority, sku=sku, quantity=task.quantity,
         lot=task.lot, expiry=task.expiry, from_location=src, to_location=dst, to_check_digits=dst_cd, lpn=lpn,
         tote_no=task.tote_no, tote=tote if task.kind == "pick" else None,
-        assigned_to=task.assigned_to, reference=task.reference, details=task.details, version=task.version,
+        assigned_to=task.assigned_to, assigned_username=holder, zone=zone, tour_id=task.tour_id,
+        reference=task.reference, details=task.details, version=task.version,
         created_at=task.created_at, updated_at=task.updated_at, done_at=task.done_at,
     )
 
@@ -86,6 +93,8 @@ def load_task(session, me, task_id: int, *, lock: bool = False) -> Task:  # noqa
 def list_tasks(
     me: CurrentUser, session: SessionDep, site: str | None = None, kind: str | None = None,
     state: str | None = None, lpn: str | None = None,
+    zone: str | None = Query(default=None, max_length=32, description="a zone code, or 'none' for tasks without one"),
+    assigned_to: str | None = Query(default=None, max_length=64, description="the holder's username"),
     scan: str | None = Query(default=None, max_length=512,
                              description="an LPN label as scanned (AIM prefix, SSCC with or without AI 00): that "
                                          "LPN's tasks; a scan of anything else is a 4xx saying what to scan"),
@@ -101,6 +110,12 @@ def list_tasks(
         conditions.append(Task.state.in_(state.split(",")))
     if lpn:
         conditions.append(Task.container_id.in_(select(Container.id).where(Container.code == lpn)))
+    if zone == "none":
+        conditions.append(Task.zone_id.is_(None))
+    elif zone:
+        conditions.append(Task.zone_id.in_(select(Zone.id).where(Zone.site_id == site_row.id, Zone.code == zone)))
+    if assigned_to:
+        conditions.append(Task.assigned_to.in_(select(User.id).where(User.username == assigned_to)))
     total = session.exec(select(func.count()).select_from(Task).where(*conditions)).one()
     rows = session.exec(_query().where(*conditions).order_by(Task.priority, Task.id).offset(offset).limit(limit)).all()
     return Page(data=[_out(r) for r in rows], count=total)
