@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlmodel import Session
 
 from backend import audit
 from backend.models import Task, Tour, TourTote
@@ -31,41 +31,52 @@ from backend.tasks.states import HELD_STATES
 # Whether someone else holds open picks of the tour (the common answer, no, is one index lookup).
 _OTHERS_HOLD = ("SELECT id FROM task WHERE tour_id = :tour_id AND kind = 'pick' AND state IN ('assigned', 'in_progress') "
                 "AND assigned_to IS NOT NULL AND assigned_to <> :holder LIMIT 1")
+_TOUR_PICKS = "SELECT id, tote_no, state, assigned_to, site_id FROM task WHERE tour_id = :tour_id AND kind = 'pick'"
+_TOUR_SLOTS = "SELECT tote_no, order_id, container_id FROM tour_tote WHERE tour_id = :tour_id ORDER BY tote_no, order_id"
+
+
+def ahead_of_claim(session: Session, tour_id: int, holder: int) -> None:
+    """Send ahead (with the claim's own statements) the read `keep_totes_with_their_cart` starts with."""
+    Raw(session).ahead(_OTHERS_HOLD, tour_id=tour_id, holder=holder)
+
+
+def forget_claim(session: Session, tour_id: int, holder: int) -> None:
+    """The claim of this tour did not happen: drop what `ahead_of_claim` sent."""
+    Raw(session).forget_ahead(_OTHERS_HOLD, tour_id=tour_id, holder=holder)
 
 
 def keep_totes_with_their_cart(session: Session, tour_id: int | None, task_ids: Sequence[int], holder: int, *,
                                actor_id: int | None) -> dict[int, int]:
     """Apply the rule to picks of one tour about to be (or just) given to `holder`: {task id: its new tote slot}."""
-    if tour_id is None or Raw(session).one(_OTHERS_HOLD, tour_id=tour_id, holder=holder) is None:
+    db = Raw(session)
+    if tour_id is None or db.one(_OTHERS_HOLD, tour_id=tour_id, holder=holder) is None:
         return {}
-    members = session.exec(select(Task.id, Task.tote_no).where(
-        Task.id.in_(list(task_ids)), Task.kind == "pick", Task.tour_id == tour_id, Task.tote_no.is_not(None))).all()
-    ids = [task_id for task_id, _ in members]
+    wanted = set(task_ids)
+    picks = db.all(_TOUR_PICKS, tour_id=tour_id)
+    members = [(task_id, tote_no) for task_id, tote_no, _, _, _ in picks if task_id in wanted and tote_no is not None]
     # The cart is with whoever else holds this tour's open picks.
-    others = set(session.exec(select(Task.tote_no).where(
-        Task.tour_id == tour_id, Task.kind == "pick", Task.state.in_(HELD_STATES), Task.id.not_in(ids),
-        Task.assigned_to.is_not(None), Task.assigned_to != holder)).all())
+    others = {tote_no for task_id, tote_no, state, assigned_to, _ in picks
+              if task_id not in wanted and state in HELD_STATES and assigned_to is not None and assigned_to != holder}
     slots = {tote_no for _, tote_no in members}
-    with_tote = set(session.exec(select(TourTote.tote_no).where(
-        TourTote.tour_id == tour_id, TourTote.tote_no.in_(slots), TourTote.container_id.is_not(None))).all())
+    tour_slots = db.all(_TOUR_SLOTS, tour_id=tour_id)
+    with_tote = {tote_no for tote_no, _, container_id in tour_slots if tote_no in slots and container_id is not None}
     on_their_cart = sorted(with_tote | (slots & others))
     if not others or not on_their_cart:
         return {}
-    last = session.exec(select(func.max(TourTote.tote_no)).where(TourTote.tour_id == tour_id)).one() or 0
+    last = max((tote_no for tote_no, _, _ in tour_slots), default=0)
     renumbered: dict[int, int] = {}
     for slot in on_their_cart:
         last += 1
         renumbered[slot] = last
-        for order_id in session.exec(select(TourTote.order_id).where(
-                TourTote.tour_id == tour_id, TourTote.tote_no == slot).order_by(TourTote.order_id)).all():
-            session.add(TourTote(tour_id=tour_id, tote_no=last, order_id=order_id))
+        session.add_all([TourTote(tour_id=tour_id, tote_no=last, order_id=order_id)
+                         for tote_no, order_id, _ in tour_slots if tote_no == slot])
     moved: dict[int, int] = {}
     for slot, new_slot in renumbered.items():
         slot_ids = [task_id for task_id, tote_no in members if tote_no == slot]
         session.execute(update(Task).where(Task.id.in_(slot_ids)).values(tote_no=new_slot))
         moved.update(dict.fromkeys(slot_ids, new_slot))
     session.execute(update(Tour).where(Tour.id == tour_id).values(totes=Tour.totes + len(renumbered)))
-    audit.record(session, user_id=actor_id, site_id=session.get(Tour, tour_id).site_id, action="tour.new_tote_slots",
+    audit.record(session, user_id=actor_id, site_id=picks[0][4], action="tour.new_tote_slots",
                  entity="tour", entity_id=tour_id,
                  after={"holder": holder, "slots": {str(old): new for old, new in renumbered.items()},
                         "tasks": sorted(moved)})
