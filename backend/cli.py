@@ -229,7 +229,10 @@ def cmd_bench_realtime(args: argparse.Namespace) -> int:
     except ValueError:
         print("--think-ms takes MIN,MAX milliseconds, e.g. 500,1100", file=sys.stderr)
         return 2
-    result = run(args.clients, args.database_url, args.seconds, think_ms=think, verbose=args.verbose)
+    if args.walls < 0:
+        print("--walls must be 0 or more", file=sys.stderr)
+        return 2
+    result = run(args.clients, args.database_url, args.seconds, think_ms=think, walls=args.walls, verbose=args.verbose)
     print(json.dumps(result) if args.json else table(result))
     return 0 if result["errors"] == result["lost_events"] == result["duplicate_applies"] == 0 else 1
 
@@ -330,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--think-ms", default="500,1100",
                    help="MIN,MAX: a handheld's pause before each command (the offered load; default 500,1100)")
+    p.add_argument("--walls", type=int, default=0,
+                   help="supervisor wall screens watching /ws/wall during the run; reports the wall's update delay "
+                        "after a pick (default 0)")
     p.add_argument("--verbose", action="store_true", help="progress and the server's log on stderr")
     p.set_defaults(func=cmd_bench_realtime)
     return parser

@@ -18,7 +18,11 @@ reservation, moves the task, tour and order on and writes device events.
 Finishing a tour pushes the next one. Supervisors reassign held tasks
 meanwhile over HTTP (a pick confirmed on a task moved away meanwhile is
 still booked, as a conflict); a few commands are sent again with the same
-id, as an outbox replay would.
+id, as an outbox replay would. With ``walls`` > 0, that many supervisor wall
+screens watch the site on /ws/wall throughout, and the run reports how long
+a confirmed pick takes to show on them (``wall_update_ms``: from the pick's
+acknowledgement at the handheld to the first wall.state with the picker's
+done_today counted up).
 """
 
 from __future__ import annotations
@@ -120,7 +124,8 @@ def duplicate_applies(database_url: str) -> dict:
 
 
 def run(clients: int = 300, database_url: str | None = None, seconds: float = 30.0, *, think_ms: tuple[int, int] =
-        (500, 1100), supervisors: int | None = None, echo_clients: int = 10, verbose: bool = False) -> dict:
+        (500, 1100), supervisors: int | None = None, echo_clients: int = 10, walls: int = 0,
+        verbose: bool = False) -> dict:
     supervisors = supervisors if supervisors is not None else max(1, clients // 150)
     database = ScratchDatabase(database_url)
     secret = secrets.token_urlsafe(32)
@@ -154,7 +159,7 @@ def run(clients: int = 300, database_url: str | None = None, seconds: float = 30
             raise RuntimeError(f"{exc}; server log (tail):\n{tail}") from exc
         config = {"base_url": f"http://127.0.0.1:{port}", "ws_url": f"ws://127.0.0.1:{port}", "seconds": seconds,
                   "think_ms": list(think_ms), "warm_up_seconds": warm_up_seconds(think_ms),
-                  "echo_clients": echo_clients, "handhelds": seeded["handhelds"],
+                  "echo_clients": echo_clients, "walls": walls, "handhelds": seeded["handhelds"],
                   "supervisors": seeded["supervisors"], "gtins": seeded["gtins"]}
         config_path = Path(work_dir.name) / "clients.json"
         config_path.write_text(json.dumps(config))
@@ -183,6 +188,8 @@ def run(clients: int = 300, database_url: str | None = None, seconds: float = 30
             "command_rtt_ms": measured["command_rtt_ms"],
             "push_ms": measured["push_ms"],
             "echo_rtt_ms": measured["echo_rtt_ms"],
+            "walls": walls,
+            "wall_update_ms": measured["wall_update_ms"],
             "errors": measured["errors"],
             "lost_events": measured["lost_events"],
             "duplicate_applies": checks["duplicate_applies"],
@@ -222,6 +229,8 @@ def table(result: dict) -> str:
         ("command RTT p50 / p99 ms", "{p50} / {p99}".format(**result["command_rtt_ms"])),
         ("push p50 / p99 ms", "{p50} / {p99}".format(**result["push_ms"])),
         ("echo RTT p50 / p99 ms", "{p50} / {p99}".format(**result["echo_rtt_ms"])),
+        *([("walls", result["walls"]), ("wall update p50 / p99 ms", "{p50} / {p99}".format(**result["wall_update_ms"]))]
+          if result.get("wall_update_ms") else []),
         ("errors", result["errors"]), ("lost events", result["lost_events"]),
         ("duplicate applies", result["duplicate_applies"]),
     ]

@@ -18,10 +18,11 @@ current ``seq`` too. A client keeps the highest seq it saw and sends it as ``aft
 
 Cost. A site's state is read by one `SiteWall` (backend.realtime.hub wakes it when the site's work changes)
 and the same serialized message goes to every wall of the site: twenty walls cost one read, not twenty. The
-read runs off the event loop in a read session, at most every `MIN_INTERVAL` seconds, and at least every
-`REFRESH` seconds anyway (idle times and the last hour's rates move on their own); a message goes out only
-when the state differs from the last one sent. The at-risk orders, suggestions and KPIs (backend.insights)
-are read at most every `SLOW_EVERY` seconds.
+read runs off the event loop in a read session, at most every `MIN_INTERVAL` seconds (on a site so busy
+that a read takes long, reading takes at most a `READ_SHARE`-th of the time), and at least every `REFRESH`
+seconds anyway (idle times and the last hour's rates move on their own); a message goes out only when the
+state differs from the last one sent. The at-risk orders, suggestions and KPIs (backend.insights) are read
+at most every `SLOW_EVERY` seconds.
 
 Alerts. An order that newly appears among the orders at risk, or a suggestion that newly appears, is sent as
 a wall.alert (not for what is already there when the server starts: the state shows it). Other code raises
@@ -75,6 +76,7 @@ log = logging.getLogger("wes.realtime.wall")
 WALL_ROLES = ("supervisor", "admin")
 FLOOR_ROLES = ("picker", "receiver", "packer")
 MIN_INTERVAL = 0.25
+READ_SHARE = 3
 REFRESH = 5.0
 SLOW_EVERY = 5.0
 EXCEPTIONS_SHOWN = 50
@@ -381,7 +383,12 @@ class SiteWall:
 
     def leave(self, connection: "WallConnection") -> None:
         self.connections.discard(connection)
-        if not self.connections and self._task is not None:
+        if not self.connections:
+            self.stop()
+
+    def stop(self) -> None:
+        """No wall watches any more: stop reading (the seq and the kept alerts stay for the next wall)."""
+        if self._task is not None:
             self._task.cancel()
             self._task = None
 
@@ -402,11 +409,13 @@ class SiteWall:
                     raise
                 except Exception:  # the database restarted, say: keep the walls and read again later
                     log.exception("reading the wall state of site %s failed", self.site_id)
+                took = time.monotonic() - started
                 try:
                     await asyncio.wait_for(self._changed.wait(), timeout=REFRESH)
                 except TimeoutError:
                     pass
-                wait = MIN_INTERVAL - (time.monotonic() - started)
+                # A busy site changes all the time: reading it never takes more than 1/READ_SHARE of the time.
+                wait = max(MIN_INTERVAL, READ_SHARE * took) - (time.monotonic() - started)
                 if wait > 0:
                     await asyncio.sleep(wait)
         finally:
@@ -480,8 +489,7 @@ class Walls:
         for site in self.sites.values():
             for connection in tuple(site.connections):
                 connection.close(1001, "server stopping")
-            if site._task is not None:
-                site._task.cancel()
+            site.stop()
         self._loop = None
 
     def site(self, site_id: int) -> SiteWall:

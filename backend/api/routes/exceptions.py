@@ -61,13 +61,17 @@ def list_exceptions(
     return Page(data=[_out(e) for e in rows], count=total)
 
 
-@router.get("/{exception_id}", response_model=ExceptionOut)
-def get_exception(exception_id: int, me: CurrentUser, session: SessionDep) -> ExceptionOut:
+def _load(session, me: Principal, exception_id: int) -> WarehouseException:  # noqa: ANN001
     exc = session.get(WarehouseException, exception_id)
     if exc is None:
         raise NotFound(f"exception {exception_id} not found", code="unknown_exception")
     ensure_site_access(me, exc.site_id, f"exception {exception_id}", code="unknown_exception")
-    return _out(exc)
+    return exc
+
+
+@router.get("/{exception_id}", response_model=ExceptionOut)
+def get_exception(exception_id: int, me: CurrentUser, session: SessionDep) -> ExceptionOut:
+    return _out(_load(session, me, exception_id))
 
 
 class StockLine(BaseModel):
@@ -92,10 +96,7 @@ class ExceptionDetailOut(ExceptionOut):
 @router.get("/{exception_id}/detail", response_model=ExceptionDetailOut)
 def exception_detail_route(exception_id: int, me: CurrentUser, session: SessionDep) -> ExceptionDetailOut:
     """The exception with who raised it, where, what was scanned, and the stock before and after approving."""
-    exc = session.get(WarehouseException, exception_id)
-    if exc is None:
-        raise NotFound(f"exception {exception_id} not found", code="unknown_exception")
-    ensure_site_access(me, exc.site_id, f"exception {exception_id}", code="unknown_exception")
+    exc = _load(session, me, exception_id)
     detail = exception_detail(session, exc)
     return ExceptionDetailOut(**_out(exc).model_dump(), **{k: v for k, v in detail.items() if k in _DETAIL_ONLY},
                               resolved_by_name=detail["resolved_by"])
