@@ -7,7 +7,7 @@
  * cache-first. /api/ and /ws/ are never cached.
  */
 
-const SHELL_VERSION = "v4";
+const SHELL_VERSION = "v5";
 const SHELL_CACHE = `wes-shell-${SHELL_VERSION}`;
 const SHELL_FILES = [
   "./",
@@ -45,6 +45,13 @@ const SHELL_FILES = [
   "wall/index.html",
   "wall/wall.js",
   "wall/wall.css",
+  "wall/wall-link.js",
+  "wall/wall-panels.js",
+  "wall/floor-map.js",
+  "wall/desk.js",
+  "wall/desk-task.js",
+  "wall/desk-waves.js",
+  "wall/desk-details.js",
 ];
 
 self.addEventListener("install", (event) => {

@@ -53,11 +53,17 @@ class ExceptionPanel extends HTMLElement {
         <dt>Who</dt><dd>${esc(e.who || "—")}</dd>
         <dt>Where</dt><dd>${esc(e.where || "—")}</dd>
         <dt>Scanned</dt><dd>${esc(quantity(e.scanned))}</dd>
-        <dt>Stock before</dt><dd class="stock-before">${esc(quantity(e.stock_before))}</dd>
-        <dt>Stock after</dt><dd class="stock-after">${esc(quantity(e.stock_after))}</dd>
+        <dt>Stock ${open ? "now" : "before"}</dt><dd class="stock-before">${esc(quantity(e.stock_before))}</dd>
+        <dt>${open ? "If approved" : "Stock after"}</dt><dd class="stock-after">${esc(quantity(e.stock_after))}</dd>
         <dt>Raised</dt><dd>${esc(clock(e.created_at))}${e.task_id ? ` · task <button type="button" class="link" data-task-link="${e.task_id}">#${e.task_id}</button>` : ""}</dd>
         ${e.resolution_note ? `<dt>Note</dt><dd>${esc(e.resolution_note)}</dd>` : ""}
+        ${e.resolved_by_name ? `<dt>${esc(e.state)} by</dt><dd>${esc(e.resolved_by_name)}</dd>` : ""}
       </dl>
+      ${(e.stock_lines || []).length > 1 ? `<table class="stock-lines"><thead><tr><th>product</th><th>lot</th>
+        <th>at</th><th>before</th><th>after</th></tr></thead><tbody>${e.stock_lines.map((l) => `<tr>
+        <th scope="row">${esc(l.sku)}</th><td>${esc(l.lot || "—")}</td><td>${esc(l.location)}</td>
+        <td>${l.before}</td><td>${l.after}</td></tr>`).join("")}</tbody></table>` : ""}
+      ${open && e.effect ? `<p class="effect">${esc(e.effect)}</p>` : ""}
       ${open ? `<label class="note">Note <textarea rows="2" maxlength="500"
           placeholder="why (kept in the audit trail)">${esc(note)}</textarea></label>
         <div class="actions"><button type="button" class="primary" data-act="approve">Approve</button>
@@ -99,7 +105,8 @@ class WorkerPanel extends HTMLElement {
 
   async load() {
     try {
-      const workers = (await this.desk.api.get("/workers", { site: this.desk.site })).data;
+      const [workers] = await Promise.all([this.desk.api.get("/workers", { site: this.desk.site }).then((p) => p.data),
+        this.desk.zonesReady]);
       this.worker = workers.find((w) => w.username === this.selection.username) || null;
     } catch (err) {
       this.innerHTML = `<p class="empty">${esc(err.message)}</p>`;
@@ -184,12 +191,12 @@ class LocationPanel extends HTMLElement {
     const codes = this.selection.codes;
     const count = l.last_count;
     this.innerHTML = `
-      <h3>${esc(l.code)}</h3>
+      <h3>${esc(l.code)} <span class="muted">${esc(l.kind.replace(/_/g, " "))}${l.zone ? ` · zone ${esc(l.zone)}` : ""}</span></h3>
       ${codes.length > 1 ? `<div class="codes">${codes.map((c) => `<button type="button" data-code="${esc(c)}"
         class="${c === l.code ? "selected" : ""}">${esc(c)}</button>`).join("")}</div>` : ""}
       <h4>Stock</h4>
       ${l.stock.length ? `<table class="stock"><thead><tr><th>product</th><th>lot</th><th>on hand</th><th>reserved</th></tr></thead>
-        <tbody>${l.stock.map((q) => `<tr><th scope="row">${esc(q.sku)}</th><td>${esc(q.lot || "—")}</td>
+        <tbody>${l.stock.map((q) => `<tr><th scope="row">${esc(q.sku)}${q.lpn ? ` <span class="muted">${esc(q.lpn)}</span>` : ""}</th><td>${esc(q.lot || "—")}</td>
           <td>${q.quantity}</td><td>${q.reserved}</td></tr>`).join("")}</tbody></table>` : `<p class="empty">empty</p>`}
       <h4>Open tasks</h4>
       ${l.open_tasks.length ? `<ul class="open-tasks">${l.open_tasks.map((t) => `<li><button type="button" class="link"
@@ -197,7 +204,8 @@ class LocationPanel extends HTMLElement {
         ${t.assigned_to ? `· ${esc(t.assigned_to)}` : ""}</li>`).join("")}</ul>` : `<p class="empty">none</p>`}
       <h4>Last count</h4>
       <p>${count ? `${esc(clock(count.at))} ${count.at ? `(${duration((Date.now() - new Date(count.at)) / 1000)} ago)` : ""}
-        by ${esc(count.by || "—")} · variance ${esc(String(count.variance ?? 0))}` : `<span class="empty">never counted</span>`}</p>`;
+        by ${esc(count.by || "—")} · ${count.variance === null ? "being recounted" : `variance ${count.variance > 0 ? "+" : ""}${count.variance}`}
+        · ${esc(count.status.replace(/_/g, " "))}` : `<span class="empty">never counted</span>`}</p>`;
   }
 }
 

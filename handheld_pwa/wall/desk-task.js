@@ -122,7 +122,9 @@ class TaskPanel extends HTMLElement {
     if (button.dataset.act === "choose") {
       await this.loadCandidates();
       this.#drawCandidates();
-      this.querySelector(".candidate:not([disabled])")?.focus();
+      const first = this.querySelector(".candidate:not([disabled])");
+      first?.focus({ preventScroll: true });
+      this.querySelector(".candidates").scrollIntoView({ block: "nearest" });
     } else if (button.dataset.username) {
       const username = button.dataset.username;
       this.candidates = null;

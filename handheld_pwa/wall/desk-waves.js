@@ -10,7 +10,7 @@
 
 import { esc } from "../lib/dom.js";
 import { tourColour } from "./floor-map.js";
-import { clock, duration } from "./wall-panels.js";
+import { clock, count, duration } from "./wall-panels.js";
 
 const LEFT_OUT = { no_lines: "nothing left to pick", unit_exceeds_tote: "an item does not fit a tote",
   order_exceeds_cart: "too big for one cart" };
@@ -25,8 +25,6 @@ class WavePlanner extends HTMLElement {
     this.wave = null;
     this.preview = null;
     this.planned = [];
-    const zones = this.desk.zones.length ? this.desk.zones
-      : [...new Set((this.desk.state.work || []).map((r) => r.zone).filter(Boolean))].sort();
     this.innerHTML = `
       <form class="wave-form">
         <div class="row">
@@ -40,8 +38,7 @@ class WavePlanner extends HTMLElement {
           <label>Cut-off to <input name="cut_off_to" type="datetime-local"></label>
         </div>
         <fieldset class="zones"><legend>Zones <span class="muted">(none ticked: any zone)</span></legend>
-          ${zones.map((z) => `<label class="check"><input type="checkbox" name="zones" value="${esc(z)}">${esc(z)}</label>`).join("")
-            || `<span class="muted">no zones known</span>`}</fieldset>
+          <span class="zone-boxes"></span></fieldset>
         <button type="submit" class="primary">Plan wave</button>
       </form>
       <div class="wave-preview"></div>
@@ -51,6 +48,10 @@ class WavePlanner extends HTMLElement {
       this.plan(new FormData(e.target));
     });
     this.addEventListener("click", (e) => this.#click(e));
+    this.desk.zonesReady.then((zones) => {
+      this.querySelector(".zone-boxes").innerHTML = zones.map((z) => `<label class="check"><input type="checkbox"
+        name="zones" value="${esc(z)}">${esc(z)}</label>`).join("") || `<span class="muted">the site has no zones</span>`;
+    });
     this.loadPlanned();
   }
 
@@ -71,7 +72,8 @@ class WavePlanner extends HTMLElement {
       cart: { totes: number("totes") || 12 },
     };
     const wave = await this.desk.act("Plan a wave", () => this.desk.api.post("/waves", body),
-      { done: (w) => `Wave ${w.id} planned: ${w.orders} orders, ${w.lines} lines in ${w.tours} tours. Release it or discard it.` });
+      { done: (w) => `Wave ${w.id} planned: ${count(w.orders, "order")}, ${count(w.lines, "line")} in ${count(w.tours, "tour")}. `
+        + "Release it or discard it." });
     if (wave) await this.show(wave);
   }
 
@@ -98,8 +100,8 @@ class WavePlanner extends HTMLElement {
     const plans = new Map((w.tour_plan || []).map((t) => [t.number, t]));
     box.innerHTML = `
       <div class="wave-summary" data-wave="${w.id}"><h3>Wave ${w.id} <span class="state">${esc(w.status)}</span></h3>
-        <p>${w.orders} orders · ${w.lines} lines · ${w.tours} tours · ${Math.round(w.distance_m)} m walking ·
-          about ${duration(w.seconds)}</p>
+        <p>${count(w.orders, "order")} · ${count(w.lines, "line")} · ${count(w.tours, "tour")} ·
+          ${Math.round(w.distance_m)} m walking · about ${duration(w.seconds)}</p>
         ${this.preview.error ? `<p class="empty">No walking paths: ${esc(this.preview.error)}</p>` : ""}
         ${(w.unplanned || []).length ? `<p class="bad">${w.unplanned.length} orders left out:
           ${w.unplanned.slice(0, 5).map((u) => `order ${u.order_id} (${esc(LEFT_OUT[u.reason] || u.reason)})`).join("; ")}</p>` : ""}
@@ -108,7 +110,7 @@ class WavePlanner extends HTMLElement {
             const plan = plans.get(t.number) || {};
             return `<tr data-tour="${t.number}"><th scope="row"><i class="swatch" style="background:${tourColour(i)}"></i>Tour ${t.number}</th>
               <td>${(plan.orders || t.orders || []).length}</td><td>${plan.picks ?? "—"}</td>
-              <td>${Math.round(t.metres)}</td><td>${Math.round(t.minutes)}</td></tr>`;
+              <td>${Math.round(t.metres)}</td><td>${t.minutes < 10 ? t.minutes.toFixed(1) : Math.round(t.minutes)}</td></tr>`;
           }).join("") || `<tr><td class="empty" colspan="5">no tours: no order matched</td></tr>`}</tbody></table>
         ${w.status === "planned" ? `<div class="actions"><button type="button" class="primary" data-act="release">Release wave ${w.id}</button>
           <button type="button" data-act="discard">Discard</button></div>` : ""}
@@ -124,7 +126,8 @@ class WavePlanner extends HTMLElement {
       return;
     }
     box.innerHTML = this.planned.length ? `<ul class="planned">${this.planned.map((w) => `
-      <li><button type="button" data-show="${w.id}">Wave ${w.id}: ${w.orders} orders, ${w.lines} lines, ${w.tours} tours
+      <li><button type="button" data-show="${w.id}">Wave ${w.id}: ${count(w.orders, "order")}, ${count(w.lines, "line")},
+        ${count(w.tours, "tour")}
         <span class="muted">planned ${esc(clock(w.created_at))}</span></button></li>`).join("")}</ul>`
       : `<p class="empty">none</p>`;
   }
@@ -142,7 +145,7 @@ class WavePlanner extends HTMLElement {
     } else if (button.dataset.act === "release") {
       const id = this.wave.id;
       const wave = await desk.act(`Release wave ${id}`, () => desk.api.post(`/waves/${id}/release`),
-        { done: (w) => `Wave ${w.id} released: ${w.lines} lines in ${w.tours} tours are on the floor.` });
+        { done: (w) => `Wave ${w.id} released: ${count(w.lines, "line")} in ${count(w.tours, "tour")} on the floor.` });
       if (wave) this.#clear();
     } else if (button.dataset.act === "discard") {
       const id = this.wave.id;

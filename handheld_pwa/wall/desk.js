@@ -27,6 +27,7 @@ const TABS = [
 const HEAT_PERIODS = { none: ["no heat", 0], hour: ["last hour", 3600], today: ["today", null],
   week: ["last 7 days", 7 * 86400] };
 const TASKS_REFRESH_MS = 2000; // at most this often when the wall state says work moved
+const NOTICE_SHOWN_MS = 10000;
 
 /** A path the server gave as /api/v1/…, as WesApi wants it (relative to /api/v1). */
 export function apiPath(path) {
@@ -43,7 +44,8 @@ class Desk extends HTMLElement {
     this.zones = [];
     this.innerHTML = `
       <section class="kpis compact"></section>
-      <p class="desk-notice" role="alert" data-kind="none"></p>
+      <div class="desk-notice" role="alert" data-kind="none"><span class="text"></span>
+        <button type="button" class="dismiss" aria-label="Dismiss">✕</button></div>
       <div class="desk-grid">
         <section class="panel d-workers"><h2>Workers</h2>
           <p class="hint">Click a worker for their work and settings; drop a task on a worker to give it to them.</p>
@@ -63,6 +65,9 @@ class Desk extends HTMLElement {
       <dialog class="confirm"><form method="dialog"><p class="question"></p>
         <div class="buttons"><button value="no" class="secondary">Keep it</button>
         <button value="yes" class="danger">Yes</button></div></form></dialog>`;
+    this.querySelector(".desk-notice .dismiss").addEventListener("click", () => {
+      this.querySelector(".desk-notice").dataset.kind = "none";
+    });
     this.floorMap = this.querySelector("wes-floor-map");
     this.floorMap.addEventListener("location-pick", (e) => this.select({ type: "location", codes: e.detail.codes }));
     this.querySelector(".heat-period").addEventListener("change", (e) => this.loadHeat(e.target.value));
@@ -70,7 +75,7 @@ class Desk extends HTMLElement {
     this.ctx.addEventListener("wall-state", this.onWallState);
     this.#wireWorkers();
     this.#wireTabBody();
-    this.loadZones();
+    this.zonesReady = this.loadZones();
     if (this.ctx.state) this.drawState();
   }
 
@@ -86,16 +91,20 @@ class Desk extends HTMLElement {
   route(hash) {
     const tab = hash.split("/")[1];
     this.tab = TABS.some(([id]) => id === tab) ? tab : "tasks";
+    this.dataset.tab = this.tab; // (the Waves tab gives the floor map more room for the tours' walks)
     for (const a of this.querySelectorAll(".tabs a")) a.setAttribute("aria-selected", String(a.dataset.tab === this.tab));
     this.drawTab();
   }
 
   // --- saying what happened ------------------------------------------------------------------------
 
+  /** A notice over the KPI strip: news goes after a while, a refusal stays until dismissed or the next notice. */
   say(text, kind = "info") {
     const el = this.querySelector(".desk-notice");
-    el.textContent = text;
+    el.querySelector(".text").textContent = text;
     el.dataset.kind = kind;
+    clearTimeout(this.noticeTimer);
+    if (kind !== "error") this.noticeTimer = setTimeout(() => { el.dataset.kind = "none"; }, NOTICE_SHOWN_MS);
   }
 
   /**
@@ -174,12 +183,18 @@ class Desk extends HTMLElement {
     this.querySelector(".kpis").innerHTML = kpiStrip(state);
     const box = this.querySelector(".workers-box");
     keepFocus(box, () => { box.innerHTML = workersTable(state.workers, { desk: true }); });
-    const counts = { exceptions: (state.exceptions || []).length, "at-risk": (state.at_risk || []).length };
+    const counts = { exceptions: state.exceptions_open ?? (state.exceptions || []).length,
+      "at-risk": (state.at_risk || []).length, suggestions: (state.suggestions || []).length };
     for (const a of this.querySelectorAll(".tabs a")) {
       const n = counts[a.dataset.tab];
       a.querySelector(".count").textContent = n ? String(n) : "";
     }
     if (["exceptions", "at-risk", "board"].includes(this.tab)) keepFocus(this, () => this.drawTab());
+    if (this.tab === "suggestions" && state.suggestions) {
+      this.suggestions = state.suggestions;
+      this.suggestionsError = null;
+      this.#drawSuggestions();
+    }
     if (this.tab === "tasks") this.#scheduleTasks();
     const released = this.querySelector(".released-waves");
     if (released) released.innerHTML = wavesList(state.waves, { desk: true });
@@ -315,15 +330,13 @@ class Desk extends HTMLElement {
   // --- the tasks tab ------------------------------------------------------------------------------------
 
   #drawTaskTab(body) {
-    const zones = [...new Set((this.state.work || []).map((r) => r.zone).filter(Boolean)), ...this.zones]
-      .filter((z, i, all) => all.indexOf(z) === i).sort();
     const workers = (this.state.workers || []).map((w) => w.username);
     const option = (value, label, current) => `<option value="${esc(value)}"${value === current ? " selected" : ""}>${esc(label)}</option>`;
     const f = this.filters;
     body.innerHTML = `
       <form class="task-filters">
         <label>Zone <select name="zone">${option("", "any zone", f.zone)}${option("none", "no zone", f.zone)}
-          ${zones.map((z) => option(z, z, f.zone)).join("")}</select></label>
+          ${f.zone && f.zone !== "none" ? option(f.zone, f.zone, f.zone) : ""}</select></label>
         <label>Kind <select name="kind">${option("", "any kind", f.kind)}
           ${TASK_KINDS.map((k) => option(k, kindLabel(k), f.kind)).join("")}</select></label>
         <label>State <select name="state">${option(OPEN_STATES.join(","), "open", f.state)}
@@ -334,18 +347,26 @@ class Desk extends HTMLElement {
       <p class="task-count hint"></p>
       <table class="tasks"><thead><tr><th>task</th><th>state</th><th>zone</th><th>where</th>
         <th>what</th><th>order / ref</th><th>held by</th><th>prio</th></tr></thead><tbody></tbody></table>`;
+    this.zonesReady.then((zones) => {
+      const select = body.querySelector(".task-filters select[name=zone]");
+      if (!select) return;
+      select.innerHTML = [option("", "any zone", f.zone), option("none", "no zone", f.zone),
+        ...zones.map((z) => option(z, z, this.filters.zone))].join("");
+    });
     body.querySelector(".task-filters").addEventListener("change", (e) => {
       this.filters = { ...this.filters, [e.target.name]: e.target.value };
       this.loadTasks();
     });
   }
 
+  /** The site's zone codes (for the filters, the wave form and worker settings). */
   async loadZones() {
     try {
-      this.zones = (await this.api.get("/zones", { site: this.site })).data.map((z) => z.code);
+      this.zones = (await this.api.get("/zones", { site: this.site })).data.map((z) => z.code).sort();
     } catch {
       this.zones = [];
     }
+    return this.zones;
   }
 
   async loadTasks() {
@@ -385,13 +406,14 @@ class Desk extends HTMLElement {
 
   #taskRows() {
     return this.tasks.map((t) => {
-      const where = [t.from_location, t.to_location].filter(Boolean).join(" → ") || "—";
+      const where = [t.from_location, t.to_location].filter(Boolean).map((c) => `<span class="nowrap">${esc(c)}</span>`)
+        .join(" → ") || "—";
       const what = t.sku ? `${t.sku}${t.quantity ? ` × ${t.quantity}` : ""}` : t.lpn || "";
       return `<tr data-task="${t.id}" data-version="${t.version}" tabindex="0" draggable="true" class="pickable"
         title="Select; or drag onto a worker">
         <th scope="row">#${t.id} <span class="task-kind">${esc(t.kind)}</span></th>
         <td><span class="state s-${esc(t.state)}">${esc(STATE_LABEL[t.state] || t.state)}</span></td>
-        <td>${esc(t.zone ?? "—")}</td><td>${esc(where)}</td><td>${esc(what)}</td><td>${esc(t.reference || "")}</td>
+        <td>${esc(t.zone ?? "—")}</td><td class="where">${where}</td><td>${esc(what)}</td><td>${esc(t.reference || "")}</td>
         <td class="holder">${esc(t.holder || "—")}</td><td>${t.priority}</td></tr>`;
     }).join("") || `<tr><td class="empty" colspan="8">no task matches</td></tr>`;
   }
@@ -399,21 +421,32 @@ class Desk extends HTMLElement {
   // --- suggestions ---------------------------------------------------------------------------------
 
   async loadSuggestions() {
-    const box = this.querySelector(".suggestions");
-    if (!box) return;
     try {
       this.suggestions = (await this.api.get("/anomalies", { site: this.site })).data;
+      this.suggestionsError = null;
     } catch (err) {
-      box.innerHTML = `<p class="empty">No suggestions: ${esc(err.message)}</p>`;
+      this.suggestionsError = err.message;
+    }
+    this.#drawSuggestions();
+  }
+
+  #drawSuggestions() {
+    const box = this.querySelector(".suggestions");
+    if (!box) return;
+    if (this.suggestionsError) {
+      box.innerHTML = `<p class="empty">No suggestions: ${esc(this.suggestionsError)}</p>`;
       return;
     }
-    box.innerHTML = `<p class="hint">Unusual short picks and count variances by location or product, and what to
-      check.</p>` + (this.suggestions.length ? `<ul class="suggestion-list">${this.suggestions.map((s, i) => `
-      <li data-subject="${esc(s.subject)}"><div><strong>${esc(s.subject)}</strong>
-        <span class="muted">${esc(s.kind.replace(/_/g, " "))}</span></div><div class="reason">${esc(s.reason)}</div>
-        ${s.action && s.action.method && s.action.path ? `<button type="button" class="act" data-suggestion="${i}">${esc(s.action.label)}</button>`
-          : s.action && s.action.label ? `<span class="suggest">→ ${esc(s.action.label)}</span>` : ""}</li>`).join("")}</ul>`
-      : `<p class="empty">Nothing unusual today.</p>`);
+    const list = this.suggestions || [];
+    keepFocus(box, () => {
+      box.innerHTML = `<p class="hint">Locations that keep shorting and products whose counts keep differing, and
+        what to check. A button does that one thing.</p>` + (list.length ? `<ul class="suggestion-list">${list.map((s, i) => `
+        <li data-subject="${esc(s.subject)}"><div><strong>${esc(s.subject)}</strong>
+          <span class="muted">${esc(s.kind.replace(/_/g, " "))}</span></div><div class="reason">${esc(s.reason)}</div>
+          ${s.action && s.action.method && s.action.path ? `<button type="button" class="act" data-suggestion="${i}">${esc(s.action.label)}</button>`
+            : s.action && s.action.label ? `<span class="suggest">→ ${esc(s.action.label)}</span>` : ""}</li>`).join("")}</ul>`
+        : `<p class="empty">Nothing unusual.</p>`);
+    });
   }
 
   // --- heat ----------------------------------------------------------------------------------------

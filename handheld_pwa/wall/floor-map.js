@@ -17,8 +17,9 @@
 
 import { esc } from "../lib/dom.js";
 
-export const TOUR_COLOURS = ["#ffbf00", "#4fc3f7", "#ff6e6e", "#6cf08a", "#ce93d8", "#ffab91", "#80cbc4", "#fff59d",
-  "#90caf9", "#f48fb1"];
+// Tours' colours: none is a location kind's colour (pick faces are light blue), each clear on black.
+export const TOUR_COLOURS = ["#ffbf00", "#ff4081", "#b2ff59", "#ea80fc", "#ffffff", "#ff6e40", "#18ffff", "#ffd180",
+  "#8c9eff", "#a7ffeb"];
 const KIND_RANK = ["pick_face", "pack", "ship", "dock", "staging", "quarantine", "reserve"];
 const KIND_NAME = { pick_face: "pick face", reserve: "reserve", dock: "dock", pack: "pack", ship: "ship",
   staging: "staging", quarantine: "quarantine" };
@@ -103,29 +104,32 @@ class FloorMap extends HTMLElement {
     const workers = this.#workers(f);
     const parts = [this.#aisles(f), this.#locations(f), this.#paths(f), workers];
     this.svg.innerHTML = parts.join("");
+    this.svg.classList.toggle("previewing", this._paths.length > 0); // the walks stand out, the racks step back
     this.#legend();
   }
 
   #aisles(f) {
     const heat = new Map(((this._heat && this._heat.aisles) || []).map((a) => [a.aisle, a.picks]));
     const most = Math.max(1, ...heat.values());
-    const half = Math.max(6, 0.8 * f.scale); // a band at least 12 px wide
+    const half = Math.max(6, 0.8 * f.scale); // a band at least 12 px wide, its faces' depth on a big plan
+    const end = Math.min(half, 10); // and only a little past its first and last bay
     return (this._layout.aisles || []).map((a) => {
-      const x0 = f.x(Math.min(a.x0, a.x1)) - half;
-      const x1 = f.x(Math.max(a.x0, a.x1)) + half;
-      const y0 = f.y(Math.max(a.y0, a.y1)) - half;
-      const y1 = f.y(Math.min(a.y0, a.y1)) + half;
+      const across = Math.abs(a.x1 - a.x0) < Math.abs(a.y1 - a.y0); // the usual: an aisle runs along y
+      const x0 = f.x(Math.min(a.x0, a.x1)) - (across ? half : end);
+      const x1 = f.x(Math.max(a.x0, a.x1)) + (across ? half : end);
+      const y0 = f.y(Math.max(a.y0, a.y1)) - (across ? end : half);
+      const y1 = f.y(Math.min(a.y0, a.y1)) + (across ? end : half);
       const picks = heat.get(a.aisle);
       const level = picks ? picks / most : 0;
       const fill = this._heat ? `rgba(255, ${Math.round(190 - 150 * level)}, 0, ${0.15 + 0.75 * level})` : "#1d2733";
       const cx = (x0 + x1) / 2;
-      const count = this._heat ? f.labels.place(String(picks || 0), 15, [[cx, y0 - 8]], "middle") : null;
+      const count = picks ? f.labels.place(String(picks), 15, [[cx, y0 - 8]], "middle") : null;
       const name = f.labels.place(a.aisle, 15, this._heat ? [[cx, y0 - 26]] : [[cx, y0 - 8], [cx, y0 - 26]], "middle");
       return `<g class="aisle" data-aisle="${esc(a.aisle)}"${this._heat ? ` data-picks="${picks || 0}"` : ""}>
         <title>${esc(a.aisle)}${this._heat ? `: ${picks || 0} picks` : ""}</title>
         <rect x="${x0}" y="${y0}" width="${x1 - x0}" height="${y1 - y0}" rx="4" fill="${fill}"></rect>
         ${name ? `<text class="aisle-label" x="${name.x}" y="${name.y}" text-anchor="middle">${esc(a.aisle)}</text>` : ""}
-        ${count ? `<text class="aisle-label heat-count" x="${count.x}" y="${count.y}" text-anchor="middle">${picks || 0}</text>` : ""}</g>`;
+        ${count ? `<text class="aisle-label heat-count" x="${count.x}" y="${count.y}" text-anchor="middle">${picks}</text>` : ""}</g>`;
     }).join("");
   }
 
@@ -159,7 +163,7 @@ class FloorMap extends HTMLElement {
       const colour = tour.colour || tourColour(i);
       const [sx, sy] = points[0].split(",").map(Number);
       return `<g class="tour-path" data-tour="${esc(tour.number)}">
-        <polyline points="${points.join(" ")}" fill="none" stroke="${colour}" stroke-width="4"
+        <polyline points="${points.join(" ")}" fill="none" stroke="${colour}" stroke-width="5"
           stroke-linejoin="round" stroke-linecap="round" opacity="0.9"></polyline>
         <circle cx="${sx}" cy="${sy}" r="9" fill="${colour}"></circle>
         <text class="tour-no" x="${sx}" y="${sy + 5}" text-anchor="middle">${esc(tour.number)}</text></g>`;
@@ -186,7 +190,10 @@ class FloorMap extends HTMLElement {
     const items = KIND_RANK.filter((k) => kinds.has(k))
       .map((k) => `<span class="key"><i class="swatch k-${k}"></i>${KIND_NAME[k]}</span>`);
     if (this._workers.some((w) => w.last_scan)) items.push(`<span class="key"><i class="swatch worker"></i>last scan</span>`);
-    if (this._heat) items.push(`<span class="key"><i class="swatch heat"></i>${esc(this._heat.label || "picks per aisle")}</span>`);
+    if (this._heat) {
+      const none = !(this._heat.aisles || []).some((a) => a.picks);
+      items.push(`<span class="key"><i class="swatch heat"></i>${esc(this._heat.label || "picks per aisle")}${none ? ": none yet" : ""}</span>`);
+    }
     this.querySelector(".map-legend").innerHTML = items.join("");
   }
 }

@@ -110,6 +110,7 @@ export class WallLink extends EventTarget {
     }
     if (message.type === "auth_ok") {
       this.attempt = 0;
+      if (typeof message.seq === "number") this.#remember(message.seq);
       this.refusal = null;
       this.#setState("online");
       return;
@@ -131,8 +132,8 @@ export class WallLink extends EventTarget {
   }
 
   #remember(seq) {
-    // A lower seq than ours means the server's counter started again (a restart): follow it.
-    this.storage.setItem(SEQ_KEY, String(seq));
+    // The highest seen: alerts replayed on resume may carry a higher seq than the wall.state after them.
+    if (seq > this.lastSeq) this.storage.setItem(SEQ_KEY, String(seq));
   }
 
   #setState(state) {

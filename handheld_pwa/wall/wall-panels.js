@@ -40,6 +40,11 @@ export function duration(seconds) {
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")}`;
 }
 
+/** "1 tour", "3 tours" */
+export function count(n, noun) {
+  return `${number(n)} ${noun}${n === 1 ? "" : "s"}`;
+}
+
 export function clock(iso) {
   return iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
 }
@@ -64,7 +69,7 @@ export function openTasks(work) {
 
 export function kpiStrip(state) {
   const k = state.kpis || {};
-  const exceptions = (state.exceptions || []).length;
+  const exceptions = state.exceptions_open ?? (state.exceptions || []).length;
   const atRisk = (state.at_risk || []).length;
   const tile = (cls, n, label, level = "") =>
     `<div class="kpi ${cls}" data-level="${level}"><span class="n">${n}</span><span class="label">${label}</span></div>`;

@@ -138,10 +138,10 @@ class WallApp extends HTMLElement {
         <main class="wall-grid">
           <section class="panel p-work"><h2>Work by kind and zone</h2><div class="fit work-box"></div></section>
           <section class="panel p-workers"><h2>Workers</h2><div class="fit workers-box"></div></section>
-          <section class="panel p-risk"><h2>Orders at risk</h2><div class="fit risk-box"></div></section>
+          <section class="panel p-exceptions"><h2>Exceptions</h2><div class="fit exceptions-box"></div></section>
           <section class="panel p-map"><h2>Floor <span class="muted map-note">last scans · picks per aisle today</span></h2>
             <wes-floor-map></wes-floor-map></section>
-          <section class="panel p-exceptions"><h2>Exceptions</h2><div class="fit exceptions-box"></div></section>
+          <section class="panel p-risk"><h2>Orders at risk</h2><div class="fit risk-box"></div></section>
           <section class="panel p-waves"><h2>Waves</h2><div class="fit waves-box"></div></section>
         </main>`;
       this.floorMap = screen.querySelector("wes-floor-map");
@@ -198,8 +198,9 @@ class WallApp extends HTMLElement {
   onAlert(message) {
     const data = message.data || {};
     const bar = this.querySelector(".alert-bar");
-    const subject = data.order || data.subject || "";
-    bar.innerHTML = `<b>${esc(subject)}</b> ${esc(data.reason || data.message || "")}`;
+    bar.dataset.kind = data.kind || "";
+    bar.innerHTML = `<b>${data.kind === "at_risk" ? "At risk" : data.kind === "anomaly" ? "Check" : "Alert"}:</b>
+      ${esc(data.message || "")}`;
     bar.hidden = false;
     clearTimeout(this.alertTimer);
     this.alertTimer = setTimeout(() => { bar.hidden = true; }, ALERT_SHOWN_MS);

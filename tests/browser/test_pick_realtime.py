@@ -241,8 +241,8 @@ def test_outbox_keeps_order_and_the_failed_head_until_the_next_try(live_server, 
     assert uuid.UUID(result["uuid"]).version == 4
 
 
-def test_the_wall_shows_live_counts_that_change_when_work_is_claimed_and_done(pick_site, chromium_browser) -> None:  # noqa: ANN001
-    context = chromium_browser.new_context(viewport={"width": 1600, "height": 900}, base_url=pick_site.base_url)
+def test_the_wall_shows_live_work_that_changes_when_work_is_claimed_and_done(pick_site, chromium_browser) -> None:  # noqa: ANN001
+    context = chromium_browser.new_context(viewport={"width": 1920, "height": 1080}, base_url=pick_site.base_url)
     try:
         wall = context.new_page()
         wall.goto("/app/wall/")
@@ -250,9 +250,9 @@ def test_the_wall_shows_live_counts_that_change_when_work_is_claimed_and_done(pi
         wall.get_by_label("Password").fill("password-123")
         wall.get_by_role("button", name="Show the wall").click()
         expect(wall.locator(".wall-link")).to_have_text("online")
-        expect(wall.locator(".total.open .n")).to_have_text("2")
-        expect(wall.locator(".total.pending .n")).to_have_text("2")
-        expect(wall.locator("table.zones tr[data-zone=PF] td[data-col=pending]")).to_have_text("2")
+        picks_pf = wall.locator("table.work tr[data-kind=pick][data-zone=PF]")
+        expect(wall.locator(".kpi.open-tasks .n")).to_have_text("2")
+        expect(picks_pf.locator("td[data-col=pending]")).to_have_text("2")
 
         def command(type_: str, payload: dict) -> dict:
             r = pick_site.as_("pick").post("/api/v1/device-commands", json={"commands": [
@@ -263,16 +263,15 @@ def test_the_wall_shows_live_counts_that_change_when_work_is_claimed_and_done(pi
             return answer
 
         command("claim_next_task", {})
-        expect(wall.locator(".total.pending .n")).to_have_text("0", timeout=10_000)
-        expect(wall.locator(".total.in-progress .n")).to_have_text("2")
-        expect(wall.locator("table.workers tr[data-worker=pick] td[data-col=assigned]")).to_have_text("2")
+        expect(picks_pf.locator("td[data-col=pending]")).to_have_text("0", timeout=10_000)
+        expect(picks_pf.locator("td[data-col=assigned]")).to_have_text("2")
+        expect(wall.locator("table.workers tr[data-worker=pick] .task")).to_contain_text("PF-01")
 
         first = pick_site.picks[0]
         command("confirm_pick", {"task_id": first["task_id"], "location": "PF-01", "product": gtin13(1),
                                  "tote": pick_site.totes[0], "quantity": first["quantity"]})
-        expect(wall.locator(".total.open .n")).to_have_text("1", timeout=10_000)
-        expect(wall.locator("table.workers tr[data-worker=pick] td[data-col=done_today]")).to_have_text("1")
-        expect(wall.locator(".total.done-today .n")).to_have_text("1")
+        expect(wall.locator(".kpi.open-tasks .n")).to_have_text("1", timeout=10_000)
+        expect(picks_pf.locator("td[data-col=assigned]")).to_have_text("1")
         wall.screenshot(path="/tmp/pwa-wall.png")
     finally:
         context.close()
@@ -286,7 +285,8 @@ def test_the_service_worker_caches_the_new_shell_files_under_a_new_version(live_
         const cache = await caches.open(names[0]);
         const has = async (path) => Boolean(await cache.match(new URL(path, location.href)));
         return { names, files: Object.fromEntries(await Promise.all(
-            ['lib/outbox.js', 'lib/device-link.js', 'lib/pick-screen.js', 'wall/index.html', 'wall/wall.js']
+            ['lib/outbox.js', 'lib/device-link.js', 'lib/pick-screen.js', 'wall/index.html', 'wall/wall.js',
+             'wall/desk.js', 'wall/floor-map.js']
             .map(async (p) => [p, await has(p)]))) };
     }""")
     version = re.search(r'SHELL_VERSION = "(\w+)"', (ROOT / "handheld_pwa" / "sw.js").read_text()).group(1)
