@@ -6,9 +6,12 @@ CI (CI=true) an unreachable server is a failure, never a silent skip.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -161,3 +164,24 @@ def sqlite_api(sqlite_url: str) -> Iterator[Api]:
         a = Api(client)
         a.add_user("root", ["admin"], all_sites=True)
         yield a
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Name this test run once: pytest-xdist's workers inherit it (the browser tests' timings file)."""
+    os.environ.setdefault("WES_TEST_RUN_ID", uuid.uuid4().hex[:12])
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+    """Scan to feedback on screen, over every scan the browser tests made (figures, not a test)."""
+    timings = Path(__file__).parent / "browser" / "artifacts" / f"scan-to-feedback-{os.environ['WES_TEST_RUN_ID']}.jsonl"
+    if not timings.exists():
+        return
+    by_database: dict[str, list[float]] = {}
+    for line in timings.read_text().splitlines():
+        row = json.loads(line)
+        by_database.setdefault(row["database"], []).extend(row["ms"])
+    for database, values in sorted(by_database.items()):
+        values.sort()
+        pick = lambda q: values[max(0, math.ceil(q * len(values)) - 1)]  # noqa: E731 (nearest rank)
+        terminalreporter.write_line(f"scan to feedback, {database}: {len(values)} scans, p50 {pick(0.5):.0f} ms, "
+                                    f"p95 {pick(0.95):.0f} ms, max {values[-1]:.0f} ms")

@@ -8,7 +8,6 @@ Playwright never downloads a browser here: it launches WES_TEST_CHROMIUM
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,8 @@ HANDHELD_VIEWPORT = {"width": 360, "height": 640}
 
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-TIMINGS = ARTIFACTS / f"scan-to-feedback-{os.getpid()}.jsonl"  # one file per test run
+# One file per test run, shared by its pytest-xdist workers (tests/conftest.py names the run).
+TIMINGS = ARTIFACTS / f"scan-to-feedback-{os.environ.get('WES_TEST_RUN_ID', os.getpid())}.jsonl"
 
 
 @pytest.fixture
@@ -106,18 +106,3 @@ def _keep_scan_timings(page, server: LiveServer, test: str) -> None:  # noqa: AN
         ARTIFACTS.mkdir(exist_ok=True)
         with TIMINGS.open("a") as out:
             out.write(json.dumps({"test": test, "database": server.database, "ms": timings}) + "\n")
-
-
-def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
-    """Scan to feedback on screen, over every scan the browser tests made (figures, not a test)."""
-    if not TIMINGS.exists():
-        return
-    by_database: dict[str, list[float]] = {}
-    for line in TIMINGS.read_text().splitlines():
-        row = json.loads(line)
-        by_database.setdefault(row["database"], []).extend(row["ms"])
-    for database, values in sorted(by_database.items()):
-        values.sort()
-        pick = lambda q: values[max(0, math.ceil(q * len(values)) - 1)]  # noqa: E731 (nearest rank)
-        terminalreporter.write_line(f"scan to feedback, {database}: {len(values)} scans, p50 {pick(0.5):.0f} ms, "
-                                    f"p95 {pick(0.95):.0f} ms, max {values[-1]:.0f} ms")
