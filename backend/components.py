@@ -11,6 +11,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 from backend.execution.cycle_counts import cycle_count_scheduler
+from backend.insights.at_risk import at_risk_sweeper
 from backend.printing import firmware_profiles, print_spool
 from backend.realtime.component import realtime
 from backend.runtime import Runtime
@@ -21,5 +22,6 @@ COMPONENTS: tuple[Component, ...] = (
     firmware_profiles,  # first: a broken profile stops start-up; others read runtime.extras["profiles"]
     print_spool,
     realtime,  # hub, device event streams, device commands
-    cycle_count_scheduler,  # last: its first pass starts as the app serves
+    cycle_count_scheduler,  # its first pass starts as the app serves
+    at_risk_sweeper,  # records and scores the at-risk predictions (first sweep one interval after start)
 )

@@ -2,6 +2,8 @@
 
 from fastapi import APIRouter
 
+from backend.api.routes import anomalies
+from backend.api.routes import at_risk
 from backend.api.routes import auth
 from backend.api.routes import containers
 from backend.api.routes import counts
@@ -28,6 +30,7 @@ from backend.api.routes import workers
 # documents first: /locations/labels.pdf must not be read as the location code "labels.pdf"
 ROUTERS = [documents, printing, auth, users, org, locations, products, containers, inventory, inbound, tasks, exceptions, scans, orders, waves]
 ROUTERS += [devices, device_commands, workers, tours, packing]
+ROUTERS += [at_risk, anomalies]
 ROUTERS += [kpis]
 
 api_router = APIRouter()

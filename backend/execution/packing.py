@@ -63,6 +63,7 @@ from backend.containers import create_containers
 from backend.errors import Conflict, Invalid, NotFound
 from backend.execution.common import classify, container_by_scan
 from backend.inventory.ledger import StockIdentity, post_move
+from backend.insights.at_risk import score_shipped
 from backend.models import (
     Container,
     Location,
@@ -693,6 +694,7 @@ def ship_order(session: Session, site: Site, *, order_reference: str, dock: str,
     order.status = "shipped"
     order.updated_at = utcnow()
     session.add(order)
+    score_shipped(session, order, order.updated_at)  # did it make its cut-off, and was that predicted?
     audit.record(session, user_id=user_id, site_id=site.id, action="order.shipped", entity="order", entity_id=order.id,
                  after={"cartons": [c.sscc for c in cartons], "units": units, "carrier": order.carrier,
                         "dock": door.code})

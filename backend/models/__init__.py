@@ -4,6 +4,7 @@ from .auth import ROLES, User, UserSite
 from .base import utcnow
 from .devices import DEVICE_KINDS, Device, DeviceCommand, DeviceEvent, WorkerProfile
 from .inbound import InboundLine, InboundShipment, Receipt
+from .insights import OrderRiskPrediction
 from .inventory import AuditEntry, Move, Quant
 from .master import (
     CONTAINER_KINDS,
@@ -26,6 +27,7 @@ __all__ = [
     "LABEL_TYPES", "PRINT_JOB_STATES", "Printer", "PrintJob", "PrintRoute",
     "DEVICE_KINDS", "Device", "DeviceCommand", "DeviceEvent", "WorkerProfile",
     "ROLES", "User", "UserSite", "utcnow", "InboundLine", "InboundShipment", "Receipt",
+    "OrderRiskPrediction",
     "AuditEntry", "Move", "Quant", "CONTAINER_KINDS", "LOCATION_KINDS", "PACK_LEVELS",
     "Company", "Container", "Location", "Product", "ProductGtin", "Site", "Counter", "Zone",
     "ORDER_STATUSES", "Order", "OrderLine", "Reservation", "Tour", "TourTote", "Wave", "OPEN_TASK_STATES", "TASK_KINDS", "TASK_STATES", "PutawayRule", "Task", "WarehouseException",

@@ -124,6 +124,11 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
     # KPIs (backend/api/routes/kpis.py)
     ("GET", "/kpis"): SUPERVISORS,
     ("GET", "/kpis/{table}.csv"): SUPERVISORS,
+    # orders at risk and anomalies (backend/api/routes/at_risk.py, anomalies.py)
+    ("GET", "/at-risk"): SUPERVISORS,
+    ("GET", "/at-risk/hit-rate"): SUPERVISORS,
+    ("POST", "/at-risk/{reference}/release"): SUPERVISORS,
+    ("GET", "/anomalies"): SUPERVISORS,
 }
 
 PATH_VALUES = {"code": "R1-01", "sku": SKU_A, "reference": "ASN-1", "task_id": "1", "exception_id": "1",
