@@ -9,7 +9,7 @@
  */
 
 import { esc } from "../lib/dom.js";
-import { kindLabel, STATE_LABEL } from "./wall-panels.js";
+import { count, kindLabel, STATE_LABEL } from "./wall-panels.js";
 
 const HELD = ["assigned", "in_progress"];
 
@@ -19,6 +19,11 @@ class TaskPanel extends HTMLElement {
     this.candidates = null;
     this.wholeTour = false;
     this.addEventListener("click", (e) => this.#click(e));
+    this.addEventListener("change", (e) => {
+      if (!e.target.matches(".whole-tour")) return;
+      this.wholeTour = e.target.checked;
+      this.#drawCandidates();
+    });
     this.addEventListener("submit", (e) => {
       e.preventDefault();
       const priority = Number(new FormData(e.target).get("priority"));
@@ -72,6 +77,8 @@ class TaskPanel extends HTMLElement {
         <dt>Zone</dt><dd>${esc(t.zone ?? "—")}</dd>
         <dt>Priority</dt><dd>${t.priority} <span class="muted">(lower is sooner) · version ${t.version}</span></dd>
       </dl>
+      ${this.tourId && ["pending", ...HELD].includes(t.state) ? `<label class="check"><input type="checkbox" class="whole-tour" ${this.wholeTour ? "checked" : ""}>
+        the whole tour ${this.tourId}: every open pick on it, not this one only</label>` : ""}
       ${open ? `<div class="actions">
         ${["pending", ...HELD].includes(t.state) ? button("choose", held ? "Reassign…" : "Assign…", "primary") : ""}
         ${held ? button("unassign", "Unassign") : ""}
@@ -105,12 +112,9 @@ class TaskPanel extends HTMLElement {
       return `<li><button type="button" class="candidate${c.eligible ? "" : " ineligible"}" data-username="${esc(c.username)}"
         ${c.eligible && !current ? "" : "disabled"}><b>${esc(c.username)}</b><span class="why">${current ? "has it now" : note}</span></button></li>`;
     }).join("");
-    box.innerHTML = `<h4>Give it to</h4>
-      ${tour ? `<label class="check"><input type="checkbox" class="whole-tour" ${this.wholeTour ? "checked" : ""}>
-        the whole tour ${tour} (every open pick on it)</label>` : ""}
+    box.innerHTML = `<h4>Give ${this.wholeTour && tour ? `tour ${tour}` : "it"} to</h4>
       ${this.candidatesError ? `<p class="empty">${esc(this.candidatesError)}</p>` : ""}
       <ul class="candidate-list">${list || `<li class="empty">nobody at this site can do it</li>`}</ul>`;
-    box.querySelector(".whole-tour")?.addEventListener("change", (e) => { this.wholeTour = e.target.checked; });
   }
 
   async #click(e) {
@@ -132,10 +136,14 @@ class TaskPanel extends HTMLElement {
         const tour = this.tourId;
         await desk.act(`Give tour ${tour} to ${username}`,
           () => desk.api.post(`/tours/${tour}/reassign`, { username }),
-          { done: `Tour ${tour} is now ${username}'s: every open pick on it went to their handheld.` });
+          { done: (r) => `Tour ${tour} is now ${username}'s: ${count(r.moved.length, "open pick")} went to their handheld.` });
       } else {
         await desk.reassign(t, username);
       }
+    } else if (button.dataset.act === "unassign" && this.wholeTour && this.tourId) {
+      const tour = this.tourId;
+      await desk.act(`Take tour ${tour} back`, () => desk.api.post(`/tours/${tour}/reassign`, { username: null }),
+        { done: (r) => `Tour ${tour} is back in the pool: ${count(r.moved.length, "open pick")} left ${this.holder || "its holder"}'s handheld.` });
     } else if (button.dataset.act === "unassign") {
       await desk.act(`Unassign task ${t.id}`, () => desk.api.post(`/tasks/${t.id}/unassign`, version),
         { done: `Task ${t.id} is back in the pool; ${this.holder || "its holder"}'s handheld no longer shows it.` });
@@ -146,7 +154,8 @@ class TaskPanel extends HTMLElement {
       await desk.act(`Resume task ${t.id}`, () => desk.api.post(`/tasks/${t.id}/resume`, version),
         { done: `Task ${t.id} is back in the pool.` });
     } else if (button.dataset.act === "cancel") {
-      if (!(await desk.confirm(`Cancel ${t.kind} task #${t.id}${t.reference ? ` (${t.reference})` : ""}? It cannot be undone.`))) return;
+      const question = `Cancel ${t.kind} task #${t.id}${t.reference ? ` (${t.reference})` : ""}? It cannot be undone.`;
+      if (!(await desk.confirm(question, "Yes, cancel the task"))) return;
       await desk.act(`Cancel task ${t.id}`, () => desk.api.post(`/tasks/${t.id}/cancel`,
         { ...version, reason: "cancelled at the desk" }), { done: `Task ${t.id} is cancelled.` });
     }

@@ -124,9 +124,11 @@ class Desk extends HTMLElement {
     }
   }
 
-  confirm(question) {
+  /** Ask before a destructive action (a modal: Escape or "Keep it" says no). */
+  confirm(question, yes = "Yes") {
     const dialog = this.querySelector("dialog.confirm");
     dialog.querySelector(".question").textContent = question;
+    dialog.querySelector("button.danger").textContent = yes;
     dialog.returnValue = "";
     return new Promise((resolve) => {
       dialog.addEventListener("close", () => resolve(dialog.returnValue === "yes"), { once: true });
@@ -195,7 +197,10 @@ class Desk extends HTMLElement {
       this.suggestionsError = null;
       this.#drawSuggestions();
     }
-    if (this.tab === "tasks") this.#scheduleTasks();
+    if (this.tab === "tasks") {
+      this.#fillFilters();
+      this.#scheduleTasks();
+    }
     const released = this.querySelector(".released-waves");
     if (released) released.innerHTML = wavesList(state.waves, { desk: true });
     this.#markSelected();
@@ -330,33 +335,38 @@ class Desk extends HTMLElement {
   // --- the tasks tab ------------------------------------------------------------------------------------
 
   #drawTaskTab(body) {
-    const workers = (this.state.workers || []).map((w) => w.username);
-    const option = (value, label, current) => `<option value="${esc(value)}"${value === current ? " selected" : ""}>${esc(label)}</option>`;
     const f = this.filters;
     body.innerHTML = `
       <form class="task-filters">
-        <label>Zone <select name="zone">${option("", "any zone", f.zone)}${option("none", "no zone", f.zone)}
-          ${f.zone && f.zone !== "none" ? option(f.zone, f.zone, f.zone) : ""}</select></label>
+        <label>Zone <select name="zone"></select></label>
         <label>Kind <select name="kind">${option("", "any kind", f.kind)}
           ${TASK_KINDS.map((k) => option(k, kindLabel(k), f.kind)).join("")}</select></label>
         <label>State <select name="state">${option(OPEN_STATES.join(","), "open", f.state)}
           ${[...OPEN_STATES, "done", "cancelled"].map((s) => option(s, STATE_LABEL[s], f.state)).join("")}</select></label>
-        <label>Held by <select name="holder">${option("", "anyone", f.holder)}
-          ${workers.map((w) => option(w, w, f.holder)).join("")}</select></label>
+        <label>Held by <select name="holder"></select></label>
       </form>
       <p class="task-count hint"></p>
       <table class="tasks"><thead><tr><th>task</th><th>state</th><th>zone</th><th>where</th>
         <th>what</th><th>order / ref</th><th>held by</th><th>prio</th></tr></thead><tbody></tbody></table>`;
-    this.zonesReady.then((zones) => {
-      const select = body.querySelector(".task-filters select[name=zone]");
-      if (!select) return;
-      select.innerHTML = [option("", "any zone", f.zone), option("none", "no zone", f.zone),
-        ...zones.map((z) => option(z, z, this.filters.zone))].join("");
-    });
+    this.#fillFilters();
+    this.zonesReady.then(() => this.#fillFilters());
     body.querySelector(".task-filters").addEventListener("change", (e) => {
       this.filters = { ...this.filters, [e.target.name]: e.target.value };
       this.loadTasks();
     });
+  }
+
+  /** The zone and holder choices: the site's zones and the workers on the wall, as they become known. */
+  #fillFilters() {
+    const form = this.querySelector(".task-filters");
+    if (!form) return;
+    const f = this.filters;
+    const zones = [...new Set([...this.zones, ...(f.zone && f.zone !== "none" ? [f.zone] : [])])].sort();
+    const workers = [...new Set([...(this.state.workers || []).map((w) => w.username), ...(f.holder ? [f.holder] : [])])];
+    const fill = (select, html) => { if (select.innerHTML !== html) select.innerHTML = html; };
+    fill(form.elements.zone, [option("", "any zone", f.zone), option("none", "no zone", f.zone),
+      ...zones.map((z) => option(z, z, f.zone))].join(""));
+    fill(form.elements.holder, [option("", "anyone", f.holder), ...workers.map((w) => option(w, w, f.holder))].join(""));
   }
 
   /** The site's zone codes (for the filters, the wave form and worker settings). */
@@ -467,6 +477,10 @@ class Desk extends HTMLElement {
       this.say(`No heat map: ${err.message}`, "error");
     }
   }
+}
+
+function option(value, label, current) {
+  return `<option value="${esc(value)}"${value === current ? " selected" : ""}>${esc(label)}</option>`;
 }
 
 const FOCUS_KEYS = ["task", "worker", "exception", "order", "subject", "wave"];

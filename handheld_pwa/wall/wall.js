@@ -43,6 +43,7 @@ class WallApp extends HTMLElement {
       </form>
       <div class="screen"></div>
       <div class="alert-bar" role="status" hidden></div>`;
+    this.querySelector(".alert-bar").addEventListener("click", (e) => { e.currentTarget.hidden = true; });
     this.querySelector("form").addEventListener("submit", (e) => {
       e.preventDefault();
       this.signIn();
@@ -199,8 +200,10 @@ class WallApp extends HTMLElement {
     const data = message.data || {};
     const bar = this.querySelector(".alert-bar");
     bar.dataset.kind = data.kind || "";
-    bar.innerHTML = `<b>${data.kind === "at_risk" ? "At risk" : data.kind === "anomaly" ? "Check" : "Alert"}:</b>
-      ${esc(data.message || "")}`;
+    const detail = data.detail || {};
+    const title = data.kind === "at_risk" ? `At risk ${detail.order || ""}` : data.kind === "anomaly"
+      ? `Check ${detail.subject || ""}` : "Alert";
+    bar.innerHTML = `<b>${esc(title.trim())}:</b> ${esc(data.message || "")}`;
     bar.hidden = false;
     clearTimeout(this.alertTimer);
     this.alertTimer = setTimeout(() => { bar.hidden = true; }, ALERT_SHOWN_MS);

@@ -211,6 +211,39 @@ def test_a_stale_reassignment_is_refused_in_plain_words_and_the_desk_shows_the_t
     shot(page, "desk-stale-refused")
 
 
+def test_the_task_panel_suspends_resumes_reprioritises_and_cancels_only_after_asking(site: LiveServer,
+                                                                                      screen: Page) -> None:
+    task_id = new_count(site)
+    page = screen
+    open_desk(page)
+    page.locator(f"table.tasks tr[data-task='{task_id}']").click()
+    panel = page.locator("wes-task-panel")
+
+    def state() -> tuple[str, int]:
+        task = site.as_("sup").get(f"/api/v1/tasks/{task_id}").json()
+        return task["state"], task["priority"]
+
+    panel.get_by_role("button", name="Suspend").click()
+    expect(panel.locator("h3 .state")).to_have_text("suspended")
+    assert state()[0] == "suspended"
+    panel.get_by_role("button", name="Resume").click()
+    expect(panel.locator("h3 .state")).to_have_text("waiting")
+    panel.get_by_label("Priority").fill("3")
+    panel.get_by_role("button", name="Set priority").click()
+    expect(page.locator(".desk-notice")).to_contain_text(f"Task {task_id} now has priority 3")
+    assert state() == ("pending", 3)
+
+    panel.get_by_role("button", name="Cancel task…").click()
+    dialog = page.locator("dialog.confirm")
+    expect(dialog).to_contain_text(f"Cancel count task #{task_id}")
+    dialog.get_by_role("button", name="Keep it").click()
+    assert state()[0] == "pending"
+    panel.get_by_role("button", name="Cancel task…").click()
+    dialog.get_by_role("button", name="Yes, cancel the task").click()
+    expect(panel.locator("h3 .state")).to_have_text("cancelled")
+    assert state()[0] == "cancelled"
+
+
 def test_approving_an_over_receipt_on_the_desk_posts_the_stock(site: LiveServer, screen: Page) -> None:
     r = site.as_("integ").post("/api/v1/inbound-shipments", json={"site": "S1", "reference": "ASN-1", "lines": [
         {"line_no": 1, "sku": SKU_C, "quantity": 20}]})
@@ -249,6 +282,10 @@ def test_a_wave_planned_and_released_on_the_desk_creates_its_picks(site: LiveSer
 
     page = screen
     open_desk(page, tab="waves")
+    # The pick face on the plan: its stock, before the wave reserves any.
+    page.locator("wes-floor-map rect.loc[data-codes~='PF-01']").click()
+    expect(page.locator("wes-location-panel table.stock")).to_contain_text("SKU-A")
+    expect(page.locator("wes-location-panel table.stock tbody td").nth(1)).to_have_text("20")
     planner = page.locator("wes-wave-planner")
     planner.get_by_label("Most orders").fill("2")
     planner.get_by_label("Carriers").fill("DHL")
