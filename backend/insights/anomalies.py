@@ -46,11 +46,9 @@ class AnomalySettings:
     @classmethod
     def of(cls, settings: Settings | None) -> "AnomalySettings":
         """The app's settings; without them, Settings' defaults (not the environment)."""
-        def value(name: str) -> Any:
-            return getattr(settings, name) if settings is not None else Settings.model_fields[name].default
-
-        return cls(value("anomaly_short_pick_days"), value("anomaly_count_variance_days"),
-                   value("anomaly_baseline_days"), value("anomaly_min_events"), value("anomaly_factor"))
+        s = settings or Settings.model_construct()
+        return cls(s.anomaly_short_pick_days, s.anomaly_count_variance_days, s.anomaly_baseline_days,
+                   s.anomaly_min_events, s.anomaly_factor)
 
 
 def _period_words(days: int) -> str:

@@ -19,8 +19,9 @@ the time it needs to be picked, packed and shipped, from the floor as it is now:
 * then `at_risk_pack_ship_minutes` to pack, load and ship.
 
 Zones are picked side by side, each zone's queue in turn, so the order is picked once its slowest zone has
-picked what is ahead of it and its own lines: (lines ahead + its lines) ÷ (pickers × rate). Lines not in a zone
-(not allocated yet) are picked by all the site's pickers at the site's rate, after every line ahead anywhere.
+picked what is ahead of it and its own lines: (lines ahead + its lines) ÷ (pickers × rate). Lines outside the
+zones (not allocated yet, or at a location in no zone) are picked by all the site's active pickers at the site's
+rate, after every line ahead anywhere.
 `slack` = minutes to the cut-off − picking − packing and shipping; the order is **at risk** when slack <
 `at_risk_margin_minutes` (negative: predicted to miss it). A held order (nothing is picked while held) and a
 backordered one (nothing to pick) are at risk whatever the floor does. The reason is the slowest zone in plain
@@ -98,6 +99,9 @@ RISK_LOCK_NAMESPACE = 727276
 # The sweep scores orders whose cut-off passed up to this long ago (a replica down for a while catches up).
 SCORE_LOOKBACK = timedelta(days=7)
 RATE_WINDOW = timedelta(hours=1)
+# Where an order's lines are picked: a zone's id; None for locations in no zone; UNALLOCATED when not known yet.
+UNALLOCATED = "unallocated"
+ZoneKey = int | str | None
 
 
 @dataclass(frozen=True)
@@ -111,11 +115,9 @@ class RiskSettings:
     @classmethod
     def of(cls, settings: Settings | None) -> "RiskSettings":
         """The app's settings; without them, Settings' defaults (not the environment)."""
-        def value(name: str) -> Any:
-            return getattr(settings, name) if settings is not None else Settings.model_fields[name].default
-
-        return cls(value("at_risk_default_lines_per_hour"), value("at_risk_active_minutes"),
-                   value("at_risk_pack_ship_minutes"), value("at_risk_margin_minutes"), value("at_risk_horizon_hours"))
+        s = settings or Settings.model_construct()
+        return cls(s.at_risk_default_lines_per_hour, s.at_risk_active_minutes, s.at_risk_pack_ship_minutes,
+                   s.at_risk_margin_minutes, s.at_risk_horizon_hours)
 
 
 # --- the floor as it is now ------------------------------------------------------------------------
@@ -143,7 +145,8 @@ class Worker:
     username: str
     skills: list[str]
     equipment: list[str]
-    zone_id: int | None  # where they pick now (None: not picking anywhere lately)
+    active: bool  # holds a pick, or picked or scanned lately
+    zone_id: int | None  # the zone they pick in (None: in no zone)
     idle: bool  # signed on at a device and holding nothing
 
 
@@ -156,7 +159,7 @@ class OpenOrder:
     status: str
     wave_id: int | None
     backorder_policy: str
-    lines: dict[int | None, int] = field(default_factory=dict)  # zone id (None: no zone yet) → its lines
+    lines: dict[ZoneKey, int] = field(default_factory=dict)  # where (ZoneKey) → its lines
 
     @property
     def unreleased(self) -> bool:
@@ -168,21 +171,22 @@ class Floor:
     site_code: str
     zone_codes: dict[int, str]
     orders: list[OpenOrder]  # in release order
-    ahead: dict[int, dict[int | None, int]]  # order id → zone → lines of the orders before it
+    ahead: dict[int, dict[ZoneKey, int]]  # order id → where → lines of the orders before it
     crews: dict[int, Crew]
-    site_crew: Crew  # every picker on the floor, at the site's rate: for lines not in a zone yet
+    site_crew: Crew  # every picker on the floor, at the site's rate: for lines in no zone, or not allocated
     workers: list[Worker]
     default_rate: float
 
-    def crew(self, zone_id: int | None) -> Crew:
-        if zone_id is None:
+    def crew(self, zone_id: ZoneKey) -> Crew:
+        if not isinstance(zone_id, int):
             return self.site_crew
         return self.crews.get(zone_id) or Crew(0, self.default_rate, True)
 
-    def lines_through(self, order: OpenOrder, zone_id: int | None) -> int:
-        """The lines picked in this zone before the order's own there are done: ahead + its own."""
+    def lines_through(self, order: OpenOrder, zone_id: ZoneKey) -> int:
+        """The lines picked in this zone before the order's own there are done: ahead + its own (outside the
+        zones: every line ahead)."""
         ahead = self.ahead[order.id]
-        queued = sum(ahead.values()) if zone_id is None else ahead.get(zone_id, 0)
+        queued = ahead.get(zone_id, 0) if isinstance(zone_id, int) else sum(ahead.values())
         return queued + order.lines.get(zone_id, 0)
 
 
@@ -198,7 +202,7 @@ def _load_orders(session: Session, site_id: int, until: datetime) -> list[OpenOr
     if not orders:
         return []
 
-    def add(order_id: int, zone_id: int | None, lines: int) -> None:
+    def add(order_id: int, zone_id: ZoneKey, lines: int) -> None:
         order = orders.get(order_id)
         if order is not None:
             order.lines[zone_id] = order.lines.get(zone_id, 0) + lines
@@ -227,14 +231,14 @@ def _load_orders(session: Session, site_id: int, until: datetime) -> list[OpenOr
                Order.cut_off <= until, OrderLine.quantity_allocated == 0, OrderLine.quantity_picked == 0)
         .group_by(OrderLine.order_id)
     ).all():
-        add(order_id, None, lines)
+        add(order_id, UNALLOCATED, lines)
     return sorted(orders.values(), key=release_order_key)
 
 
-def _queues(orders: list[OpenOrder], now: datetime) -> dict[int, dict[int | None, int]]:
+def _queues(orders: list[OpenOrder], now: datetime) -> dict[int, dict[ZoneKey, int]]:
     """For each order still before its cut-off: the lines of the orders before it, by zone."""
-    running: dict[int | None, int] = defaultdict(int)
-    ahead: dict[int, dict[int | None, int]] = {}
+    running: dict[ZoneKey, int] = defaultdict(int)
+    ahead: dict[int, dict[ZoneKey, int]] = {}
     for order in orders:
         if order.cut_off > now:
             ahead[order.id] = dict(running)
@@ -286,12 +290,13 @@ def _workers(session: Session, site_id: int, now: datetime, rs: RiskSettings) ->
         Device.site_id == site_id, Device.current_user_id.is_not(None), Device.revoked_at.is_(None))).all())
     workers = []
     for user_id, user in sorted(pickers.items(), key=lambda kv: kv[1].username):
+        active = user_id in held or user_id in lately
         zone_id = held[user_id][0] if user_id in held else lately[user_id][0] if user_id in lately else None
         allowed = user.zone_ids or []
-        if zone_id is not None and allowed and zone_id not in allowed and len(allowed) == 1:
+        if active and allowed and zone_id not in allowed and len(allowed) == 1:
             zone_id = allowed[0]  # sent to another zone: they pick there next
-        workers.append(Worker(user_id, user.username, list(user.skills or []), list(user.equipment or []), zone_id,
-                              idle=user_id in signed_on and user_id not in holding))
+        workers.append(Worker(user_id, user.username, list(user.skills or []), list(user.equipment or []), active,
+                              zone_id, idle=user_id in signed_on and user_id not in holding))
     return workers
 
 
@@ -309,7 +314,7 @@ def _crews(session: Session, site_id: int, now: datetime, workers: list[Worker],
         by_whom[zone_id].add(user_id)
     headcount: dict[int, int] = defaultdict(int)
     for worker in workers:
-        if worker.zone_id is not None:
+        if worker.active and worker.zone_id is not None:
             headcount[worker.zone_id] += 1
 
     def crew(pickers: int, lines: int, people: int) -> Crew:
@@ -320,7 +325,7 @@ def _crews(session: Session, site_id: int, now: datetime, workers: list[Worker],
     zones = set(headcount) | {z for z in picked if z is not None}
     crews = {z: crew(headcount.get(z, 0), picked.get(z, 0), len(by_whom.get(z, ()))) for z in zones}
     everyone = set().union(*by_whom.values()) if by_whom else set()
-    site_crew = crew(sum(1 for w in workers if w.zone_id is not None), sum(picked.values()), len(everyone))
+    site_crew = crew(sum(1 for w in workers if w.active), sum(picked.values()), len(everyone))
     return crews, site_crew
 
 
@@ -343,7 +348,7 @@ class Prediction:
     minutes_left: float
     slack: float | None  # None: held or backordered, when the floor's pace does not matter
     at_risk: bool
-    zone_id: int | None  # the slowest zone
+    zone_id: ZoneKey  # the slowest zone
     zone: str | None
     reason: str
     action: dict[str, Any]
@@ -370,10 +375,10 @@ def _by(slack: float) -> str:
     return "" if math.isinf(slack) else f" by {math.ceil(round(-slack, 6))} min"
 
 
-def _picking(floor: Floor, order: OpenOrder, extra_zone: int | None = None) -> tuple[float, int | None, bool]:
+def _picking(floor: Floor, order: OpenOrder, extra_zone: int | None = None) -> tuple[float, ZoneKey, bool]:
     """Minutes until the order's lines are picked, its slowest zone, and whether it has lines left at all."""
     worst, slowest, any_lines = 0.0, None, False
-    for zone_id in sorted(order.lines, key=lambda z: (z is None, floor.zone_codes.get(z, ""))):
+    for zone_id in sorted(order.lines, key=lambda z: (not isinstance(z, int), floor.zone_codes.get(z, str(z)))):
         if not order.lines[zone_id]:
             continue
         extra = 1 if extra_zone is not None and zone_id == extra_zone else 0
@@ -383,12 +388,13 @@ def _picking(floor: Floor, order: OpenOrder, extra_zone: int | None = None) -> t
     return worst, slowest, any_lines
 
 
-def _crew_words(crew: Crew, zone_id: int | None) -> str:
+def _crew_words(crew: Crew, zone_id: ZoneKey) -> str:
+    in_zone = isinstance(zone_id, int)
     if crew.pickers == 0:
-        return "no picker there" if zone_id is not None else "no picker on the floor"
+        return "no picker there" if in_zone else "no picker on the floor"
     words = f"{_plural(crew.pickers, 'picker')} at {crew.rate:.0f} lines/h"
     if crew.default_rate:
-        words += f" (site default: no picks {'there ' if zone_id is not None else ''}in the last hour)"
+        words += f" (site default: no picks {'there ' if in_zone else ''}in the last hour)"
     return words
 
 
@@ -410,7 +416,8 @@ def _predict(floor: Floor, order: OpenOrder, now: datetime, rs: RiskSettings) ->
         said = f"picked, {rs.pack_ship_minutes:g} min to pack and ship, {cut_off}"
     else:
         lines = floor.lines_through(order, zone_id)
-        where = f"in zone {floor.zone_codes.get(zone_id, '?')}" if zone_id is not None else "not allocated yet"
+        where = (f"in zone {floor.zone_codes.get(zone_id, '?')}" if isinstance(zone_id, int)
+                 else "not allocated yet" if zone_id == UNALLOCATED else "in no zone")
         said = f"{_plural(lines, 'line')} {where}, {_crew_words(floor.crew(zone_id), zone_id)}, {cut_off}"
     if slack < 0:
         said += f": misses it{_by(slack)}"
@@ -435,7 +442,7 @@ def _spare_zones(floor: Floor, predictions: list[Prediction], rs: RiskSettings) 
         if p.order.status == "held":
             continue
         for zone_id, lines in p.order.lines.items():
-            if zone_id is None or not lines or zone_id in tight:
+            if not isinstance(zone_id, int) or not lines or zone_id in tight:
                 continue
             minutes = floor.crew(zone_id).minutes(floor.lines_through(p.order, zone_id), -1)
             if minutes + rs.pack_ship_minutes > p.minutes_left - rs.margin_minutes:
@@ -472,17 +479,32 @@ def _numbers(line_nos: list[int]) -> str:
     return f"line{'s' if len(line_nos) > 1 else ''} {', '.join(str(n) for n in line_nos)}"
 
 
+def _fits(floor: Floor, order: OpenOrder, zone_id: ZoneKey, minutes_left: float, rs: RiskSettings) -> bool:
+    """Whether what the order has in this zone is picked, packed and shipped by its cut-off."""
+    return floor.crew(zone_id).minutes(floor.lines_through(order, zone_id)) + rs.pack_ship_minutes <= minutes_left
+
+
+def _nothing_helps(p: Prediction, zone: str, slack_moved: float) -> dict[str, Any]:
+    if p.slack is not None and p.slack >= 0:
+        return _action("none", f"On time only if zone {zone} keeps its pace: no picker is idle or can be spared")
+    if isinstance(p.zone_id, int) and slack_moved >= 0:
+        return _action("none", f"Misses it{_by(p.slack)} unless a picker joins zone {zone}, and none is idle or can "
+                               "be spared: tell the carrier")
+    return _action("none", f"Will miss it{_by(max(p.slack, slack_moved))} whatever is done: tell the carrier")
+
+
 def _suggest(session: Session, floor: Floor, predictions: list[Prediction], rs: RiskSettings) -> None:
     """The action for each released order at risk: a picker moved, the order split, or nothing helps."""
     todo = [p for p in predictions if p.at_risk and p.action["kind"] == "none" and not p.action["label"]]
     if not todo:
         return
     spare = _spare_zones(floor, predictions, rs)
-    split_lines = _open_pick_lines(session, [p.order.id for p in todo if p.order.backorder_policy == "allow_partial"])
+    splittable = []
     for p in todo:
         order, zone = p.order, p.zone or "?"
-        mover = _mover(floor, p.zone_id, spare) if p.zone_id is not None else None
-        moved, _, _ = _picking(floor, order, extra_zone=p.zone_id)
+        zone_id = p.zone_id if isinstance(p.zone_id, int) else None
+        mover = _mover(floor, zone_id, spare) if zone_id is not None else None
+        moved, _, _ = _picking(floor, order, extra_zone=zone_id)
         slack_moved = p.minutes_left - moved - rs.pack_ship_minutes
         if mover is not None and slack_moved >= 0:
             worker, why = mover
@@ -492,24 +514,20 @@ def _suggest(session: Session, floor: Floor, predictions: list[Prediction], rs: 
                                {"site": floor.site_code, "zones": [zone], "skills": worker.skills,
                                 "equipment": worker.equipment})
             continue
+        p.action = _nothing_helps(p, zone, slack_moved)
+        fitting = {_fits(floor, order, z, p.minutes_left, rs) for z, n in order.lines.items() if n}
+        if order.backorder_policy == "allow_partial" and fitting == {True, False}:
+            splittable.append(p)  # some zones in time, some not: which lines, then
+    lines = _open_pick_lines(session, [p.order.id for p in splittable])
+    for p in splittable:
         on_time, late = [], []
-        for line_no, zones in sorted(split_lines.get(order.id, {}).items()):
-            fits = all(floor.crew(z).minutes(floor.lines_through(order, z)) + rs.pack_ship_minutes <= p.minutes_left
-                       for z in zones)
+        for line_no, zones in sorted(lines.get(p.order.id, {}).items()):
+            fits = all(_fits(floor, p.order, z, p.minutes_left, rs) for z in zones)
             (on_time if fits else late).append(line_no)
         if on_time and late:
             p.action = _action("split_order", f"{_numbers(on_time).capitalize()} can make the truck, {_numbers(late)} "
-                                              f"cannot (zone {zone}): split the order in the system it came from and "
-                                              "ship the first part — orders are not split here")
-        elif p.slack is not None and p.slack >= 0:
-            p.action = _action("none", f"On time only if zone {zone} keeps its pace: no picker is idle or can be "
-                                       "spared")
-        elif p.zone_id is not None and slack_moved >= 0:
-            p.action = _action("none", f"Misses it{_by(p.slack)} unless a picker joins zone {zone}, and none is "
-                                       "idle or can be spared: tell the carrier")
-        else:
-            p.action = _action("none", f"Will miss it{_by(max(p.slack, slack_moved))} whatever is done: "
-                                       "tell the carrier")
+                                              f"cannot (zone {p.zone or '?'}): split the order in the system it came "
+                                              "from and ship the first part — orders are not split here")
 
 
 def predict(session: Session, site_id: int, now: datetime, settings: Settings | None = None) -> list[Prediction]:
