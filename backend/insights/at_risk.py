@@ -12,10 +12,10 @@ the time it needs to be picked, packed and shipped, from the floor as it is now:
   order waves take orders (earlier cut-off, then more urgent priority, then arrival: `release_order_key`),
   orders late already included, held orders not.
 * the **pickers** in each zone and their **rate**. A worker who may pick is in the zone of the pick they hold,
-  else of their latest pick or scan within `at_risk_active_minutes` (moved by a supervisor to one zone that is
-  not that one: that zone); each worker in one zone. Each picks at the zone's rate: picks done there in the last
-  hour ÷ the workers who did them, or `at_risk_default_lines_per_hour` when nobody picked there in the last hour
-  (the reason says so).
+  else of their latest pick or scan within `at_risk_active_minutes`. A worker given one zone only (a supervisor
+  sent them there) who is elsewhere, or signed on and idle, counts in that zone. Each worker is in one zone, and
+  picks at the zone's rate: picks done there in the last hour ÷ the workers who did them, or
+  `at_risk_default_lines_per_hour` when nobody picked there in the last hour (the reason says so).
 * then `at_risk_pack_ship_minutes` to pack, load and ship.
 
 Zones are picked side by side, each zone's queue in turn, so the order is picked once its slowest zone has
@@ -290,13 +290,15 @@ def _workers(session: Session, site_id: int, now: datetime, rs: RiskSettings) ->
         Device.site_id == site_id, Device.current_user_id.is_not(None), Device.revoked_at.is_(None))).all())
     workers = []
     for user_id, user in sorted(pickers.items(), key=lambda kv: kv[1].username):
-        active = user_id in held or user_id in lately
+        idle = user_id in signed_on and user_id not in holding
         zone_id = held[user_id][0] if user_id in held else lately[user_id][0] if user_id in lately else None
         allowed = user.zone_ids or []
-        if active and allowed and zone_id not in allowed and len(allowed) == 1:
-            zone_id = allowed[0]  # sent to another zone: they pick there next
+        sent = len(allowed) == 1 and zone_id not in allowed  # given one zone elsewhere: they pick there next
+        active = user_id in held or user_id in lately or (idle and sent)
+        if active and sent:
+            zone_id = allowed[0]
         workers.append(Worker(user_id, user.username, list(user.skills or []), list(user.equipment or []), active,
-                              zone_id, idle=user_id in signed_on and user_id not in holding))
+                              zone_id, idle))
     return workers
 
 
@@ -540,8 +542,9 @@ def predict(session: Session, site_id: int, now: datetime, settings: Settings | 
 
 
 def _most_urgent(p: Prediction) -> tuple:
-    # Orders the floor can still save first, tightest first; held and backordered ones after them.
-    return (p.slack is None, p.slack if p.slack is not None else p.minutes_left, p.order.reference)
+    # Orders the floor can still save first, tightest first (then the nearest cut-off: several may have nobody to
+    # pick them); held and backordered ones after them.
+    return (p.slack is None, p.slack if p.slack is not None else 0.0, p.minutes_left, p.order.reference)
 
 
 def orders_at_risk(session: Session, site_id: int, now: datetime, settings: Settings | None = None) -> list[dict]:

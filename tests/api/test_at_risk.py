@@ -207,6 +207,14 @@ def test_part_of_an_order_that_can_make_the_truck_is_named_and_an_idle_picker_is
     assert sent["SPLIT"]["label"] == "Move pick2 (idle) to zone RES"
     assert sent["SPLIT"]["body"] == {"site": "S1", "zones": ["RES"], "skills": [], "equipment": []}
 
+    assert _tap(api.as_("sup"), sent["SPLIT"]).status_code == 200
+    after = {a["order"]: a for a in _at_risk(api, t0)}
+
+    # pick2 picks in RES now (at the site default: nobody picked there yet): SPLIT is out in 1 + 15 min of its 30.
+    assert "SPLIT" not in after
+    assert after["WHOLE"]["reason"] == ("2 lines in zone PF, 1 picker at 12 lines/h, cut-off in 31 min: "
+                                        "only 6 min to spare")
+
 
 def _rows(api: Api) -> list[tuple]:
     with api.runtime.sessions() as session:
