@@ -24,7 +24,6 @@ from the exceptions and the stock ledger.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,22 +32,6 @@ from sqlmodel import Session, func, select
 
 from backend.config import Settings
 from backend.models import OPEN_TASK_STATES, Location, Move, Product, Quant, Site, Task, WarehouseException
-
-
-@dataclass(frozen=True)
-class AnomalySettings:
-    short_pick_days: int
-    count_variance_days: int
-    baseline_days: int
-    min_events: int
-    factor: float
-
-    @classmethod
-    def of(cls, settings: Settings | None) -> "AnomalySettings":
-        """The app's settings; without them, Settings' defaults (not the environment)."""
-        s = settings or Settings.model_construct()
-        return cls(s.anomaly_short_pick_days, s.anomaly_count_variance_days, s.anomaly_baseline_days,
-                   s.anomaly_min_events, s.anomaly_factor)
 
 
 def _period_words(days: int) -> str:
@@ -65,8 +48,8 @@ def window_start(site: Site, now: datetime, days: int) -> datetime:
     return datetime.combine(first_day, time.min, tzinfo=zone).astimezone(timezone.utc)
 
 
-def _unusual(events: int, expected: float, s: AnomalySettings) -> bool:
-    return events >= s.min_events and events >= s.factor * expected
+def _unusual(events: int, expected: float, s: Settings) -> bool:
+    return events >= s.anomaly_min_events and events >= s.anomaly_factor * expected
 
 
 def _count_action(site: Site, codes: list[str], label: str) -> dict[str, Any]:
@@ -78,9 +61,9 @@ def _no_call(kind: str, label: str) -> dict[str, Any]:
     return {"kind": kind, "label": label, "method": None, "path": None, "body": None}
 
 
-def _short_picks(session: Session, site: Site, now: datetime, s: AnomalySettings) -> list[dict[str, Any]]:
-    start = window_start(site, now, s.short_pick_days)
-    base_start = start - timedelta(days=s.baseline_days)
+def _short_picks(session: Session, site: Site, now: datetime, s: Settings) -> list[dict[str, Any]]:
+    start = window_start(site, now, s.anomaly_short_pick_days)
+    base_start = start - timedelta(days=s.anomaly_baseline_days)
     shorts = session.exec(
         select(Location.id, Location.code, func.count()).select_from(WarehouseException)
         .join(Task, Task.id == WarehouseException.task_id).join(Location, Location.id == Task.from_location_id)
@@ -88,7 +71,7 @@ def _short_picks(session: Session, site: Site, now: datetime, s: AnomalySettings
                WarehouseException.created_at >= start, WarehouseException.created_at <= now)
         .group_by(Location.id, Location.code)
     ).all()
-    candidates = [(loc_id, code, n) for loc_id, code, n in shorts if n >= s.min_events]
+    candidates = [(loc_id, code, n) for loc_id, code, n in shorts if n >= s.anomaly_min_events]
     if not candidates:
         return []
     base_shorts = session.exec(select(func.count()).select_from(WarehouseException).where(
@@ -105,7 +88,7 @@ def _short_picks(session: Session, site: Site, now: datetime, s: AnomalySettings
     waiting = dict(session.exec(select(Task.from_location_id, func.min(Task.id)).where(
         Task.site_id == site.id, Task.kind == "count", Task.state.in_(OPEN_TASK_STATES),
         Task.from_location_id.in_(ids)).group_by(Task.from_location_id)).all())
-    when = _period_words(s.short_pick_days)
+    when = _period_words(s.anomaly_short_pick_days)
     found = []
     for loc_id, code, n in candidates:
         done = max(picks.get(loc_id, 0), n)  # (a short pick is a done pick)
@@ -141,20 +124,20 @@ def _variances(session: Session, site_id: int, start: datetime, end: datetime) -
     return per_sku
 
 
-def _count_variances(session: Session, site: Site, now: datetime, s: AnomalySettings) -> list[dict[str, Any]]:
-    start = window_start(site, now, s.count_variance_days)
+def _count_variances(session: Session, site: Site, now: datetime, s: Settings) -> list[dict[str, Any]]:
+    start = window_start(site, now, s.anomaly_count_variance_days)
     end = now + timedelta(microseconds=1)
     per_sku = _variances(session, site.id, start, end)
-    candidates = {sku: n for sku, n in per_sku.items() if n >= s.min_events}
+    candidates = {sku: n for sku, n in per_sku.items() if n >= s.anomaly_min_events}
     if not candidates:
         return []
-    base_start = start - timedelta(days=s.baseline_days)
+    base_start = start - timedelta(days=s.anomaly_baseline_days)
     baseline = sum(_variances(session, site.id, base_start, start).values())
     skus_held = session.exec(select(func.count(func.distinct(Quant.product_id))).where(
         Quant.site_id == site.id, Quant.on_hand > 0)).one()
     window_days = (end - start).total_seconds() / 86400.0
-    expected = baseline / max(skus_held, 1) / s.baseline_days * window_days
-    when = _period_words(s.count_variance_days)
+    expected = baseline / max(skus_held, 1) / s.anomaly_baseline_days * window_days
+    when = _period_words(s.anomaly_count_variance_days)
     found = []
     for sku, n in sorted(candidates.items()):
         if not _unusual(n, expected, s):
@@ -180,7 +163,7 @@ def suggestions(session: Session, site_id: int, now: datetime, settings: Setting
 
     Pass the app's settings (`runtime.settings`) to honour WES_ANOMALY_*; without them, the defaults apply.
     """
-    s = AnomalySettings.of(settings)
+    s = settings or Settings.model_construct()  # (the defaults, not the environment)
     site = session.get(Site, site_id)
     found = _short_picks(session, site, now, s) + _count_variances(session, site, now, s)
     found.sort(key=lambda f: (-f["events"], f["kind"], f["subject"]))

@@ -104,22 +104,6 @@ UNALLOCATED = "unallocated"
 ZoneKey = int | str | None
 
 
-@dataclass(frozen=True)
-class RiskSettings:
-    default_lines_per_hour: float
-    active_minutes: int
-    pack_ship_minutes: float
-    margin_minutes: float
-    horizon_hours: float
-
-    @classmethod
-    def of(cls, settings: Settings | None) -> "RiskSettings":
-        """The app's settings; without them, Settings' defaults (not the environment)."""
-        s = settings or Settings.model_construct()
-        return cls(s.at_risk_default_lines_per_hour, s.at_risk_active_minutes, s.at_risk_pack_ship_minutes,
-                   s.at_risk_margin_minutes, s.at_risk_horizon_hours)
-
-
 # --- the floor as it is now ------------------------------------------------------------------------
 
 
@@ -257,7 +241,7 @@ def _latest(pairs: Iterable[tuple[int, int | None, datetime]]) -> dict[int, tupl
     return latest
 
 
-def _workers(session: Session, site_id: int, now: datetime, rs: RiskSettings) -> list[Worker]:
+def _workers(session: Session, site_id: int, now: datetime, rs: Settings) -> list[Worker]:
     users = session.exec(
         select(User.id, User.username, User.roles, WorkerProfile.zone_ids, WorkerProfile.skills,
                WorkerProfile.equipment)
@@ -267,7 +251,7 @@ def _workers(session: Session, site_id: int, now: datetime, rs: RiskSettings) ->
     pickers = {u.id: u for u in users if "pick" in allowed_kinds(u.roles, u.skills or [], None)}
     if not pickers:
         return []
-    since = now - timedelta(minutes=rs.active_minutes)
+    since = now - timedelta(minutes=rs.at_risk_active_minutes)
     held = _latest(session.exec(
         select(Task.assigned_to, Task.zone_id, Task.updated_at)
         .where(Task.site_id == site_id, Task.kind == "pick", Task.state.in_(HELD_STATES), Task.assigned_to.is_not(None))
@@ -303,7 +287,7 @@ def _workers(session: Session, site_id: int, now: datetime, rs: RiskSettings) ->
 
 
 def _crews(session: Session, site_id: int, now: datetime, workers: list[Worker],
-           rs: RiskSettings) -> tuple[dict[int, Crew], Crew]:
+           rs: Settings) -> tuple[dict[int, Crew], Crew]:
     picked: dict[int | None, int] = defaultdict(int)
     by_whom: dict[int | None, set[int]] = defaultdict(set)
     for zone_id, user_id, lines in session.exec(
@@ -322,7 +306,7 @@ def _crews(session: Session, site_id: int, now: datetime, workers: list[Worker],
     def crew(pickers: int, lines: int, people: int) -> Crew:
         if lines:
             return Crew(pickers, lines / people, False)
-        return Crew(pickers, rs.default_lines_per_hour, True)
+        return Crew(pickers, rs.at_risk_default_lines_per_hour, True)
 
     zones = set(headcount) | {z for z in picked if z is not None}
     crews = {z: crew(headcount.get(z, 0), picked.get(z, 0), len(by_whom.get(z, ()))) for z in zones}
@@ -331,14 +315,14 @@ def _crews(session: Session, site_id: int, now: datetime, workers: list[Worker],
     return crews, site_crew
 
 
-def load_floor(session: Session, site_id: int, now: datetime, rs: RiskSettings) -> Floor:
+def load_floor(session: Session, site_id: int, now: datetime, rs: Settings) -> Floor:
     site = session.get(Site, site_id)
     zone_codes = dict(session.exec(select(Zone.id, Zone.code).where(Zone.site_id == site_id)).all())
-    orders = _load_orders(session, site_id, now + timedelta(hours=rs.horizon_hours))
+    orders = _load_orders(session, site_id, now + timedelta(hours=rs.at_risk_horizon_hours))
     workers = _workers(session, site_id, now, rs)
     crews, site_crew = _crews(session, site_id, now, workers, rs)
     return Floor(site.code, zone_codes, orders, _queues(orders, now), crews, site_crew, workers,
-                 rs.default_lines_per_hour)
+                 rs.at_risk_default_lines_per_hour)
 
 
 # --- predicting ----------------------------------------------------------------------------------
@@ -400,7 +384,7 @@ def _crew_words(crew: Crew, zone_id: ZoneKey) -> str:
     return words
 
 
-def _predict(floor: Floor, order: OpenOrder, now: datetime, rs: RiskSettings) -> Prediction:
+def _predict(floor: Floor, order: OpenOrder, now: datetime, rs: Settings) -> Prediction:
     minutes_left = (order.cut_off - now).total_seconds() / 60.0
     cut_off = f"cut-off in {int(minutes_left)} min"
     zones = sorted(floor.zone_codes[z] for z, n in order.lines.items() if n and z in floor.zone_codes)
@@ -412,10 +396,10 @@ def _predict(floor: Floor, order: OpenOrder, now: datetime, rs: RiskSettings) ->
     if order.status == "backordered" and not any_lines:
         return Prediction(order, minutes_left, None, True, None, None, f"nothing in stock to pick, {cut_off}",
                           _action("none", "Nothing is in stock for it: tell the customer and the carrier"), zones)
-    slack = minutes_left - minutes - rs.pack_ship_minutes
-    at_risk = slack < rs.margin_minutes
+    slack = minutes_left - minutes - rs.at_risk_pack_ship_minutes
+    at_risk = slack < rs.at_risk_margin_minutes
     if not any_lines:
-        said = f"picked, {rs.pack_ship_minutes:g} min to pack and ship, {cut_off}"
+        said = f"picked, {rs.at_risk_pack_ship_minutes:g} min to pack and ship, {cut_off}"
     else:
         lines = floor.lines_through(order, zone_id)
         where = (f"in zone {floor.zone_codes.get(zone_id, '?')}" if isinstance(zone_id, int)
@@ -437,7 +421,7 @@ def _predict(floor: Floor, order: OpenOrder, now: datetime, rs: RiskSettings) ->
                       zones)
 
 
-def _spare_zones(floor: Floor, predictions: list[Prediction], rs: RiskSettings) -> set[int]:
+def _spare_zones(floor: Floor, predictions: list[Prediction], rs: Settings) -> set[int]:
     """Zones whose orders all stay on time, margin kept, with one picker fewer."""
     tight: set[int] = set()
     for p in predictions:
@@ -447,7 +431,7 @@ def _spare_zones(floor: Floor, predictions: list[Prediction], rs: RiskSettings) 
             if not isinstance(zone_id, int) or not lines or zone_id in tight:
                 continue
             minutes = floor.crew(zone_id).minutes(floor.lines_through(p.order, zone_id), -1)
-            if minutes + rs.pack_ship_minutes > p.minutes_left - rs.margin_minutes:
+            if minutes + rs.at_risk_pack_ship_minutes > p.minutes_left - rs.at_risk_margin_minutes:
                 tight.add(zone_id)
     return {zone_id for zone_id, crew in floor.crews.items() if crew.pickers > 0 and zone_id not in tight}
 
@@ -481,9 +465,10 @@ def _numbers(line_nos: list[int]) -> str:
     return f"line{'s' if len(line_nos) > 1 else ''} {', '.join(str(n) for n in line_nos)}"
 
 
-def _fits(floor: Floor, order: OpenOrder, zone_id: ZoneKey, minutes_left: float, rs: RiskSettings) -> bool:
+def _fits(floor: Floor, order: OpenOrder, zone_id: ZoneKey, minutes_left: float, rs: Settings) -> bool:
     """Whether what the order has in this zone is picked, packed and shipped by its cut-off."""
-    return floor.crew(zone_id).minutes(floor.lines_through(order, zone_id)) + rs.pack_ship_minutes <= minutes_left
+    picked = floor.crew(zone_id).minutes(floor.lines_through(order, zone_id))
+    return picked + rs.at_risk_pack_ship_minutes <= minutes_left
 
 
 def _nothing_helps(p: Prediction, zone: str, slack_moved: float) -> dict[str, Any]:
@@ -495,7 +480,7 @@ def _nothing_helps(p: Prediction, zone: str, slack_moved: float) -> dict[str, An
     return _action("none", f"Will miss it{_by(max(p.slack, slack_moved))} whatever is done: tell the carrier")
 
 
-def _suggest(session: Session, floor: Floor, predictions: list[Prediction], rs: RiskSettings) -> None:
+def _suggest(session: Session, floor: Floor, predictions: list[Prediction], rs: Settings) -> None:
     """The action for each released order at risk: a picker moved, the order split, or nothing helps."""
     todo = [p for p in predictions if p.at_risk and p.action["kind"] == "none" and not p.action["label"]]
     if not todo:
@@ -507,7 +492,7 @@ def _suggest(session: Session, floor: Floor, predictions: list[Prediction], rs: 
         zone_id = p.zone_id if isinstance(p.zone_id, int) else None
         mover = _mover(floor, zone_id, spare) if zone_id is not None else None
         moved, _, _ = _picking(floor, order, extra_zone=zone_id)
-        slack_moved = p.minutes_left - moved - rs.pack_ship_minutes
+        slack_moved = p.minutes_left - moved - rs.at_risk_pack_ship_minutes
         if mover is not None and slack_moved >= 0:
             worker, why = mover
             label = (f"Move {worker.username} (idle) to zone {zone}" if why == "idle"
@@ -534,7 +519,7 @@ def _suggest(session: Session, floor: Floor, predictions: list[Prediction], rs: 
 
 def predict(session: Session, site_id: int, now: datetime, settings: Settings | None = None) -> list[Prediction]:
     """Every open order with a cut-off ahead, within the horizon: predicted, the at-risk ones with an action."""
-    rs = RiskSettings.of(settings)
+    rs = settings or Settings.model_construct()  # (the defaults, not the environment)
     floor = load_floor(session, site_id, now, rs)
     predictions = [_predict(floor, order, now, rs) for order in floor.orders if order.cut_off > now]
     _suggest(session, floor, predictions, rs)

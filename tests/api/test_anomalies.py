@@ -6,16 +6,13 @@ SKU reaching the minimum (2 events) stands out.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
-import pytest
-from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from backend.app import create_app
 from backend.insights.anomalies import suggestions, window_start
 from backend.models import Location, Site, Task, WarehouseException
+from tests.api.test_at_risk import api  # noqa: F401  (the app, its background sweep off)
 from tests.api.test_execution_flow import _count_task, _one
 from tests.api.test_outbound_flow import _orders, _outbound_site
 from tests.conftest import Api, make_settings
@@ -23,14 +20,6 @@ from tests.helpers import SKU_A, SKU_C, gtin13
 
 API = "/api/v1"
 SOON = (datetime.now(timezone.utc) + timedelta(hours=3)).isoformat()
-
-
-@pytest.fixture
-def api(database_url: str) -> Iterator[Api]:
-    with TestClient(create_app(make_settings(database_url, at_risk_sweep_seconds=0))) as client:
-        a = Api(client)
-        a.add_user("root", ["admin"], all_sites=True)
-        yield a
 
 
 def _picks_at(api: Api, location: str) -> list[dict]:
