@@ -80,6 +80,7 @@ from backend import audit
 from backend.config import Settings
 from backend.db import is_postgres, unit_of_work
 from backend.errors import Conflict, NotFound
+from backend.masterdata import among
 from backend.models import (
     AuditEntry, Device, Location, Order, OrderLine, Reservation, Site, Task, User, UserSite, Wave, WorkerProfile,
     Zone, utcnow,
@@ -451,11 +452,11 @@ def _mover(floor: Floor, zone_id: int, spare: set[int]) -> tuple[Worker, str] | 
 def _open_pick_lines(session: Session, order_ids: list[int]) -> dict[int, dict[int, set[int | None]]]:
     """order → line number → the zones of its open picks."""
     lines: dict[int, dict[int, set[int | None]]] = defaultdict(lambda: defaultdict(set))
-    if order_ids:
+    for condition in among(session, OrderLine.order_id, order_ids):
         for order_id, line_no, zone_id in session.exec(
             select(OrderLine.order_id, OrderLine.line_no, Task.zone_id).select_from(Task)
             .join(OrderLine, OrderLine.id == Task.order_line_id)
-            .where(OrderLine.order_id.in_(order_ids), Task.kind == "pick", Task.state.in_(OPEN_STATES))
+            .where(condition, Task.kind == "pick", Task.state.in_(OPEN_STATES))
         ).all():
             lines[order_id][line_no].add(zone_id)
     return lines
@@ -549,8 +550,9 @@ def release_order_now(session: Session, site: Site, reference: str, *, user_id: 
     if order is None:
         raise NotFound(f"order {reference!r} not found", code="unknown_order")
     if order.status not in WAVE_ORDER_STATES or order.wave_id is not None:
-        raise Conflict(f"{reference} is {order.status.replace('_', ' ')}: only an order in no released wave yet can "
-                       "be released on its own", code="not_releasable", details={"status": order.status})
+        raise Conflict(f"{reference} is {order.status.replace('_', ' ')}: only a new or allocated order, in no "
+                       "released wave yet, can be released on its own", code="not_releasable",
+                       details={"status": order.status})
     wave, plan = create_wave(session, site, WaveCriteria(references=(reference,)), today=today, user_id=user_id)
     if not wave.orders:
         raise Conflict(f"{reference} has nothing to pick: no stock can be allocated to it", code="nothing_to_release",
@@ -593,9 +595,8 @@ def record_predictions(session: Session, site_id: int, now: datetime,
             newly.append(p)
     # Flagged orders no longer predicted (packed, cancelled): the flag is lifted.
     lifted = sorted(order_id for order_id, last in latest.items() if last.at_risk and last.outcome is None)
-    if lifted:
-        for order_id, status, cut_off in session.exec(
-                select(Order.id, Order.status, Order.cut_off).where(Order.id.in_(lifted))).all():
+    for condition in among(session, Order.id, lifted):
+        for order_id, status, cut_off in session.exec(select(Order.id, Order.status, Order.cut_off).where(condition)):
             rows.append(Risk(site_id=site_id, order_id=order_id, cut_off=cut_off, at=now, at_risk=False,
                              action="none", reason=f"now {status}: no longer at risk"))
     session.add_all(rows)

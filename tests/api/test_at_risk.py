@@ -227,15 +227,22 @@ def test_predictions_are_recorded_on_change_and_scored_once_orders_ship_or_miss(
     one, two = _packed_in_two_cartons(api)  # SO-9, cut-off in 3 h, packed
     t0 = _t0()
     r = _orders(api, [_order("MISSME", t0 + timedelta(minutes=5), [(SKU_C, 1)]),
+                      _order("GONE", t0 + timedelta(minutes=6), [(SKU_C, 1)]),
                       _order("OKAY", t0 + timedelta(hours=2), [(SKU_C, 1)])])
     assert r.status_code == 201, r.text
 
     alerts = sweep(api.runtime, t0)
     quiet = sweep(api.runtime, t0 + timedelta(seconds=30))
 
-    assert [a["order"] for a in alerts["S1"]] == ["MISSME"] and alerts["S1"][0]["action"]["kind"] == "release_now"
+    assert sorted(a["order"] for a in alerts["S1"]) == ["GONE", "MISSME"]
+    assert {a["action"]["kind"] for a in alerts["S1"]} == {"release_now"}
     assert quiet == {"S1": []}
-    assert _rows(api) == [("MISSME", True, "release_now", None)]  # OKAY and SO-9: not flagged, nothing written
+    # OKAY and SO-9 are not flagged: nothing written for them.
+    assert sorted(_rows(api)) == [("GONE", True, "release_now", None), ("MISSME", True, "release_now", None)]
+    assert api.as_("sup").post(f"{API}/orders/GONE/cancel", json={"site": "S1"}).status_code == 200
+    assert sweep(api.runtime, t0 + timedelta(seconds=60)) == {"S1": []}
+    assert _rows(api)[-1] == ("GONE", False, "none", None)  # the flag is lifted, once
+    assert sweep(api.runtime, t0 + timedelta(seconds=90)) == {"S1": []} and len(_rows(api)) == 3
 
     assert _load(api, "SHIP-1", one)["ok"] and _load(api, "SHIP-1", two)["ok"]
     shipped = _one(api, "packer", "ship", {"order": "SO-9", "dock": "SHIP-1"})
@@ -243,8 +250,9 @@ def test_predictions_are_recorded_on_change_and_scored_once_orders_ship_or_miss(
     assert _rows(api)[-1] == ("SO-9", False, "none", "made")  # scored at the ship: never flagged, made it
 
     assert sweep_site(api.runtime, _site_id(api), t0 + timedelta(hours=4)) == []
-    assert sorted(_rows(api)) == [("MISSME", True, "release_now", "missed"), ("OKAY", False, "none", "missed"),
-                                  ("SO-9", False, "none", "made")]
+    assert sorted(_rows(api)) == [("GONE", False, "none", None), ("GONE", True, "release_now", None),
+                                  ("MISSME", True, "release_now", "missed"), ("OKAY", False, "none", "missed"),
+                                  ("SO-9", False, "none", "made")]  # cancelled orders are not scored
 
     period = {"site": "S1", "from": (t0 - timedelta(hours=1)).isoformat(), "to": (t0 + timedelta(hours=5)).isoformat()}
     rate = api.as_("sup").get(f"{API}/at-risk/hit-rate", params=period)
