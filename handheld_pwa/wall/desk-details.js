@@ -55,7 +55,8 @@ class ExceptionPanel extends HTMLElement {
         <dt>Scanned</dt><dd>${esc(quantity(e.scanned))}</dd>
         <dt>Stock ${open ? "now" : "before"}</dt><dd class="stock-before">${esc(quantity(e.stock_before))}</dd>
         <dt>${open ? "If approved" : "Stock after"}</dt><dd class="stock-after">${esc(quantity(e.stock_after))}</dd>
-        <dt>Raised</dt><dd>${esc(clock(e.created_at))}${e.task_id ? ` · task <button type="button" class="link" data-task-link="${e.task_id}">#${e.task_id}</button>` : ""}</dd>
+        <dt>Raised</dt><dd>${esc(clock(e.created_at))}${e.task_id ? ` · task
+          <button type="button" class="link" data-task-link="${e.task_id}">#${e.task_id}</button>` : ""}</dd>
         ${e.resolution_note ? `<dt>Note</dt><dd>${esc(e.resolution_note)}</dd>` : ""}
         ${e.resolved_by_name ? `<dt>${esc(e.state)} by</dt><dd>${esc(e.resolved_by_name)}</dd>` : ""}
       </dl>
@@ -124,21 +125,26 @@ class WorkerPanel extends HTMLElement {
     this.innerHTML = `
       <h3>${esc(name)} <span class="muted">${esc(((w && w.roles) || live.roles || []).join(", "))}</span></h3>
       <dl class="facts">
-        <dt>Doing</dt><dd>${task ? `<button type="button" class="link" data-task-link="${task.id}">${esc(kindLabel(task.kind))}
-          #${task.id}${task.location ? ` at ${esc(task.location)}` : ""}</button>${task.tour_id ? ` · tour ${task.tour_id}` : ""}` : "nothing"}</dd>
+        <dt>Doing</dt><dd>${task ? `<button type="button" class="link" data-task-link="${task.id}">
+          ${esc(kindLabel(task.kind))} #${task.id}${task.location ? ` at ${esc(task.location)}` : ""}</button>
+          ${task.tour_id ? ` · tour ${task.tour_id}` : ""}` : "nothing"}</dd>
         <dt>Zone</dt><dd>${esc(live.zone || "—")}</dd>
-        <dt>Pace</dt><dd>${Math.round(live.lines_per_hour || 0)} lines/h · ${live.done_today || 0} done today · holds ${live.held || 0}</dd>
+        <dt>Pace</dt><dd>${Math.round(live.lines_per_hour || 0)} lines/h · ${live.done_today || 0} done today ·
+          holds ${live.held || 0}</dd>
         <dt>Idle</dt><dd>${idleText(live)}</dd>
-        <dt>Last scan</dt><dd>${live.last_scan ? `${esc(live.last_scan.location)} · ${esc(clock(live.last_scan.at))}` : "—"}</dd>
+        <dt>Last scan</dt>
+        <dd>${live.last_scan ? `${esc(live.last_scan.location)} · ${esc(clock(live.last_scan.at))}` : "—"}</dd>
       </dl>
       ${w ? `<form class="worker-settings">
         <fieldset><legend>Zones <span class="muted">(none ticked: any zone)</span></legend>
           ${zones.map((z) => `<label class="check"><input type="checkbox" name="zones" value="${esc(z)}"
-            ${w.zones.includes(z) ? "checked" : ""}>${esc(z)}</label>`).join("") || `<span class="muted">no zones</span>`}</fieldset>
+            ${w.zones.includes(z) ? "checked" : ""}>${esc(z)}</label>`).join("")
+            || `<span class="muted">no zones</span>`}</fieldset>
         <fieldset><legend>Skills <span class="muted">(none ticked: all their roles do)</span></legend>
           ${TASK_KINDS.map((k) => `<label class="check"><input type="checkbox" name="skills" value="${k}"
             ${w.skills.includes(k) ? "checked" : ""}>${esc(kindLabel(k))}</label>`).join("")}</fieldset>
-        <label>Equipment <input name="equipment" value="${esc(w.equipment.join(", "))}" placeholder="e.g. forklift"></label>
+        <label>Equipment
+          <input name="equipment" value="${esc(w.equipment.join(", "))}" placeholder="e.g. forklift"></label>
         <p class="hint">Dispatch gives ${esc(name)}: ${esc(w.may_do.join(", ") || "nothing")}.</p>
         <button type="submit" class="primary">Save ${esc(name)}'s settings</button></form>`
         : `<p class="hint">${esc(name)} does not work at this site.</p>`}`;
@@ -155,7 +161,8 @@ class WorkerPanel extends HTMLElement {
     return this.desk.act(`Save ${name}'s settings`,
       () => this.desk.api.request("PUT", `/workers/${encodeURIComponent(name)}`,
         { body: JSON.stringify(body), contentType: "application/json" }),
-      { done: (w) => `${name} now gets ${w.may_do.join(", ") || "no work"}${w.zones.length ? ` in ${w.zones.join(", ")}` : " in any zone"}.` });
+      { done: (w) => `${name} now gets ${w.may_do.join(", ") || "no work"}`
+        + `${w.zones.length ? ` in ${w.zones.join(", ")}` : " in any zone"}.` });
   }
 }
 
@@ -178,7 +185,8 @@ class LocationPanel extends HTMLElement {
 
   async load() {
     try {
-      this.location = await this.desk.api.get(`/locations/${encodeURIComponent(this.code)}/detail`, { site: this.desk.site });
+      this.location = await this.desk.api.get(`/locations/${encodeURIComponent(this.code)}/detail`,
+        { site: this.desk.site });
     } catch (err) {
       this.innerHTML = `<p class="empty">${esc(this.code)}: ${esc(err.message)}</p>`;
       return;
@@ -189,24 +197,33 @@ class LocationPanel extends HTMLElement {
   render() {
     const l = this.location;
     const codes = this.selection.codes;
-    const count = l.last_count;
     this.innerHTML = `
-      <h3>${esc(l.code)} <span class="muted">${esc(l.kind.replace(/_/g, " "))}${l.zone ? ` · zone ${esc(l.zone)}` : ""}</span></h3>
+      <h3>${esc(l.code)}
+        <span class="muted">${esc(l.kind.replace(/_/g, " "))}${l.zone ? ` · zone ${esc(l.zone)}` : ""}</span></h3>
       ${codes.length > 1 ? `<div class="codes">${codes.map((c) => `<button type="button" data-code="${esc(c)}"
         class="${c === l.code ? "selected" : ""}">${esc(c)}</button>`).join("")}</div>` : ""}
       <h4>Stock</h4>
-      ${l.stock.length ? `<table class="stock"><thead><tr><th>product</th><th>lot</th><th>on hand</th><th>reserved</th></tr></thead>
-        <tbody>${l.stock.map((q) => `<tr><th scope="row">${esc(q.sku)}${q.lpn ? ` <span class="muted">${esc(q.lpn)}</span>` : ""}</th><td>${esc(q.lot || "—")}</td>
+      ${l.stock.length ? `<table class="stock"><thead><tr><th>product</th><th>lot</th><th>on hand</th><th>reserved</th>
+        </tr></thead><tbody>${l.stock.map((q) => `<tr>
+          <th scope="row">${esc(q.sku)}${q.lpn ? ` <span class="muted">${esc(q.lpn)}</span>` : ""}</th>
+          <td>${esc(q.lot || "—")}</td>
           <td>${q.quantity}</td><td>${q.reserved}</td></tr>`).join("")}</tbody></table>` : `<p class="empty">empty</p>`}
       <h4>Open tasks</h4>
       ${l.open_tasks.length ? `<ul class="open-tasks">${l.open_tasks.map((t) => `<li><button type="button" class="link"
         data-task-link="${t.id}">${esc(kindLabel(t.kind))} #${t.id}</button> ${esc(STATE_LABEL[t.state] || t.state)}
         ${t.assigned_to ? `· ${esc(t.assigned_to)}` : ""}</li>`).join("")}</ul>` : `<p class="empty">none</p>`}
       <h4>Last count</h4>
-      <p>${count ? `${esc(clock(count.at))} ${count.at ? `(${duration((Date.now() - new Date(count.at)) / 1000)} ago)` : ""}
-        by ${esc(count.by || "—")} · ${count.variance === null ? "being recounted" : `variance ${count.variance > 0 ? "+" : ""}${count.variance}`}
-        · ${esc(count.status.replace(/_/g, " "))}` : `<span class="empty">never counted</span>`}</p>`;
+      <p>${lastCount(l.last_count)}</p>`;
   }
+}
+
+/** "14:05 (3 h 10 ago) by picker1 · variance −2 · posted", as HTML. */
+function lastCount(count) {
+  if (!count) return `<span class="empty">never counted</span>`;
+  const when = count.at ? `${esc(clock(count.at))} (${duration((Date.now() - new Date(count.at)) / 1000)} ago)` : "";
+  const variance = count.variance === null ? "being recounted"
+    : `variance ${count.variance > 0 ? "+" : ""}${count.variance}`;
+  return `${when} by ${esc(count.by || "—")} · ${variance} · ${esc(count.status.replace(/_/g, " "))}`;
 }
 
 customElements.define("wes-exception-panel", ExceptionPanel);

@@ -33,9 +33,6 @@ class TaskPanel extends HTMLElement {
     this.load();
   }
 
-  get desk() { return this._desk; }
-  set desk(value) { this._desk = value; }
-
   async load() {
     try {
       this.task = await this.desk.api.get(`/tasks/${this.selection.id}`);
@@ -47,29 +44,25 @@ class TaskPanel extends HTMLElement {
     this.render();
   }
 
-  /** The tour this task is on: from the task (if the server says), else from the holder's row on the wall. */
-  get tourId() {
-    if (this.task.tour_id) return this.task.tour_id;
-    const held = (this.desk.state.workers || []).find((w) => w.task && w.task.id === this.task.id);
-    return held ? held.task.tour_id : null;
-  }
-
-  get holder() {
-    const t = this.task;
-    if (t.assigned_username) return t.assigned_username;
-    const held = (this.desk.state.workers || []).find((w) => w.task && w.task.id === t.id);
-    return held ? held.username : t.assigned_to ? `#${t.assigned_to}` : null;
-  }
+  get tourId() { return this.task.tour_id; }
+  get holder() { return this.task.assigned_username; }
 
   render() {
     const t = this.task;
     const open = !["done", "cancelled"].includes(t.state);
     const held = HELD.includes(t.state);
+    const givable = held || t.state === "pending";
     const where = [t.from_location, t.to_location].filter(Boolean).join(" → ") || "—";
-    const what = t.sku ? `${t.sku}${t.quantity ? ` × ${t.quantity}` : ""}${t.lot ? ` (lot ${t.lot})` : ""}` : t.lpn || "—";
+    const what = t.sku ? `${t.sku}${t.quantity ? ` × ${t.quantity}` : ""}${t.lot ? ` (lot ${t.lot})` : ""}`
+      : t.lpn || "—";
     const button = (act, label, cls = "") => `<button type="button" data-act="${act}" class="${cls}">${label}</button>`;
+    const wholeTour = this.tourId && givable ? `<label class="check"><input type="checkbox" class="whole-tour"
+        ${this.wholeTour ? "checked" : ""}>the whole tour ${this.tourId}: every open pick on it, not this one only
+        </label>`
+      : "";
     this.innerHTML = `
-      <h3>${esc(kindLabel(t.kind))} #${t.id} <span class="state s-${esc(t.state)}">${esc(STATE_LABEL[t.state] || t.state)}</span></h3>
+      <h3>${esc(kindLabel(t.kind))} #${t.id}
+        <span class="state s-${esc(t.state)}">${esc(STATE_LABEL[t.state] || t.state)}</span></h3>
       <dl class="facts">
         <dt>Where</dt><dd>${esc(where)}</dd><dt>What</dt><dd>${esc(what)}</dd>
         <dt>Order / ref</dt><dd>${esc(t.reference || "—")}</dd>
@@ -77,17 +70,17 @@ class TaskPanel extends HTMLElement {
         <dt>Zone</dt><dd>${esc(t.zone ?? "—")}</dd>
         <dt>Priority</dt><dd>${t.priority} <span class="muted">(lower is sooner) · version ${t.version}</span></dd>
       </dl>
-      ${this.tourId && ["pending", ...HELD].includes(t.state) ? `<label class="check"><input type="checkbox" class="whole-tour" ${this.wholeTour ? "checked" : ""}>
-        the whole tour ${this.tourId}: every open pick on it, not this one only</label>` : ""}
+      ${wholeTour}
       ${open ? `<div class="actions">
-        ${["pending", ...HELD].includes(t.state) ? button("choose", held ? "Reassign…" : "Assign…", "primary") : ""}
+        ${givable ? button("choose", held ? "Reassign…" : "Assign…", "primary") : ""}
         ${held ? button("unassign", "Unassign") : ""}
-        ${["pending", ...HELD].includes(t.state) ? button("suspend", "Suspend") : ""}
+        ${givable ? button("suspend", "Suspend") : ""}
         ${["suspended", "exception"].includes(t.state) ? button("resume", "Resume") : ""}
         ${button("cancel", "Cancel task…", "danger")}
-      </div>
-      <form class="priority-form"><label>Priority <input name="priority" type="number" min="0" max="1000000"
-        value="${t.priority}" required></label><button type="submit">Set priority</button></form>` : `<p class="hint">This task is ${esc(t.state)}: nothing more to do.</p>`}
+        <form class="priority-form"><label>Priority <input name="priority" type="number" min="0" max="1000000"
+          value="${t.priority}" required></label><button type="submit">Set priority</button></form>
+      </div>`
+        : `<p class="hint">This task is ${esc(t.state)}: nothing more to do.</p>`}
       <div class="candidates"></div>`;
     this.#drawCandidates();
   }
@@ -107,10 +100,12 @@ class TaskPanel extends HTMLElement {
     if (!box || !this.candidates) return;
     const tour = this.tourId;
     const list = this.candidates.map((c) => {
-      const note = c.eligible ? `holds ${c.held}${c.zone ? ` · in ${esc(c.zone)}` : ""}` : esc(c.why_not || "cannot do it");
+      const note = c.eligible ? `holds ${c.held}${c.zone ? ` · in ${esc(c.zone)}` : ""}`
+        : esc(c.why_not || "cannot do it");
       const current = c.username === this.holder;
-      return `<li><button type="button" class="candidate${c.eligible ? "" : " ineligible"}" data-username="${esc(c.username)}"
-        ${c.eligible && !current ? "" : "disabled"}><b>${esc(c.username)}</b><span class="why">${current ? "has it now" : note}</span></button></li>`;
+      return `<li><button type="button" class="candidate${c.eligible ? "" : " ineligible"}"
+        data-username="${esc(c.username)}" ${c.eligible && !current ? "" : "disabled"}><b>${esc(c.username)}</b>
+        <span class="why">${current ? "has it now" : note}</span></button></li>`;
     }).join("");
     box.innerHTML = `<h4>Give ${this.wholeTour && tour ? `tour ${tour}` : "it"} to</h4>
       ${this.candidatesError ? `<p class="empty">${esc(this.candidatesError)}</p>` : ""}
@@ -126,9 +121,10 @@ class TaskPanel extends HTMLElement {
     if (button.dataset.act === "choose") {
       await this.loadCandidates();
       this.#drawCandidates();
-      const first = this.querySelector(".candidate:not([disabled])");
-      first?.focus({ preventScroll: true });
-      this.querySelector(".candidates").scrollIntoView({ block: "nearest" });
+      // The first who can take it, in view, with as much of the task above it as fits.
+      const first = this.querySelector(".candidate:not([disabled])") || this.querySelector(".candidates h4");
+      first.scrollIntoView({ block: "nearest" });
+      first.focus({ preventScroll: true });
     } else if (button.dataset.username) {
       const username = button.dataset.username;
       this.candidates = null;
@@ -136,14 +132,16 @@ class TaskPanel extends HTMLElement {
         const tour = this.tourId;
         await desk.act(`Give tour ${tour} to ${username}`,
           () => desk.api.post(`/tours/${tour}/reassign`, { username }),
-          { done: (r) => `Tour ${tour} is now ${username}'s: ${count(r.moved.length, "open pick")} went to their handheld.` });
+          { done: (r) => `Tour ${tour} is now ${username}'s: ${count(r.moved.length, "open pick")} went to their `
+            + "handheld." });
       } else {
         await desk.reassign(t, username);
       }
     } else if (button.dataset.act === "unassign" && this.wholeTour && this.tourId) {
       const tour = this.tourId;
       await desk.act(`Take tour ${tour} back`, () => desk.api.post(`/tours/${tour}/reassign`, { username: null }),
-        { done: (r) => `Tour ${tour} is back in the pool: ${count(r.moved.length, "open pick")} left ${this.holder || "its holder"}'s handheld.` });
+        { done: (r) => `Tour ${tour} is back in the pool: ${count(r.moved.length, "open pick")} left `
+          + `${this.holder || "its holder"}'s handheld.` });
     } else if (button.dataset.act === "unassign") {
       await desk.act(`Unassign task ${t.id}`, () => desk.api.post(`/tasks/${t.id}/unassign`, version),
         { done: `Task ${t.id} is back in the pool; ${this.holder || "its holder"}'s handheld no longer shows it.` });

@@ -31,7 +31,8 @@ class WavePlanner extends HTMLElement {
           <label>Most orders <input name="max_orders" type="number" min="1" placeholder="any"></label>
           <label>Most lines <input name="max_lines" type="number" min="1" placeholder="any"></label>
           <label>Totes a cart <input name="totes" type="number" min="1" max="64" value="12" required></label>
-          <label>Carriers <input name="carriers" placeholder="any, or e.g. DHL, UPS" autocapitalize="characters"></label>
+          <label>Carriers
+            <input name="carriers" placeholder="any, or e.g. DHL, UPS" autocapitalize="characters"></label>
         </div>
         <div class="row">
           <label>Cut-off from <input name="cut_off_from" type="datetime-local"></label>
@@ -50,7 +51,8 @@ class WavePlanner extends HTMLElement {
     this.addEventListener("click", (e) => this.#click(e));
     this.desk.zonesReady.then((zones) => {
       this.querySelector(".zone-boxes").innerHTML = zones.map((z) => `<label class="check"><input type="checkbox"
-        name="zones" value="${esc(z)}">${esc(z)}</label>`).join("") || `<span class="muted">the site has no zones</span>`;
+        name="zones" value="${esc(z)}">${esc(z)}</label>`).join("")
+        || `<span class="muted">the site has no zones</span>`;
     });
     this.loadPlanned();
   }
@@ -72,8 +74,8 @@ class WavePlanner extends HTMLElement {
       cart: { totes: number("totes") || 12 },
     };
     const wave = await this.desk.act("Plan a wave", () => this.desk.api.post("/waves", body),
-      { done: (w) => `Wave ${w.id} planned: ${count(w.orders, "order")}, ${count(w.lines, "line")} in ${count(w.tours, "tour")}. `
-        + "Release it or discard it." });
+      { done: (w) => `Wave ${w.id} planned: ${count(w.orders, "order")}, ${count(w.lines, "line")} in `
+        + `${count(w.tours, "tour")}. Release it or discard it.` });
     if (wave) await this.show(wave);
   }
 
@@ -96,7 +98,7 @@ class WavePlanner extends HTMLElement {
       return;
     }
     const tours = this.preview.tours.length ? this.preview.tours
-      : (w.tour_plan || []).map((t) => ({ number: t.number, metres: t.distance_m, minutes: t.seconds / 60, orders: t.orders }));
+      : (w.tour_plan || []).map((t) => ({ number: t.number, metres: t.distance_m, minutes: t.seconds / 60 }));
     const plans = new Map((w.tour_plan || []).map((t) => [t.number, t]));
     box.innerHTML = `
       <div class="wave-summary" data-wave="${w.id}"><h3>Wave ${w.id} <span class="state">${esc(w.status)}</span></h3>
@@ -104,15 +106,20 @@ class WavePlanner extends HTMLElement {
           ${Math.round(w.distance_m)} m walking · about ${duration(w.seconds)}</p>
         ${this.preview.error ? `<p class="empty">No walking paths: ${esc(this.preview.error)}</p>` : ""}
         ${(w.unplanned || []).length ? `<p class="bad">${w.unplanned.length} orders left out:
-          ${w.unplanned.slice(0, 5).map((u) => `order ${u.order_id} (${esc(LEFT_OUT[u.reason] || u.reason)})`).join("; ")}</p>` : ""}
-        <table class="tours"><thead><tr><th>tour</th><th>orders</th><th>picks</th><th>metres</th><th>minutes</th></tr></thead>
+          ${w.unplanned.slice(0, 5).map((u) => `order ${u.order_id} (${esc(LEFT_OUT[u.reason] || u.reason)})`)
+            .join("; ")}</p>` : ""}
+        <table class="tours"><thead><tr><th>tour</th><th>orders</th><th>picks</th><th>metres</th><th>minutes</th></tr>
+          </thead>
           <tbody>${tours.map((t, i) => {
             const plan = plans.get(t.number) || {};
-            return `<tr data-tour="${t.number}"><th scope="row"><i class="swatch" style="background:${tourColour(i)}"></i>Tour ${t.number}</th>
-              <td>${(plan.orders || t.orders || []).length}</td><td>${plan.picks ?? "—"}</td>
-              <td>${Math.round(t.metres)}</td><td>${t.minutes < 10 ? t.minutes.toFixed(1) : Math.round(t.minutes)}</td></tr>`;
+            const minutes = t.minutes < 10 ? t.minutes.toFixed(1) : Math.round(t.minutes);
+            return `<tr data-tour="${t.number}">
+              <th scope="row"><i class="swatch" style="background:${tourColour(i)}"></i>Tour ${t.number}</th>
+              <td>${(plan.orders || []).length}</td><td>${plan.picks ?? "—"}</td>
+              <td>${Math.round(t.metres)}</td><td>${minutes}</td></tr>`;
           }).join("") || `<tr><td class="empty" colspan="5">no tours: no order matched</td></tr>`}</tbody></table>
-        ${w.status === "planned" ? `<div class="actions"><button type="button" class="primary" data-act="release">Release wave ${w.id}</button>
+        ${w.status === "planned" ? `<div class="actions">
+          <button type="button" class="primary" data-act="release">Release wave ${w.id}</button>
           <button type="button" data-act="discard">Discard</button></div>` : ""}
       </div>`;
   }
@@ -126,7 +133,8 @@ class WavePlanner extends HTMLElement {
       return;
     }
     box.innerHTML = this.planned.length ? `<ul class="planned">${this.planned.map((w) => `
-      <li><button type="button" data-show="${w.id}">Wave ${w.id}: ${count(w.orders, "order")}, ${count(w.lines, "line")},
+      <li><button type="button" data-show="${w.id}">
+        Wave ${w.id}: ${count(w.orders, "order")}, ${count(w.lines, "line")},
         ${count(w.tours, "tour")}
         <span class="muted">planned ${esc(clock(w.created_at))}</span></button></li>`).join("")}</ul>`
       : `<p class="empty">none</p>`;

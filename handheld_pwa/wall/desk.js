@@ -1,7 +1,7 @@
 /*
  * Usage: `<wes-desk>` is created by wall.js for /app/wall/#desk; `desk.ctx` is the
  * wall app (api, session, state, "wall-state" events); `desk.route("#desk/waves")`
- * opens a tab (tasks, waves, exceptions, at-risk, suggestions, board).
+ * opens a tab (tasks, waves, exceptions, at-risk, suggestions, printers).
  *
  * The supervisor's desk: the wall's board with actions, for a desktop or a
  * tablet. Workers on the left (drop a task on one to give it to them), the
@@ -16,18 +16,19 @@ import "./desk-details.js";
 import "./desk-task.js";
 import "./desk-waves.js";
 import {
-  atRiskList, exceptionsList, kindLabel, kpiStrip, OPEN_STATES, STATE_LABEL, TASK_KINDS, tickCountdowns, wavesList,
-  workTable, workersTable,
+  atRiskList, exceptionsList, kindLabel, kpiStrip, OPEN_STATES, printersTable, STATE_LABEL, suggestionsList, TASK_KINDS,
+  tickCountdowns, wavesList, workTable, workersTable,
 } from "./wall-panels.js";
 
 const TABS = [
-  ["tasks", "Tasks"], ["waves", "Waves"], ["exceptions", "Exceptions"], ["at-risk", "Orders at risk"],
-  ["suggestions", "Suggestions"], ["board", "Board"],
+  ["tasks", "Tasks"], ["waves", "Waves"], ["exceptions", "Exceptions"], ["at-risk", "At risk"],
+  ["suggestions", "Suggestions"], ["printers", "Printers"],
 ];
 const HEAT_PERIODS = { none: ["no heat", 0], hour: ["last hour", 3600], today: ["today", null],
   week: ["last 7 days", 7 * 86400] };
 const TASKS_REFRESH_MS = 2000; // at most this often when the wall state says work moved
 const NOTICE_SHOWN_MS = 10000;
+const NOTHING_SELECTED = `<p class="hint">Select a task, a worker, an exception or a spot on the map.</p>`;
 
 /** A path the server gave as /api/v1/…, as WesApi wants it (relative to /api/v1). */
 export function apiPath(path) {
@@ -47,9 +48,13 @@ class Desk extends HTMLElement {
       <div class="desk-notice" role="alert" data-kind="none"><span class="text"></span>
         <button type="button" class="dismiss" aria-label="Dismiss">✕</button></div>
       <div class="desk-grid">
-        <section class="panel d-workers"><h2>Workers</h2>
-          <p class="hint">Click a worker for their work and settings; drop a task on a worker to give it to them.</p>
-          <div class="workers-box scroll"></div></section>
+        <div class="d-left">
+          <section class="panel d-workers"><h2>Workers</h2>
+            <p class="hint">Click a worker for their work and settings; drop a task on a worker to give it to them.</p>
+            <div class="workers-box scroll"></div></section>
+          <section class="panel d-work"><h2>Work by kind and zone</h2>
+            <p class="hint">Click a row for its tasks.</p><div class="work-box scroll"></div></section>
+        </div>
         <section class="panel d-main">
           <nav class="tabs" role="tablist">${TABS.map(([id, label]) =>
             `<a role="tab" href="#desk/${id}" data-tab="${id}">${label}<span class="count"></span></a>`).join("")}</nav>
@@ -59,7 +64,7 @@ class Desk extends HTMLElement {
             <label>Heat <select class="heat-period">${Object.entries(HEAT_PERIODS).map(([k, [label]]) =>
               `<option value="${k}">${label}</option>`).join("")}</select></label></div>
           <wes-floor-map></wes-floor-map>
-          <div class="detail scroll"><p class="hint">Select a task, a worker, an exception or a spot on the map.</p></div>
+          <div class="detail scroll">${NOTHING_SELECTED}</div>
         </section>
       </div>
       <dialog class="confirm"><form method="dialog"><p class="question"></p>
@@ -92,7 +97,9 @@ class Desk extends HTMLElement {
     const tab = hash.split("/")[1];
     this.tab = TABS.some(([id]) => id === tab) ? tab : "tasks";
     this.dataset.tab = this.tab; // (the Waves tab gives the floor map more room for the tours' walks)
-    for (const a of this.querySelectorAll(".tabs a")) a.setAttribute("aria-selected", String(a.dataset.tab === this.tab));
+    for (const a of this.querySelectorAll(".tabs a")) {
+      a.setAttribute("aria-selected", String(a.dataset.tab === this.tab));
+    }
     this.drawTab();
   }
 
@@ -164,7 +171,7 @@ class Desk extends HTMLElement {
 
   clearSelection() {
     this.selection = null;
-    this.querySelector(".detail").innerHTML = `<p class="hint">Select a task, a worker, an exception or a spot on the map.</p>`;
+    this.querySelector(".detail").innerHTML = NOTHING_SELECTED;
     this.#markSelected();
   }
 
@@ -173,8 +180,8 @@ class Desk extends HTMLElement {
     for (const el of this.querySelectorAll("[data-task].selected, [data-worker].selected, [data-exception].selected")) {
       el.classList.remove("selected");
     }
-    const key = s.type === "task" ? `[data-task="${s.id}"]` : s.type === "worker" ? `[data-worker="${CSS.escape(s.username)}"]`
-      : s.type === "exception" ? `[data-exception="${s.id}"]` : null;
+    const key = { task: () => `[data-task="${s.id}"]`, worker: () => `[data-worker="${CSS.escape(s.username)}"]`,
+      exception: () => `[data-exception="${s.id}"]` }[s.type]?.();
     if (key) for (const el of this.querySelectorAll(`tr${key}, li${key}`)) el.classList.add("selected");
   }
 
@@ -191,7 +198,9 @@ class Desk extends HTMLElement {
       const n = counts[a.dataset.tab];
       a.querySelector(".count").textContent = n ? String(n) : "";
     }
-    if (["exceptions", "at-risk", "board"].includes(this.tab)) keepFocus(this, () => this.drawTab());
+    const work = this.querySelector(".work-box");
+    keepFocus(work, () => { work.innerHTML = workTable(state.work, { desk: true }); });
+    if (["exceptions", "at-risk", "printers"].includes(this.tab)) keepFocus(this, () => this.drawTab());
     if (this.tab === "suggestions" && state.suggestions) {
       this.suggestions = state.suggestions;
       this.suggestionsError = null;
@@ -215,7 +224,24 @@ class Desk extends HTMLElement {
     }, TASKS_REFRESH_MS);
   }
 
+  /** The tasks of one row of the work table: the Tasks tab filtered to that kind and zone. */
+  showWork(kind, zone) {
+    this.filters = { ...this.filters, kind, zone: zone || "none", state: OPEN_STATES.join(","), holder: "" };
+    this.querySelector(".tab-body").innerHTML = "";
+    if (this.tab === "tasks") this.drawTab();
+    else location.hash = "#desk/tasks";
+  }
+
   #wireWorkers() {
+    const work = this.querySelector(".work-box");
+    const show = (row) => row && this.showWork(row.dataset.kind, row.dataset.zone);
+    work.addEventListener("click", (e) => show(e.target.closest("tr[data-kind]")));
+    work.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") {
+        e.preventDefault();
+        show(e.target.closest("tr[data-kind]"));
+      }
+    });
     const box = this.querySelector(".workers-box");
     const open = (row) => row && this.select({ type: "worker", username: row.dataset.worker });
     box.addEventListener("click", (e) => open(e.target.closest("tr[data-worker]")));
@@ -276,13 +302,13 @@ class Desk extends HTMLElement {
       body.innerHTML = `<p class="hint">Open orders that will miss their carrier cut-off at today's pace, and what
         would help. A button does that one thing.</p>${atRiskList(state.at_risk, { desk: true })}`;
     } else if (this.tab === "suggestions") {
-      if (!body.querySelector(".suggestions")) body.innerHTML = `<div class="suggestions"><p class="hint">Loading…</p></div>`;
+      if (!body.querySelector(".suggestions")) {
+        body.innerHTML = `<div class="suggestions"><p class="hint">Loading…</p></div>`;
+      }
       this.loadSuggestions();
-    } else if (this.tab === "board") {
-      body.innerHTML = `<h3>Work by kind and zone</h3><p class="hint">Select a row for its tasks.</p>
-        ${workTable(state.work, { desk: true })}
-        <h3>Waves</h3>${wavesList(state.waves)}
-        <h3>Printers</h3><div class="printer-list">${printersRows(state.printers)}</div>`;
+    } else if (this.tab === "printers") {
+      body.innerHTML = `<p class="hint">Each label printer: whether it answers, what it last said, and its jobs.</p>
+        ${printersTable(state.printers)}`;
     }
     this.#markSelected();
     tickCountdowns(this);
@@ -295,13 +321,6 @@ class Desk extends HTMLElement {
       if (task) return this.select({ type: "task", id: Number(task.dataset.task) });
       const exc = target.closest("li[data-exception]");
       if (exc) return this.select({ type: "exception", id: Number(exc.dataset.exception) });
-      const work = target.closest("table.work tr[data-kind]");
-      if (work) {
-        this.filters = { ...this.filters, kind: work.dataset.kind, zone: work.dataset.zone || "none" };
-        body.innerHTML = "";
-        location.hash = "#desk/tasks";
-        return null;
-      }
       const act = target.closest("button[data-at-risk]");
       if (act) return this.runAction((this.state.at_risk || [])[Number(act.dataset.atRisk)]?.action);
       const suggestion = target.closest("button[data-suggestion]");
@@ -342,7 +361,8 @@ class Desk extends HTMLElement {
         <label>Kind <select name="kind">${option("", "any kind", f.kind)}
           ${TASK_KINDS.map((k) => option(k, kindLabel(k), f.kind)).join("")}</select></label>
         <label>State <select name="state">${option(OPEN_STATES.join(","), "open", f.state)}
-          ${[...OPEN_STATES, "done", "cancelled"].map((s) => option(s, STATE_LABEL[s], f.state)).join("")}</select></label>
+          ${[...OPEN_STATES, "done", "cancelled"].map((s) => option(s, STATE_LABEL[s], f.state)).join("")}
+        </select></label>
         <label>Held by <select name="holder"></select></label>
       </form>
       <p class="task-count hint"></p>
@@ -362,11 +382,13 @@ class Desk extends HTMLElement {
     if (!form) return;
     const f = this.filters;
     const zones = [...new Set([...this.zones, ...(f.zone && f.zone !== "none" ? [f.zone] : [])])].sort();
-    const workers = [...new Set([...(this.state.workers || []).map((w) => w.username), ...(f.holder ? [f.holder] : [])])];
+    const names = (this.state.workers || []).map((w) => w.username);
+    const workers = [...new Set([...names, ...(f.holder ? [f.holder] : [])])];
     const fill = (select, html) => { if (select.innerHTML !== html) select.innerHTML = html; };
     fill(form.elements.zone, [option("", "any zone", f.zone), option("none", "no zone", f.zone),
       ...zones.map((z) => option(z, z, f.zone))].join(""));
-    fill(form.elements.holder, [option("", "anyone", f.holder), ...workers.map((w) => option(w, w, f.holder))].join(""));
+    fill(form.elements.holder, [option("", "anyone", f.holder),
+      ...workers.map((w) => option(w, w, f.holder))].join(""));
   }
 
   /** The site's zone codes (for the filters, the wave form and worker settings). */
@@ -389,19 +411,9 @@ class Desk extends HTMLElement {
       this.say(`Could not load the tasks: ${err.message}`, "error");
       return;
     }
-    // The server may not filter by zone or holder yet: filter what it names here too.
-    const holders = this.holderNames();
-    let tasks = page.data.map((t) => ({ ...t, holder: t.assigned_username ?? holders.get(t.id) ?? (t.assigned_to ? `#${t.assigned_to}` : null) }));
-    if (f.zone && tasks.some((t) => "zone" in t)) tasks = tasks.filter((t) => (f.zone === "none" ? !t.zone : t.zone === f.zone));
-    if (f.holder) tasks = tasks.filter((t) => t.holder === f.holder);
-    this.tasks = tasks;
+    this.tasks = page.data;
     this.tasksCount = page.count;
     this.#drawTasks();
-  }
-
-  /** Task id → the worker holding it, as far as the wall state tells. */
-  holderNames() {
-    return new Map((this.state.workers || []).filter((w) => w.task).map((w) => [w.task.id, w.username]));
   }
 
   #drawTasks() {
@@ -423,8 +435,9 @@ class Desk extends HTMLElement {
         title="Select; or drag onto a worker">
         <th scope="row">#${t.id} <span class="task-kind">${esc(t.kind)}</span></th>
         <td><span class="state s-${esc(t.state)}">${esc(STATE_LABEL[t.state] || t.state)}</span></td>
-        <td>${esc(t.zone ?? "—")}</td><td class="where">${where}</td><td>${esc(what)}</td><td>${esc(t.reference || "")}</td>
-        <td class="holder">${esc(t.holder || "—")}</td><td>${t.priority}</td></tr>`;
+        <td>${esc(t.zone ?? "—")}</td><td class="where">${where}</td><td>${esc(what)}</td>
+        <td>${esc(t.reference || "")}</td>
+        <td class="holder">${esc(t.assigned_username || "—")}</td><td>${t.priority}</td></tr>`;
     }).join("") || `<tr><td class="empty" colspan="8">no task matches</td></tr>`;
   }
 
@@ -447,15 +460,9 @@ class Desk extends HTMLElement {
       box.innerHTML = `<p class="empty">No suggestions: ${esc(this.suggestionsError)}</p>`;
       return;
     }
-    const list = this.suggestions || [];
     keepFocus(box, () => {
       box.innerHTML = `<p class="hint">Locations that keep shorting and products whose counts keep differing, and
-        what to check. A button does that one thing.</p>` + (list.length ? `<ul class="suggestion-list">${list.map((s, i) => `
-        <li data-subject="${esc(s.subject)}"><div><strong>${esc(s.subject)}</strong>
-          <span class="muted">${esc(s.kind.replace(/_/g, " "))}</span></div><div class="reason">${esc(s.reason)}</div>
-          ${s.action && s.action.method && s.action.path ? `<button type="button" class="act" data-suggestion="${i}">${esc(s.action.label)}</button>`
-            : s.action && s.action.label ? `<span class="suggest">→ ${esc(s.action.label)}</span>` : ""}</li>`).join("")}</ul>`
-        : `<p class="empty">Nothing unusual.</p>`);
+        what to check. A button does that one thing.</p>${suggestionsList(this.suggestions, { desk: true })}`;
     });
   }
 
@@ -488,19 +495,11 @@ const FOCUS_KEYS = ["task", "worker", "exception", "order", "subject", "wave"];
 /** Redraw inside root and put the keyboard focus back on the same row (by its data-* key). */
 export function keepFocus(root, redraw) {
   const active = document.activeElement;
-  const row = root.contains(active) ? active.closest("[data-task], [data-worker], [data-exception], [data-order], [data-subject], [data-wave]") : null;
+  const row = root.contains(active) ? active.closest(FOCUS_KEYS.map((k) => `[data-${k}]`).join(", ")) : null;
   redraw();
   if (!row) return;
   const key = FOCUS_KEYS.find((k) => row.dataset[k] !== undefined);
   root.querySelector(`${row.tagName}[data-${key}="${CSS.escape(row.dataset[key])}"]`)?.focus();
-}
-
-function printersRows(printers) {
-  if (!(printers || []).length) return `<p class="empty">no printers</p>`;
-  return `<table class="printers-table"><thead><tr><th>printer</th><th>state</th><th>queued</th><th>failed</th></tr></thead>
-    <tbody>${printers.map((p) => `<tr data-printer="${esc(p.code)}"><th scope="row">${esc(p.code)} <span class="muted">${esc(p.name)}</span></th>
-      <td class="${p.online ? "" : "bad"}">${p.online ? esc(p.status || "online") : `offline${p.status ? ` (${esc(p.status)})` : ""}`}</td>
-      <td>${p.queued}</td><td class="${p.failed ? "bad" : ""}">${p.failed}</td></tr>`).join("")}</tbody></table>`;
 }
 
 customElements.define("wes-desk", Desk);

@@ -16,9 +16,10 @@
  */
 
 import { esc } from "../lib/dom.js";
+import { IDLE_LONG_S } from "./wall-panels.js";
 
 // Tours' colours: none is a location kind's colour (pick faces are light blue), each clear on black.
-export const TOUR_COLOURS = ["#ffbf00", "#ff4081", "#b2ff59", "#ea80fc", "#ffffff", "#ff6e40", "#18ffff", "#ffd180",
+const TOUR_COLOURS = ["#ffbf00", "#ff4081", "#b2ff59", "#ea80fc", "#ffffff", "#ff6e40", "#18ffff", "#ffd180",
   "#8c9eff", "#a7ffeb"];
 const KIND_RANK = ["pick_face", "pack", "ship", "dock", "staging", "quarantine", "reserve"];
 const KIND_NAME = { pick_face: "pick face", reserve: "reserve", dock: "dock", pack: "pack", ship: "ship",
@@ -128,8 +129,11 @@ class FloorMap extends HTMLElement {
       return `<g class="aisle" data-aisle="${esc(a.aisle)}"${this._heat ? ` data-picks="${picks || 0}"` : ""}>
         <title>${esc(a.aisle)}${this._heat ? `: ${picks || 0} picks` : ""}</title>
         <rect x="${x0}" y="${y0}" width="${x1 - x0}" height="${y1 - y0}" rx="4" fill="${fill}"></rect>
-        ${name ? `<text class="aisle-label" x="${name.x}" y="${name.y}" text-anchor="middle">${esc(a.aisle)}</text>` : ""}
-        ${count ? `<text class="aisle-label heat-count" x="${count.x}" y="${count.y}" text-anchor="middle">${picks}</text>` : ""}</g>`;
+        ${name ? `<text class="aisle-label" x="${name.x}" y="${name.y}" text-anchor="middle">${esc(a.aisle)}</text>`
+          : ""}
+        ${count ? `<text class="aisle-label heat-count" x="${count.x}" y="${count.y}"
+          text-anchor="middle">${picks}</text>`
+          : ""}</g>`;
     }).join("");
   }
 
@@ -150,9 +154,11 @@ class FloorMap extends HTMLElement {
       const big = !["pick_face", "reserve"].includes(top.kind);
       const s = big ? size * 1.5 : size;
       const selected = codes.includes(this._selected) ? " selected" : "";
-      const title = `${codes.slice(0, 4).join(", ")}${codes.length > 4 ? ` +${codes.length - 4}` : ""} (${KIND_NAME[top.kind] || top.kind})`;
+      const more = codes.length > 4 ? ` +${codes.length - 4}` : "";
+      const title = `${codes.slice(0, 4).join(", ")}${more} (${KIND_NAME[top.kind] || top.kind})`;
       return `<rect class="loc k-${esc(top.kind)}${selected}" data-codes="${esc(codes.join(" "))}" tabindex="0"
-        x="${f.x(spot.x) - s / 2}" y="${f.y(spot.y) - s / 2}" width="${s}" height="${s}" rx="2"><title>${esc(title)}</title></rect>`;
+        x="${f.x(spot.x) - s / 2}" y="${f.y(spot.y) - s / 2}" width="${s}" height="${s}" rx="2">
+        <title>${esc(title)}</title></rect>`;
     }).join("");
   }
 
@@ -176,9 +182,10 @@ class FloorMap extends HTMLElement {
         const x = f.x(w.last_scan.x);
         const y = f.y(w.last_scan.y);
         f.labels.block(x - 10, y - 10, 20, 20);
-        const spot = f.labels.place(w.username, 20, [[x + 14, y + 7], [x - 14, y + 7, "end"], [x + 14, y - 16],
-          [x + 14, y + 30], [x - 14, y - 16, "end"], [x - 14, y + 30, "end"], [x + 14, y - 40], [x + 14, y + 54]], "start", true);
-        const idle = w.idle_s !== null && w.idle_s !== undefined && w.idle_s > 600 ? " idle-long" : "";
+        const spots = [[x + 14, y + 7], [x - 14, y + 7, "end"], [x + 14, y - 16], [x + 14, y + 30],
+          [x - 14, y - 16, "end"], [x - 14, y + 30, "end"], [x + 14, y - 40], [x + 14, y + 54]];
+        const spot = f.labels.place(w.username, 20, spots, "start", true);
+        const idle = w.idle_s !== null && w.idle_s !== undefined && w.idle_s > IDLE_LONG_S ? " idle-long" : "";
         return `<g class="worker-dot${idle}" data-worker="${esc(w.username)}">
           <circle cx="${x}" cy="${y}" r="10"></circle>
           <text x="${spot.x}" y="${spot.y}" text-anchor="${spot.anchor}">${esc(w.username)}</text></g>`;
@@ -189,10 +196,13 @@ class FloorMap extends HTMLElement {
     const kinds = new Set((this._layout.locations || []).map((l) => l.kind));
     const items = KIND_RANK.filter((k) => kinds.has(k))
       .map((k) => `<span class="key"><i class="swatch k-${k}"></i>${KIND_NAME[k]}</span>`);
-    if (this._workers.some((w) => w.last_scan)) items.push(`<span class="key"><i class="swatch worker"></i>last scan</span>`);
+    if (this._workers.some((w) => w.last_scan)) {
+      items.push(`<span class="key"><i class="swatch worker"></i>last scan</span>`);
+    }
     if (this._heat) {
       const none = !(this._heat.aisles || []).some((a) => a.picks);
-      items.push(`<span class="key"><i class="swatch heat"></i>${esc(this._heat.label || "picks per aisle")}${none ? ": none yet" : ""}</span>`);
+      const label = `${this._heat.label || "picks per aisle"}${none ? ": none yet" : ""}`;
+      items.push(`<span class="key"><i class="swatch heat"></i>${esc(label)}</span>`);
     }
     this.querySelector(".map-legend").innerHTML = items.join("");
   }
@@ -213,7 +223,8 @@ class LabelPlacer {
   /** spots: [x, baseline y, anchor?]; null if none is free (unless `always`: then the first). */
   place(text, size, spots, anchor = "start", always = false) {
     const w = text.length * size * 0.62 + 4; // 2 px clear on each side
-    const boxOf = ([x, y, a = anchor]) => ({ x: a === "middle" ? x - w / 2 : a === "end" ? x - w : x, y: y - size, w, h: size * 1.2 });
+    const boxOf = ([x, y, a = anchor]) => ({
+      x: a === "middle" ? x - w / 2 : a === "end" ? x - w : x, y: y - size, w, h: size * 1.2 });
     for (const spot of spots) {
       const b = boxOf(spot);
       const inside = b.x >= 0 && b.y >= 0 && b.x + b.w <= this.width && b.y + b.h <= this.height;

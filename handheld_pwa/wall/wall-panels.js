@@ -19,7 +19,8 @@ export const STATE_LABEL = { pending: "waiting", assigned: "assigned", in_progre
   exception: "exception", done: "done", cancelled: "cancelled" };
 // The task kinds, in the order the board lists them.
 export const TASK_KINDS = ["pick", "replenish", "putaway", "receive", "count", "pack", "move"];
-const KIND_PLURAL = { pick: "Picks", replenish: "Replenishments", putaway: "Putaways", receive: "Receipts",
+// (A soft hyphen lets the longest break on a narrow desk column; a wall has room for it whole.)
+const KIND_PLURAL = { pick: "Picks", replenish: "Replenish\u00adments", putaway: "Putaways", receive: "Receipts",
   count: "Counts", pack: "Packs", move: "Moves" };
 export const IDLE_LONG_S = 600; // a worker idle longer than this is highlighted
 
@@ -72,7 +73,8 @@ export function kpiStrip(state) {
   const exceptions = state.exceptions_open ?? (state.exceptions || []).length;
   const atRisk = (state.at_risk || []).length;
   const tile = (cls, n, label, level = "") =>
-    `<div class="kpi ${cls}" data-level="${level}"><span class="n">${n}</span><span class="label">${label}</span></div>`;
+    `<div class="kpi ${cls}" data-level="${level}"><span class="n">${n}</span>
+      <span class="label">${label}</span></div>`;
   return `
     ${tile("lines-per-hour", number(k.lines_per_hour), "lines / hour")}
     ${tile("units-per-hour", number(k.units_per_hour), "units / hour")}
@@ -90,7 +92,10 @@ export function workTable(work, { desk = false } = {}) {
   rows.sort((a, b) => rank(a.kind) - rank(b.kind) || a.kind.localeCompare(b.kind)
     || (a.zone === null) - (b.zone === null) || String(a.zone).localeCompare(String(b.zone)));
   const head = `<tr><th>work</th><th>zone</th>${OPEN_STATES.map((s) => `<th>${STATE_LABEL[s]}</th>`).join("")}</tr>`;
-  if (!rows.length) return `<table class="work"><thead>${head}</thead><tbody><tr><td class="empty" colspan="7">no open tasks</td></tr></tbody></table>`;
+  if (!rows.length) {
+    return `<table class="work"><thead>${head}</thead>
+      <tbody><tr><td class="empty" colspan="7">no open tasks</td></tr></tbody></table>`;
+  }
   const cell = (row, col) => {
     const n = row[col] || 0;
     const cls = !n ? "zero" : col === "exception" || col === "suspended" ? "bad" : col === "pending" ? "hot" : "";
@@ -98,7 +103,8 @@ export function workTable(work, { desk = false } = {}) {
   };
   const body = rows.map((r, i) => {
     const first = i === 0 || rows[i - 1].kind !== r.kind; // the kind is said once, on its first row
-    const attrs = `data-kind="${esc(r.kind)}" data-zone="${esc(r.zone ?? "")}" class="${first ? "kind-first" : ""}${desk ? " pickable" : ""}"`;
+    const cls = [first ? "kind-first" : "", desk ? "pickable" : ""].filter(Boolean).join(" ");
+    const attrs = `data-kind="${esc(r.kind)}" data-zone="${esc(r.zone ?? "")}" class="${cls}"`;
     const focus = desk ? ` tabindex="0" title="Show these tasks"` : "";
     const zone = r.zone === null ? `<span class="no-zone">no zone</span>` : esc(r.zone);
     return `<tr ${attrs}${focus}><th scope="row" class="kind">${first ? esc(kindPlural(r.kind)) : ""}</th>
@@ -120,13 +126,15 @@ export function idleText(worker) {
 }
 
 /** Workers: current task, zone, lines/h, idle time (idle > 10 min highlighted). */
-export function workersTable(workers, { desk = false, selected = null } = {}) {
+export function workersTable(workers, { desk = false } = {}) {
   const head = `<tr><th>worker</th><th>task</th><th>zone</th><th>lines/h</th><th>idle</th></tr>`;
-  if (!(workers || []).length) return `<table class="workers"><thead>${head}</thead><tbody><tr><td class="empty" colspan="5">nobody signed on</td></tr></tbody></table>`;
+  if (!(workers || []).length) {
+    return `<table class="workers"><thead>${head}</thead>
+      <tbody><tr><td class="empty" colspan="5">nobody signed on</td></tr></tbody></table>`;
+  }
   const body = workers.map((w) => {
     const idleLong = w.idle_s !== null && w.idle_s !== undefined && w.idle_s > IDLE_LONG_S;
-    const cls = [idleLong ? "idle-long" : "", desk ? "pickable drop-target" : "", selected === w.username ? "selected" : ""]
-      .filter(Boolean).join(" ");
+    const cls = [idleLong ? "idle-long" : "", desk ? "pickable drop-target" : ""].filter(Boolean).join(" ");
     const extra = desk ? ` tabindex="0" title="Select ${esc(w.username)}; drop a task here to give it to them"` : "";
     return `<tr data-worker="${esc(w.username)}" class="${cls}"${extra}>
       <th scope="row">${esc(w.username)}</th><td class="task">${taskText(w.task)}</td>
@@ -159,8 +167,9 @@ export function wavesList(waves, { desk = false } = {}) {
 }
 
 function printerStatus(p) {
-  if (!p.online) return { text: p.status && p.status !== "online" ? p.status.replace(/_/g, " ") : "offline", level: "bad" };
-  if (p.status && !["online", "ok", "ready", "unknown"].includes(p.status)) return { text: p.status.replace(/_/g, " "), level: "hot" };
+  const said = (p.status || "").replace(/_/g, " ");
+  if (!p.online) return { text: said && p.status !== "online" ? said : "offline", level: "bad" };
+  if (said && !["online", "ok", "ready", "unknown"].includes(p.status)) return { text: said, level: "hot" };
   return { text: "ready", level: "ok" };
 }
 
@@ -169,10 +178,25 @@ export function printersStrip(printers) {
   if (!(printers || []).length) return `<span class="muted">no printers</span>`;
   return printers.map((p) => {
     const s = printerStatus(p);
-    const jobs = [p.queued ? `${p.queued} queued` : "", p.failed ? `${p.failed} failed` : ""].filter(Boolean).join(", ");
+    const jobs = [p.queued ? `${p.queued} queued` : "", p.failed ? `${p.failed} failed` : ""]
+      .filter(Boolean).join(", ");
     return `<span class="printer ${s.level}" data-printer="${esc(p.code)}" title="${esc(p.name)}">
       <b>${esc(p.code)}</b> ${esc(s.text)}${jobs ? ` · ${esc(jobs)}` : ""}</span>`;
   }).join("");
+}
+
+/** Printers as a table (the desk's board): state, queued and failed jobs. */
+export function printersTable(printers) {
+  if (!(printers || []).length) return `<p class="empty">no printers</p>`;
+  const rows = printers.map((p) => {
+    const s = printerStatus(p);
+    return `<tr data-printer="${esc(p.code)}">
+      <th scope="row">${esc(p.code)} <span class="muted">${esc(p.name)}</span></th>
+      <td class="${s.level === "ok" ? "" : s.level}">${esc(s.text)}</td><td>${p.queued}</td>
+      <td class="${p.failed ? "bad" : ""}">${p.failed}</td></tr>`;
+  }).join("");
+  return `<table class="printers-table"><thead><tr><th>printer</th><th>state</th><th>queued</th><th>failed</th></tr>
+    </thead><tbody>${rows}</tbody></table>`;
 }
 
 function ago(iso) {
@@ -180,10 +204,10 @@ function ago(iso) {
 }
 
 /** The exception queue: what, who raised it, where, how long ago. */
-export function exceptionsList(exceptions, { desk = false, selected = null } = {}) {
+export function exceptionsList(exceptions, { desk = false } = {}) {
   if (!(exceptions || []).length) return `<p class="empty">no open exceptions</p>`;
   return `<ul class="exceptions">${exceptions.map((e) => {
-    const focus = desk ? ` tabindex="0" class="pickable${selected === e.id ? " selected" : ""}"` : "";
+    const focus = desk ? ` tabindex="0" class="pickable"` : "";
     const who = [e.raised_by, e.location].filter(Boolean).map(esc).join(" · ");
     return `<li data-exception="${e.id}"${focus}><div><strong>${esc(e.kind.replace(/_/g, " "))}</strong>
       <span class="muted">${who}${who ? " · " : ""}${esc(ago(e.created_at))}</span></div>
@@ -196,16 +220,32 @@ export function atRiskList(orders, { desk = false } = {}) {
   if (!(orders || []).length) return `<p class="empty">no order at risk</p>`;
   return `<ul class="at-risk">${orders.map((o, i) => {
     const c = o.cut_off ? countdown(o.cut_off) : { text: "", level: "" };
-    const action = o.action || {};
-    const doable = desk && action.method && action.path;
-    const suggestion = action.kind && action.kind !== "none"
-      ? (doable ? `<button type="button" class="act" data-at-risk="${i}">${esc(action.label)}</button>`
-        : `<span class="suggest">→ ${esc(action.label)}</span>`) : "";
+    const suggestion = actionHtml(o.action, desk, `data-at-risk="${i}"`);
     return `<li data-order="${esc(o.order)}"><div class="risk-line"><strong>${esc(o.order)}</strong>
       <span class="countdown ${c.level}" ${o.cut_off ? `data-cut-off="${esc(o.cut_off)}"` : ""}>${c.text}</span>
       <span class="muted">${number(o.remaining_lines)} lines left</span></div>
       <div class="reason">${esc(o.reason)}</div>${suggestion ? `<div class="risk-act">${suggestion}</div>` : ""}</li>`;
   }).join("")}</ul>`;
+}
+
+/** Anomalies: what keeps going wrong where, and what to check (on the desk, the one-tap action). */
+export function suggestionsList(suggestions, { desk = false } = {}) {
+  if (!(suggestions || []).length) return `<p class="empty">Nothing unusual.</p>`;
+  return `<ul class="suggestion-list">${suggestions.map((s, i) => {
+    const action = actionHtml(s.action, desk, `data-suggestion="${i}"`);
+    return `<li data-subject="${esc(s.subject)}"><div><strong>${esc(s.subject)}</strong>
+      <span class="muted">${esc(s.kind.replace(/_/g, " "))}</span></div><div class="reason">${esc(s.reason)}</div>
+      ${action ? `<div class="risk-act">${action}</div>` : ""}</li>`;
+  }).join("")}</ul>`;
+}
+
+/** A suggested action: a button on the desk when it is one call (method and path), else its words. */
+function actionHtml(action, desk, attrs) {
+  if (!action || !action.label || action.kind === "none") return "";
+  if (desk && action.method && action.path) {
+    return `<button type="button" class="act" ${attrs}>${esc(action.label)}</button>`;
+  }
+  return `<span class="suggest">→ ${esc(action.label)}</span>`;
 }
 
 /** Re-say every countdown below root (cut-offs move on while the state does not). */

@@ -140,7 +140,8 @@ class WallApp extends HTMLElement {
           <section class="panel p-work"><h2>Work by kind and zone</h2><div class="fit work-box"></div></section>
           <section class="panel p-workers"><h2>Workers</h2><div class="fit workers-box"></div></section>
           <section class="panel p-exceptions"><h2>Exceptions</h2><div class="fit exceptions-box"></div></section>
-          <section class="panel p-map"><h2>Floor <span class="muted map-note">last scans · picks per aisle today</span></h2>
+          <section class="panel p-map">
+            <h2>Floor <span class="muted map-note">last scans · picks per aisle today</span></h2>
             <wes-floor-map></wes-floor-map></section>
           <section class="panel p-risk"><h2>Orders at risk</h2><div class="fit risk-box"></div></section>
           <section class="panel p-waves"><h2>Waves</h2><div class="fit waves-box"></div></section>
@@ -212,7 +213,8 @@ class WallApp extends HTMLElement {
   draw() {
     const state = this.state;
     this.querySelector(".printers").innerHTML = printersStrip(state.printers);
-    this.querySelector(".updated").textContent = this.stateAt ? `updated ${new Date(this.stateAt).toLocaleTimeString()}` : "";
+    const updated = this.stateAt ? `updated ${new Date(this.stateAt).toLocaleTimeString()}` : "";
+    this.querySelector(".updated").textContent = updated;
     if (this.floorMap && this.layout) this.floorMap.workers = state.workers;
     if (this.desk) return; // the desk draws itself on "wall-state"
     const put = (selector, html) => { this.querySelector(selector).innerHTML = html; };
