@@ -103,7 +103,7 @@ def site_midnight(site_timezone: str, now: datetime) -> datetime:
 
 def wall_state(session: Session, site_id: int, now: datetime, *, slow: dict | None = None,
                cut_offs: dict[int, datetime | None] | None = None) -> dict[str, Any]:
-    """The wall's picture of a site at `now` (the contract in the module docstring of handheld_pwa/wall).
+    """The wall's picture of a site at `now`: the `data` of a wall.state message (see the module docstring).
 
     `slow`: the at-risk orders, suggestions and KPIs to show (read them with `slow_parts`); `cut_offs`: a cache
     of planned waves' earliest cut-off, kept by the caller (a plan does not change).
