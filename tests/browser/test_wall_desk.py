@@ -393,8 +393,11 @@ def test_the_wall_and_the_desk_fill_a_1920x1080_screen_on_the_demo_without_clipp
 
 
 def wall_and_desk_on_the_demo(live_server: LiveServer, screen: Page) -> None:
-
     page = screen
+    sent: list[dict] = []  # what the wall says on /ws/wall
+    received: list[dict] = []
+    page.on("websocket", lambda ws: (ws.on("framesent", lambda f: sent.append(json.loads(f))),
+                                     ws.on("framereceived", lambda f: received.append(json.loads(f)))))
     page.goto("/app/wall/")
     page.get_by_label("User name").fill("super")
     page.get_by_label("Password").fill(demo_password("super"))
@@ -407,6 +410,18 @@ def wall_and_desk_on_the_demo(live_server: LiveServer, screen: Page) -> None:
     assert clipped(page, ".fit, .kpi, .wall-header, .panel h2") == []
     assert page.evaluate("document.documentElement.scrollHeight") <= WALL_VIEWPORT["height"]
     shot(page, "wall")
+
+    # The socket drops: the wall comes back by itself and resumes after the highest seq it saw.
+    seen = max(m["seq"] for m in received if isinstance(m.get("seq"), int))
+    page.evaluate("window.wes.wall.link.drop()")
+    auths = lambda: [m for m in sent if m.get("type") == "auth"]  # noqa: E731
+    for _ in range(150):  # (waiting for the reconnection, up to 15 s: not a timing check)
+        if len(auths()) == 2:
+            break
+        page.wait_for_timeout(100)
+    first, again = auths()
+    assert "after_seq" not in first and again["after_seq"] >= seen
+    expect(page.locator(".wall-link")).to_have_text("online")
 
     page.goto("/app/wall/#desk/tasks")
     expect(page.locator("table.tasks tbody tr").first).to_be_visible(timeout=WAIT_MS)
