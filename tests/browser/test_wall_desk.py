@@ -8,7 +8,6 @@ the floor map with a wave preview go to tests/browser/artifacts/.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import queue
 import threading
@@ -27,6 +26,7 @@ from backend import demo
 from backend.models import Product, ProductGtin
 from printers.virtual import VirtualPrinter
 from tests.api.test_outbound_flow import SOON, _orders
+from tests.browser.test_readme_walk import demo_printer  # noqa: F401 (the demo's virtual printer, a fixture)
 from tests.helpers import SKU_A, SKU_C, add_site_users, add_stock, build_site, gtin13
 from tests.live import LiveServer
 
@@ -308,23 +308,6 @@ def test_a_wave_planned_and_released_on_the_desk_creates_its_picks(site: LiveSer
     assert sorted(p["quantity"] for t in tours for p in t["picks"]) == [1, 2]
     picks = site.as_("sup").get("/api/v1/tasks", params={"site": "S1", "kind": "pick"}).json()["data"]
     assert len(picks) == 2 and all(p["state"] in ("pending", "assigned") for p in picks)
-
-
-@pytest.fixture
-def demo_printer() -> Iterator[VirtualPrinter]:
-    """The demo's virtual Zebra printer (`wes demo` starts one on 9100), here on an ephemeral port."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    printer = VirtualPrinter()
-    asyncio.run_coroutine_threadsafe(printer.start(), loop).result(10)
-    try:
-        yield printer
-    finally:
-        asyncio.run_coroutine_threadsafe(printer.stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
 
 
 def device_command(server: LiveServer, username: str, type_: str, payload: dict) -> dict:
