@@ -5,7 +5,7 @@
  * One task and what a supervisor may do with it in its state: give it to a
  * worker (the candidates the server names, the ineligible greyed with why
  * not), the whole tour too, take it back to the pool, change its priority,
- * suspend or resume, cancel (asked twice). Each call sends the version shown.
+ * suspend or resume, cancel (asked first). Each call sends the version shown.
  */
 
 import { esc } from "../lib/dom.js";

@@ -169,12 +169,6 @@ class Desk extends HTMLElement {
     this.#markSelected();
   }
 
-  clearSelection() {
-    this.selection = null;
-    this.querySelector(".detail").innerHTML = NOTHING_SELECTED;
-    this.#markSelected();
-  }
-
   #markSelected() {
     const s = this.selection || {};
     for (const el of this.querySelectorAll("[data-task].selected, [data-worker].selected, [data-exception].selected")) {
@@ -211,7 +205,7 @@ class Desk extends HTMLElement {
       this.#scheduleTasks();
     }
     const released = this.querySelector(".released-waves");
-    if (released) released.innerHTML = wavesList(state.waves, { desk: true });
+    if (released) released.innerHTML = wavesList(state.waves);
     this.#markSelected();
     tickCountdowns(this);
   }
@@ -293,10 +287,10 @@ class Desk extends HTMLElement {
         body.innerHTML = `<h3>Released waves</h3><div class="released-waves"></div>`;
         body.prepend(planner);
       }
-      body.querySelector(".released-waves").innerHTML = wavesList(state.waves, { desk: true });
+      body.querySelector(".released-waves").innerHTML = wavesList(state.waves);
     } else if (this.tab === "exceptions") {
-      body.innerHTML = `<p class="hint">Open exceptions, oldest first. Select one for who, where, what was scanned
-        and the stock before and after; approve or reject it with a note.</p>
+      body.innerHTML = `<p class="hint">Open exceptions. Select one for who, where, what was scanned and the stock
+        before and after; approve or reject it with a note.</p>
         ${exceptionsList(state.exceptions, { desk: true })}`;
     } else if (this.tab === "at-risk") {
       body.innerHTML = `<p class="hint">Open orders that will miss their carrier cut-off at today's pace, and what
@@ -337,8 +331,8 @@ class Desk extends HTMLElement {
     body.addEventListener("dragstart", (e) => {
       const row = e.target.closest("tr[data-task]");
       if (!row) return;
-      const task = this.tasks.find((t) => t.id === Number(row.dataset.task));
-      e.dataTransfer.setData("application/x-wes-task", JSON.stringify({ id: task.id, version: task.version }));
+      const task = { id: Number(row.dataset.task), version: Number(row.dataset.version) };
+      e.dataTransfer.setData("application/x-wes-task", JSON.stringify(task));
       e.dataTransfer.effectAllowed = "move";
     });
   }
@@ -490,7 +484,7 @@ function option(value, label, current) {
   return `<option value="${esc(value)}"${value === current ? " selected" : ""}>${esc(label)}</option>`;
 }
 
-const FOCUS_KEYS = ["task", "worker", "exception", "order", "subject", "wave"];
+const FOCUS_KEYS = ["task", "worker", "exception", "order", "subject", "row"];
 
 /** Redraw inside root and put the keyboard focus back on the same row (by its data-* key). */
 export function keepFocus(root, redraw) {

@@ -104,7 +104,8 @@ export function workTable(work, { desk = false } = {}) {
   const body = rows.map((r, i) => {
     const first = i === 0 || rows[i - 1].kind !== r.kind; // the kind is said once, on its first row
     const cls = [first ? "kind-first" : "", desk ? "pickable" : ""].filter(Boolean).join(" ");
-    const attrs = `data-kind="${esc(r.kind)}" data-zone="${esc(r.zone ?? "")}" class="${cls}"`;
+    const attrs = `data-kind="${esc(r.kind)}" data-zone="${esc(r.zone ?? "")}" data-row="${esc(`${r.kind}/${r.zone}`)}"
+      class="${cls}"`;
     const focus = desk ? ` tabindex="0" title="Show these tasks"` : "";
     const zone = r.zone === null ? `<span class="no-zone">no zone</span>` : esc(r.zone);
     return `<tr ${attrs}${focus}><th scope="row" class="kind">${first ? esc(kindPlural(r.kind)) : ""}</th>
@@ -151,13 +152,12 @@ function cutOff(iso) {
 }
 
 /** Waves with a progress bar (lines picked of lines) and the cut-off countdown. */
-export function wavesList(waves, { desk = false } = {}) {
+export function wavesList(waves) {
   const open = (waves || []).filter((w) => w.status !== "done" || w.progress < 1);
   if (!open.length) return `<p class="empty">no waves out</p>`;
   return `<ul class="waves">${open.map((w) => {
     const pct = Math.round(100 * Math.min(1, Math.max(0, w.progress || 0)));
-    const focus = desk ? ` tabindex="0" class="pickable"` : "";
-    return `<li data-wave="${w.id}"${focus}>
+    return `<li data-wave="${w.id}">
       <div class="wave-line"><strong>Wave ${w.id}</strong><span class="muted">${esc(w.status)}</span>
         <span>${number(w.lines_picked)}/${number(w.lines)} lines · ${number(w.orders)} orders</span></div>
       <div class="bar" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${pct}">

@@ -49,7 +49,7 @@ class WallApp extends HTMLElement {
       this.signIn();
     });
     window.addEventListener("hashchange", () => this.show());
-    window.addEventListener("resize", () => this.fit());
+    window.addEventListener("resize", () => { if (this.state && !this.desk) this.draw(); });
     this.ticker = setInterval(() => tickCountdowns(this), 15000);
     if (this.session.token && this.session.site) this.start();
     else this.querySelector("form").hidden = false;
@@ -86,7 +86,10 @@ class WallApp extends HTMLElement {
 
   signOut(message) {
     this.link?.stop();
+    this.link = null;
     clearInterval(this.heatTimer);
+    this.querySelector(".mode-switch").hidden = true;
+    this.querySelector(".site").textContent = "";
     this.session.clear();
     this.state = null;
     this.querySelector(".screen").innerHTML = "";
@@ -147,6 +150,7 @@ class WallApp extends HTMLElement {
           <section class="panel p-waves"><h2>Waves</h2><div class="fit waves-box"></div></section>
         </main>`;
       this.floorMap = screen.querySelector("wes-floor-map");
+      if (this.layout && !this.heat) this.loadHeat();
     }
     this.applyMapData();
     if (this.state) this.draw();
@@ -224,11 +228,7 @@ class WallApp extends HTMLElement {
     put(".risk-box", atRiskList(state.at_risk));
     put(".waves-box", wavesList(state.waves));
     put(".exceptions-box", exceptionsList(state.exceptions));
-    this.fit();
-  }
-
-  fit() {
-    if (!this.desk && this.state) fitRows(this.querySelector(".screen"));
+    fitRows(this.querySelector(".screen"));
   }
 }
 
