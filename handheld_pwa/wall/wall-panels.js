@@ -166,11 +166,13 @@ export function wavesList(waves) {
   }).join("")}</ul>`;
 }
 
+/** A printer's state in the server's words, and how loud to say it: red when it fails, amber when it may. */
 function printerStatus(p) {
   const said = (p.status || "").replace(/_/g, " ");
-  if (!p.online) return { text: said && p.status !== "online" ? said : "offline", level: "bad" };
-  if (said && !["online", "ok", "ready", "unknown"].includes(p.status)) return { text: said, level: "hot" };
-  return { text: "ready", level: "ok" };
+  if (p.online) return said && said !== "ready" ? { text: said, level: "hot" } : { text: "ready", level: "ok" };
+  if (said === "disabled") return { text: said, level: "off" };
+  if (said === "not contacted yet") return { text: said, level: "hot" };
+  return { text: said || "offline", level: "bad" };
 }
 
 /** Printers' health as chips: name, state, queued and failed jobs. */
