@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     at_risk_sweep_seconds: int = Field(default=60, ge=0)
     # A zone's lines per picker-hour when nobody picked there in the last hour.
     at_risk_default_lines_per_hour: float = Field(default=60.0, gt=0)
+    # … and when fewer picks than this were done there in the last hour (a shift just starting: one pick in its
+    # first minute is not a rate of one line an hour).
+    at_risk_min_picks_for_rate: int = Field(default=10, ge=1)
     # A picker is in a zone while they hold a pick there, or picked or scanned there within these minutes.
     at_risk_active_minutes: int = Field(default=15, ge=1)
     # Packing, loading and shipping after the last pick, and how tight a finish is still flagged.

@@ -15,7 +15,8 @@ the time it needs to be picked, packed and shipped, from the floor as it is now:
   else of their latest pick or scan within `at_risk_active_minutes`. A worker given one zone only (a supervisor
   sent them there) who is elsewhere, or signed on and idle, counts in that zone. Each worker is in one zone, and
   picks at the zone's rate: picks done there in the last hour ÷ the workers who did them, or
-  `at_risk_default_lines_per_hour` when nobody picked there in the last hour (the reason says so).
+  `at_risk_default_lines_per_hour` when fewer than `at_risk_min_picks_for_rate` picks were done there in the
+  last hour (the reason says so).
 * then `at_risk_pack_ship_minutes` to pack, load and ship.
 
 Zones are picked side by side, each zone's queue in turn, so the order is picked once its slowest zone has
@@ -114,7 +115,7 @@ class Crew:
 
     pickers: int
     rate: float
-    default_rate: bool  # nobody picked there in the last hour
+    default_rate: bool  # too few picks there in the last hour to measure a rate
 
     def minutes(self, lines: int, extra_pickers: int = 0) -> float:
         pickers = self.pickers + extra_pickers
@@ -305,7 +306,7 @@ def _crews(session: Session, site_id: int, now: datetime, workers: list[Worker],
             headcount[worker.zone_id] += 1
 
     def crew(pickers: int, lines: int, people: int) -> Crew:
-        if lines:
+        if lines >= rs.at_risk_min_picks_for_rate:
             return Crew(pickers, lines / people, False)
         return Crew(pickers, rs.at_risk_default_lines_per_hour, True)
 
@@ -381,7 +382,7 @@ def _crew_words(crew: Crew, zone_id: ZoneKey) -> str:
         return "no picker there" if in_zone else "no picker on the floor"
     words = f"{_plural(crew.pickers, 'picker')} at {crew.rate:.0f} lines/h"
     if crew.default_rate:
-        words += f" (site default: no picks {'there ' if in_zone else ''}in the last hour)"
+        words += f" (site default: too few picks {'there ' if in_zone else ''}in the last hour to go by)"
     return words
 
 

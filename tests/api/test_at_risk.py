@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from backend.app import create_app
-from backend.insights.at_risk import orders_at_risk, sweep, sweep_site
+from backend.insights.at_risk import orders_at_risk, predict, sweep, sweep_site
 from backend.models import AuditEntry, Device, Location, Order, OrderLine, OrderRiskPrediction, Site, Task, User, Zone
 from tests.api.test_outbound_flow import _orders, _outbound_site
 from tests.api.test_packing_station import _load, _packed_in_two_cartons
@@ -287,3 +287,23 @@ def test_only_the_site_s_supervisors_and_admins_see_and_act(api):  # noqa: ANN00
     with api.runtime.sessions() as session:
         late = session.exec(select(Order).where(Order.reference == "LATE")).one()
     assert late.wave_id is None
+
+
+def test_a_shift_just_starting_is_not_read_as_a_rate_of_one_line_an_hour(api):  # noqa: ANN001
+    """One pick in the first minutes of a shift is too little to measure a pace: the site's default rate is used,
+    and the reason says so (the demo's wall once called every order lost at "1 picker at 1 lines/h")."""
+    t0 = _t0()
+    _outbound_site(api)
+    assert _orders(api, [_order("SOON", t0 + timedelta(minutes=30), [(SKU_A, 1), (SKU_B, 1), (SKU_C, 1)])]
+                   ).status_code == 201
+    _release_all(api)
+    _picked_lately(api, "pick", "PF", "PF-01", 1, t0, every=timedelta(seconds=30))
+
+    found = {a["order"]: a for a in _at_risk(api, t0)}
+
+    # 3 lines at 60 lines/h: 3 min of picking + 15 min packing = 18 min, 12 min to spare: not at risk.
+    assert "SOON" not in found
+    with api.runtime.sessions() as session:
+        reasons = {p.order.reference: p.reason for p in predict(session, _site_id(api), t0, api.runtime.settings)}
+    assert reasons["SOON"] == ("3 lines in zone PF, 1 picker at 60 lines/h (site default: too few picks there in the "
+                               "last hour to go by), cut-off in 30 min: 12 min to spare")
