@@ -225,7 +225,7 @@ export function atRiskList(orders, { desk = false } = {}) {
     const suggestion = actionHtml(o.action, desk, `data-at-risk="${i}"`);
     return `<li data-order="${esc(o.order)}"><div class="risk-line"><strong>${esc(o.order)}</strong>
       <span class="countdown ${c.level}" ${o.cut_off ? `data-cut-off="${esc(o.cut_off)}"` : ""}>${c.text}</span>
-      <span class="muted">${number(o.remaining_lines)} lines left</span></div>
+      <span class="muted">${count(o.remaining_lines, "line")} left</span></div>
       <div class="reason">${esc(o.reason)}</div>${suggestion ? `<div class="risk-act">${suggestion}</div>` : ""}</li>`;
   }).join("")}</ul>`;
 }

@@ -13,6 +13,7 @@ import queue
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -405,6 +406,16 @@ def wall_and_desk_on_the_demo(live_server: LiveServer, screen: Page) -> None:
     first, again = auths()
     assert "after_seq" not in first and again["after_seq"] >= seen
     expect(page.locator(".wall-link")).to_have_text("online")
+
+    # An order that newly risks its cut-off reaches the wall as an alert, in plain words.
+    cut_off = (datetime.now(timezone.utc) + timedelta(minutes=20)).isoformat()
+    r = live_server.http.post("/api/v1/orders", headers={
+        "Authorization": f"Bearer {live_server.login('erp', demo_password('erp'))}"}, json={
+        "site": demo.SITE_CODE, "orders": [{"reference": "SO-LATE", "cut_off": cut_off, "carrier": "DHL",
+                                            "lines": [{"line_no": 1, "sku": "SKU-00002", "quantity": 3}]}]})
+    assert r.status_code == 201, r.text
+    expect(page.locator(".alert-bar")).to_contain_text("At risk SO-LATE:", timeout=30_000)
+    expect(page.locator(".risk-box li[data-order='SO-LATE']")).to_have_count(1)  # (listed; maybe past the fold)
 
     page.goto("/app/wall/#desk/tasks")
     expect(page.locator("table.tasks tbody tr").first).to_be_visible(timeout=WAIT_MS)
