@@ -195,6 +195,12 @@ def cmd_bench_batching(args: argparse.Namespace) -> int:
     return batching_main(args)
 
 
+def cmd_bench_kpis(args: argparse.Namespace) -> int:
+    from backend.bench.kpis_bench import main as kpis_main
+
+    return kpis_main(args)
+
+
 def cmd_bench_print(args: argparse.Namespace) -> int:
     import json
     import logging
@@ -338,6 +344,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "after a pick (default 0)")
     p.add_argument("--verbose", action="store_true", help="progress and the server's log on stderr")
     p.set_defaults(func=cmd_bench_realtime)
+
+    p = bench_sub.add_parser("kpis", help="GET /api/v1/kpis over 24 h, 7 days and a whole history of N pick lines "
+                                          "(default 30 days, 1,000,000)")
+    from backend.bench.kpis_bench import add_arguments as kpis_arguments
+
+    kpis_arguments(p)
+    p.set_defaults(func=cmd_bench_kpis)
     return parser
 
 

@@ -31,11 +31,18 @@ Filters: a zone narrows pick_rate (the location picked from), pick_accuracy, doc
 inventory_accuracy (the location counted) to that zone; a worker narrows them to that worker's work. Order-level
 tables (cycle_time, fill_rate, backlog) and labels are site-wide; each table says which filters it took.
 
-Speed (`wes bench kpis`, docs/performance.md): each table is one or two set-based statements — GROUP BY in the
-database, percentiles by ``percentile_cont`` on PostgreSQL (on SQLite the durations are read in order and
-interpolated the same way here) — over indexes that start with (site, kind of row, time) so that a period reads
-only its own rows: migration 0010 (``ix_move_site_reason_created`` covers the ledger's columns the KPIs read, so
-PostgreSQL answers pick and ship figures from the index alone).
+How it stays fast (`wes bench kpis`; figures in docs/performance.md): indexes and rollups.
+
+- Indexes (migration 0010) that start with (site, kind of row, time), so a period reads only its own rows; on
+  PostgreSQL the ledger's carries the columns read (INCLUDE): pick and ship figures come from the index alone.
+  Every table is one or two set-based statements: GROUP BY in the database, percentiles by ``percentile_cont``
+  on PostgreSQL (on SQLite the durations are read in order and interpolated the same way, `percentile`).
+- Rollups computed from the ledger (backend.models.kpi_rollups): settled hours — over ten minutes old, when no
+  transaction can still add a move to them — are summed once, picks per hour, zone and worker, and shipped
+  orders one row each with their cycle time and what shipped. `refresh_rollups` brings them up to date (the
+  KPI routes call it first). A period reads the rollups for its whole rolled-up hours and the ledger for the
+  rest (its ragged ends and the last hour). The other tables read their rows directly: a month of them is
+  tens of thousands (putaways, counts, exceptions, refusals) or one index-only scan (labels).
 """
 
 from __future__ import annotations
@@ -43,19 +50,26 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Float, Integer, String, and_, case, cast, func, literal, literal_column, or_, select
+from sqlalchemy import (
+    ARRAY, Float, Integer, Text, and_, case, cast, func, insert, literal, literal_column, null, or_, select, union_all,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, aliased
 
-from backend.db import is_postgres
+from backend.db import dialect_insert, is_postgres
 from backend.models import (
     ORDER_STATUSES,
     AuditEntry,
     DeviceCommand,
+    KpiPickHour,
+    KpiRollup,
+    KpiShippedOrder,
     Location,
     Move,
     Order,
@@ -97,6 +111,17 @@ FILTERED_BY: dict[str, tuple[str, ...]] = {
     "inventory_accuracy": ("zone", "worker"), "cycle_time": (), "fill_rate": (), "backlog": (), "labels": (),
 }
 
+HOUR = timedelta(hours=1)
+# An hour is settled (rolled up, never read from the ledger again) this long after it ends: a move's
+# created_at is taken before its transaction commits, and no transaction stays open that long.
+SETTLE = timedelta(minutes=10)
+# The most history one refresh rolls up (the first refresh of a long history finishes over later requests;
+# meanwhile what is not rolled up yet is read from the ledger) and how much one statement takes on.
+REFRESH_LIMIT = timedelta(days=62)
+_REFRESH_CHUNK = timedelta(days=1)
+# All ship moves of an order are made by one transaction: this much on either side of a period finds them all.
+_SHIP_SLACK = timedelta(minutes=5)
+
 
 @dataclass(frozen=True)
 class Period:
@@ -133,14 +158,17 @@ def percentile(ordered: list[float], fraction: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+def _p50_p90_sql(column):  # noqa: ANN001, ANN202
+    """PostgreSQL: [p50, p90] of a column, from one sort (NULL over no rows)."""
+    return func.percentile_cont(postgresql.array([0.5, 0.9])).within_group(column)
+
+
 def _p50_p90(session: Session, seconds) -> tuple[int, float | None, float | None]:  # noqa: ANN001
     """(how many, p50, p90) of a one-column subquery of durations in seconds (NULLs left out)."""
     column = seconds.c.seconds
     if is_postgres(session):
-        n, p50, p90 = session.execute(select(
-            func.count(column), func.percentile_cont(0.5).within_group(column),
-            func.percentile_cont(0.9).within_group(column)).select_from(seconds)).one()
-        return n, p50, p90
+        n, both = session.execute(select(func.count(column), _p50_p90_sql(column)).select_from(seconds)).one()
+        return n, *(both or (None, None))
     ordered = [float(v) for v in session.execute(
         select(column).select_from(seconds).where(column.is_not(None)).order_by(column)).scalars()]
     return len(ordered), percentile(ordered, 0.5), percentile(ordered, 0.9)
@@ -160,6 +188,11 @@ def _is(column, value: str):  # noqa: ANN001, ANN202
     return column == literal_column("'" + value.replace("'", "''") + "'")
 
 
+def _at(value: datetime):  # noqa: ANN202
+    """A time as a bound value of the timestamp columns' type (SQLite compares their text)."""
+    return literal(value, Move.__table__.c.created_at.type)
+
+
 def _in_period(column, period: Period):  # noqa: ANN001, ANN202
     return and_(column >= period.start, column < period.end)
 
@@ -175,6 +208,15 @@ def _iso(value: Any) -> str | None:
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def _floor_hour(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(value: datetime) -> datetime:
+    floor = _floor_hour(value)
+    return floor if floor == value else floor + HOUR
+
+
 def _zone_codes(session: Session, site_id: int) -> dict[int, str]:
     return dict(session.execute(select(Zone.id, Zone.code).where(Zone.site_id == site_id)).all())
 
@@ -186,21 +228,202 @@ def _usernames(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
     return dict(session.execute(select(User.id, User.username).where(User.id.in_(wanted))).all())
 
 
-# --- picking ------------------------------------------------------------------------------------------------
+# --- the ledger's picks and shipped orders, and their rollups --------------------------------------------------
 
 
-def _pick_groups(session: Session, period: Period) -> list[tuple[int | None, int | None, int, int]]:
-    """(zone id, worker id, lines, units) of the pick moves in the period, by zone and worker."""
+def _hour_of(session: Session, column):  # noqa: ANN001, ANN202
+    """The UTC hour a timestamp falls in, as SQL (constants written in, so GROUP BY matches the SELECT)."""
+    if is_postgres(session):
+        utc = literal_column("'UTC'")
+        return func.timezone(utc, func.date_trunc(literal_column("'hour'"), func.timezone(utc, column)))
+    return func.strftime(literal_column("'%Y-%m-%d %H:00:00.000000'"), column)
+
+
+def _ledger_picks(site_id: int, start: datetime, end: datetime, zone_id: int | None = None,
+                  user_id: int | None = None, *, hour=None):  # noqa: ANN001, ANN202
+    """SELECT of the pick moves in [start, end): lines and units by zone (of the location picked from) and worker
+    (and by `hour`, an SQL expression, when given)."""
     source = aliased(Location)
-    query = (select(source.zone_id, Move.user_id, func.count(), func.coalesce(func.sum(Move.quantity), 0))
+    keys = ([hour] if hour is not None else []) + [source.zone_id, Move.user_id]
+    query = (select(*keys, func.count(), func.coalesce(func.sum(Move.quantity), 0))
              .select_from(Move).outerjoin(source, source.id == Move.from_location_id)
-             .where(Move.site_id == period.site_id, _is(Move.reason, "pick"), _in_period(Move.created_at, period))
-             .group_by(source.zone_id, Move.user_id))
-    if period.zone_id is not None:
-        query = query.where(source.zone_id == period.zone_id)
-    if period.user_id is not None:
-        query = query.where(Move.user_id == period.user_id)
-    return [(zone, user, int(lines), int(units)) for zone, user, lines, units in session.execute(query).all()]
+             .where(Move.site_id == site_id, _is(Move.reason, "pick"), Move.created_at >= _at(start),
+                    Move.created_at < _at(end))
+             .group_by(*keys))
+    if zone_id is not None:
+        query = query.where(source.zone_id == zone_id)
+    if user_id is not None:
+        query = query.where(Move.user_id == user_id)
+    return query
+
+
+def _ledger_shipped_orders(session: Session, site_id: int, start: datetime, end: datetime):  # noqa: ANN202
+    """SELECT of the orders whose last ship move is in [start, end), one row each: order_id, shipped_at, cycle_s,
+    units_ordered, units_shipped, lines, lines_full.
+
+    The order's ship moves (by product) and its lines go through one window, partitioned by order and product:
+    a line is full when the units of its product shipped cover it and the lines of that product before it.
+    """
+    reference = func.substr(Move.reference, len(_ORDER_REF_PREFIX) + 1)
+    ship_moves = and_(Move.site_id == site_id, _is(Move.reason, "ship"), Move.created_at >= _at(start - _SHIP_SLACK),
+                      Move.created_at < _at(end + _SHIP_SLACK))
+    zero = literal_column("0", Integer)
+    shipped = select(reference.label("reference"), Move.product_id.label("product_id"), zero.label("line_no"),
+                     Move.quantity.label("shipped"), zero.label("ordered"), Move.created_at.label("at"),
+                     null().label("order_id"), null().label("wave_id")).where(ship_moves)
+    if is_postgres(session):
+        # = ANY(the references, gathered first): one index lookup per order, whatever the planner guesses
+        # of a set-returning IN (it scanned every order of the site for a busy hour).
+        gathered = cast(select(func.array_agg(reference)).where(ship_moves).scalar_subquery(), ARRAY(Text))
+        of_these = Order.reference == func.any(gathered)
+    else:
+        of_these = Order.reference.in_(select(reference).where(ship_moves))
+    ordered = (select(Order.reference, OrderLine.product_id, OrderLine.line_no, zero, OrderLine.quantity, null(),
+                      Order.id, Order.wave_id)
+               .select_from(Order).join(OrderLine, OrderLine.order_id == Order.id)
+               .where(Order.site_id == site_id, of_these))
+    rows = union_all(shipped, ordered).subquery("ship_row")
+    by_product = (rows.c.reference, rows.c.product_id)
+    lines = select(rows, func.sum(rows.c.shipped).over(partition_by=by_product).label("product_shipped"),
+                   func.sum(rows.c.ordered).over(partition_by=by_product, order_by=rows.c.line_no)
+                   .label("ordered_up_to")).subquery("ship_line")
+    is_line = lines.c.line_no > 0
+    last_move = func.max(lines.c.at)
+    per_order = (select(func.max(lines.c.order_id).label("order_id"), func.max(lines.c.wave_id).label("wave_id"),
+                        last_move.label("shipped_at"), func.sum(lines.c.ordered).label("units_ordered"),
+                        func.sum(lines.c.shipped).label("units_shipped"),
+                        func.sum(case((is_line, 1), else_=0)).label("lines"),
+                        func.sum(case((and_(is_line, lines.c.product_shipped >= lines.c.ordered_up_to), 1), else_=0))
+                        .label("lines_full"))
+                 .group_by(lines.c.reference)
+                 .having(last_move >= _at(start), last_move < _at(end), func.max(lines.c.order_id).is_not(None))
+                 .subquery("shipped_order"))
+    return (select(per_order.c.order_id, per_order.c.shipped_at,
+                   _seconds_between(session, per_order.c.shipped_at, Wave.released_at).label("cycle_s"),
+                   per_order.c.units_ordered, per_order.c.units_shipped, per_order.c.lines, per_order.c.lines_full)
+            .select_from(per_order).outerjoin(Wave, Wave.id == per_order.c.wave_id))
+
+
+def rolled_until(session: Session, site_id: int) -> datetime | None:
+    """Every hour of the site before this is in the rollups (None: nothing is)."""
+    return session.execute(select(KpiRollup.rolled_until).where(KpiRollup.site_id == site_id)).scalar_one_or_none()
+
+
+def refresh_rollups(session: Session, site_id: int, now: datetime, *,
+                    limit: timedelta = REFRESH_LIMIT) -> datetime | None:
+    """Roll the site's settled hours not rolled up yet into the rollups, at most `limit` of them; commits.
+
+    Two refreshes of a site never overlap: the site's kpi_rollup row is written first, which holds it (its row
+    lock on PostgreSQL, the writer's lock on SQLite) until the COMMIT. Returns how far the site is rolled up.
+    """
+    session.execute(dialect_insert(session)(KpiRollup).values(site_id=site_id, rolled_until=None)
+                    .on_conflict_do_nothing(index_elements=["site_id"]))
+    done = session.execute(select(KpiRollup.rolled_until).where(KpiRollup.site_id == site_id)
+                           .with_for_update()).scalar_one()
+    settled = _floor_hour(now - SETTLE)
+    if done is None:  # from the site's first pick or shipment on
+        first = session.execute(select(func.min(Move.created_at)).where(
+            Move.site_id == site_id, or_(_is(Move.reason, "pick"), _is(Move.reason, "ship")))).scalar_one()
+        done = _floor_hour(first) if first is not None else settled
+    target = min(settled, done + limit)
+    if target <= done:
+        session.commit()
+        return done
+    hour = _hour_of(session, Move.created_at)
+    while done < target:
+        upto = min(done + _REFRESH_CHUNK, target)
+        picks = _ledger_picks(site_id, done, upto, hour=hour).subquery()
+        session.execute(insert(KpiPickHour).from_select(
+            ["site_id", "hour", "zone_id", "user_id", "lines", "units"], select(literal(site_id), *picks.c)))
+        shipped = _ledger_shipped_orders(session, site_id, done, upto).subquery()
+        session.execute(insert(KpiShippedOrder).from_select(
+            ["site_id", "order_id", "shipped_at", "cycle_s", "units_ordered", "units_shipped", "lines", "lines_full"],
+            select(literal(site_id), *shipped.c)))
+        done = upto
+    session.execute(update(KpiRollup).where(KpiRollup.site_id == site_id).values(rolled_until=done))
+    session.commit()
+    return done
+
+
+def _split(period: Period, rolled: datetime | None) -> tuple[tuple[datetime, datetime] | None,
+                                                               list[tuple[datetime, datetime]]]:
+    """The period's whole hours that are rolled up, and the stretches before and after them to read raw."""
+    if rolled is not None:
+        first, last = _ceil_hour(period.start), min(_floor_hour(period.end), rolled)
+        if first < last:
+            return (first, last), [(a, b) for a, b in ((period.start, first), (last, period.end)) if a < b]
+    return None, [(period.start, period.end)]
+
+
+@dataclass
+class _Figures:
+    """What several tables share, computed once per request: the pick lines and the shipped orders."""
+
+    session: Session
+    period: Period
+    rolled: datetime | None
+    _picks: list | None = field(default=None, repr=False)
+    _orders: dict | None = field(default=None, repr=False)
+
+    def picks(self) -> list[tuple[int | None, int | None, int, int]]:
+        """(zone id, worker id, lines, units) of the period's picks, from the rollups and the ledger."""
+        if self._picks is None:
+            period, session = self.period, self.session
+            rolled, raw = _split(period, self.rolled)
+            queries = [_ledger_picks(period.site_id, a, b, period.zone_id, period.user_id) for a, b in raw]
+            if rolled is not None:
+                rollup = (select(KpiPickHour.zone_id, KpiPickHour.user_id, func.sum(KpiPickHour.lines),
+                                 func.sum(KpiPickHour.units))
+                          .where(KpiPickHour.site_id == period.site_id, KpiPickHour.hour >= _at(rolled[0]),
+                                 KpiPickHour.hour < _at(rolled[1]))
+                          .group_by(KpiPickHour.zone_id, KpiPickHour.user_id))
+                if period.zone_id is not None:
+                    rollup = rollup.where(KpiPickHour.zone_id == period.zone_id)
+                if period.user_id is not None:
+                    rollup = rollup.where(KpiPickHour.user_id == period.user_id)
+                queries.append(rollup)
+            totals: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+            for query in queries:
+                for zone, user, lines, units in session.execute(query).all():
+                    totals[(zone, user)][0] += int(lines)
+                    totals[(zone, user)][1] += int(units)
+            self._picks = [(zone, user, lines, units) for (zone, user), (lines, units) in totals.items()]
+        return self._picks
+
+    def orders(self) -> dict:
+        """The period's shipped orders: how many, with a cycle time, its p50/p90, units and lines."""
+        if self._orders is None:
+            period, session = self.period, self.session
+            rolled, raw = _split(period, self.rolled)
+            parts = [_ledger_shipped_orders(session, period.site_id, a, b).subquery() for a, b in raw]
+            columns = ("cycle_s", "units_ordered", "units_shipped", "lines", "lines_full")
+            selects = [select(*(part.c[c] for c in columns)) for part in parts]
+            if rolled is not None:
+                selects.append(select(*(KpiShippedOrder.__table__.c[c] for c in columns)).where(
+                    KpiShippedOrder.site_id == period.site_id, KpiShippedOrder.shipped_at >= _at(rolled[0]),
+                    KpiShippedOrder.shipped_at < _at(rolled[1])))
+            shipped = (union_all(*selects) if len(selects) > 1 else selects[0]).subquery("shipped")
+            cycle = shipped.c.cycle_s
+            figures = [func.count(), func.count(cycle)] + [func.coalesce(func.sum(shipped.c[c]), 0)
+                                                           for c in columns[1:]]
+            postgres = is_postgres(session)
+            if postgres:
+                figures.append(_p50_p90_sql(cycle))
+            row = session.execute(select(*figures).select_from(shipped)).one()
+            n, with_release, units_ordered, units_shipped, lines, full = (int(v) for v in row[:6])
+            if postgres:
+                p50, p90 = row[6] or (None, None)  # (NULL over no rows)
+            else:
+                ordered = [float(v) for v in session.execute(
+                    select(cycle).where(cycle.is_not(None)).order_by(cycle)).scalars()]
+                p50, p90 = percentile(ordered, 0.5), percentile(ordered, 0.9)
+            self._orders = {"orders": n, "with_release": with_release, "p50_s": _round(p50), "p90_s": _round(p90),
+                            "units_ordered": units_ordered, "units_shipped": units_shipped, "lines": lines,
+                            "lines_full": full}
+        return self._orders
+
+
+# --- the tables ------------------------------------------------------------------------------------------------
 
 
 def _rate_row(scope: str, zone: str | None, worker: str | None, lines: int, units: int, hours: float) -> dict:
@@ -209,9 +432,9 @@ def _rate_row(scope: str, zone: str | None, worker: str | None, lines: int, unit
             "units_per_hour": round(units / hours, 3) if hours else None}
 
 
-def pick_rate(session: Session, period: Period, groups: list | None = None) -> list[dict]:
+def pick_rate(session: Session, figures: _Figures) -> list[dict]:
     """The site's row, then one per zone (by code; no zone last) and one per worker (by username)."""
-    groups = _pick_groups(session, period) if groups is None else groups
+    period, groups = figures.period, figures.picks()
     zones, workers = _zone_codes(session, period.site_id), _usernames(session, (g[1] for g in groups))
     by_zone: dict[int | None, list[int]] = defaultdict(lambda: [0, 0])
     by_worker: dict[int | None, list[int]] = defaultdict(lambda: [0, 0])
@@ -226,6 +449,18 @@ def pick_rate(session: Session, period: Period, groups: list | None = None) -> l
     for user in sorted(by_worker, key=lambda u: (u is None, workers.get(u, ""))):
         rows.append(_rate_row("worker", None, workers.get(user), *by_worker[user], hours))
     return rows
+
+
+def cycle_time(figures: _Figures) -> list[dict]:
+    o = figures.orders()
+    return [{"orders": o["orders"], "with_release": o["with_release"], "p50_s": o["p50_s"], "p90_s": o["p90_s"]}]
+
+
+def fill_rate(figures: _Figures) -> list[dict]:
+    o = figures.orders()
+    return [{"orders": o["orders"], "units_ordered": o["units_ordered"], "units_shipped": o["units_shipped"],
+             "unit_fill_rate": _share(o["units_shipped"], o["units_ordered"]), "lines": o["lines"],
+             "lines_fully_shipped": o["lines_full"], "line_fill_rate": _share(o["lines_full"], o["lines"])}]
 
 
 def _exception_conditions(period: Period, kind: str) -> list:
@@ -259,9 +494,9 @@ def _wrong_scans(session: Session, period: Period) -> int:
     return int(session.execute(audited).scalar_one()) + int(session.execute(commands).scalar_one())
 
 
-def pick_accuracy(session: Session, period: Period, groups: list | None = None) -> list[dict]:
-    groups = _pick_groups(session, period) if groups is None else groups
-    lines = sum(g[2] for g in groups)
+def pick_accuracy(session: Session, figures: _Figures) -> list[dict]:
+    period = figures.period
+    lines = sum(g[2] for g in figures.picks())
     expected = WarehouseException.details["expected"].as_integer()
     found = WarehouseException.details["found"].as_integer()
     short_picks, found_nothing, units_short = session.execute(
@@ -276,56 +511,6 @@ def pick_accuracy(session: Session, period: Period, groups: list | None = None) 
     return [{"picks": picks, "short_picks": int(short_picks), "units_short": int(units_short),
              "wrong_scans_refused": _wrong_scans(session, period), "task_conflicts": int(task_conflicts),
              "accuracy": None if not picks else round(1 - int(short_picks) / picks, 6)}]
-
-
-# --- orders: cycle time and fill rate --------------------------------------------------------------------------
-
-
-def _shipped(session: Session, period: Period):  # noqa: ANN202
-    """CTEs of the orders shipped in the period: per order and product what shipped (`by_product`), and per
-    order when it shipped, what shipped and its wave (`orders`)."""
-    ship = (select(Move.reference.label("reference"), Move.product_id.label("product_id"),
-                   func.sum(Move.quantity).label("units"), func.max(Move.created_at).label("shipped_at"))
-            .where(Move.site_id == period.site_id, _is(Move.reason, "ship"), _in_period(Move.created_at, period))
-            .group_by(Move.reference, Move.product_id).cte("ship"))
-    by_product = (select(Order.id.label("order_id"), Order.wave_id.label("wave_id"), ship.c.product_id,
-                         ship.c.units, ship.c.shipped_at)
-                  .select_from(ship)
-                  .join(Order, and_(Order.site_id == period.site_id,
-                                    Order.reference == func.substr(ship.c.reference, len(_ORDER_REF_PREFIX) + 1)))
-                  .cte("shipped_product"))
-    orders = (select(by_product.c.order_id, by_product.c.wave_id, func.max(by_product.c.shipped_at).label("shipped_at"),
-                     func.sum(by_product.c.units).label("units"))
-              .group_by(by_product.c.order_id, by_product.c.wave_id).cte("shipped_order"))
-    return by_product, orders
-
-
-def cycle_time(session: Session, period: Period) -> list[dict]:
-    _, orders = _shipped(session, period)
-    seconds = (select(_seconds_between(session, orders.c.shipped_at, Wave.released_at).label("seconds"))
-               .select_from(orders).outerjoin(Wave, Wave.id == orders.c.wave_id).subquery())
-    shipped = session.execute(select(func.count()).select_from(orders)).scalar_one()
-    with_release, p50, p90 = _p50_p90(session, seconds)
-    return [{"orders": int(shipped), "with_release": int(with_release), "p50_s": _round(p50), "p90_s": _round(p90)}]
-
-
-def fill_rate(session: Session, period: Period) -> list[dict]:
-    by_product, orders = _shipped(session, period)
-    lines = (select(OrderLine.order_id, OrderLine.product_id, OrderLine.quantity,
-                    func.sum(OrderLine.quantity).over(partition_by=(OrderLine.order_id, OrderLine.product_id),
-                                                      order_by=OrderLine.line_no).label("up_to"))
-             .join(orders, orders.c.order_id == OrderLine.order_id).subquery())
-    shipped_units = func.coalesce(by_product.c.units, 0)
-    n_lines, units_ordered, fully = session.execute(
-        select(func.count(), func.coalesce(func.sum(lines.c.quantity), 0),
-               func.coalesce(func.sum(case((shipped_units >= lines.c.up_to, 1), else_=0)), 0))
-        .select_from(lines).outerjoin(by_product, and_(by_product.c.order_id == lines.c.order_id,
-                                                       by_product.c.product_id == lines.c.product_id))).one()
-    n_orders, units_shipped = session.execute(
-        select(func.count(), func.coalesce(func.sum(orders.c.units), 0)).select_from(orders)).one()
-    return [{"orders": int(n_orders), "units_ordered": int(units_ordered), "units_shipped": int(units_shipped),
-             "unit_fill_rate": _share(int(units_shipped), int(units_ordered)), "lines": int(n_lines),
-             "lines_fully_shipped": int(fully), "line_fill_rate": _share(int(fully), int(n_lines))}]
 
 
 # --- receiving, backlog, counts, labels --------------------------------------------------------------------------
@@ -343,7 +528,8 @@ def dock_to_stock(session: Session, period: Period) -> list[dict]:
             destination.zone_id == period.zone_id)
     if period.user_id is not None:
         query = query.where(Task.assigned_to == period.user_id)
-    putaways, p50, p90 = _p50_p90(session, query.subquery())
+    # (OFFSET 0: PostgreSQL would otherwise copy the first-receipt subquery into each of the three aggregates.)
+    putaways, p50, p90 = _p50_p90(session, query.offset(0).subquery())
     return [{"putaways": int(putaways), "p50_s": _round(p50), "p90_s": _round(p90)}]
 
 
@@ -368,29 +554,35 @@ def backlog(session: Session, site_id: int) -> list[dict]:
 _COUNT_POSTING_SLACK = timedelta(minutes=5)
 
 
-def inventory_accuracy(session: Session, period: Period) -> list[dict]:
+def _final_counts(period: Period) -> list:
+    """The count tasks done in the period that are final (not sent for a recount), as conditions on Task."""
     status = Task.details["status"].as_string()
-    counts = (select(Task.id.label("task_id"), Task.details["variances"].as_integer().label("variances"))
-              .where(Task.site_id == period.site_id, Task.kind == "count", Task.state == "done",
-                     _in_period(Task.done_at, period), or_(status.is_(None), status != "recount")))
+    conditions = [Task.site_id == period.site_id, Task.kind == "count", Task.state == "done",
+                  _in_period(Task.done_at, period), or_(status.is_(None), status != "recount")]
     if period.zone_id is not None:
-        counts = counts.where(Task.zone_id == period.zone_id)
+        conditions.append(Task.zone_id == period.zone_id)
     if period.user_id is not None:
-        counts = counts.where(Task.assigned_to == period.user_id)
-    counts = counts.cte("final_count")
-    n, exact = session.execute(select(func.count(), func.coalesce(func.sum(
-        case((func.coalesce(counts.c.variances, 0) == 0, 1), else_=0)), 0)).select_from(counts)).one()
-    # Within tolerance: booked at once, as count_adjustment moves referencing the count task.
+        conditions.append(Task.assigned_to == period.user_id)
+    return conditions
+
+
+def inventory_accuracy(session: Session, period: Period) -> list[dict]:
+    counts = _final_counts(period)
+    variances = func.coalesce(Task.details["variances"].as_integer(), 0)
+    n, exact = session.execute(select(func.count(), func.coalesce(func.sum(case((variances == 0, 1), else_=0)), 0))
+                               .where(*counts)).one()
+    # Within tolerance: booked at once, as count_adjustment moves whose reference is the count task ("task:<id>";
+    # an approval's are "exception:<id>", hence the CASE before the cast).
+    task_of_move = case((Move.reference.like("task:%"), cast(func.substr(Move.reference, 6), Integer)))
     posted = session.execute(
-        select(func.coalesce(func.sum(Move.quantity), 0)).select_from(Move)
-        .join(counts, Move.reference == literal("task:").concat(cast(counts.c.task_id, String)))
+        select(func.coalesce(func.sum(Move.quantity), 0)).select_from(Move).join(Task, Task.id == task_of_move)
         .where(Move.site_id == period.site_id, _is(Move.reason, "count_adjustment"), Move.created_at >= period.start,
-               Move.created_at < period.end + _COUNT_POSTING_SLACK)).scalar_one()
+               Move.created_at < period.end + _COUNT_POSTING_SLACK, *counts)).scalar_one()
     # Beyond tolerance: what the count found waits in its count_variance exception (approved or not).
     waiting = 0
     for details in session.execute(
-            select(WarehouseException.details).join(counts, counts.c.task_id == WarehouseException.task_id)
-            .where(WarehouseException.kind == "count_variance")).scalars():
+            select(WarehouseException.details).join(Task, Task.id == WarehouseException.task_id)
+            .where(WarehouseException.kind == "count_variance", *counts)).scalars():
         waiting += sum(abs(int(v["counted"]) - int(v["system"])) for v in (details or {}).get("variances", []))
     return [{"counts": int(n), "counts_without_variance": int(exact), "record_accuracy": _share(int(exact), int(n)),
              "units_variance": int(posted) + waiting}]
@@ -418,16 +610,17 @@ def labels(session: Session, period: Period) -> list[dict]:
 # --- everything, one table, the wall ---------------------------------------------------------------------------
 
 
-def kpi_table(session: Session, period: Period, name: str, *, _groups: list | None = None) -> list[dict]:
-    """One KPI table's rows (`name` in TABLES)."""
+def kpi_table(session: Session, period: Period, name: str, *, _figures: _Figures | None = None) -> list[dict]:
+    """One KPI table's rows (`name` in TABLES), from the rollups as far as the site is rolled up."""
+    figures = _figures or _Figures(session, period, rolled_until(session, period.site_id))
     if name == "pick_rate":
-        return pick_rate(session, period, _groups)
+        return pick_rate(session, figures)
     if name == "pick_accuracy":
-        return pick_accuracy(session, period, _groups)
+        return pick_accuracy(session, figures)
     if name == "cycle_time":
-        return cycle_time(session, period)
+        return cycle_time(figures)
     if name == "fill_rate":
-        return fill_rate(session, period)
+        return fill_rate(figures)
     if name == "dock_to_stock":
         return dock_to_stock(session, period)
     if name == "backlog":
@@ -441,8 +634,8 @@ def kpi_table(session: Session, period: Period, name: str, *, _groups: list | No
 
 def kpi_tables(session: Session, period: Period) -> dict[str, dict]:
     """Every KPI table: {name: {"columns": [...], "rows": [...], "filtered_by": [...]}}."""
-    groups = _pick_groups(session, period)  # (pick_rate and pick_accuracy share the ledger's pick lines)
-    return {name: {"columns": list(columns), "rows": kpi_table(session, period, name, _groups=groups),
+    figures = _Figures(session, period, rolled_until(session, period.site_id))
+    return {name: {"columns": list(columns), "rows": kpi_table(session, period, name, _figures=figures),
                    "filtered_by": list(FILTERED_BY[name])}
             for name, columns in TABLES.items()}
 
@@ -460,7 +653,7 @@ def _site_midnight(session: Session, site_id: int, now: datetime) -> datetime:
 
 def wall_kpis(session: Session, site_id: int, now: datetime) -> dict:
     """The wall's figures: lines and units picked in the last hour, open orders, orders shipped today (site time)."""
-    groups = _pick_groups(session, Period(site_id, now - timedelta(hours=1), now))
+    groups = session.execute(_ledger_picks(site_id, now - HOUR, now)).all()
     open_orders = session.execute(select(func.count()).select_from(Order).where(
         Order.site_id == site_id, Order.status.in_(OPEN_ORDER_STATUSES))).scalar_one()
     shipped_today = session.execute(

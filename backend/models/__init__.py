@@ -6,6 +6,7 @@ from .devices import DEVICE_KINDS, Device, DeviceCommand, DeviceEvent, WorkerPro
 from .inbound import InboundLine, InboundShipment, Receipt
 from .insights import OrderRiskPrediction
 from .inventory import AuditEntry, Move, Quant
+from .kpi_rollups import KpiPickHour, KpiRollup, KpiShippedOrder
 from .master import (
     CONTAINER_KINDS,
     LOCATION_KINDS,
@@ -28,6 +29,7 @@ __all__ = [
     "DEVICE_KINDS", "Device", "DeviceCommand", "DeviceEvent", "WorkerProfile",
     "ROLES", "User", "UserSite", "utcnow", "InboundLine", "InboundShipment", "Receipt",
     "OrderRiskPrediction",
+    "KpiPickHour", "KpiRollup", "KpiShippedOrder",
     "AuditEntry", "Move", "Quant", "CONTAINER_KINDS", "LOCATION_KINDS", "PACK_LEVELS",
     "Company", "Container", "Location", "Product", "ProductGtin", "Site", "Counter", "Zone",
     "ORDER_STATUSES", "Order", "OrderLine", "Reservation", "Tour", "TourTote", "Wave", "OPEN_TASK_STATES", "TASK_KINDS", "TASK_STATES", "PutawayRule", "Task", "WarehouseException",

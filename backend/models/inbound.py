@@ -44,7 +44,8 @@ class Receipt(SQLModel, table=True):
     __tablename__ = "receipt"
     __table_args__ = (
         CheckConstraint("quantity > 0", name="receipt_quantity_positive"),
-        Index("ix_receipt_container", "container_id"),  # an LPN's first receipt (dock-to-stock KPI)
+        # An LPN's first receipt (dock-to-stock KPI; PostgreSQL: from the index alone).
+        Index("ix_receipt_container", "container_id", postgresql_include=["created_at"]),
     )
     id: int | None = Field(default=None, primary_key=True)
     site_id: int = Field(foreign_key="site.id", index=True)

@@ -17,7 +17,8 @@ behind every created_at, done_at, released_at…) held at scripted times of 2 Ma
   10:00 SO-1 ships, 10:30 SO-2 (3 of 4 C), 11:00 SO-3
   11:10-11:30 counts: R1-02 exact (empty), PF-03 2 for 3 (posted), PF-01 60 for 63 (waits for approval;
                both LPNs of A went to its fixed pick face PF-01: 20 + 24 + 24 - 5 = 63)
-  then SO-4, SO-5 (cut-off 2099-03-02 15:30, 15:45 — in the future for the import) and SO-6 (no cut-off) are imported and stay open.
+  then SO-4, SO-5 (cut-off 2099-03-02 15:30 and 15:45: the import wants them ahead) and SO-6 (no cut-off)
+  are imported and stay open.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from sqlmodel import select
 
 import backend.models.base
 from backend.app import create_app
-from backend.insights.kpis import wall_kpis
-from backend.models import PrintJob, Site
+from backend.insights.kpis import Period, kpi_tables, refresh_rollups, rolled_until, wall_kpis
+from backend.models import KpiPickHour, KpiShippedOrder, PrintJob, Site
 from tests.conftest import Api, make_settings
 from tests.helpers import SKU_A, SKU_C, add_site_users, add_stock, build_site, gtin13, sscc
 
@@ -160,7 +161,7 @@ def _confirm(api: Api, user: str, pick: dict, tote: str, **changes) -> dict:  # 
         "tote": tote, "quantity": pick["quantity"], **changes})
 
 
-def _pick(api: Api) -> None:
+def _pick(api: Api) -> dict[str, str]:
     clock = api.clock
     picks, totes = _picks_of_the_wave(api)
     clock.set("08:10")
@@ -244,7 +245,8 @@ def _open_orders(api: Api) -> None:
     r = api.as_("integ").post(f"{API}/orders", json={"site": "S1", "orders": [
         {"reference": "SO-4", "cut_off": "2099-03-02T15:30:00Z", "lines": [
             {"line_no": 1, "sku": SKU_A, "quantity": 1}, {"line_no": 2, "sku": SKU_C, "quantity": 1}]},
-        {"reference": "SO-5", "cut_off": "2099-03-02T15:45:00Z", "lines": [{"line_no": 1, "sku": SKU_A, "quantity": 3}]},
+        {"reference": "SO-5", "cut_off": "2099-03-02T15:45:00Z", "lines": [
+            {"line_no": 1, "sku": SKU_A, "quantity": 3}]},
         {"reference": "SO-6", "lines": [{"line_no": 1, "sku": SKU_C, "quantity": 2}]}]})
     assert r.status_code == 201, r.text
 
@@ -339,6 +341,36 @@ def test_the_shift_s_kpis_equal_the_hand_computed_figures(shift_api):  # noqa: A
     early = _kpis(api, **{"from": "2026-03-02T08:00:00Z", "to": "2026-03-02T08:30:00Z"})["tables"]
     assert early["pick_rate"]["rows"][0] == _rate("site", None, None, 2, 8, hours=0.5)
     assert _only_row(early, "cycle_time") == {"orders": 0, "with_release": 0, "p50_s": None, "p90_s": None}
+
+
+def test_the_rollups_give_the_figures_the_ledger_gives(shift_api):  # noqa: ANN001
+    api = shift_api
+    _run_shift(api)
+    periods = [(at("07:00"), at("12:00")), (at("07:20"), at("10:40")), (at("08:00"), at("09:00")),
+               (DAY, DAY + timedelta(days=1))]
+
+    with api.runtime.sessions() as session:
+        site_id = session.exec(select(Site.id).where(Site.code == "S1")).one()
+        assert rolled_until(session, site_id) is None
+        from_the_ledger = [kpi_tables(session, Period(site_id, a, b)) for a, b in periods]
+        # One hour at a time (a long history is rolled up over several requests): the rest still comes raw.
+        assert refresh_rollups(session, site_id, at("23:00"), limit=timedelta(hours=1)) == at("09:00")
+        partly = [kpi_tables(session, Period(site_id, a, b)) for a, b in periods]
+        assert refresh_rollups(session, site_id, at("23:00")) == at("22:00")  # (settled: ten minutes past)
+        assert refresh_rollups(session, site_id, at("23:05")) == at("22:00")  # nothing new: nothing added
+        from_the_rollups = [kpi_tables(session, Period(site_id, a, b)) for a, b in periods]
+        hours = session.exec(select(KpiPickHour.hour, KpiPickHour.lines, KpiPickHour.units)).all()
+        shipped = session.exec(select(KpiShippedOrder.cycle_s, KpiShippedOrder.units_ordered,
+                                      KpiShippedOrder.units_shipped, KpiShippedOrder.lines,
+                                      KpiShippedOrder.lines_full).order_by(KpiShippedOrder.shipped_at)).all()
+
+    assert partly == from_the_ledger
+    assert from_the_rollups == from_the_ledger
+    # 08:00: pick A5 + C3, pick2 C3; 09:00: pick2 A2 (RES), pick C1.
+    assert sorted((h.astimezone(timezone.utc), lines, units) for h, lines, units in hours) == [
+        (at("08:00"), 1, 3), (at("08:00"), 2, 8), (at("09:00"), 1, 1), (at("09:00"), 1, 2)]
+    assert [(round(c), o, s, n, f) for c, o, s, n, f in shipped] == [
+        (7200, 8, 8, 2, 2), (9000, 4, 3, 1, 0), (10800, 3, 3, 2, 2)]
 
 
 def test_the_wall_gets_the_last_hour_s_rates_open_orders_and_today_s_shipments(shift_api):  # noqa: ANN001

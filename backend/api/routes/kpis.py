@@ -19,8 +19,8 @@ from sqlmodel import select
 from backend.api.deps import CurrentUser, SessionDep, require_roles, resolve_site
 from backend.auth.principal import Principal
 from backend.errors import Invalid, NotFound
-from backend.insights.kpis import FILTERED_BY, TABLES, Period, kpi_table, kpi_tables
-from backend.models import User, Zone
+from backend.insights.kpis import FILTERED_BY, TABLES, Period, kpi_table, kpi_tables, refresh_rollups
+from backend.models import User, Zone, utcnow
 
 router = APIRouter(prefix="/kpis", tags=["kpis"], dependencies=[require_roles("supervisor", "admin")])
 
@@ -51,9 +51,11 @@ def _utc(value: datetime) -> datetime:
 
 def _period(session, me: Principal, site: str | None, start: datetime | None, end: datetime | None,  # noqa: ANN001
             zone: str | None, worker: str | None) -> tuple[str, Period]:
-    """The site's code and the period asked for, checked (default: the last 24 hours)."""
+    """The site's code and the period asked for, checked (default: the last 24 hours); the site's KPI rollups
+    brought up to date (backend.insights.kpis.refresh_rollups)."""
     site_row = resolve_site(session, me, site)
-    end = _utc(end) if end is not None else datetime.now(timezone.utc)
+    now = utcnow()
+    end = _utc(end) if end is not None else now
     start = _utc(start) if start is not None else end - DEFAULT_SPAN
     if end <= start:
         raise Invalid("'to' must be later than 'from'", code="invalid_period",
@@ -71,6 +73,7 @@ def _period(session, me: Principal, site: str | None, start: datetime | None, en
         user_id = session.exec(select(User.id).where(User.username == worker)).first()
         if user_id is None:
             raise NotFound(f"worker {worker!r} not found", code="unknown_worker", details={"field": "worker"})
+    refresh_rollups(session, site_row.id, now)
     return site_row.code, Period(site_row.id, start, end, zone_id, user_id)
 
 
