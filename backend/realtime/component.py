@@ -51,7 +51,7 @@ async def realtime(runtime: Runtime) -> AsyncIterator[None]:
     hub = make_hub(settings.realtime_hub_url, settings.database_url)
     await hub.start()
     read_sessions, read_engine = _read_sessions(runtime)
-    walls = Walls(hub, read_sessions)  # the wall screens' shared state per site (backend.realtime.wall)
+    walls = Walls(hub, read_sessions, settings)  # the wall screens' shared state per site (backend.realtime.wall)
     walls.start()
     runtime.sessions.configure(info={**(runtime.sessions.kw.get("info") or {}),
                                      DISPATCH_WEIGHT: settings.dispatch_priority_per_metre, NAMES_CACHE: {},

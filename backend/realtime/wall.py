@@ -50,6 +50,9 @@ from sqlmodel import Session, select
 from backend.api.deps import load_principal
 from backend.devices.tokens import authenticate_worker
 from backend.errors import DomainError
+from backend.config import Settings
+from backend.insights.anomalies import suggestions
+from backend.insights.at_risk import orders_at_risk
 from backend.insights.desk import exception_location
 from backend.insights.kpis import wall_kpis
 from backend.models import (
@@ -62,14 +65,6 @@ from backend.realtime.messages import dumps
 from backend.runtime import Runtime
 from backend.tasks.states import HELD_STATES, OPEN_STATES
 
-try:  # (orders at risk and anomalies: until their modules land, the wall shows empty lists)
-    from backend.insights.at_risk import orders_at_risk
-except ImportError:  # pragma: no cover
-    orders_at_risk = None
-try:
-    from backend.insights.anomalies import suggestions
-except ImportError:  # pragma: no cover
-    suggestions = None
 
 log = logging.getLogger("wes.realtime.wall")
 
@@ -124,11 +119,11 @@ def wall_state(session: Session, site_id: int, now: datetime, *, slow: dict | No
     }
 
 
-def slow_parts(session: Session, site_id: int, now: datetime) -> dict[str, Any]:
+def slow_parts(session: Session, site_id: int, now: datetime, settings: Settings | None = None) -> dict[str, Any]:
     """The orders at risk, suggestions and KPIs (backend.insights): the costlier part, read less often."""
     return {
-        "at_risk": list(orders_at_risk(session, site_id, now)) if orders_at_risk else [],
-        "suggestions": list(suggestions(session, site_id, now)) if suggestions else [],
+        "at_risk": list(orders_at_risk(session, site_id, now, settings)),
+        "suggestions": list(suggestions(session, site_id, now, settings)),
         "kpis": dict(wall_kpis(session, site_id, now)),
     }
 
@@ -424,13 +419,13 @@ class SiteWall:
     async def _read_and_publish(self) -> None:
         now = datetime.now(timezone.utc)
         slow_due = self._slow is None or time.monotonic() - self._slow_at >= SLOW_EVERY
-        read_sessions = self.walls.read_sessions
+        read_sessions, settings = self.walls.read_sessions, self.walls.settings
         cut_offs = self._cut_offs
         slow = self._slow
 
         def read() -> tuple[dict, dict]:
             with read_sessions() as session:
-                fresh = slow_parts(session, self.site_id, now) if slow_due else slow
+                fresh = slow_parts(session, self.site_id, now, settings) if slow_due else slow
                 return wall_state(session, self.site_id, now, slow=fresh, cut_offs=cut_offs), fresh
 
         state, slow = await asyncio.to_thread(read)
@@ -476,9 +471,11 @@ class SiteWall:
 class Walls:
     """Every site's walls in this process (built by the realtime component, kept in runtime.extras["walls"])."""
 
-    def __init__(self, hub, read_sessions: Callable[[], Session]) -> None:  # noqa: ANN001
+    def __init__(self, hub, read_sessions: Callable[[], Session],  # noqa: ANN001
+                 settings: Settings | None = None) -> None:
         self.hub = hub
         self.read_sessions = read_sessions
+        self.settings = settings  # the app's (orders at risk and anomalies honour WES_AT_RISK_* and the like)
         self.sites: dict[int, SiteWall] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 

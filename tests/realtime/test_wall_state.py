@@ -209,8 +209,8 @@ async def test_a_wall_resuming_after_seq_gets_the_alerts_it_missed_then_the_stat
 
 async def test_orders_newly_at_risk_and_new_suggestions_are_alerted_once(site, monkeypatch):  # noqa: ANN001
     at_risk: list[dict] = [{"order": "SO-1", "reason": "already late"}]
-    monkeypatch.setattr(wall_module, "orders_at_risk", lambda session, site_id, now: list(at_risk))
-    monkeypatch.setattr(wall_module, "suggestions", lambda session, site_id, now: [])
+    monkeypatch.setattr(wall_module, "orders_at_risk", lambda session, site_id, now, settings: list(at_risk))
+    monkeypatch.setattr(wall_module, "suggestions", lambda session, site_id, now, settings: [])
     monkeypatch.setattr(wall_module, "SLOW_EVERY", 0.0)
     w = Wall(site)
     await w.connect()
