@@ -26,6 +26,8 @@ The tables (each a list of rows with fixed columns, `TABLES` says which):
   the share that found no variance, and the absolute unit variance they found (posted at once as
   ``count_adjustment`` moves, or waiting in their ``count_variance`` exception).
 - ``labels``: print jobs made in the period, by label type: printed (sent), failed, waiting, cancelled.
+- ``at_risk_predictions``: how often the orders-at-risk prediction was right, for the orders whose cut-off is
+  in the period (backend.insights.at_risk.prediction_hit_rate).
 
 Filters: a zone narrows pick_rate (the location picked from), pick_accuracy, dock_to_stock (the destination) and
 inventory_accuracy (the location counted) to that zone; a worker narrows them to that worker's work. Order-level
@@ -63,6 +65,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, aliased
 
 from backend.db import dialect_insert, is_postgres
+from backend.insights.at_risk import prediction_hit_rate
 from backend.models import (
     ORDER_STATUSES,
     AuditEntry,
@@ -105,10 +108,12 @@ TABLES: dict[str, tuple[str, ...]] = {
                       "accuracy"),
     "inventory_accuracy": ("counts", "counts_without_variance", "record_accuracy", "units_variance"),
     "labels": ("label_type", "jobs", "printed", "failed", "waiting", "cancelled"),
+    "at_risk_predictions": ("scored", "hits", "hit_rate", "flagged", "flagged_missed"),
 }
 FILTERED_BY: dict[str, tuple[str, ...]] = {
     "pick_rate": ("zone", "worker"), "pick_accuracy": ("zone", "worker"), "dock_to_stock": ("zone", "worker"),
     "inventory_accuracy": ("zone", "worker"), "cycle_time": (), "fill_rate": (), "backlog": (), "labels": (),
+    "at_risk_predictions": (),
 }
 
 HOUR = timedelta(hours=1)
@@ -629,6 +634,9 @@ def kpi_table(session: Session, period: Period, name: str, *, _figures: _Figures
         return inventory_accuracy(session, period)
     if name == "labels":
         return labels(session, period)
+    if name == "at_risk_predictions":
+        # How often the at-risk prediction was right, for the orders whose cut-off is in the period.
+        return [prediction_hit_rate(session, period.site_id, period.start, period.end)]
     raise KeyError(name)
 
 

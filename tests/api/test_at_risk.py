@@ -262,6 +262,11 @@ def test_predictions_are_recorded_on_change_and_scored_once_orders_ship_or_miss(
     assert {k: v for k, v in body.items() if k not in ("from", "to")} == {
         "site": "S1", "scored": 3, "hits": 2, "hit_rate": 0.6667, "flagged": 1, "flagged_missed": 1}
     assert datetime.fromisoformat(body["to"]) == t0 + timedelta(hours=5)
+    # The hit rate is a KPI too, over the same orders.
+    kpis = api.as_("sup").get(f"{API}/kpis", params=period)
+    assert kpis.status_code == 200, kpis.text
+    assert kpis.json()["tables"]["at_risk_predictions"]["rows"] == [
+        {"scored": 3, "hits": 2, "hit_rate": 0.6667, "flagged": 1, "flagged_missed": 1}]
     backwards = api.as_("sup").get(f"{API}/at-risk/hit-rate", params={**period, "from": period["to"]})
     assert backwards.status_code == 422 and backwards.json()["error"]["code"] == "invalid_period"
 

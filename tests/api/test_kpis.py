@@ -286,7 +286,7 @@ def test_the_shift_s_kpis_equal_the_hand_computed_figures(shift_api):  # noqa: A
                                                                         "2026-03-02T12:00:00Z", 5.0)
     tables = body["tables"]
     assert list(tables) == ["pick_rate", "cycle_time", "dock_to_stock", "backlog", "fill_rate", "pick_accuracy",
-                            "inventory_accuracy", "labels"]
+                            "inventory_accuracy", "labels", "at_risk_predictions"]
     # Lines booked: pick SO-1 A5, SO-1 C3, SO-3 C1 (PF); pick2 SO-2 C3 (PF), SO-3 A2 (RES); over 5 hours.
     assert tables["pick_rate"]["rows"] == [
         _rate("site", None, None, 5, 14), _rate("zone", "PF", None, 4, 12), _rate("zone", "RES", None, 1, 2),
