@@ -36,4 +36,6 @@ if [ "${CI:-}" = "true" ] && ! pg_isready -q -h 127.0.0.1 -p 5432; then
   exit 1
 fi
 
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# Two workers (pytest-xdist): the suite takes about half as long on two cores. The browser tests stay on one
+# worker, one after another (tests/browser/conftest.py). WES_TEST_WORKERS=0 runs everything in this process.
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -n "${WES_TEST_WORKERS:-2}" --dist loadgroup "$@"
