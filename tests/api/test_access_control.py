@@ -121,6 +121,15 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/tasks/{task_id}/resume"): SUPERVISORS,
     ("POST", "/tasks/{task_id}/cancel"): SUPERVISORS,
     ("POST", "/tasks/{task_id}/reprioritise"): SUPERVISORS,
+    # The supervisors' desk (backend/insights/desk.py, floor.py)
+    ("POST", "/tasks/{task_id}/unassign"): SUPERVISORS,
+    ("GET", "/tasks/{task_id}/candidates"): SUPERVISORS,
+    ("POST", "/tours/{tour_id}/reassign"): SUPERVISORS,
+    ("GET", "/exceptions/{exception_id}/detail"): SUPERVISORS,
+    ("GET", "/sites/{code}/floor-map"): EVERYONE,
+    ("GET", "/sites/{code}/floor-map/heat"): SUPERVISORS,
+    ("GET", "/locations/{code}/detail"): EVERYONE,
+    ("GET", "/waves/{wave_id}/preview"): EVERYONE,
     # KPIs (backend/api/routes/kpis.py)
     ("GET", "/kpis"): SUPERVISORS,
     ("GET", "/kpis/{table}.csv"): SUPERVISORS,
