@@ -34,6 +34,25 @@ def make_engine(database_url: str, *, pool_size: int = 10) -> Engine:
     return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
 
 
+def make_read_engine(database_url: str, *, pool_size: int = 4) -> Engine:
+    """An engine for reads only (stream catch-up, the wall screens).
+
+    SQLite: plain transactions, without make_engine's BEGIN IMMEDIATE (the writer lock): in WAL mode a
+    reader needs no lock and never waits for the writer.
+    """
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_size=pool_size, max_overflow=8, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=pool_size,
+                           max_overflow=8)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+        dbapi_conn.execute("PRAGMA busy_timeout=30000")
+
+    return engine
+
+
 # A command connection idle this long is pinged at checkout; one in steady use is not (a round trip per batch).
 COMMAND_PING_AFTER_IDLE_S = 5.0
 

@@ -19,7 +19,8 @@ Finishing a tour pushes the next one. Supervisors reassign held tasks
 meanwhile over HTTP (a pick confirmed on a task moved away meanwhile is
 still booked, as a conflict); a few commands are sent again with the same
 id, as an outbox replay would. With ``walls`` > 0, that many supervisor wall
-screens watch the site on /ws/wall throughout, and the run reports how long
+screens watch the site on /ws/wall throughout (in a process of their own,
+backend.bench.realtime_walls), and the run reports how long
 a confirmed pick takes to show on them (``wall_update_ms``: from the pick's
 acknowledgement at the handheld to the first wall.state with the picker's
 done_today counted up).
@@ -43,7 +44,9 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from backend.bench.realtime_clients import summary
 from backend.bench.realtime_seed import seed
+from backend.bench.realtime_walls import wall_delays
 from backend.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,7 +132,7 @@ def run(clients: int = 300, database_url: str | None = None, seconds: float = 30
     supervisors = supervisors if supervisors is not None else max(1, clients // 150)
     database = ScratchDatabase(database_url)
     secret = secrets.token_urlsafe(32)
-    server = client = None
+    server = client = wall_process = None
     work_dir = tempfile.TemporaryDirectory(prefix="wes-bench-run-")
     try:
         picks = picks_needed(clients, seconds, think_ms)
@@ -164,6 +167,14 @@ def run(clients: int = 300, database_url: str | None = None, seconds: float = 30
         config_path = Path(work_dir.name) / "clients.json"
         config_path.write_text(json.dumps(config))
         result_path = Path(work_dir.name) / "result.json"
+        if walls:
+            # The walls first, in a process of their own (their states are large: parsing them must not stall
+            # the handhelds' measurements), each with its first state before the handhelds start.
+            walls_result, ready = Path(work_dir.name) / "walls.json", Path(work_dir.name) / "walls.ready"
+            wall_process = subprocess.Popen([sys.executable, "-m", "backend.bench.realtime_walls", str(config_path),
+                                             str(walls_result), str(ready)], cwd=ROOT, env=os.environ.copy(),
+                                            stderr=None if verbose else subprocess.DEVNULL)
+            _wait_for_file(ready, wall_process)
         client = subprocess.Popen([sys.executable, "-m", "backend.bench.realtime_clients", str(config_path),
                                    str(result_path)], cwd=ROOT, env=os.environ.copy(),
                                   stderr=None if verbose else subprocess.DEVNULL)
@@ -171,6 +182,24 @@ def run(clients: int = 300, database_url: str | None = None, seconds: float = 30
         if client.returncode != 0 or not result_path.exists():
             raise RuntimeError(f"the client process failed (exit {client.returncode})")
         measured = json.loads(result_path.read_text())
+        wall_update, wall_details = None, {}
+        if wall_process is not None:
+            wall_process.send_signal(signal.SIGTERM)
+            wall_process.wait(timeout=60)
+            if wall_process.returncode != 0 or not walls_result.exists():
+                raise RuntimeError(f"the wall process failed (exit {wall_process.returncode})")
+            seen = json.loads(walls_result.read_text())
+            window = tuple(measured["window"])
+            # (JSON keys are text: the seqs back to numbers)
+            counted = {int(seq): pickers for seq, pickers in seen["counted"].items()}
+            arrivals = [{int(seq): at for seq, at in arrived.items()} for arrived in seen["arrivals"]]
+            delays = wall_delays(measured["acks"], counted, arrivals, window)
+            wall_update = summary(delays)
+            wall_details = {"wall_samples": len(delays), "wall_update_max_ms": round(max(delays, default=0.0), 1),
+                            "wall_states_per_wall_per_s": round(sum(
+                                1 for arrived in arrivals for at in arrived.values() if window[0] <= at <= window[1])
+                                / walls / measured["seconds"], 2),
+                            "wall_errors": seen["errors"]}
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
         server_log.close()
@@ -189,21 +218,32 @@ def run(clients: int = 300, database_url: str | None = None, seconds: float = 30
             "push_ms": measured["push_ms"],
             "echo_rtt_ms": measured["echo_rtt_ms"],
             "walls": walls,
-            "wall_update_ms": measured["wall_update_ms"],
+            "wall_update_ms": wall_update,
             "errors": measured["errors"],
             "lost_events": measured["lost_events"],
             "duplicate_applies": checks["duplicate_applies"],
-            "details": {**measured["details"], **checks, "supervisors": supervisors, "think_ms": list(think_ms),
+            "details": {**measured["details"], **wall_details, **checks, "supervisors": supervisors,
+                        "think_ms": list(think_ms),
                         "tasks_seeded": seeded["seeded"]["pick_tasks"], "orders_seeded": seeded["seeded"]["orders"],
                         "totes_seeded": seeded["seeded"]["totes"], "seed_seconds": round(seeded_in, 1)},
         }
     finally:
-        for process in (client, server):
+        for process in (wall_process, client, server):
             if process is not None and process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
         work_dir.cleanup()
         database.drop()
+
+
+def _wait_for_file(path: Path, process: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if process.poll() is not None:
+            raise RuntimeError(f"the wall process stopped while starting (exit {process.returncode})")
+        if time.monotonic() > deadline:
+            raise RuntimeError("the walls did not get their first state")
+        time.sleep(0.1)
 
 
 def _wait_for_health(base_url: str, process: subprocess.Popen, timeout: float = 120) -> None:

@@ -11,11 +11,10 @@ same result. When the tour is done the server pushes the next one; a handheld
 left without work claims again. Supervisors reassign held tasks over HTTP
 meanwhile, and echo clients measure the bare websocket round trip.
 
-Wall screens (``walls`` in the config) watch the site on /ws/wall meanwhile.
-Each confirmed pick's acknowledgement at its handheld is matched with the
-first wall.state in which that picker's ``done_today`` went up: the time in
-between is the wall's update delay (``wall_update_ms``). A state that shows
-the pick before the handheld heard its answer counts as 0 ms.
+For the wall screens watching meanwhile (backend.bench.realtime_walls, a
+process of their own), the result also says when each confirmed pick was
+acknowledged at its handheld (``acks``, ``time.monotonic()``) and when the
+measured window began and ended on that clock.
 
 Usage: python -m backend.bench.realtime_clients CONFIG.json RESULT.json
 (CONFIG is written by backend.bench.realtime; RESULT receives the figures.)
@@ -29,7 +28,6 @@ import random
 import sys
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -63,8 +61,7 @@ class Figures:
     rtt_ms: list[float] = field(default_factory=list)
     push_ms: list[float] = field(default_factory=list)
     echo_ms: list[float] = field(default_factory=list)
-    wall_ms: list[float] = field(default_factory=list)
-    wall_states: int = 0
+    acks: dict[str, list[float]] = field(default_factory=dict)  # picker → when each pick was acknowledged
     errors: int = 0
     error_codes: dict[str, int] = field(default_factory=dict)
     refusals: int = 0
@@ -81,7 +78,7 @@ class Figures:
 
 class Handheld:
     def __init__(self, ws_url: str, creds: dict, figures: Figures, think_ms: tuple[int, int], rng: random.Random,
-                 board: dict, gtins: dict[str, str], walls: list["WallScreen"] | None = None) -> None:
+                 board: dict, gtins: dict[str, str]) -> None:
         self.url = ws_url + "/ws/device"
         self.creds = creds
         self.figures = figures
@@ -95,7 +92,6 @@ class Handheld:
         self.wanted = asyncio.Event()
         self.pending: dict[str, asyncio.Future] = {}
         self.sent_at: dict[str, float] = {}
-        self.walls = walls if walls is not None else []
 
     async def connect(self) -> None:
         self.ws = await websockets.connect(self.url, max_size=1 << 20, ping_interval=None, open_timeout=60)
@@ -122,7 +118,7 @@ class Handheld:
             elif type_ == "result":
                 future = self.pending.pop(message["id"], None)
                 if future is not None and not future.done():
-                    future.set_result((time.perf_counter(), message))
+                    future.set_result((time.perf_counter(), time.monotonic(), message))
             elif type_ == "ping":
                 await self.ws.send(json.dumps({"id": message["id"], "type": "pong"}))
             elif type_ == "error":
@@ -155,14 +151,13 @@ class Handheld:
         self.pending[command_id] = future
         sent = time.perf_counter()
         await self.ws.send(json.dumps({"id": command_id, "type": type_, "payload": payload}))
-        received, message = await asyncio.wait_for(future, 60)
+        received, acked_at, message = await asyncio.wait_for(future, 60)
         if self.figures.measuring:
             self.figures.commands += 1
             self.figures.rtt_ms.append((received - sent) * 1000.0)
         if type_ == "confirm_pick" and message["ok"] and not message.get("replayed") \
                 and message["result"].get("outcome") != "conflict":
-            for wall in self.walls:
-                wall.picked(self.creds["username"], received, self.figures.measuring)
+            self.figures.acks.setdefault(self.creds["username"], []).append(acked_at)
         if not message["ok"]:
             code = message["error"]["code"]
             if code in EXPECTED_REFUSALS:
@@ -212,64 +207,6 @@ class Handheld:
                     self.figures.error("replay_mismatch")
 
 
-class WallScreen:
-    """A supervisor's wall on /ws/wall: matches each picker's acknowledged picks with the wall.state showing them."""
-
-    def __init__(self, ws_url: str, token: str, figures: Figures) -> None:
-        self.url = ws_url + "/ws/wall"
-        self.token = token
-        self.figures = figures
-        self.ws = None
-        self.done: dict[str, int] = {}  # each picker's done_today in the last state seen
-        self.acked: dict[str, deque[tuple[float, bool]]] = {}  # picks acknowledged, not yet seen: (when, measured)
-        self.ahead: dict[str, int] = {}  # picks the wall showed before their handheld heard the answer
-
-    async def connect(self) -> None:
-        self.ws = await websockets.connect(self.url, max_size=None, ping_interval=None, open_timeout=60)
-        await self.ws.send(json.dumps({"id": "auth", "type": "auth", "access_token": self.token}))
-        answer = json.loads(await self.ws.recv())
-        if answer.get("type") != "auth_ok":
-            raise RuntimeError(f"wall auth refused: {answer}")
-
-    def picked(self, username: str, at: float, measured: bool) -> None:
-        if self.ahead.get(username):
-            self.ahead[username] -= 1
-            if measured:
-                self.figures.wall_ms.append(0.0)
-            return
-        self.acked.setdefault(username, deque()).append((at, measured))
-
-    async def reader(self) -> None:
-        async for raw in self.ws:
-            now = time.perf_counter()
-            message = json.loads(raw)
-            type_ = message.get("type")
-            if type_ == "wall.state":
-                if self.figures.measuring:
-                    self.figures.wall_states += 1
-                self.seen(message["data"]["workers"], now)
-            elif type_ == "ping":
-                await self.ws.send(json.dumps({"id": message["id"], "type": "pong"}))
-            elif type_ == "error":
-                self.figures.error(f"wall_{message['error']['code']}")
-
-    def seen(self, workers: list[dict], now: float) -> None:
-        for worker in workers:
-            username, done = worker["username"], worker["done_today"]
-            before = self.done.get(username)
-            self.done[username] = done
-            if before is None or done <= before:
-                continue
-            acked = self.acked.get(username)
-            for _ in range(done - before):
-                if acked:
-                    at, measured = acked.popleft()
-                    if measured:
-                        self.figures.wall_ms.append((now - at) * 1000.0)
-                else:
-                    self.ahead[username] = self.ahead.get(username, 0) + 1
-
-
 async def supervisor(base_url: str, token: str, board: dict, usernames: list[str], figures: Figures,
                      stop: asyncio.Event, rng: random.Random) -> None:
     """Every ~0.5 s, move an assigned task (a pick held, not yet confirmed) to another worker."""
@@ -307,21 +244,16 @@ async def main(config: dict) -> dict:
     board: dict[int, tuple[str, str]] = {}
     think = tuple(config["think_ms"])
     gtins = config["gtins"]
-    supervisors = config["supervisors"]
-    walls = [WallScreen(config["ws_url"], supervisors[n % len(supervisors)], figures)
-             for n in range(config.get("walls", 0))]
-    handhelds = [Handheld(config["ws_url"], creds, figures, think, random.Random(rng.random()), board, gtins, walls)
+    handhelds = [Handheld(config["ws_url"], creds, figures, think, random.Random(rng.random()), board, gtins)
                  for creds in config["handhelds"]]
-    # Connect in small batches, like a shift starting; the walls are on before the work starts.
+    # Connect in small batches, like a shift starting.
     for start in range(0, len(handhelds), 25):
         await asyncio.gather(*(h.connect() for h in handhelds[start:start + 25]))
-    await asyncio.gather(*(w.connect() for w in walls))
     # The instrument must not stall: the server's own garbage-collection tuning (long collections
     # here would stop this loop and show up as everyone's latency).
     tune_gc_for_latency()
     stop = asyncio.Event()
     tasks = [asyncio.create_task(h.reader()) for h in handhelds]
-    tasks += [asyncio.create_task(w.reader()) for w in walls]
     tasks += [asyncio.create_task(h.worker(stop)) for h in handhelds]
     usernames = [c["username"] for c in config["handhelds"]]
     tasks += [asyncio.create_task(supervisor(config["base_url"], token, board, usernames, figures, stop,
@@ -330,14 +262,14 @@ async def main(config: dict) -> dict:
     # Warm-up: everyone holds work.
     await asyncio.sleep(config.get("warm_up_seconds", max(2.0, sum(think) / 1000.0 * 2)))
     figures.measuring = True
-    started = time.perf_counter()
+    started, window_start = time.perf_counter(), time.monotonic()
     await asyncio.sleep(config["seconds"])
     figures.measuring = False
-    elapsed = time.perf_counter() - started
+    elapsed, window_end = time.perf_counter() - started, time.monotonic()
     stop.set()
     await asyncio.sleep(0.5)
-    for client in (*handhelds, *walls):
-        await client.ws.close()
+    for handheld in handhelds:
+        await handheld.ws.close()
     for task in tasks:
         task.cancel()
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
@@ -349,15 +281,13 @@ async def main(config: dict) -> dict:
     return {
         "seconds": elapsed, "commands": figures.commands, "command_rtt_ms": summary(figures.rtt_ms),
         "push_ms": summary(figures.push_ms), "echo_rtt_ms": summary(figures.echo_ms), "errors": figures.errors,
-        "wall_update_ms": summary(figures.wall_ms) if walls else None,
+        "acks": figures.acks, "window": [window_start, window_end],
         "lost_events": figures.lost_events,
         "details": {"error_codes": figures.error_codes, "expected_refusals": figures.refusals,
                     "replays": figures.replays, "reassigns": figures.reassigns, "tasks_confirmed": figures.tasks_done,
                     "confirm_conflicts": figures.conflicts, "pushes": len(figures.push_ms),
                     "command_rtt_max_ms": round(max(figures.rtt_ms, default=0.0), 1),
-                    "push_max_ms": round(max(figures.push_ms, default=0.0), 1),
-                    "walls": len(walls), "wall_states": figures.wall_states, "wall_samples": len(figures.wall_ms),
-                    "wall_update_max_ms": round(max(figures.wall_ms, default=0.0), 1)},
+                    "push_max_ms": round(max(figures.push_ms, default=0.0), 1)},
     }
 
 

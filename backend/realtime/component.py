@@ -6,14 +6,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
-from sqlmodel import Session, create_engine
+from sqlmodel import Session
 from sqlalchemy.orm import sessionmaker
 
 from backend.commands import CommandDispatcher, build_registry
 from backend.commands.runner import POSTGRES_MAX_BATCH, BatchRunner
-from backend.db import make_command_engine
+from backend.db import make_command_engine, make_read_engine
 from backend.rawsql import queue_savepoints
 from backend.realtime import stream
 from backend.realtime.hub import make_hub
@@ -34,14 +32,7 @@ def _read_sessions(runtime: Runtime):  # noqa: ANN202
     """
     if runtime.engine.dialect.name != "sqlite":
         return runtime.sessions, None
-    url = make_url(runtime.settings.database_url)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=4,
-                           max_overflow=8)
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
-        dbapi_conn.execute("PRAGMA busy_timeout=30000")
-
+    engine = make_read_engine(runtime.settings.database_url)
     return sessionmaker(bind=engine, class_=Session, expire_on_commit=False, autoflush=False), engine
 
 

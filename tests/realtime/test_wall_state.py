@@ -12,9 +12,8 @@ import websockets
 from sqlmodel import select
 
 from backend.models import Location, Printer, PrintJob, Site, Task, User, WarehouseException, WorkerProfile
-from backend.realtime import wall as wall_module
-from backend.realtime.stream import touch_site
-from backend.realtime.wall import alert, wall_state
+from backend.realtime.wall import Walls, alert, wall_state
+from tests.conftest import make_settings
 from tests.helpers import build_site
 from tests.realtime.conftest import WAIT, make_task
 
@@ -207,25 +206,20 @@ async def test_a_wall_resuming_after_seq_gets_the_alerts_it_missed_then_the_stat
         await wall_client.close()
 
 
-async def test_orders_newly_at_risk_and_new_suggestions_are_alerted_once(site, monkeypatch):  # noqa: ANN001
-    at_risk: list[dict] = [{"order": "SO-1", "reason": "already late"}]
-    monkeypatch.setattr(wall_module, "orders_at_risk", lambda session, site_id, now, settings: list(at_risk))
-    monkeypatch.setattr(wall_module, "suggestions", lambda session, site_id, now, settings: [])
-    monkeypatch.setattr(wall_module, "SLOW_EVERY", 0.0)
-    w = Wall(site)
-    await w.connect()
-    await w.state(lambda d: [a["order"] for a in d["at_risk"]] == ["SO-1"])  # there at the start: no alert
-    at_risk.append({"order": "SO-2", "reason": "14 lines in zone C, cut-off in 25 min"})
-    make_task(site, kind="move")
-    with site.runtime.sessions() as session:  # wake the wall: the site's work changed
-        touch_site(session, _ids(site)[0])
-        session.commit()
-    news = await w.expect(lambda m: m["type"] == "wall.alert")
-    assert (news["data"]["kind"], news["data"]["message"], news["data"]["detail"]["order"]) == (
-        "at_risk", "14 lines in zone C, cut-off in 25 min", "SO-2")
-    await w.state(lambda d: [a["order"] for a in d["at_risk"]] == ["SO-1", "SO-2"])
-    assert not any(m["type"] == "wall.alert" and m["data"]["detail"]["order"] == "SO-1" for m in w.inbox)
-    await w.close()
+def test_orders_newly_at_risk_and_new_suggestions_are_alerted_once():
+    walls = Walls(None, None, make_settings("sqlite:///never-opened.db"))
+    board = walls.site(1)
+    late = {"order": "SO-1", "reason": "already late"}
+    board._alert_news({"at_risk": [late], "suggestions": []})
+    assert list(board.alerts) == []  # there at the first read: the state shows it, no alert
+    risky = {"order": "SO-2", "reason": "14 lines in zone C, 2 pickers at 70 lines/h, cut-off in 25 min"}
+    shorts = {"kind": "count_location", "subject": "A03-017-4", "reason": "count A03-017-4: 3 shorts today"}
+    board._alert_news({"at_risk": [late, risky], "suggestions": [shorts]})
+    board._alert_news({"at_risk": [risky], "suggestions": [shorts]})  # nothing new
+    sent = [json.loads(text) for _, text in board.alerts]
+    assert [(m["type"], m["data"]["kind"], m["data"]["message"], m["data"]["detail"]) for m in sent] == [
+        ("wall.alert", "at_risk", risky["reason"], risky), ("wall.alert", "anomaly", shorts["reason"], shorts)]
+    assert sent[0]["seq"] < sent[1]["seq"] and [seq for seq, _ in board.alerts] == [m["seq"] for m in sent]
 
 
 # --- who may watch --------------------------------------------------------------------------------
