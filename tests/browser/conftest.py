@@ -70,7 +70,12 @@ def chromium_browser() -> Iterator[object]:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # What the screen shows after a round trip to the server (a command through the outbox, a label printed)
+    # may take longer than Playwright's default 5 s on a loaded 2-core CI machine; the waits end as soon as it
+    # shows.
+    expect.set_options(timeout=15_000)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
