@@ -123,8 +123,8 @@ def last_count(session: Session, location: Location) -> dict | None:
     ``rejected`` (beyond tolerance: a supervisor's call), or ``recount`` (counted again; variance null).
     """
     task = session.exec(
-        select(Task).where(Task.site_id == location.site_id, Task.kind == "count", Task.state == "done",
-                           Task.from_location_id == location.id)
+        select(Task).where(Task.site_id == location.site_id, Task.kind == "count", Task.done_at.is_not(None),
+                           Task.state == "done", Task.from_location_id == location.id)
         .order_by(Task.done_at.desc(), Task.id.desc()).limit(1)
     ).first()
     if task is None:

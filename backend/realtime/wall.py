@@ -67,7 +67,7 @@ from backend.insights.at_risk import orders_at_risk
 from backend.insights.desk import exception_location
 from backend.insights.kpis import wall_kpis
 from backend.models import (
-    Device, Location, Order, Printer, PrintJob, Site, Task, Tour, User, UserSite, WarehouseException, Wave,
+    TASK_KINDS, Device, Location, Order, Printer, PrintJob, Site, Task, Tour, User, UserSite, WarehouseException, Wave,
     WorkerProfile, Zone,
 )
 from backend.realtime.connection import Connection
@@ -182,7 +182,9 @@ def _workers(session: Session, site_id: int, zones: dict[int, str], now: datetim
     done = {user_id: (n, hour_picks or 0, last) for user_id, n, hour_picks, last in session.exec(
         select(Task.assigned_to, func.count(),
                func.sum(case(((Task.kind == "pick") & (Task.done_at >= hour_ago), 1), else_=0)), func.max(Task.done_at))
-        .where(Task.site_id == site_id, Task.state == "done", Task.done_at >= midnight, Task.assigned_to.is_not(None))
+        # (kind IN every kind: the (site, kind, done_at) index reads today's tasks only, not every task ever done)
+        .where(Task.site_id == site_id, Task.kind.in_(TASK_KINDS), Task.done_at >= midnight, Task.state == "done",
+               Task.assigned_to.is_not(None))
         .group_by(Task.assigned_to)
     ).all()}
     signed_on = set(session.exec(select(Device.current_user_id).where(
