@@ -410,11 +410,11 @@ def _read_site(site_id: int, now: datetime, slow_due: bool) -> StateRead:
 class StateReader:
     """Reads the walls' states in a child process, so that their Python work never holds the server's GIL.
 
-    A site's state is some 30 queries' worth of rows made into a few hundred dicts; done in a thread of the
-    server, every read held the GIL in stretches that the handhelds' commands waited behind (with 300 busy
-    handhelds and a read every half second, their p99 went from ~45 to ~70 ms). The child starts with the
-    first wall (``spawn``: nothing of the server's threads is copied) and reads on an engine of its own. An
-    in-memory SQLite database can't be shared with another process: it is read in a thread instead.
+    A site's state is a dozen queries' rows made into a few hundred dicts; read in a thread of the server, every
+    read held the GIL in stretches the handhelds' commands waited behind (300 busy handhelds, 20 walls, a read
+    every half second: their p99 went from ~40 to ~60–75 ms). The child starts with the first wall (``spawn``:
+    nothing of the server's threads is copied) and reads on an engine of its own. An in-memory SQLite
+    database can't be shared with another process: it is read in a thread instead.
     """
 
     def __init__(self, settings: Settings, read_sessions: Callable[[], Session]) -> None:
