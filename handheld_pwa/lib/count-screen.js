@@ -15,7 +15,6 @@
  */
 
 import { ApiError } from "./api.js";
-import { SCREEN_OF_KIND } from "./app-shell.js";
 import { esc, keepCodes, showRaw } from "./dom.js";
 import "./scan-field.js";
 import { WorkScreen } from "./work-screen.js";
@@ -24,6 +23,8 @@ const KIND_NAMES = { location: "a location", lpn: "an LPN", sscc: "a pallet labe
 
 export class CountScreen extends WorkScreen {
   static kinds = ["count"];
+  static noun = "count";
+  static handBackTo = "to count";
 
   setUp() {
     this.reset(null);
@@ -255,29 +256,12 @@ export class CountScreen extends WorkScreen {
     this.render();
   }
 
-  onRevoked({ task, reason }) {
-    this.pending.delete(task.id);
-    if (task.kind && task.kind !== "count") return;
-    this.tellRevoked(task, reason, "count");
-    this.render();
-  }
-
   // --- drawing -------------------------------------------------------------------------------------
 
   render() {
     if (this.showEnrollment()) return;
-    const notice = this.notice ? `<p class="notice-line caption">${esc(this.notice)}</p>` : "";
-    const task = this.current;
-    if (task) {
-      if (this.taskId !== task.id) this.reset(task.id);
-      this.renderTask(task, notice);
-      return;
-    }
-    const other = this.ctx.work.heldTasks.find((t) => t.kind !== "count");
-    if (other && !this.pending.size) {
-      this.renderOther(other, notice);
-      return;
-    }
+    const notice = this.noticeLine();
+    if (this.renderHeld(notice)) return;
     const done = this.lastDone ? `<p class="count-done caption">Last: ${esc(this.lastDone)}</p>` : "";
     const sending = this.pending.size ? `<p class="caption">Sending the count…</p>` : "";
     const waiting = this.waiting != null ? `<p class="count-waiting"><b>${esc(this.waiting)}</b> count${this.waiting === 1 ? "" : "s"} waiting</p>` : "";
@@ -288,21 +272,8 @@ export class CountScreen extends WorkScreen {
     this.querySelector(".get-next").addEventListener("click", () => this.claimNext());
   }
 
-  renderOther(task, notice) {
-    const screen = SCREEN_OF_KIND[task.kind];
-    this.innerHTML = `<section class="stack count-other">${notice}
-      <div class="card other-task" data-task="${task.id}">
-        <p class="prompt">You hold a ${esc(task.kind)} task</p>
-        <p class="caption">#${esc(task.id)} ${esc(task.from_location || "")}${task.to_location ? ` → ${esc(task.to_location)}` : ""}.
-          ${task.kind === "pick" ? "Finish it, or hand it back, on the Pick screen." : "Do it first, or hand it back to count."}</p></div>
-      ${screen ? `<button type="button" class="big primary go-other">Go to ${esc(task.kind)}</button>` : ""}
-      ${task.kind === "pick" ? "" : `<button type="button" class="big hand-back">Hand it back</button>`}
-    </section>`;
-    this.querySelector(".go-other")?.addEventListener("click", () => this.ctx.go(screen));
-    this.querySelector(".hand-back")?.addEventListener("click", () => this.handBack(task));
-  }
-
   renderTask(task, notice) {
+    if (this.taskId !== task.id) this.reset(task.id);
     const step = !this.location ? "location" : this.item ? (this.item.needsLot ? "lot" : "quantity") : "products";
     const lines = this.lines.map((l, i) => `<li class="count-line" data-index="${i}">
         <button type="button" class="count-line-edit" data-index="${i}" aria-label="Change ${esc(l.sku)}">

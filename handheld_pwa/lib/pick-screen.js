@@ -364,7 +364,7 @@ export class PickScreen extends WorkScreen {
   render() {
     if (this.showEnrollment()) return;
     const walk = this.walk;
-    const notice = this.notice ? `<p class="notice-line caption">${esc(this.notice)}</p>` : "";
+    const notice = this.noticeLine();
     if (!walk.length) {
       if (this.dropPending()) return this.renderDrop(notice);
       this.renderIdle(notice);

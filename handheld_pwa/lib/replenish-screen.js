@@ -13,7 +13,6 @@
  */
 
 import { ApiError } from "./api.js";
-import { SCREEN_OF_KIND } from "./app-shell.js";
 import { esc, keepCodes } from "./dom.js";
 import "./scan-field.js";
 import { WorkScreen } from "./work-screen.js";
@@ -23,6 +22,8 @@ const CHECK_STEP = { from: "location", product: "product", to: "to_location" };
 
 export class ReplenishScreen extends WorkScreen {
   static kinds = ["replenish"];
+  static noun = "replenishment";
+  static handBackTo = "to get a replenishment";
 
   setUp() {
     this.reset(null);
@@ -138,29 +139,12 @@ export class ReplenishScreen extends WorkScreen {
     this.render();
   }
 
-  onRevoked({ task, reason }) {
-    this.pending.delete(task.id);
-    if (task.kind && task.kind !== "replenish") return;
-    this.tellRevoked(task, reason, "replenishment");
-    this.render();
-  }
-
   // --- drawing -------------------------------------------------------------------------------------
 
   render() {
     if (this.showEnrollment()) return;
-    const notice = this.notice ? `<p class="notice-line caption">${esc(this.notice)}</p>` : "";
-    const task = this.current;
-    if (task) {
-      if (this.scans.taskId !== task.id) this.reset(task.id);
-      this.renderTask(task, notice);
-      return;
-    }
-    const other = this.ctx.work.heldTasks.find((t) => t.kind !== "replenish");
-    if (other && !this.pending.size) {
-      this.renderOther(other, notice);
-      return;
-    }
+    const notice = this.noticeLine();
+    if (this.renderHeld(notice)) return;
     const done = this.lastDone ? `<p class="repl-done caption">Last: ${esc(this.lastDone)}</p>` : "";
     const sending = this.pending.size ? `<p class="caption">Sending ${this.pending.size} replenishment${this.pending.size === 1 ? "" : "s"}…</p>` : "";
     this.innerHTML = `<section class="stack repl-empty">${notice}${done}${sending}
@@ -170,21 +154,8 @@ export class ReplenishScreen extends WorkScreen {
     this.querySelector(".get-next").addEventListener("click", () => this.claimNext());
   }
 
-  renderOther(task, notice) {
-    const screen = SCREEN_OF_KIND[task.kind];
-    this.innerHTML = `<section class="stack repl-other">${notice}
-      <div class="card other-task" data-task="${task.id}">
-        <p class="prompt">You hold a ${esc(task.kind)} task</p>
-        <p class="caption">#${esc(task.id)} ${esc(task.from_location || "")}${task.to_location ? ` → ${esc(task.to_location)}` : ""}.
-          ${task.kind === "pick" ? "Finish it, or hand it back, on the Pick screen." : "Do it first, or hand it back to get a replenishment."}</p></div>
-      ${screen ? `<button type="button" class="big primary go-other">Go to ${esc(task.kind)}</button>` : ""}
-      ${task.kind === "pick" ? "" : `<button type="button" class="big hand-back">Hand it back</button>`}
-    </section>`;
-    this.querySelector(".go-other")?.addEventListener("click", () => this.ctx.go(screen));
-    this.querySelector(".hand-back")?.addEventListener("click", () => this.handBack(task));
-  }
-
   renderTask(task, notice) {
+    if (this.scans.taskId !== task.id) this.reset(task.id);
     const now = STEPS.indexOf(this.step);
     const product = this.productInfo(task.sku);
     const quantity = this.quantityNow(task);

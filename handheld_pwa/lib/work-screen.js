@@ -2,6 +2,8 @@
  * Usage:
  *   class CountScreen extends WorkScreen {
  *     static kinds = ["count"];                   // what "Next count" claims (claimNext)
+ *     static noun = "count";                      // in notices: "count #12 is no longer yours"
+ *     static handBackTo = "to count";             // "Do it first, or hand it back to count."
  *     setUp() { … }                               // the screen's own state, before the first render
  *     render() { if (this.showEnrollment()) return; … }
  *     accept(raw) { … }                           // one scan at a time, in the order they came
@@ -15,8 +17,16 @@
  * network never overtakes the one before it; "Next …" claims the next task
  * of the screen's kinds through the outbox; "Hand back" returns a task; a
  * task taken away is a neutral notice saying why.
+ *
+ * A screen that works one task at a time (count, replenish) also keeps
+ * `this.pending` (task ids sent, not answered yet), a `current` getter and
+ * `renderTask(task, notice)`; `renderHeld(notice)` then draws the task in
+ * hand, or the task of another kind the worker holds, and the default
+ * `onRevoked` tells a task of this screen's kinds taken away.
  */
 
+import { SCREEN_OF_KIND } from "./app-shell.js";
+import { esc } from "./dom.js";
 import "./enroll-card.js";
 
 export const REVOKED_TEXT = {
@@ -32,6 +42,8 @@ export const REVOKED_TEXT = {
 
 export class WorkScreen extends HTMLElement {
   static kinds = [];
+  static noun = "task";
+  static handBackTo = "";
 
   connectedCallback() {
     this.claiming = false;
@@ -60,7 +72,11 @@ export class WorkScreen extends HTMLElement {
     this.render();
   }
 
-  onRevoked() {
+  /** A task taken away: forgotten if it was being sent; told (and the screen drawn again) if it is this screen's kind. */
+  onRevoked({ task, reason }) {
+    this.pending?.delete(task.id);
+    if (task.kind && !this.constructor.kinds.includes(task.kind)) return;
+    this.tellRevoked(task, reason, this.constructor.noun);
     this.render();
   }
 
@@ -105,6 +121,35 @@ export class WorkScreen extends HTMLElement {
 
   handBack(task) {
     return this.ctx.work.command("release_task", { task_id: task.id }).catch((err) => this.ctx.feedback.error(err));
+  }
+
+  /** The notice line (why a task was taken away), or "". */
+  noticeLine() {
+    return this.notice ? `<p class="notice-line caption">${esc(this.notice)}</p>` : "";
+  }
+
+  /** Draw the task in hand (renderTask), or the task of another kind the worker holds; false when neither. */
+  renderHeld(notice) {
+    const task = this.current;
+    if (task) {
+      this.renderTask(task, notice);
+      return true;
+    }
+    const other = this.ctx.work.heldTasks.find((t) => !this.constructor.kinds.includes(t.kind));
+    if (!other || (this.pending && this.pending.size)) return false;
+    const screen = SCREEN_OF_KIND[other.kind];
+    const where = `${esc(other.from_location || "")}${other.to_location ? ` → ${esc(other.to_location)}` : ""}`;
+    this.innerHTML = `<section class="stack ${this.constructor.kinds[0]}-other">${notice}
+      <div class="card other-task" data-task="${other.id}">
+        <p class="prompt">You hold a ${esc(other.kind)} task</p>
+        <p class="caption">#${esc(other.id)} ${where}.
+          ${other.kind === "pick" ? "Finish it, or hand it back, on the Pick screen." : `Do it first, or hand it back ${this.constructor.handBackTo}.`}</p></div>
+      ${screen ? `<button type="button" class="big primary go-other">Go to ${esc(other.kind)}</button>` : ""}
+      ${other.kind === "pick" ? "" : `<button type="button" class="big hand-back">Hand it back</button>`}
+    </section>`;
+    this.querySelector(".go-other")?.addEventListener("click", () => this.ctx.go(screen));
+    this.querySelector(".hand-back")?.addEventListener("click", () => this.handBack(other));
+    return true;
   }
 
   /** A task was taken away: a neutral notice (amber, attention sound) saying why. */

@@ -250,3 +250,34 @@ def test_a_replenisher_can_hand_a_replenishment_back(floor, page: Page) -> None:
     page.reload()
     expect(page.get_by_role("button", name="Next replenishment")).to_be_visible()
     expect(page.locator(".repl-card")).to_have_count(0)
+
+
+def test_a_count_screen_sends_the_holder_of_a_replenishment_to_it_and_says_when_a_count_is_taken_back(
+        floor, page: Page) -> None:  # noqa: ANN001
+    sup = floor.as_("sup")
+    assert sup.post("/api/v1/replenishments", json={"site": "S1"}).status_code == 200
+    (replenishment,) = sup.get("/api/v1/tasks", params={"site": "S1", "kind": "replenish"}).json()["data"]
+    r = sup.post(f"/api/v1/tasks/{replenishment['id']}/assign", json={"username": "pick"})
+    assert r.status_code == 200, r.text
+    enrolled(page, floor, "pick")
+    # The Count screen, with a replenishment in hand: it says so, and goes there (or hands it back).
+    page.locator(".tile[data-route=count]").click()
+    expect(page.locator(".other-task")).to_contain_text("You hold a replenish task")
+    expect(page.locator(".other-task")).to_contain_text("Do it first, or hand it back to count.")
+    page.get_by_role("button", name="Go to replenish").click()
+    expect(page.locator(".repl-from-code")).to_have_text("R1-01")
+    page.get_by_role("button", name="Hand back").click()
+    expect(page.get_by_role("button", name="Next replenishment")).to_be_visible()
+
+    # A count in hand, taken back by the supervisor: a neutral notice says so, the screen offers the next one.
+    count_id = _count_pf01(floor)
+    page.locator(".back").click()
+    page.locator(".tile[data-route=count]").click()
+    page.get_by_role("button", name="Next count").click()
+    expect(page.locator(".count-location")).to_have_text("PF-01")
+    r = sup.post(f"/api/v1/tasks/{count_id}/unassign", json={})
+    assert r.status_code == 200, r.text
+    expect(banner(page)).to_have_attribute("data-kind", "attention")
+    expect(page.locator(".notice-line")).to_have_text(
+        f"Taken back by supervisor: count #{count_id} at PF-01 is no longer yours.")
+    expect(page.get_by_role("button", name="Next count")).to_be_visible()
