@@ -59,6 +59,9 @@ class Figures:
     measuring: bool = False
     commands: int = 0
     rtt_ms: list[float] = field(default_factory=list)
+    # The same round trips by what the command was: a claim, a confirm mid-tour, the tour's last confirm (the server
+    # claims the picker's next tour with it), a replayed confirm.
+    rtt_by_kind: dict[str, list[float]] = field(default_factory=dict)
     push_ms: list[float] = field(default_factory=list)
     echo_ms: list[float] = field(default_factory=list)
     acks: dict[str, list[float]] = field(default_factory=dict)  # picker → when each pick was acknowledged
@@ -145,7 +148,7 @@ class Handheld:
             elif task["id"] in self.board:
                 self.board[task["id"]] = (self.creds["username"], task["state"])
 
-    async def command(self, type_: str, payload: dict, command_id: str | None = None) -> dict:
+    async def command(self, type_: str, payload: dict, command_id: str | None = None, kind: str | None = None) -> dict:
         command_id = command_id or str(uuid.uuid4())
         future = asyncio.get_running_loop().create_future()
         self.pending[command_id] = future
@@ -155,6 +158,7 @@ class Handheld:
         if self.figures.measuring:
             self.figures.commands += 1
             self.figures.rtt_ms.append((received - sent) * 1000.0)
+            self.figures.rtt_by_kind.setdefault(kind or type_, []).append((received - sent) * 1000.0)
         if type_ == "confirm_pick" and message["ok"] and not message.get("replayed") \
                 and message["result"].get("outcome") != "conflict":
             self.figures.acks.setdefault(self.creds["username"], []).append(acked_at)
@@ -187,7 +191,9 @@ class Handheld:
             confirm_id = str(uuid.uuid4())
             payload = {"task_id": task["id"], "location": task["from_location"], "product": self.gtins[task["sku"]],
                        "tote": f"TOTE-{task['tour_id']}-{task['tote_no']}", "quantity": task["quantity"]}
-            answer = await self.command("confirm_pick", payload, confirm_id)
+            last = len(self.held) == 1
+            answer = await self.command("confirm_pick", payload, confirm_id,
+                                        kind="confirm_pick_last" if last else "confirm_pick")
             if not answer["ok"]:
                 # Refused (the task was taken away and done by another, …): it is not ours to work any more.
                 self.held.pop(task["id"], None)
@@ -201,7 +207,7 @@ class Handheld:
                 self.figures.conflicts += answer["result"].get("outcome") == "conflict"
             if self.rng.random() < REPLAY_SHARE:
                 # The outbox sends it again (the answer was lost on the way): the same answer, no effect.
-                again = await self.command("confirm_pick", payload, confirm_id)
+                again = await self.command("confirm_pick", payload, confirm_id, kind="confirm_pick_replay")
                 self.figures.replays += 1
                 if not again.get("replayed") or again.get("result") != answer["result"]:
                     self.figures.error("replay_mismatch")
@@ -287,6 +293,8 @@ async def main(config: dict) -> dict:
                     "replays": figures.replays, "reassigns": figures.reassigns, "tasks_confirmed": figures.tasks_done,
                     "confirm_conflicts": figures.conflicts, "pushes": len(figures.push_ms),
                     "command_rtt_max_ms": round(max(figures.rtt_ms, default=0.0), 1),
+                    "command_rtt_ms_by_kind": {kind: {"count": len(values), **summary(values)}
+                                               for kind, values in sorted(figures.rtt_by_kind.items())},
                     "push_max_ms": round(max(figures.push_ms, default=0.0), 1)},
     }
 
