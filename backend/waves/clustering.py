@@ -176,7 +176,7 @@ def seed_batches(
     return batches
 
 
-def _without_each(members: Sequence[int], masks: Sequence[int]) -> list[int]:
+def without_each(members: Sequence[int], masks: Sequence[int]) -> list[int]:
     """For each member, the OR of the other members' masks."""
     k = len(members)
     prefix = [0] * (k + 1)
@@ -220,7 +220,7 @@ def improve_batches(
     for _ in range(passes):
         misfits = []
         for members in batches:
-            for member, rest in zip(members, _without_each(members, masks)):
+            for member, rest in zip(members, without_each(members, masks)):
                 added = (masks[member] & ~rest).bit_count()
                 if added:
                     misfits.append((-added, member))
@@ -250,7 +250,7 @@ def improve_batches(
                     best_delta, best_move = added - gain, (target, None)
                 target_size = footprint[target].bit_count()
                 members = batches[target]
-                for other, rest_target in zip(members, _without_each(members, masks)):
+                for other, rest_target in zip(members, without_each(members, masks)):
                     if (
                         used[home] - totes[order] + totes[other] > capacity
                         or used[target] - totes[other] + totes[order] > capacity

@@ -47,6 +47,7 @@ from typing import Sequence
 
 from backend.routing.exact import TourLengths
 from backend.routing.layout import Layout, PickPoint
+from backend.waves.clustering import without_each
 
 _EPS = 1e-9
 _LOOKUPS_PER_EVALUATION = 8  # a cached length, with the move bookkeeping around it, counts as an eighth of a priced one
@@ -197,7 +198,7 @@ class _Plan:
         """Per member of the slot: the picks of the others, and their tour length (kept until the slot changes)."""
         rests = self.rests[slot]
         if rests is None:
-            masks = _without_each(self.members[slot], self.pricer.masks)
+            masks = without_each(self.members[slot], self.pricer.masks)
             rests = self.rests[slot] = (masks, [self.pricer.length(m) for m in masks])
         return rests
 
@@ -353,20 +354,6 @@ class _Plan:
 
     def batches(self) -> list[list[int]]:
         return [list(members) for members in self.members if members]
-
-
-def _without_each(members: Sequence[int], masks: Sequence[int]) -> list[int]:
-    """For each member, the OR of the other members' masks."""
-    k = len(members)
-    prefix = [0] * (k + 1)
-    for j, member in enumerate(members):
-        prefix[j + 1] = prefix[j] | masks[member]
-    rest = [0] * k
-    suffix = 0
-    for j in range(k - 1, -1, -1):
-        rest[j] = prefix[j] | suffix
-        suffix |= masks[members[j]]
-    return rest
 
 
 def improve_batches_by_route(
