@@ -81,30 +81,18 @@ def receive_pallet(server: LiveServer, n: int = 1) -> int:
     return r.json()["putaway_task_id"]
 
 
-class DeviceClient:
-    """A handheld on /ws/device: authenticates, keeps every message, sends commands."""
+class SocketClient:
+    """A websocket client that keeps every message and waits for the ones a test wants.
 
-    def __init__(self, ws_url: str, device_token: str, access_token: str | None = None, *,
-                 username: str | None = None, password: str | None = None) -> None:
-        self.url = ws_url + "/ws/device"
-        self.device_token = device_token
-        self.access_token = access_token
-        self.username, self.password = username, password
+    `check_seq`: messages carrying a `seq` must come gapless and in order (a device's stream)."""
+
+    check_seq = False
+
+    def __init__(self) -> None:
         self.ws = None
         self.inbox: list[dict] = []  # everything received, in order
         self.unread: list[dict] = []
         self.last_seq = 0
-
-    async def connect(self, last_seq: int | None = None) -> dict:
-        self.ws = await websockets.connect(self.url, max_size=None)
-        auth = {"id": "auth-1", "type": "auth", "device_token": self.device_token,
-                "last_seq": self.last_seq if last_seq is None else last_seq}
-        if self.access_token:
-            auth["access_token"] = self.access_token
-        else:
-            auth.update(username=self.username, password=self.password)
-        await self.ws.send(json.dumps(auth))
-        return await self.expect(lambda m: m["type"] in ("auth_ok", "error"))
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -114,7 +102,7 @@ class DeviceClient:
         raw = await asyncio.wait_for(self.ws.recv(), timeout)
         message = json.loads(raw)
         self.inbox.append(message)
-        if "seq" in message:
+        if self.check_seq and "seq" in message:
             assert message["seq"] == self.last_seq + 1, f"gap or duplicate: had {self.last_seq}, got {message}"
             self.last_seq = message["seq"]
         return message
@@ -132,6 +120,31 @@ class DeviceClient:
             if predicate(message):
                 return message
             self.unread.append(message)
+
+
+class DeviceClient(SocketClient):
+    """A handheld on /ws/device: authenticates, keeps every message, sends commands."""
+
+    check_seq = True
+
+    def __init__(self, ws_url: str, device_token: str, access_token: str | None = None, *,
+                 username: str | None = None, password: str | None = None) -> None:
+        self.url = ws_url + "/ws/device"
+        self.device_token = device_token
+        self.access_token = access_token
+        self.username, self.password = username, password
+        super().__init__()
+
+    async def connect(self, last_seq: int | None = None) -> dict:
+        self.ws = await websockets.connect(self.url, max_size=None)
+        auth = {"id": "auth-1", "type": "auth", "device_token": self.device_token,
+                "last_seq": self.last_seq if last_seq is None else last_seq}
+        if self.access_token:
+            auth["access_token"] = self.access_token
+        else:
+            auth.update(username=self.username, password=self.password)
+        await self.ws.send(json.dumps(auth))
+        return await self.expect(lambda m: m["type"] in ("auth_ok", "error"))
 
     async def event(self, type_: str, timeout: float = WAIT, **data) -> dict:  # noqa: ANN003
         def match(m: dict) -> bool:

@@ -15,20 +15,18 @@ from backend.models import Location, Printer, PrintJob, Site, Task, User, Wareho
 from backend.realtime.wall import Walls, alert, wall_state
 from tests.conftest import make_settings
 from tests.helpers import build_site
-from tests.realtime.conftest import WAIT, make_task
+from tests.realtime.conftest import SocketClient, make_task
 
 API = "/api/v1"
 NOW = datetime(2030, 3, 4, 15, 0, tzinfo=timezone.utc)  # a fixed clock for the figures
 
 
-class Wall:
+class Wall(SocketClient):
     """A wall screen on /ws/wall: keeps every message; waits for the ones a test wants."""
 
     def __init__(self, server, username: str = "sup", site: str = "S1") -> None:  # noqa: ANN001
         self.server, self.username, self.site = server, username, site
-        self.ws = None
-        self.inbox: list[dict] = []
-        self.unread: list[dict] = []
+        super().__init__()
 
     async def connect(self, after_seq: int | None = None) -> dict:
         self.ws = await websockets.connect(self.server.ws_url + "/ws/wall", max_size=None)
@@ -38,26 +36,8 @@ class Wall:
         await self.ws.send(json.dumps(auth))
         return await self.expect(lambda m: m["type"] in ("auth_ok", "error"))
 
-    async def expect(self, predicate, timeout: float = WAIT) -> dict:  # noqa: ANN001
-        for i, message in enumerate(self.unread):
-            if predicate(message):
-                return self.unread.pop(i)
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                raise AssertionError(f"no matching message within {timeout} s; unread: {self.unread[-5:]}")
-            message = json.loads(await asyncio.wait_for(self.ws.recv(), remaining))
-            self.inbox.append(message)
-            if predicate(message):
-                return message
-            self.unread.append(message)
-
     async def state(self, predicate=lambda data: True) -> dict:  # noqa: ANN001
         return await self.expect(lambda m: m["type"] == "wall.state" and predicate(m["data"]))
-
-    async def close(self) -> None:
-        await self.ws.close()
 
 
 def _ids(server, site: str = "S1") -> tuple[int, dict[str, int], dict[str, int]]:  # noqa: ANN001
