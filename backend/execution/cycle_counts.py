@@ -26,6 +26,7 @@ from backend import audit
 from backend.db import is_postgres, make_session_factory, unit_of_work
 from backend.execution.counting import COUNT_LOCK_NAMESPACE, due_for_cycle_count, request_counts
 from backend.models import Site
+from backend.periodic import every
 from backend.runtime import Runtime
 
 log = logging.getLogger("wes.cycle_counts")
@@ -95,35 +96,17 @@ async def cycle_count_scheduler(runtime: Runtime) -> AsyncIterator[None]:
     if not minutes:
         yield
         return
-    stopping = threading.Event()  # read between sites by the pass's thread
-    stop = asyncio.Event()
     passed = runtime.extras["cycle_counts_passed"] = asyncio.Event()
 
-    async def one_pass() -> None:
+    def one_pass(stopping: threading.Event) -> None:
         try:
-            created = await asyncio.to_thread(schedule_due_counts, runtime.engine, utc_today(), stopping=stopping)
-            if any(created.values()):
-                log.info("cycle counts scheduled: %s", ", ".join(f"{code} {n}" for code, n in created.items() if n))
+            created = schedule_due_counts(runtime.engine, utc_today(), stopping=stopping)
         except SchedulingFailed as exc:
             log.error("%s", exc)  # each site's error is logged above
-        except Exception:
-            log.exception("scheduling the due cycle counts failed")
-        finally:
-            passed.set()
+            return
+        if any(created.values()):
+            log.info("cycle counts scheduled: %s", ", ".join(f"{code} {n}" for code, n in created.items() if n))
 
-    async def every_interval() -> None:
-        await one_pass()
-        while True:
-            try:
-                await asyncio.wait_for(stop.wait(), minutes * 60)
-                return
-            except TimeoutError:
-                await one_pass()
-
-    runner = asyncio.create_task(every_interval(), name="cycle-count-scheduler")
-    try:
+    async with every(minutes * 60, one_pass, name="cycle-count-scheduler", at_start=True, log=log,
+                     failed="scheduling the due cycle counts failed", after_each=passed.set):
         yield
-    finally:
-        stopping.set()
-        stop.set()
-        await runner

@@ -61,7 +61,6 @@ does one flagged whose remedy worked but whose flag was not lifted by a sweep be
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import threading
@@ -87,6 +86,7 @@ from backend.models import (
     Zone, utcnow,
 )
 from backend.models.insights import OrderRiskPrediction
+from backend.periodic import every
 from backend.runtime import Runtime
 from backend.tasks.eligibility import allowed_kinds
 from backend.tasks.engine import offer_idle_workers
@@ -713,27 +713,12 @@ async def at_risk_sweeper(runtime: Runtime) -> AsyncIterator[None]:
     if not seconds:
         yield
         return
-    stopping = threading.Event()
-    stop = asyncio.Event()
 
-    async def every_interval() -> None:
-        while True:
-            try:
-                await asyncio.wait_for(stop.wait(), seconds)
-                return
-            except TimeoutError:
-                try:
-                    alerts = await asyncio.to_thread(sweep, runtime, utcnow(), stopping=stopping)
-                    for code, found in alerts.items():
-                        if found:
-                            log.info("site %s: %d order(s) newly at risk", code, len(found))
-                except Exception:
-                    log.exception("sweeping the orders at risk failed")
+    def one_sweep(stopping: threading.Event) -> None:
+        for code, found in sweep(runtime, utcnow(), stopping=stopping).items():
+            if found:
+                log.info("site %s: %d order(s) newly at risk", code, len(found))
 
-    runner = asyncio.create_task(every_interval(), name="at-risk-sweeper")
-    try:
+    async with every(seconds, one_sweep, name="at-risk-sweeper", at_start=False, log=log,
+                     failed="sweeping the orders at risk failed"):
         yield
-    finally:
-        stopping.set()
-        stop.set()
-        await runner
