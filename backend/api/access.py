@@ -312,7 +312,7 @@ def _where(access: Access) -> str:
                                                                               f"`{access.site}`" if access.row else "")
         text = f"site by {named}"
         if access.row and access.site != _row(access.row):
-            text += f"; `{{{access.row[0]}}}` a {access.row[1]} of that site"
+            text += f"; `{{{access.row[0]}}}` names the {access.row[1]}, within that site"
         return text
     if access.scope is Scope.DEVICE:
         return f"site of the device (`{access.site}`)"
@@ -333,7 +333,8 @@ def render_markdown() -> str:
         "Who may call each operation, and what the answer is kept to. ✓ = the role passes the role check",
         "(a caller needs one of the ticked roles); *any* = any signed-in user; *anyone* = no token needed.",
         "Scopes: **site** — one site's data, named as the *site* column says (a site or row that is not the",
-        "caller's gets the same answer as one that does not exist: the *refusal*); **company** — master data",
+        "caller's gets the same answer as one that does not exist: the *refusal*, and a site named by `?site=`",
+        "or body `site`, 404 `site_not_found`); **company** — master data",
         "shared by the sites of the caller's companies; **own** — the answer holds only the caller's own",
         "sites' rows; **device** — the device token decides the site; **all sites** — all-sites admins only.",
         "Without a token every operation but the public ones answers 401 `not_authenticated`; a role not",

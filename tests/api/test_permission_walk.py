@@ -37,8 +37,11 @@ from backend.api.access import ACCESS, API, Access, Scope
 from backend.app import create_app
 from backend.models import Site, User, UserSite
 from backend.models.auth import ROLES
+from websockets.sync.client import connect
+
 from tests.conftest import Api, make_settings
 from tests.helpers import SKU_A, SKU_C, add_stock, build_site, gtin13, sscc
+from tests.live import LiveServer
 
 SITE_A, COMPANY_A = "ALPHA", "ACME"
 SITE_B, COMPANY_B = "BRAVO", "BOLT"
@@ -59,7 +62,8 @@ class Site_:
     prefix: str
     rows: dict[str, Any] = field(default_factory=dict)
     new_enrollment_token: Callable[[], str] | None = None  # a fresh one-time token of one of the site's devices
-    device_token: str = ""
+    device_token: str = ""  # the HTTP walk's device (ALPHA's callers revoke it at the end)
+    socket_device_token: str = ""  # the websockets' device
 
 
 @dataclass
@@ -154,11 +158,15 @@ def _seed(api: Api, site: Site_, n: int) -> None:
 
     site.new_enrollment_token = new_enrollment_token
     # enrolled: its device token is the one /ws/device and X-Device-Token take
-    enrollment = _ok(client.post(f"{API}/devices", headers=root, json={"site": site.code, "name": f"{p}-1"}), 201)
-    enrolled = _ok(client.post(f"{API}/devices/enroll", headers=site.rows["headers"]["picker"],
-                               json={"enrollment_token": enrollment["enrollment_token"]}))
-    site.device_token = enrolled["device_token"]
-    site.rows["device"] = enrollment["device"]["id"]
+    for name in ("1", "ws"):
+        enrollment = _ok(client.post(f"{API}/devices", headers=root, json={"site": site.code,
+                                                                           "name": f"{p}-{name}"}), 201)
+        token = _ok(client.post(f"{API}/devices/enroll", headers=site.rows["headers"]["picker"],
+                                json={"enrollment_token": enrollment["enrollment_token"]}))["device_token"]
+        if name == "ws":
+            site.socket_device_token = token
+        else:
+            site.device_token, site.rows["device"] = token, enrollment["device"]["id"]
     site.rows["product"] = A_ONLY_SKU if site.code == SITE_A else SKU_A
     site.rows["site"] = site.code
 
@@ -242,11 +250,15 @@ def build_request(operation: tuple[str, str], access: Access, target: Site_, *, 
     for name in [part[1:-1] for part in path.split("/") if part.startswith("{")]:
         name = name.split("}")[0]
         if access.row and name == access.row[0]:
+            if access.row[1] not in target.rows:
+                raise LookupError(f"no {access.row[1]} seeded: give _seed one for {method} {path}")
             values[name] = target.rows[access.row[1]]
         elif name == "code" and access.site == "{code}":
             values[name] = target.code
-        else:
+        elif name in OTHER_PATH_VALUES:
             values[name] = OTHER_PATH_VALUES[name]
+        else:
+            raise LookupError(f"no value for {{{name}}}: declare it a row in the matrix or add it to OTHER_PATH_VALUES")
     url = path.format(**values)
     params = dict(QUERY.get(operation, {}))
     body = copy.deepcopy(BODIES[operation](target)) if operation in BODIES else None
@@ -268,6 +280,7 @@ def build_request(operation: tuple[str, str], access: Access, target: Site_, *, 
 @dataclass
 class World:
     api: Api
+    database_url: str
     a: Site_
     b: Site_
     callers: list[Caller]
@@ -345,11 +358,15 @@ def _walk(world: World) -> None:
             world.answers.append(Answer(operation, "-", "undeclared", 0, None, ""))
             continue
         sends = []  # (the requests are made first: a body may create something, e.g. an enrollment token)
-        for caller in refused_first + [c for c in acting if c.role and c.role not in access.roles
-                                       and access.checks_roles]:
-            sends.append((caller, "names A", build_request(operation, access, a)))
-            if caller.site == SITE_B and access.row and access.site in ("?site", "body.site"):
-                sends.append((caller, "own site, A's row", build_request(operation, access, a, name_site=False)))
+        try:
+            for caller in refused_first + [c for c in acting if c.role and c.role not in access.roles
+                                           and access.checks_roles]:
+                sends.append((caller, "names A", build_request(operation, access, a)))
+                if caller.site == SITE_B and access.row and access.site in ("?site", "body.site"):
+                    sends.append((caller, "own site, A's row", build_request(operation, access, a, name_site=False)))
+        except LookupError as missing:
+            world.answers.append(Answer(operation, "-", "unwalkable", 0, None, str(missing)))
+            continue
         before = fingerprint(api, SITE_A) if operation[0] != "GET" else None
         for caller, variant, request in sends:
             world.answers.append(_answer(operation, caller, variant, _send(api, caller, request)))
@@ -365,8 +382,14 @@ def _walk(world: World) -> None:
         for caller in acting:
             if caller.role and access.checks_roles and caller.role not in access.roles:
                 continue
-            request = build_request(operation, access, a)
+            try:
+                request = build_request(operation, access, a)
+            except LookupError:
+                break
             world.answers.append(_answer(operation, caller, "names A", _send(api, caller, request)))
+
+
+QUIET = {"print_spool_enabled": False, "cycle_count_every_minutes": 0, "at_risk_sweep_seconds": 0}
 
 
 @pytest.fixture(scope="module")
@@ -374,8 +397,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     database = tmp_path_factory.mktemp("walk") / "wes.db"
     # No background workers: the spool, the cycle-count scheduler and the at-risk sweeper would change the sites
     # between two requests (and the check is that nothing of ALPHA changes while BRAVO's callers try).
-    app = create_app(make_settings(f"sqlite:///{database}", print_spool_enabled=False, cycle_count_every_minutes=0,
-                                   at_risk_sweep_seconds=0))
+    app = create_app(make_settings(f"sqlite:///{database}", **QUIET))
     with TestClient(app) as client:
         api = Api(client)
         api.add_user("root", ["admin"], all_sites=True)
@@ -391,7 +413,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             callers += [Caller(f"{site.code}/{role}", site.code, role, site.rows["headers"][role]) for role in ROLES]
         operations = sorted((method.upper(), path) for path, methods in app.openapi()["paths"].items()
                             for method in methods)
-        world = World(api, a, b, callers, operations)
+        world = World(api, f"sqlite:///{database}", a, b, callers, operations)
         _walk(world)
         yield world
 
@@ -435,6 +457,12 @@ def violations(world: World) -> dict[tuple[str, str], list[str]]:
         access = ACCESS.get(answer.operation)
         if access is None:
             found.setdefault(answer.operation, []).append("no line in the access matrix")
+            continue
+        if answer.variant == "unwalkable":
+            found.setdefault(answer.operation, []).append(answer.text)
+            continue
+        if answer.status == 422 and answer.operation[0] != "GET" and answer.operation not in BODIES:
+            bad(answer, "422 for want of a body: give the operation a valid one in BODIES")
             continue
         role, site = _role_of(world, answer), _site_of(world, answer)
         if answer.status >= 500:
@@ -515,3 +543,83 @@ def test_alpha_s_callers_got_through_to_real_answers(world: World):
     of a request that is valid for the check but not for the state it finds, e.g. a task already cancelled)."""
     passed = {a.operation for a in world.answers if a.caller.startswith(SITE_A) and 200 <= a.status < 300}
     assert len(passed) >= 0.6 * len(world.operations), sorted(set(world.operations) - passed)
+
+
+# --- the websockets -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sockets(world: World) -> Iterator[str]:
+    """The seeded database served by uvicorn on a real port: the websockets' base URL."""
+    server = LiveServer(world.database_url, **QUIET).start()
+    try:
+        yield server.ws_url
+    finally:
+        server.stop()
+
+
+def _socket_auth(base_url: str, path: str, message: dict) -> tuple[str, str | None]:
+    """The first answer to an auth message: ("auth_ok", None) or ("error", the refusal's reason)."""
+    with connect(base_url + path, open_timeout=10) as socket:
+        socket.send(json.dumps({"id": 1, "type": "auth", **message}))
+        reply = json.loads(socket.recv(timeout=10))
+    if reply["type"] == "error":
+        assert reply["error"]["code"] == "auth_failed", reply
+        return "error", reply["error"]["details"]["reason"]
+    return reply["type"], None
+
+
+def _token(caller: Caller) -> str | None:
+    header = caller.headers.get("Authorization")
+    return header.split(" ", 1)[1] if header else None
+
+
+def test_the_wall_lets_in_the_ticked_roles_of_the_site_named_and_no_one_else(world: World, sockets: str):
+    access = ACCESS[("WS", "/ws/wall")]
+    wrong = []
+    for caller in world.callers:
+        got = _socket_auth(sockets, "/ws/wall", {"access_token": _token(caller), "site": SITE_A})
+        if caller.name == ANONYMOUS:
+            expected = ("error", "invalid_credentials")
+        elif caller.role not in access.roles:
+            expected = ("error", "role_forbidden")
+        elif caller.site == SITE_B:
+            expected = ("error", access.refusal)
+        else:
+            expected = ("auth_ok", None)
+        if got != expected:
+            wrong.append((caller.name, got, expected))
+    assert wrong == []
+
+
+def test_a_device_socket_takes_only_workers_of_the_device_s_own_site(world: World, sockets: str):
+    access = ACCESS[("WS", "/ws/device")]
+    wrong = []
+    for device_site, device_token in ((SITE_A, world.a.socket_device_token), (SITE_B, world.b.socket_device_token)):
+        for caller in world.callers:
+            got = _socket_auth(sockets, "/ws/device", {"device_token": device_token, "access_token": _token(caller)})
+            if caller.name == ANONYMOUS:
+                expected = ("error", "invalid_credentials")
+            elif caller.role not in access.roles or caller.site not in (device_site, None):
+                expected = ("error", access.refusal)
+            else:
+                expected = ("auth_ok", None)
+            if got != expected:
+                wrong.append((device_site, caller.name, got, expected))
+    assert wrong == []
+
+
+def test_a_device_token_of_another_site_does_not_sign_on_even_with_the_right_worker(world: World, sockets: str):
+    """BRAVO's device token with ALPHA's picker, and a made-up token: refused before the worker counts."""
+    picker = next(c for c in world.callers if c.name == f"{SITE_A}/picker")
+    assert _socket_auth(sockets, "/ws/device", {"device_token": world.b.socket_device_token,
+                                              "access_token": _token(picker)}) == ("error", "worker_not_allowed")
+    assert _socket_auth(sockets, "/ws/device", {"device_token": "not-a-token", "access_token": _token(picker)}) \
+        == ("error", "invalid_device_token")
+
+
+def test_the_echo_socket_is_as_public_as_its_line_says(sockets: str):
+    assert ACCESS[("WS", "/ws/echo")].scope is Scope.PUBLIC
+    with connect(sockets + "/ws/echo", open_timeout=10) as socket:
+        socket.send('{"hello":1}')
+        assert socket.recv(timeout=10) == '{"hello":1}'
