@@ -10,10 +10,11 @@ import jwt
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from sqlmodel import func, select
 
-from backend.api.access import ACCESS, Scope, render_markdown
+from backend.api.access import ACCESS, WORKERS, Scope, render_markdown
 from backend.api.deps import ALL_ROLES, api_path, authorize
 from backend.api.router import api_router
 from backend.app import create_app
+from backend.commands.registry import WORKER_ROLES
 from backend.config import Settings
 from backend.models import Container, InboundShipment, Location, Site, User, UserSite, WarehouseException, Zone
 from tests.conftest import Api, UserClient
@@ -137,6 +138,7 @@ def test_every_route_s_checks_agree_with_its_line_in_the_matrix():
 
 
 def test_the_matrix_s_lines_are_well_formed():
+    assert WORKERS == frozenset(WORKER_ROLES)  # the floor roles, as the device commands know them
     for operation, access in ACCESS.items():
         assert access.roles <= EVERYONE, operation
         assert bool(access.roles) == access.checks_roles, operation

@@ -61,6 +61,7 @@ class Site_:
     company: str
     prefix: str
     rows: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)  # a bearer token per role, one user each
     new_enrollment_token: Callable[[], str] | None = None  # a fresh one-time token of one of the site's devices
     device_token: str = ""  # the HTTP walk's device (ALPHA's callers revoke it at the end)
     socket_device_token: str = ""  # the websockets' device
@@ -122,7 +123,7 @@ def _seed(api: Api, site: Site_, n: int) -> None:
     add_stock(api, site.code, "R1-01", SKU_A, 48, lpn=f"{p}-P-1")
     add_stock(api, site.code, "PF-03", SKU_C, 50)
     for role in ROLES:
-        site.rows.setdefault("headers", {})[role] = _user(api, f"{site.code.lower()}-{role}", [role], site.code)
+        site.headers[role] = _user(api, f"{site.code.lower()}-{role}", [role], site.code)
     site.rows["worker"] = f"{site.code.lower()}-picker"
     orders = [{"reference": f"{p}-SO-{i}", "cut_off": SOON, "carrier": "DHL", "customer": f"{p} customer",
                "lines": [{"line_no": 1, "sku": SKU_A, "quantity": 3}, {"line_no": 2, "sku": SKU_C, "quantity": 2}]}
@@ -161,7 +162,7 @@ def _seed(api: Api, site: Site_, n: int) -> None:
     for name in ("1", "ws"):
         enrollment = _ok(client.post(f"{API}/devices", headers=root, json={"site": site.code,
                                                                            "name": f"{p}-{name}"}), 201)
-        token = _ok(client.post(f"{API}/devices/enroll", headers=site.rows["headers"]["picker"],
+        token = _ok(client.post(f"{API}/devices/enroll", headers=site.headers["picker"],
                                 json={"enrollment_token": enrollment["enrollment_token"]}))["device_token"]
         if name == "ws":
             site.socket_device_token = token
@@ -348,7 +349,7 @@ def _last(operation: tuple[str, str]) -> tuple[int, str]:
 
 
 def _walk(world: World) -> None:
-    api, a, b = world.api, world.a, world.b
+    api, a = world.api, world.a
     refused_first = [c for c in world.callers if c.site != SITE_A and c.name != ROOT]
     acting = [c for c in world.callers if c.site == SITE_A or c.name == ROOT]
     # 1. anonymous, BRAVO's callers and ALPHA's refused roles: none of them may change anything of ALPHA.
@@ -410,7 +411,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
              "lot_tracked": True}]}))
         callers = [Caller(ANONYMOUS, None, None, {}), Caller(ROOT, None, "admin", root)]
         for site in (a, b):
-            callers += [Caller(f"{site.code}/{role}", site.code, role, site.rows["headers"][role]) for role in ROLES]
+            callers += [Caller(f"{site.code}/{role}", site.code, role, site.headers[role]) for role in ROLES]
         operations = sorted((method.upper(), path) for path, methods in app.openapi()["paths"].items()
                             for method in methods)
         world = World(api, f"sqlite:///{database}", a, b, callers, operations)
