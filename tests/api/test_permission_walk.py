@@ -21,8 +21,8 @@ order. The seeded database is built once per module and every caller's client re
 
 from __future__ import annotations
 
-import copy
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -248,8 +248,7 @@ def build_request(operation: tuple[str, str], access: Access, target: Site_, *, 
     default (their only site) while the path still names `target`'s row."""
     method, path = operation
     values = {}
-    for name in [part[1:-1] for part in path.split("/") if part.startswith("{")]:
-        name = name.split("}")[0]
+    for name in re.findall(r"\{(\w+)\}", path):
         if access.row and name == access.row[0]:
             if access.row[1] not in target.rows:
                 raise LookupError(f"no {access.row[1]} seeded: give _seed one for {method} {path}")
@@ -262,7 +261,7 @@ def build_request(operation: tuple[str, str], access: Access, target: Site_, *, 
             raise LookupError(f"no value for {{{name}}}: declare it a row in the matrix or add it to OTHER_PATH_VALUES")
     url = path.format(**values)
     params = dict(QUERY.get(operation, {}))
-    body = copy.deepcopy(BODIES[operation](target)) if operation in BODIES else None
+    body = BODIES[operation](target) if operation in BODIES else None
     if access.site == "?site" and name_site:
         params["site"] = target.code
     if access.site == "body.site" and name_site:
