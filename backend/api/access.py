@@ -18,7 +18,7 @@ The roles are enforced from here: `backend.api.deps.authorize` (a dependency of 
 reads the entry of the route it guards, and the websockets read theirs; a route without an entry is
 refused. The scope beyond roles is kept by the routes (`resolve_site`, `ensure_site_access`) and proved
 by the permission walk (tests/api/test_permission_walk.py) for every operation × role × site.
-`python -m backend.api.access` renders the matrix as docs/permissions.md.
+`python -m backend.api.access --write` renders the matrix into docs/permissions.md.
 """
 
 from __future__ import annotations
