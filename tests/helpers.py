@@ -40,11 +40,12 @@ def insert_user(sessions, passwords, username: str, roles: list[str], sites: lis
         session.commit()
 
 
-def build_site(api, code: str = "S1", *, tolerance: float = 10.0) -> None:  # noqa: ANN001
+def build_site(api, code: str = "S1", *, tolerance: float = 10.0, company: str = "C1") -> None:  # noqa: ANN001
     root = api.as_("root")
-    r = root.post("/api/v1/companies", json={"code": "C1", "name": "Company one"})
+    name = "Company one" if company == "C1" else f"Company {company}"
+    r = root.post("/api/v1/companies", json={"code": company, "name": name})
     assert r.status_code == 201, r.text
-    r = root.post("/api/v1/sites", json={"code": code, "name": f"Site {code}", "company": "C1",
+    r = root.post("/api/v1/sites", json={"code": code, "name": f"Site {code}", "company": company,
                                          "receipt_tolerance_pct": tolerance})
     assert r.status_code == 201, r.text
     r = root.post("/api/v1/zones", json={"site": code, "zones": [

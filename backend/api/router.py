@@ -1,7 +1,8 @@
 """Every /api/v1 router, registered in one place."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
+from backend.api.deps import authorize
 from backend.api.routes import anomalies
 from backend.api.routes import at_risk
 from backend.api.routes import auth
@@ -33,7 +34,8 @@ ROUTERS += [devices, device_commands, workers, tours, packing]
 ROUTERS += [at_risk, anomalies]
 ROUTERS += [kpis]
 
-api_router = APIRouter()
+# Every route's roles come from the access matrix (backend/api/access.py), checked before anything else.
+api_router = APIRouter(dependencies=[Depends(authorize)])
 for module in ROUTERS:
     api_router.include_router(module.router)
 api_router.include_router(orders.replenishment_router)

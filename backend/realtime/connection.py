@@ -16,6 +16,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketState
 
+from backend.api.access import ACCESS
 from backend.api.deps import load_principal
 from backend.auth.principal import Principal
 from backend.commands import Actor, CommandDispatcher, CommandEnvelope
@@ -34,7 +35,7 @@ from backend.tasks import engine
 log = logging.getLogger("wes.realtime")
 _numbers = itertools.count(1)
 
-DEVICE_ROLES = ("picker", "receiver", "packer", "supervisor", "admin")
+DEVICE_ROLES = tuple(sorted(ACCESS[("WS", "/ws/device")].roles))  # declared in backend/api/access.py
 _MAX_PENDING_COMMANDS = 64
 
 

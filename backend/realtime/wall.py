@@ -57,6 +57,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
+from backend.api.access import ACCESS
 from backend.api.deps import load_principal
 from backend.devices.tokens import authenticate_worker
 from backend.errors import DomainError
@@ -79,7 +80,7 @@ from backend.tasks.states import HELD_STATES, OPEN_STATES
 
 log = logging.getLogger("wes.realtime.wall")
 
-WALL_ROLES = ("supervisor", "admin")
+WALL_ROLES = tuple(sorted(ACCESS[("WS", "/ws/wall")].roles))  # declared in backend/api/access.py
 FLOOR_ROLES = ("picker", "receiver", "packer")
 MIN_INTERVAL = 0.25
 MAX_INTERVAL = 0.6

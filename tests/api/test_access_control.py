@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import jwt
+from fastapi.routing import APIRoute, APIWebSocketRoute
 from sqlmodel import func, select
 
-from backend.api.deps import ALL_ROLES
+from backend.api.access import ACCESS, WORKERS, Scope, render_markdown
+from backend.api.deps import ALL_ROLES, api_path, authorize
+from backend.api.router import api_router
 from backend.app import create_app
+from backend.commands.registry import WORKER_ROLES
 from backend.config import Settings
 from backend.models import Container, InboundShipment, Location, Site, User, UserSite, WarehouseException, Zone
 from tests.conftest import Api, UserClient
@@ -17,127 +22,12 @@ from tests.helpers import SKU_A, build_site, sscc
 
 API = "/api/v1"
 EVERYONE = frozenset(ALL_ROLES)
-SUPERVISORS = frozenset({"supervisor", "admin"})
-MASTER_DATA = frozenset({"admin", "integration"})
-SITE_SETUP = frozenset({"admin", "integration", "supervisor"})
 
-# The roles that pass each route's role check, as declared in backend/api/routes/*.py.
-# A route missing here fails test_every_api_route_has_an_entry_in_the_role_table.
+# The roles that pass each /api/v1 route's role check, as the access matrix (backend/api/access.py) declares
+# them, keyed by the path under /api/v1 ("signed in" lines: every role).
 ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
-    ("GET", "/auth/me"): EVERYONE,
-    ("GET", "/users"): frozenset({"admin"}),
-    ("POST", "/users"): frozenset({"admin"}),
-    ("GET", "/companies"): EVERYONE,
-    ("POST", "/companies"): MASTER_DATA,
-    ("GET", "/sites"): EVERYONE,
-    ("POST", "/sites"): MASTER_DATA,
-    ("GET", "/sites/{code}/layout"): EVERYONE,
-    ("PUT", "/sites/{code}/layout"): SITE_SETUP,
-    ("DELETE", "/sites/{code}/layout"): SITE_SETUP,
-    ("GET", "/zones"): EVERYONE,
-    ("POST", "/zones"): SITE_SETUP,
-    ("GET", "/putaway-rules"): EVERYONE,
-    ("PUT", "/putaway-rules"): SITE_SETUP,
-    ("GET", "/locations"): EVERYONE,
-    ("POST", "/locations"): MASTER_DATA,
-    ("GET", "/locations/{code}"): EVERYONE,
-    ("GET", "/products"): EVERYONE,
-    ("POST", "/products"): MASTER_DATA,
-    ("GET", "/products/{sku}"): EVERYONE,
-    ("GET", "/containers"): EVERYONE,
-    ("POST", "/containers"): frozenset({"receiver", "packer", "supervisor", "admin", "integration"}),
-    ("GET", "/containers/{code}"): EVERYONE,
-    ("GET", "/inventory"): EVERYONE,
-    ("GET", "/moves"): EVERYONE,
-    ("GET", "/inbound-shipments"): frozenset({"receiver", "supervisor", "admin", "integration"}),
-    ("POST", "/inbound-shipments"): frozenset({"integration", "admin", "supervisor"}),
-    ("GET", "/inbound-shipments/{reference}"): frozenset({"receiver", "supervisor", "admin", "integration"}),
-    ("POST", "/receipts"): frozenset({"receiver", "supervisor", "admin"}),
-    ("POST", "/receipts/lpn-label"): frozenset({"receiver", "supervisor", "admin"}),
-    ("GET", "/docks/{code}/expected"): frozenset({"receiver", "supervisor", "admin"}),
-    ("GET", "/tasks"): EVERYONE,
-    ("GET", "/tasks/{task_id}"): EVERYONE,
-    ("GET", "/tours/{tour_id}"): EVERYONE,
-    ("POST", "/tours/{tour_id}/tote-labels"): frozenset({"picker", "receiver", "packer", "supervisor", "admin"}),
-    ("GET", "/tasks/waiting"): frozenset({"picker", "receiver", "packer", "supervisor", "admin"}),
-    ("POST", "/tasks/{task_id}/check-scan"): frozenset({"picker", "receiver", "packer", "supervisor", "admin"}),
-    ("POST", "/tasks/{task_id}/confirm-putaway"): frozenset({"receiver", "picker", "supervisor", "admin"}),
-    ("GET", "/exceptions"): SUPERVISORS,
-    ("GET", "/exceptions/{exception_id}"): SUPERVISORS,
-    ("POST", "/exceptions/{exception_id}/approve"): SUPERVISORS,
-    ("POST", "/exceptions/{exception_id}/reject"): SUPERVISORS,
-    ("POST", "/scans/classify"): EVERYONE,
-    # printing (backend/api/routes/printing.py) and PDF documents (backend/api/routes/documents.py)
-    ("GET", "/printers"): EVERYONE,
-    ("POST", "/printers"): SUPERVISORS,
-    ("GET", "/printer-routes"): EVERYONE,
-    ("PUT", "/printer-routes"): SUPERVISORS,
-    ("GET", "/printer-routes/resolve"): EVERYONE,
-    ("GET", "/print-jobs"): EVERYONE,
-    ("POST", "/print-jobs"): EVERYONE,
-    ("GET", "/print-jobs/{job_id}"): EVERYONE,
-    ("GET", "/print-jobs/{job_id}/label.pdf"): EVERYONE,
-    ("POST", "/print-jobs/{job_id}/reprint"): frozenset({"receiver", "packer", "supervisor", "admin"}),
-    ("POST", "/print-jobs/{job_id}/cancel"): frozenset({"receiver", "packer", "supervisor", "admin", "integration"}),
-    ("GET", "/waves/{wave_id}/pick-lists.pdf"): EVERYONE,
-    ("GET", "/tours/{tour_id}/pick-list.pdf"): EVERYONE,
-    ("GET", "/waves/{wave_id}/summary.pdf"): EVERYONE,
-    ("GET", "/orders/{reference}/packing-slip.pdf"): EVERYONE,
-    # the pack bench and the dock door (backend/api/routes/packing.py)
-    ("GET", "/totes/{code}/packing"): frozenset({"packer", "supervisor", "admin"}),
-    ("POST", "/totes/{code}/packing/check"): frozenset({"packer", "supervisor", "admin"}),
-    ("GET", "/docks/{code}/load"): frozenset({"packer", "supervisor", "admin"}),
-    ("GET", "/locations/labels.pdf"): EVERYONE,
-    ("POST", "/orders"): frozenset({"integration", "admin", "supervisor"}),
-    ("GET", "/orders"): EVERYONE,
-    ("GET", "/orders/{reference}"): EVERYONE,
-    ("POST", "/orders/{reference}/hold"): frozenset({"supervisor", "admin", "integration"}),
-    ("POST", "/orders/{reference}/release"): frozenset({"supervisor", "admin", "integration"}),
-    ("POST", "/orders/{reference}/cancel"): frozenset({"supervisor", "admin", "integration"}),
-    ("POST", "/orders/allocate"): frozenset({"supervisor", "admin", "integration"}),
-    ("POST", "/waves"): SUPERVISORS,
-    ("GET", "/waves"): EVERYONE,
-    ("GET", "/waves/{wave_id}"): EVERYONE,
-    ("POST", "/waves/{wave_id}/release"): SUPERVISORS,
-    ("POST", "/waves/{wave_id}/discard"): SUPERVISORS,
-    ("POST", "/waves/{wave_id}/cancel"): SUPERVISORS,
-    ("GET", "/waves/{wave_id}/tours"): EVERYONE,
-    ("POST", "/replenishments"): SUPERVISORS,
-    ("POST", "/counts"): SUPERVISORS,
-    # devices, device commands, workers and supervisor task actions (realtime, issue 4)
-    ("POST", "/devices"): SUPERVISORS,
-    ("GET", "/devices"): SUPERVISORS,
-    ("GET", "/devices/{device_id}"): SUPERVISORS,
-    ("POST", "/devices/{device_id}/enrollment"): SUPERVISORS,
-    ("POST", "/devices/{device_id}/revoke"): SUPERVISORS,
-    ("POST", "/devices/{device_id}/messages"): SUPERVISORS,
-    ("POST", "/devices/enroll"): EVERYONE - {"integration"},
-    ("POST", "/device-commands"): EVERYONE - {"integration"},
-    ("GET", "/workers"): SUPERVISORS,
-    ("PUT", "/workers/{username}"): SUPERVISORS,
-    ("POST", "/tasks/{task_id}/assign"): SUPERVISORS,
-    ("POST", "/tasks/{task_id}/reassign"): SUPERVISORS,
-    ("POST", "/tasks/{task_id}/suspend"): SUPERVISORS,
-    ("POST", "/tasks/{task_id}/resume"): SUPERVISORS,
-    ("POST", "/tasks/{task_id}/cancel"): SUPERVISORS,
-    ("POST", "/tasks/{task_id}/reprioritise"): SUPERVISORS,
-    # The supervisors' desk (backend/insights/desk.py, floor.py)
-    ("POST", "/tasks/{task_id}/unassign"): SUPERVISORS,
-    ("GET", "/tasks/{task_id}/candidates"): SUPERVISORS,
-    ("POST", "/tours/{tour_id}/reassign"): SUPERVISORS,
-    ("GET", "/exceptions/{exception_id}/detail"): SUPERVISORS,
-    ("GET", "/sites/{code}/floor-map"): EVERYONE,
-    ("GET", "/sites/{code}/floor-map/heat"): SUPERVISORS,
-    ("GET", "/locations/{code}/detail"): EVERYONE,
-    ("GET", "/waves/{wave_id}/preview"): EVERYONE,
-    # KPIs (backend/api/routes/kpis.py)
-    ("GET", "/kpis"): SUPERVISORS,
-    ("GET", "/kpis/{table}.csv"): SUPERVISORS,
-    # orders at risk and anomalies (backend/api/routes/at_risk.py, anomalies.py)
-    ("GET", "/at-risk"): SUPERVISORS,
-    ("GET", "/at-risk/hit-rate"): SUPERVISORS,
-    ("POST", "/at-risk/{reference}/release"): SUPERVISORS,
-    ("GET", "/anomalies"): SUPERVISORS,
+    (method, path[len(API):]): access.roles if access.checks_roles else EVERYONE
+    for (method, path), access in ACCESS.items() if path.startswith(API + "/") and access.needs_token
 }
 
 PATH_VALUES = {"code": "R1-01", "sku": SKU_A, "reference": "ASN-1", "task_id": "1", "exception_id": "1",
@@ -191,9 +81,82 @@ def _is_envelope(body: dict) -> bool:
 # --- the role table ------------------------------------------------------------------------
 
 
-def test_every_api_route_has_an_entry_in_the_role_table():
-    app = create_app(Settings(environment="test", database_url="sqlite://"))
-    assert set(_api_routes(app)) == set(ROUTE_ROLES)
+def _app():  # noqa: ANN202
+    return create_app(Settings(environment="test", database_url="sqlite://"))
+
+
+def _operations(app) -> set[tuple[str, str]]:  # noqa: ANN001
+    return {(method.upper(), path) for path, operations in app.openapi()["paths"].items() for method in operations}
+
+
+def test_every_operation_in_the_openapi_document_has_a_line_in_the_access_matrix_and_no_line_is_stale():
+    app = _app()
+    websockets = {("WS", route.path) for route in app.routes if isinstance(route, APIWebSocketRoute)}
+    assert sorted(_operations(app) | websockets) == sorted(ACCESS)
+
+
+def _flatten(dependant) -> list:  # noqa: ANN001
+    calls = []
+    for sub in dependant.dependencies:
+        calls += [sub.call, *_flatten(sub)]
+    return calls
+
+
+def _api_route_checks() -> dict[tuple[str, str], list]:
+    """Per /api/v1 operation, the dependency callables its route declares (its router's and its own)."""
+    found: dict[tuple[str, str], list] = {}
+
+    def visit(routes, router_calls: list) -> None:  # noqa: ANN001
+        for route in routes:
+            inner = getattr(route, "original_router", None)  # recent FastAPI keeps an included router whole
+            if inner is not None:
+                visit(inner.routes, router_calls + [d.dependency for d in inner.dependencies])
+            elif isinstance(route, APIRoute):
+                for method in route.methods:
+                    found[(method, api_path(route.path_format))] = router_calls + _flatten(route.dependant)
+
+    visit(api_router.routes, [])
+    return found
+
+
+def test_every_route_s_checks_agree_with_its_line_in_the_matrix():
+    assert authorize in [d.dependency for d in api_router.dependencies]
+    app = _app()
+    checks = _api_route_checks()
+    operations = _operations(app)
+    # Every /api/v1 operation is api_router's (so authorize guards it); nothing outside it needs a token.
+    assert {op for op in operations if op[1].startswith(API + "/")} == set(checks)
+    assert [op for op in operations if op not in checks and ACCESS[op].needs_token] == []
+    disagreements = []
+    for operation, calls in sorted(checks.items()):
+        access = ACCESS[operation]
+        for call in calls:  # a route-level require_roles(...) left over, or added since
+            roles = getattr(call, "roles", None)
+            if roles is not None and roles != access.roles:
+                disagreements.append((operation, f"route checks {sorted(roles)}, matrix says {sorted(access.roles)}"))
+    assert disagreements == []
+
+
+def test_the_matrix_s_lines_are_well_formed():
+    assert WORKERS == frozenset(WORKER_ROLES)  # the floor roles, as the device commands know them
+    for operation, access in ACCESS.items():
+        assert access.roles <= EVERYONE, operation
+        assert bool(access.roles) == access.checks_roles, operation
+        if access.scope is Scope.SITE:
+            assert access.site and access.refusal, operation
+        if access.row:
+            assert "{" + access.row[0] + "}" in operation[1], operation
+
+
+def test_docs_permissions_md_is_the_rendered_matrix():
+    committed = (Path(__file__).resolve().parents[2] / "docs" / "permissions.md").read_text(encoding="utf-8")
+    assert committed == render_markdown(), "run: python -m backend.api.access --write"
+
+
+def test_a_route_missing_from_the_matrix_is_refused_whoever_asks(api, monkeypatch):  # noqa: ANN001
+    monkeypatch.delitem(ACCESS, ("GET", f"{API}/tasks"))
+    r = api.as_("root").get(f"{API}/tasks")
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "access_undeclared")
 
 
 def test_anonymous_requests_are_refused_with_401_on_every_api_route(api):  # noqa: ANN001

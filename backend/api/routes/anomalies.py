@@ -8,11 +8,11 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, require_roles, resolve_site
+from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, resolve_site
 from backend.insights.anomalies import suggestions
 from backend.models import utcnow
 
-router = APIRouter(prefix="/anomalies", tags=["anomalies"], dependencies=[require_roles("supervisor", "admin")])
+router = APIRouter(prefix="/anomalies", tags=["anomalies"])
 
 
 class Action(BaseModel):

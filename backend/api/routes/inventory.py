@@ -9,11 +9,11 @@ from pydantic import BaseModel
 from sqlalchemy.orm import aliased
 from sqlmodel import func, select
 
-from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, require_roles, resolve_site
+from backend.api.deps import CurrentUser, SessionDep, resolve_site
 from backend.api.schemas import Page
 from backend.models import Container, Location, Move, Product, Quant
 
-router = APIRouter(tags=["inventory"], dependencies=[require_roles(*ALL_ROLES)])
+router = APIRouter(tags=["inventory"])
 
 
 class QuantOut(BaseModel):

@@ -16,13 +16,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from backend.api.deps import CurrentUser, SessionDep, require_roles, resolve_site
+from backend.api.deps import CurrentUser, SessionDep, resolve_site
 from backend.auth.principal import Principal
 from backend.errors import Invalid, NotFound
 from backend.insights.kpis import FILTERED_BY, TABLES, Period, kpi_table, kpi_tables, refresh_rollups
 from backend.models import User, Zone, utcnow
 
-router = APIRouter(prefix="/kpis", tags=["kpis"], dependencies=[require_roles("supervisor", "admin")])
+router = APIRouter(prefix="/kpis", tags=["kpis"])
 
 DEFAULT_SPAN = timedelta(hours=24)
 MAX_SPAN = timedelta(days=366)

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlmodel import select
 
 from backend import audit
-from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, require_roles, resolve_site
+from backend.api.deps import CurrentUser, SessionDep, resolve_site
 from backend.api.schemas import Page, Strict, UpsertResult
 from backend.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.insights.floor import aisle_heat, floor_map
@@ -122,8 +122,7 @@ class PutawayRulesPut(Strict):
     rules: list[PutawayRuleIn] = Field(max_length=1000)
 
 
-@router.post("/companies", response_model=CompanyOut, status_code=201,
-             dependencies=[require_roles("admin", "integration")])
+@router.post("/companies", response_model=CompanyOut, status_code=201)
 def upsert_company(body: CompanyIn, me: CurrentUser, session: SessionDep) -> CompanyOut:
     if not me.all_sites:
         raise Forbidden("only group-wide users may manage companies", code="all_sites_forbidden")
@@ -141,7 +140,7 @@ def upsert_company(body: CompanyIn, me: CurrentUser, session: SessionDep) -> Com
     return CompanyOut(id=company.id, code=company.code, name=company.name)
 
 
-@router.get("/companies", response_model=Page[CompanyOut], dependencies=[require_roles(*ALL_ROLES)])
+@router.get("/companies", response_model=Page[CompanyOut])
 def list_companies(session: SessionDep) -> Page[CompanyOut]:
     rows = session.exec(select(Company).order_by(Company.code)).all()
     return Page(data=[CompanyOut(id=c.id, code=c.code, name=c.name) for c in rows], count=len(rows))
@@ -166,7 +165,7 @@ def _site_values(body: SiteIn, fields: set[str]) -> dict[str, Any]:
     return values
 
 
-@router.post("/sites", response_model=SiteOut, status_code=201, dependencies=[require_roles("admin", "integration")])
+@router.post("/sites", response_model=SiteOut, status_code=201)
 def upsert_site(body: SiteIn, me: CurrentUser, session: SessionDep) -> SiteOut:
     company = session.exec(select(Company).where(Company.code == body.company)).first()
     if company is None:
@@ -192,7 +191,7 @@ def upsert_site(body: SiteIn, me: CurrentUser, session: SessionDep) -> SiteOut:
     return _site_out(site, company.code)
 
 
-@router.get("/sites", response_model=Page[SiteOut], dependencies=[require_roles(*ALL_ROLES)])
+@router.get("/sites", response_model=Page[SiteOut])
 def list_sites(me: CurrentUser, session: SessionDep) -> Page[SiteOut]:
     query = select(Site, Company.code).join(Company, Company.id == Site.company_id).order_by(Site.code)
     if not me.all_sites:
@@ -209,7 +208,7 @@ def _site_by_code(session, me, code: str) -> tuple[Site, str]:  # noqa: ANN001
     return row
 
 
-@router.get("/sites/{code}/layout", response_model=SiteLayoutOut, dependencies=[require_roles(*ALL_ROLES)])
+@router.get("/sites/{code}/layout", response_model=SiteLayoutOut)
 def get_site_layout(code: str, me: CurrentUser, session: SessionDep) -> SiteLayoutOut:
     """The layout waves are planned on: the one set on the site, or the one inferred from its locations."""
     site, _ = _site_by_code(session, me, code)
@@ -241,7 +240,7 @@ class FloorMapOut(BaseModel):
     aisles: list[FloorAisle] = Field(description="each aisle label as the rectangle its locations span")
 
 
-@router.get("/sites/{code}/floor-map", response_model=FloorMapOut, dependencies=[require_roles(*ALL_ROLES)])
+@router.get("/sites/{code}/floor-map", response_model=FloorMapOut)
 def get_floor_map(code: str, me: CurrentUser, session: SessionDep) -> FloorMapOut:
     """The site's plan: every active location at its x/y, the aisles, and the bounds to draw them in."""
     site, _ = _site_by_code(session, me, code)
@@ -261,8 +260,7 @@ class FloorHeatOut(BaseModel):
     outside_aisles: int = Field(description="pick lines done at locations without an aisle")
 
 
-@router.get("/sites/{code}/floor-map/heat", response_model=FloorHeatOut, response_model_by_alias=True,
-            dependencies=[require_roles("supervisor", "admin")])
+@router.get("/sites/{code}/floor-map/heat", response_model=FloorHeatOut, response_model_by_alias=True)
 def get_floor_heat(code: str, me: CurrentUser, session: SessionDep,
                    from_: AwareDatetime | None = Query(default=None, alias="from",
                                                        description="default: the last 8 hours"),
@@ -278,8 +276,7 @@ def get_floor_heat(code: str, me: CurrentUser, session: SessionDep,
     return FloorHeatOut(**aisle_heat(session, site, start, end))
 
 
-@router.put("/sites/{code}/layout", response_model=SiteLayoutOut,
-            dependencies=[require_roles("admin", "integration", "supervisor")])
+@router.put("/sites/{code}/layout", response_model=SiteLayoutOut)
 def put_site_layout(code: str, body: SiteLayoutIn, me: CurrentUser, session: SessionDep) -> SiteLayoutOut:
     """Set the site's layout (aisles, cross aisles, depot, travel figures); later waves are planned on it."""
     site, _ = _site_by_code(session, me, code)
@@ -292,8 +289,7 @@ def put_site_layout(code: str, body: SiteLayoutIn, me: CurrentUser, session: Ses
     return SiteLayoutOut(site=site.code, source="set", layout=site.layout)
 
 
-@router.delete("/sites/{code}/layout", response_model=SiteLayoutOut,
-               dependencies=[require_roles("admin", "integration", "supervisor")])
+@router.delete("/sites/{code}/layout", response_model=SiteLayoutOut)
 def delete_site_layout(code: str, me: CurrentUser, session: SessionDep) -> SiteLayoutOut:
     """Forget the layout set on the site: waves are planned on the one inferred from its locations again."""
     site, _ = _site_by_code(session, me, code)
@@ -307,7 +303,7 @@ def delete_site_layout(code: str, me: CurrentUser, session: SessionDep) -> SiteL
     return SiteLayoutOut(site=site.code, source=source, layout=layout)
 
 
-@router.post("/zones", response_model=UpsertResult, dependencies=[require_roles("admin", "integration", "supervisor")])
+@router.post("/zones", response_model=UpsertResult)
 def upsert_zones_route(body: ZonesUpsert, me: CurrentUser, session: SessionDep) -> UpsertResult:
     site = resolve_site(session, me, body.site)
     result = upsert_zones(session, site, [z.model_dump() for z in body.zones], me.id)
@@ -315,15 +311,14 @@ def upsert_zones_route(body: ZonesUpsert, me: CurrentUser, session: SessionDep) 
     return UpsertResult(**result)
 
 
-@router.get("/zones", response_model=Page[ZoneOut], dependencies=[require_roles(*ALL_ROLES)])
+@router.get("/zones", response_model=Page[ZoneOut])
 def list_zones(me: CurrentUser, session: SessionDep, site: str | None = Query(default=None)) -> Page[ZoneOut]:
     site_row = resolve_site(session, me, site)
     rows = session.exec(select(Zone).where(Zone.site_id == site_row.id).order_by(Zone.code)).all()
     return Page(data=[ZoneOut(id=z.id, code=z.code, name=z.name, category=z.category) for z in rows], count=len(rows))
 
 
-@router.put("/putaway-rules", response_model=Page[PutawayRuleIn],
-            dependencies=[require_roles("admin", "integration", "supervisor")])
+@router.put("/putaway-rules", response_model=Page[PutawayRuleIn])
 def replace_putaway_rules(body: PutawayRulesPut, me: CurrentUser, session: SessionDep) -> Page[PutawayRuleIn]:
     """Replace the site's category → zone putaway rules."""
     site = resolve_site(session, me, body.site)
@@ -343,7 +338,7 @@ def replace_putaway_rules(body: PutawayRulesPut, me: CurrentUser, session: Sessi
     return Page(data=body.rules, count=len(body.rules))
 
 
-@router.get("/putaway-rules", response_model=Page[PutawayRuleIn], dependencies=[require_roles(*ALL_ROLES)])
+@router.get("/putaway-rules", response_model=Page[PutawayRuleIn])
 def list_putaway_rules(me: CurrentUser, session: SessionDep, site: str | None = None) -> Page[PutawayRuleIn]:
     site_row = resolve_site(session, me, site)
     rows = session.exec(

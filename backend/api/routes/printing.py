@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session, func, select
 
-from backend.api.deps import ALL_ROLES, CurrentUser, RuntimeDep, SessionDep, ensure_site_access, require_roles, resolve_site
+from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, ensure_site_access, resolve_site
 from backend.api.schemas import Page, Strict
 from backend.errors import Invalid, NotFound
 from backend.firmware import FirmwareProfiles
@@ -22,9 +22,6 @@ from printers.render import render_pdf
 
 router = APIRouter(tags=["printing"])
 
-SUPERVISING = ("supervisor", "admin")
-REPRINTING = ("receiver", "packer", "supervisor", "admin")
-CANCELLING = ("receiver", "packer", "supervisor", "admin", "integration")
 
 LabelType = Literal["lpn", "shipping", "tote", "location", "product", "enrollment"]
 JobState = Literal["queued", "sending", "sent", "failed", "cancelled"]
@@ -84,7 +81,7 @@ def _printer_out(session: Session, printer: Printer, profiles: FirmwareProfiles,
                       queued=queued)
 
 
-@router.post("/printers", response_model=PrinterOut, dependencies=[require_roles(*SUPERVISING)],
+@router.post("/printers", response_model=PrinterOut,
              responses={201: {"model": PrinterOut, "description": "created"}})
 def upsert(body: PrinterIn, me: CurrentUser, runtime: RuntimeDep, session: SessionDep,
            response: Response) -> PrinterOut:
@@ -100,7 +97,7 @@ def upsert(body: PrinterIn, me: CurrentUser, runtime: RuntimeDep, session: Sessi
     return _printer_out(session, printer, profiles)
 
 
-@router.get("/printers", response_model=Page[PrinterOut], dependencies=[require_roles(*ALL_ROLES)])
+@router.get("/printers", response_model=Page[PrinterOut])
 def list_printers(me: CurrentUser, runtime: RuntimeDep, session: SessionDep, site: str | None = None,
                   station: str | None = None, zone: str | None = None,
                   enabled: bool | None = None) -> Page[PrinterOut]:
@@ -160,7 +157,7 @@ def _routes_out(session: Session, site_id: int) -> list[RouteOut]:
                      label_type=r.label_type or None, printer=code) for r, code in rows]
 
 
-@router.get("/printer-routes", response_model=Page[RouteOut], dependencies=[require_roles(*ALL_ROLES)])
+@router.get("/printer-routes", response_model=Page[RouteOut])
 def list_routes(me: CurrentUser, session: SessionDep, site: str | None = None) -> Page[RouteOut]:
     """The site's label routing rules (see /printer-routes/resolve for the order they apply in)."""
     site_row = resolve_site(session, me, site)
@@ -168,7 +165,7 @@ def list_routes(me: CurrentUser, session: SessionDep, site: str | None = None) -
     return Page(data=routes, count=len(routes))
 
 
-@router.put("/printer-routes", response_model=Page[RouteOut], dependencies=[require_roles(*SUPERVISING)])
+@router.put("/printer-routes", response_model=Page[RouteOut])
 def put_routes(body: RoutesIn, me: CurrentUser, session: SessionDep) -> Page[RouteOut]:
     """Replace the site's routing rules: per station or zone (or site-wide), per label type or for any."""
     site = resolve_site(session, me, body.site)
@@ -178,7 +175,7 @@ def put_routes(body: RoutesIn, me: CurrentUser, session: SessionDep) -> Page[Rou
     return Page(data=routes, count=len(routes))
 
 
-@router.get("/printer-routes/resolve", response_model=ResolutionOut, dependencies=[require_roles(*ALL_ROLES)])
+@router.get("/printer-routes/resolve", response_model=ResolutionOut)
 def resolve(me: CurrentUser, session: SessionDep, label_type: LabelType, site: str | None = None,
             printer: str | None = None, station: str | None = None, zone: str | None = None) -> ResolutionOut:
     """Which printer a label would go to, and which rule chose it.
@@ -248,7 +245,7 @@ def _code(session: Session, printer_id: int) -> str:
     return session.get(Printer, printer_id).code
 
 
-@router.post("/print-jobs", response_model=PrintJobOut, status_code=201, dependencies=[require_roles(*ALL_ROLES)])
+@router.post("/print-jobs", response_model=PrintJobOut, status_code=201)
 def create_job(body: PrintJobIn, me: CurrentUser, runtime: RuntimeDep, session: SessionDep) -> PrintJobOut:
     """Queue a label: to `printer`, or routed by station/zone and label type. Bad label data is a 422 naming the
     field (`details.field`, e.g. `data.sscc`)."""
@@ -260,7 +257,7 @@ def create_job(body: PrintJobIn, me: CurrentUser, runtime: RuntimeDep, session: 
     return _job_out(job, _code(session, job.printer_id))
 
 
-@router.get("/print-jobs", response_model=Page[PrintJobOut], dependencies=[require_roles(*ALL_ROLES)])
+@router.get("/print-jobs", response_model=Page[PrintJobOut])
 def list_jobs(
     me: CurrentUser, session: SessionDep, site: str | None = None, state: JobState | None = None,
     printer: str | None = None, label_type: LabelType | None = None, reprint_of: int | None = None,
@@ -287,14 +284,14 @@ def list_jobs(
     return Page(data=[_job_out(job, code) for job, code in rows], count=total)
 
 
-@router.get("/print-jobs/{job_id}", response_model=PrintJobOut, dependencies=[require_roles(*ALL_ROLES)])
+@router.get("/print-jobs/{job_id}", response_model=PrintJobOut)
 def get_job(job_id: int, me: CurrentUser, session: SessionDep) -> PrintJobOut:
     """One job, with its rendered ZPL."""
     job = _load_job(session, me, job_id)
     return _job_out(job, _code(session, job.printer_id), with_zpl=True)
 
 
-@router.get("/print-jobs/{job_id}/label.pdf", response_class=Response, dependencies=[require_roles(*ALL_ROLES)],
+@router.get("/print-jobs/{job_id}/label.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}})
 def preview_job(job_id: int, me: CurrentUser, session: SessionDep) -> Response:
     """The job's label as a PDF the size of the label (preview, or a laser printer)."""
@@ -308,8 +305,7 @@ def preview_job(job_id: int, me: CurrentUser, session: SessionDep) -> Response:
                     headers={"Content-Disposition": f'inline; filename="print-job-{job.id}.pdf"'})
 
 
-@router.post("/print-jobs/{job_id}/reprint", response_model=PrintJobOut, status_code=201,
-             dependencies=[require_roles(*REPRINTING)])
+@router.post("/print-jobs/{job_id}/reprint", response_model=PrintJobOut, status_code=201)
 def reprint(job_id: int, body: ReprintIn, me: CurrentUser, runtime: RuntimeDep, session: SessionDep) -> PrintJobOut:
     """An explicit copy of a finished job (sent, failed or cancelled) as a new job with `reprint_of` set."""
     job = _load_job(session, me, job_id)
@@ -318,7 +314,7 @@ def reprint(job_id: int, body: ReprintIn, me: CurrentUser, runtime: RuntimeDep, 
     return _job_out(copy, _code(session, copy.printer_id))
 
 
-@router.post("/print-jobs/{job_id}/cancel", response_model=PrintJobOut, dependencies=[require_roles(*CANCELLING)])
+@router.post("/print-jobs/{job_id}/cancel", response_model=PrintJobOut)
 def cancel(job_id: int, me: CurrentUser, session: SessionDep) -> PrintJobOut:
     """Cancel a job that has not started sending (409 once it is sending or sent)."""
     job = _load_job(session, me, job_id)
