@@ -112,9 +112,17 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     settings = _settings(args)
     runtime = build_runtime(settings)
     upgrade(runtime.engine)
+    from backend.auth.passwords import check_password
+    from backend.errors import Invalid
+
     password = args.password or os.environ.get("WES_NEW_USER_PASSWORD")
-    if not password or len(password) < 8:
-        print("give --password (8+ characters) or WES_NEW_USER_PASSWORD", file=sys.stderr)
+    if not password:
+        print("give --password or WES_NEW_USER_PASSWORD", file=sys.stderr)
+        return 2
+    try:
+        check_password(password, username=args.username, site_codes=filter(None, (args.sites or "").split(",")))
+    except Invalid as exc:
+        print(f"password refused: {exc.message}", file=sys.stderr)
         return 2
     with runtime.sessions() as session:
         if session.exec(select(User).where(User.username == args.username)).first():

@@ -52,10 +52,11 @@ def load_principal(session: Session, user: User) -> Principal:
 def get_principal(runtime: RuntimeDep, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
     if not token:
         raise Unauthorized("a bearer token is required")
-    user_id = runtime.tokens.read(token)
+    user_id, version = runtime.tokens.read_versioned(token)
     user = session.get(User, user_id)
-    if user is None or not user.active:
-        raise Unauthorized("user is unknown or disabled", code="invalid_token")
+    if user is None or not user.active or user.token_version != version:
+        # Disabled, signed out, or the password changed since the token was issued (backend.auth.signins).
+        raise Unauthorized("the token is revoked or its user disabled: sign in again", code="invalid_token")
     return load_principal(session, user)
 
 
