@@ -209,6 +209,12 @@ def cmd_bench_kpis(args: argparse.Namespace) -> int:
     return kpis_main(args)
 
 
+def cmd_bench_logins(args: argparse.Namespace) -> int:
+    from backend.bench.logins import main as logins_main
+
+    return logins_main(args)
+
+
 def cmd_bench_print(args: argparse.Namespace) -> int:
     import json
     import logging
@@ -359,6 +365,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     kpis_arguments(p)
     p.set_defaults(func=cmd_bench_kpis)
+
+    p = bench_sub.add_parser("logins", help="a login flood from N clients against a real `wes serve` while others "
+                                            "read GET /api/v1/tasks: logins/s by answer, the readers' p50/p99")
+    from backend.bench.logins import add_arguments as logins_arguments
+
+    logins_arguments(p)
+    p.set_defaults(func=cmd_bench_logins)
     return parser
 
 

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     # (from 1 s) up to the lockout; a name's count is forgotten this long after its last failure.
     login_free_failures_per_user: int = Field(default=5, ge=1)
     login_free_failures_per_client: int = Field(default=20, ge=1)
+    login_backoff_seconds: float = Field(default=1.0, gt=0)  # the first wait; each further failure doubles it
     login_lockout_seconds: int = Field(default=900, ge=1)
     login_failure_memory_seconds: int = Field(default=3600, ge=1)
     # Password checks (argon2) running at once; more are refused with 429 (0: half the CPU cores, at least 1).

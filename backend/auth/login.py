@@ -7,16 +7,17 @@
   A disabled user is verified too, and refused with the same answer as a wrong password.
 - Backoff and lockout per user name and per client address. The first `login_free_failures_per_user` failures of a
   name are free; each later one makes the name wait 1 s, 2 s, 4 s… up to `login_lockout_seconds` before any password
-  is even tried (not the right one either): 429 `too_many_attempts` with `Retry-After`. The per-name count lives in
+  is even tried (not the right one either): 429 `too_many_attempts` with `Retry-After` (the first wait is
+  `login_backoff_seconds`). The per-name count lives in
   the database (`login_throttle`), so every API replica sees it, and it is kept for unknown names as for known
   ones (the answer never tells which names exist); a successful login clears it, and it is forgotten
   `login_failure_memory_seconds` after its last failure. Per client address the same rule holds with
   `login_free_failures_per_client` free failures, counted in this process (a success does not clear it: one valid
   account must not buy an attacker unlimited guesses at the others).
-- Bounded hashing: at most `login_hash_slots` verifications run at once in this process; an attempt that finds
-  every slot taken is refused at once with 429 `login_busy` (Retry-After 1) instead of queueing, so a flood of logins
-  cannot starve the CPU that every other request needs. The throttles are checked before a slot is taken: a
-  locked name or client costs no hashing at all.
+- Bounded hashing: at most `login_hash_slots` attempts are checked at once in this process; an attempt that finds
+  every slot taken is refused at once with 429 `login_busy` (Retry-After 1), before any database work, instead of
+  queueing, so a flood of logins cannot starve the CPU that every other request needs. A locked client is refused
+  before it takes a slot, a locked name right after its row is read: neither costs any hashing.
 - No database transaction is open while a password is hashed (on SQLite every transaction holds the writer lock).
 """
 
@@ -52,11 +53,12 @@ def hash_slots(settings: Settings) -> int:
     return settings.login_hash_slots or max(1, (os.cpu_count() or 2) // 2)
 
 
-def backoff_seconds(failures: int, free: int, lockout: int) -> float:
-    """How long a name (or client) waits after its `failures`-th failure in a row: 0 while free, then doubling."""
+def backoff_seconds(failures: int, free: int, lockout: int, first: float = 1.0) -> float:
+    """How long a name (or client) waits after its `failures`-th failure in a row: 0 while free, then `first`,
+    doubling with each further failure, never more than `lockout`."""
     if failures < free:
         return 0.0
-    return float(min(2 ** (failures - free), lockout))
+    return float(min(first * 2 ** min(failures - free, 40), lockout))
 
 
 def invalid_credentials() -> Unauthorized:
@@ -87,22 +89,23 @@ class LoginGuard:
         # and throttled by client only; it is still verified once, against the dummy hash.
         name = username if len(username) <= _USERNAME_MAX and username.isprintable() else None
         self._check_client(client)
-        now = datetime.now(timezone.utc)
-        with sessions() as session:
-            throttle = session.get(LoginThrottle, name) if name is not None else None
-            if throttle is not None and throttle.locked_until is not None:
-                wait = (_aware(throttle.locked_until) - now).total_seconds()
-                if wait > 0:
-                    raise TooManyRequests("too many failed logins for this user: wait before trying again",
-                                          code="too_many_attempts", retry_after=wait, details={"scope": "user"})
-            user = session.exec(select(User).where(User.username == name)).first() if name is not None else None
-            had_failures = throttle is not None
-            session.commit()  # nothing written: end the transaction before hashing
-        stored = user.password_hash if user is not None else self.dummy_hash
+        # A slot first: an attempt beyond them costs no database work either.
         if not self.slots.acquire(blocking=False):
             raise TooManyRequests("the server is busy checking other logins: try again in a moment",
                                   code="login_busy", retry_after=1, details={"scope": "server"})
         try:
+            now = datetime.now(timezone.utc)
+            with sessions() as session:
+                throttle = session.get(LoginThrottle, name) if name is not None else None
+                if throttle is not None and throttle.locked_until is not None:
+                    wait = (_aware(throttle.locked_until) - now).total_seconds()
+                    if wait > 0:
+                        raise TooManyRequests("too many failed logins for this user: wait before trying again",
+                                              code="too_many_attempts", retry_after=wait, details={"scope": "user"})
+                user = session.exec(select(User).where(User.username == name)).first() if name is not None else None
+                had_failures = throttle is not None
+                session.commit()  # nothing written: end the transaction before hashing
+            stored = user.password_hash if user is not None else self.dummy_hash
             verified = self.passwords.verify(stored, password)
         finally:
             self.slots.release()
@@ -132,7 +135,7 @@ class LoginGuard:
                     row.failures += 1
                     row.last_failure_at = now
                     wait = backoff_seconds(row.failures, settings.login_free_failures_per_user,
-                                           settings.login_lockout_seconds)
+                                           settings.login_lockout_seconds, settings.login_backoff_seconds)
                     row.locked_until = now + timedelta(seconds=wait) if wait else None
                     session.add(row)
                     session.commit()
@@ -173,7 +176,7 @@ class LoginGuard:
             entry.failures += 1
             entry.last_failure = now
             entry.locked_until = now + backoff_seconds(entry.failures, settings.login_free_failures_per_client,
-                                                       settings.login_lockout_seconds)
+                                                       settings.login_lockout_seconds, settings.login_backoff_seconds)
 
     def _drop_stale_clients(self, now: float) -> None:
         memory = self.settings.login_failure_memory_seconds

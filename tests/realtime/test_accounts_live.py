@@ -12,10 +12,24 @@ import websockets
 from sqlmodel import select
 
 from backend.models import Device
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, add_site_users, build_site
+from tests.live import LiveServer
 from tests.realtime.conftest import WAIT, DeviceClient, enroll_device
 
 API = "/api/v1"
+
+
+@pytest.fixture
+def locking_site(database_url: str):  # noqa: ANN201
+    """Like the `site` fixture, with a first backoff long enough that a lock still holds at the next attempt."""
+    server = LiveServer(database_url, login_backoff_seconds=300).start()
+    try:
+        server.add_user("root", ["admin"], all_sites=True)
+        build_site(server)
+        add_site_users(server)
+        yield server
+    finally:
+        server.stop()
 
 
 async def _wall_auth(server, **auth) -> tuple[object, dict]:  # noqa: ANN001, ANN003
@@ -37,7 +51,8 @@ async def _closed_with(ws, code: int) -> list[dict]:  # noqa: ANN001
     return seen
 
 
-async def test_the_device_sign_on_is_locked_out_after_the_free_failures_with_retry_after(site):  # noqa: ANN001
+async def test_the_device_sign_on_is_locked_out_after_the_free_failures_with_retry_after(locking_site):  # noqa: ANN001
+    site = locking_site
     device = enroll_device(site, "TC52-LOCK")
     free = site.runtime.settings.login_free_failures_per_user
     for _ in range(free):
@@ -56,7 +71,8 @@ async def test_the_device_sign_on_is_locked_out_after_the_free_failures_with_ret
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
 
 
-async def test_the_wall_authentication_is_locked_out_after_the_free_failures_with_retry_after(site):  # noqa: ANN001
+async def test_the_wall_authentication_is_locked_out_after_the_free_failures_with_retry_after(locking_site):  # noqa: ANN001
+    site = locking_site
     free = site.runtime.settings.login_free_failures_per_user
     for _ in range(free):
         ws, answer = await _wall_auth(site, username="sup", password="wrong-password")
