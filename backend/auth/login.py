@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+import anyio
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -82,33 +83,52 @@ class LoginGuard:
 
     def verify(self, sessions, username: object, password: object, client: str | None) -> User:  # noqa: ANN001
         """The active user with this name and password, or `Unauthorized` (invalid_credentials) or
-        `TooManyRequests` (too_many_attempts, login_busy). `sessions`: the app's sessionmaker."""
+        `TooManyRequests` (too_many_attempts, login_busy). `sessions`: the app's sessionmaker. Blocks while the
+        password is hashed: call it from a worker thread (the websockets do), or use `verify_async`."""
+        name = self._admit(username, password, client)
+        try:
+            return self._check(sessions, name, username, password, client)
+        finally:
+            self.slots.release()
+
+    async def verify_async(self, sessions, username: object, password: object,  # noqa: ANN001
+                           client: str | None) -> User:
+        """`verify` for the event loop: an attempt refused (locked client, no free slot) never takes a worker
+        thread, so a flood of logins cannot fill the thread pool every other request needs."""
+        name = self._admit(username, password, client)
+        try:
+            return await anyio.to_thread.run_sync(self._check, sessions, name, username, password, client)
+        finally:
+            self.slots.release()
+
+    def _admit(self, username: object, password: object, client: str | None) -> str | None:
+        """Checks that need no database; on success a hashing slot is held (the caller releases it)."""
         if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
             raise invalid_credentials()
-        # A name no user can have (too long, control characters: PostgreSQL refuses NUL) is looked up by nobody
-        # and throttled by client only; it is still verified once, against the dummy hash.
-        name = username if len(username) <= _USERNAME_MAX and username.isprintable() else None
         self._check_client(client)
-        # A slot first: an attempt beyond them costs no database work either.
+        # A slot before any database work: an attempt beyond them costs next to nothing.
         if not self.slots.acquire(blocking=False):
             raise TooManyRequests("the server is busy checking other logins: try again in a moment",
                                   code="login_busy", retry_after=1, details={"scope": "server"})
-        try:
-            now = datetime.now(timezone.utc)
-            with sessions() as session:
-                throttle = session.get(LoginThrottle, name) if name is not None else None
-                if throttle is not None and throttle.locked_until is not None:
-                    wait = (_aware(throttle.locked_until) - now).total_seconds()
-                    if wait > 0:
-                        raise TooManyRequests("too many failed logins for this user: wait before trying again",
-                                              code="too_many_attempts", retry_after=wait, details={"scope": "user"})
-                user = session.exec(select(User).where(User.username == name)).first() if name is not None else None
-                had_failures = throttle is not None
-                session.commit()  # nothing written: end the transaction before hashing
-            stored = user.password_hash if user is not None else self.dummy_hash
-            verified = self.passwords.verify(stored, password)
-        finally:
-            self.slots.release()
+        # A name no user can have (too long, control characters: PostgreSQL refuses NUL) is looked up by nobody
+        # and throttled by client only; it is still verified once, against the dummy hash.
+        return username if len(username) <= _USERNAME_MAX and username.isprintable() else None
+
+    def _check(self, sessions, name: str | None, username: str, password: str,  # noqa: ANN001
+               client: str | None) -> User:
+        now = datetime.now(timezone.utc)
+        with sessions() as session:
+            throttle = session.get(LoginThrottle, name) if name is not None else None
+            if throttle is not None and throttle.locked_until is not None:
+                wait = (_aware(throttle.locked_until) - now).total_seconds()
+                if wait > 0:
+                    raise TooManyRequests("too many failed logins for this user: wait before trying again",
+                                          code="too_many_attempts", retry_after=wait, details={"scope": "user"})
+            user = session.exec(select(User).where(User.username == name)).first() if name is not None else None
+            had_failures = throttle is not None
+            session.commit()  # nothing written: end the transaction before hashing
+        stored = user.password_hash if user is not None else self.dummy_hash
+        verified = self.passwords.verify(stored, password)
         if user is not None and verified and user.active:
             if had_failures:
                 self._forget_name(sessions, name)

@@ -6,7 +6,7 @@ user per flooding client and a few readers, and starts `wes serve` in a process 
 
 1. baseline: the readers call ``GET /api/v1/tasks?site=S1&limit=50`` one after another (each with a short pause)
    for `baseline_seconds`, nobody logging in;
-2. flood: the same readers go on while `clients` clients post to ``/api/v1/auth/token`` as fast as they are
+2. flood: the same readers go on while `clients` clients (in a process of their own) post to ``/api/v1/auth/token`` as fast as they are
    answered, each from its own loopback address (127.0.0.x, so the per-address backoff sees N clients), each as
    its own user with the wrong password in `wrong_share` of its attempts and the right one otherwise.
 
@@ -17,6 +17,8 @@ readers' latency p50/p99 in both phases. Nothing here asserts: the figures are f
 from __future__ import annotations
 
 import asyncio
+import json
+import multiprocessing
 import os
 import random
 import secrets
@@ -74,7 +76,7 @@ async def _reader(base_url: str, token: str, stop: asyncio.Event, samples: list[
             r = await http.get("/api/v1/tasks", params={"site": SITE, "limit": 50})
             done = time.perf_counter()
             if r.status_code == 200:
-                samples.append((done, (done - started) * 1000))
+                samples.append((time.time(), (done - started) * 1000))
             else:
                 errors.append(f"GET /tasks {r.status_code}")
             await asyncio.sleep(READER_PAUSE_S)
@@ -94,11 +96,40 @@ async def _flooder(base_url: str, n: int, wrong_share: float, stop: asyncio.Even
                 outcome = r.json()["error"]["code"]
                 # A well-behaved client waits as told; a flood does not: it only pauses a little.
                 await asyncio.sleep(0.01)
-            answers.append((time.perf_counter(), outcome))
+            answers.append((time.time(), outcome))
+
+
+def _flood_process(base_url: str, clients: int, seconds: float, wrong_share: float, seed_value: int,
+                   result_path: str) -> None:
+    """The flood, in a process of its own: its client work must not slow the readers' measurements."""
+
+    async def flood() -> list[tuple[float, str]]:
+        answers: list[tuple[float, str]] = []
+        stop = asyncio.Event()
+        rng = random.Random(seed_value)
+        tasks = [asyncio.create_task(_flooder(base_url, n, wrong_share, stop, answers, random.Random(rng.random())))
+                 for n in range(clients)]
+        await asyncio.sleep(seconds)
+        stop.set()
+        await asyncio.gather(*tasks)
+        return answers
+
+    started = time.time()
+    answers = asyncio.run(flood())
+    Path(result_path).write_text(json.dumps({"started": started, "ended": started + seconds, "answers": answers}))
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 async def _measure(base_url: str, clients: int, seconds: float, baseline_seconds: float, wrong_share: float,
-                   seed_value: int) -> dict:
+                   seed_value: int, work_dir: str, server_pid: int) -> dict:
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
         tokens = []
         for n in range(READERS):
@@ -107,23 +138,29 @@ async def _measure(base_url: str, clients: int, seconds: float, baseline_seconds
             tokens.append(r.json()["access_token"])
     samples: list[tuple[float, float]] = []
     errors: list[str] = []
-    answers: list[tuple[float, str]] = []
-    stop_readers, stop_flood = asyncio.Event(), asyncio.Event()
+    stop_readers = asyncio.Event()
     readers = [asyncio.create_task(_reader(base_url, t, stop_readers, samples, errors)) for t in tokens]
-    baseline_start = time.perf_counter()
+    baseline_start = time.time()
+    cpu_at_start = _cpu_seconds(server_pid)
     await asyncio.sleep(baseline_seconds)
-    flood_start = time.perf_counter()
-    rng = random.Random(seed_value)
-    flooders = [asyncio.create_task(_flooder(base_url, n, wrong_share, stop_flood, answers,
-                                             random.Random(rng.random()))) for n in range(clients)]
-    await asyncio.sleep(seconds)
-    flood_end = time.perf_counter()
-    stop_flood.set()
+    cpu_at_flood = _cpu_seconds(server_pid)
+    result_path = str(Path(work_dir) / "flood.json")
+    flood = multiprocessing.get_context("spawn").Process(
+        target=_flood_process, args=(base_url, clients, seconds, wrong_share, seed_value, result_path))
+    flood.start()
+    while flood.is_alive():
+        await asyncio.sleep(0.2)
+    cpu_at_end = _cpu_seconds(server_pid)
+    flood_wall = time.time() - baseline_start - baseline_seconds
     stop_readers.set()
-    await asyncio.gather(*flooders, *readers)
+    await asyncio.gather(*readers)
+    if flood.exitcode != 0:
+        raise RuntimeError(f"the flood process failed (exit {flood.exitcode})")
+    flooded = json.loads(Path(result_path).read_text())
+    flood_start, flood_end = flooded["started"], flooded["ended"]
     baseline = [ms for at, ms in samples if baseline_start <= at < flood_start]
-    flood = [ms for at, ms in samples if flood_start <= at <= flood_end]
-    in_window = [outcome for at, outcome in answers if at <= flood_end]
+    during = [ms for at, ms in samples if flood_start <= at <= flood_end]
+    in_window = [outcome for at, outcome in flooded["answers"] if at <= flood_end]
     by_outcome: dict[str, int] = {}
     for outcome in in_window:
         by_outcome[outcome] = by_outcome.get(outcome, 0) + 1
@@ -131,8 +168,12 @@ async def _measure(base_url: str, clients: int, seconds: float, baseline_seconds
     return {"logins": len(in_window), "logins_per_s": round(len(in_window) / elapsed, 1),
             "hashed_per_s": round((by_outcome.get("200", 0) + by_outcome.get("401", 0)) / elapsed, 1),
             "by_outcome": dict(sorted(by_outcome.items())), "tasks_ms_baseline": summary(baseline),
-            "tasks_ms_flood": summary(flood), "reads_baseline": len(baseline), "reads_flood": len(flood),
-            "errors": errors[:20], "error_count": len(errors), "seconds": round(elapsed, 2)}
+            "tasks_ms_flood": summary(during), "reads_baseline": len(baseline), "reads_flood": len(during),
+            "errors": errors[:20], "error_count": len(errors), "seconds": round(elapsed, 2),
+            # the server's CPU use (cores busy on average) without and with the flood
+            "server_cores_baseline": None if cpu_at_start is None else round(
+                (cpu_at_flood - cpu_at_start) / baseline_seconds, 2),
+            "server_cores_flood": None if cpu_at_end is None else round((cpu_at_end - cpu_at_flood) / flood_wall, 2)}
 
 
 def run(clients: int = 50, database_url: str | None = None, seconds: float = 20.0, *, tasks: int = 500,
@@ -153,7 +194,7 @@ def run(clients: int = 50, database_url: str | None = None, seconds: float = 20.
                                       stderr=subprocess.STDOUT)
             _wait_for_health(f"http://127.0.0.1:{port}", server)
             measured = asyncio.run(_measure(f"http://127.0.0.1:{port}", clients, seconds, baseline_seconds,
-                                            wrong_share, 16))
+                                            wrong_share, 16, work_dir.name, server.pid))
             server.send_signal(signal.SIGINT)
             server.wait(timeout=30)
         if verbose:
@@ -178,6 +219,7 @@ def table(result: dict) -> str:
         ("GET /tasks p50 / p99 ms, no flood", "{p50} / {p99}".format(**result["tasks_ms_baseline"])),
         ("GET /tasks p50 / p99 ms, flood", "{p50} / {p99}".format(**result["tasks_ms_flood"])),
         ("GET /tasks errors", result["error_count"]),
+        ("server CPU (cores), no flood / flood", f"{result['server_cores_baseline']} / {result['server_cores_flood']}"),
     ]
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 from sqlmodel import select
@@ -59,16 +60,19 @@ def site_codes_of(session, user_id: int) -> list[str]:  # noqa: ANN001
 
 @router.post("/token", response_model=TokenOut, responses={429: {"description": "too many failed logins for this "
              "user or address, or every password check busy: retry after `Retry-After` seconds"}})
-def issue_token(runtime: RuntimeDep, request: Request,
-                form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
+async def issue_token(runtime: RuntimeDep, request: Request,
+                      form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
     """OAuth2 password flow: form fields `username` and `password`. Backoff and lockout per user and address
     (429 with `Retry-After`); see docs/accounts.md."""
-    user = runtime.logins.verify(runtime.sessions, form.username, form.password, _client(request))
-    with runtime.sessions() as session:
-        user = session.get(User, user.id)
-        pair = issue_pair(session, runtime, user)
-        session.commit()
-    return _out(pair)
+    user = await runtime.logins.verify_async(runtime.sessions, form.username, form.password, _client(request))
+
+    def issue() -> TokenPair:
+        with runtime.sessions() as session:
+            pair = issue_pair(session, runtime, session.get(User, user.id))
+            session.commit()
+            return pair
+
+    return _out(await run_in_threadpool(issue))
 
 
 @router.post("/refresh", response_model=TokenOut)
