@@ -87,7 +87,7 @@ class LoginGuard:
         password is hashed: call it from a worker thread (the websockets do), or use `verify_async`."""
         name = self._admit(username, password, client)
         try:
-            return self._check(sessions, name, username, password, client)
+            return self._check(sessions, name, password, client)
         finally:
             self.slots.release()
 
@@ -97,7 +97,7 @@ class LoginGuard:
         thread, so a flood of logins cannot fill the thread pool every other request needs."""
         name = self._admit(username, password, client)
         try:
-            return await anyio.to_thread.run_sync(self._check, sessions, name, username, password, client)
+            return await anyio.to_thread.run_sync(self._check, sessions, name, password, client)
         finally:
             self.slots.release()
 
@@ -114,8 +114,8 @@ class LoginGuard:
         # and throttled by client only; it is still verified once, against the dummy hash.
         return username if len(username) <= _USERNAME_MAX and username.isprintable() else None
 
-    def _check(self, sessions, name: str | None, username: str, password: str,  # noqa: ANN001
-               client: str | None) -> User:
+    def _check(self, sessions, name: str | None, password: str, client: str | None) -> User:  # noqa: ANN001
+        """One verification (the slot held), the name's throttle read before and written after."""
         now = datetime.now(timezone.utc)
         with sessions() as session:
             throttle = session.get(LoginThrottle, name) if name is not None else None
