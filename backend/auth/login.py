@@ -135,12 +135,13 @@ class LoginGuard:
             return user
         self._fail_client(client)
         if name is not None:
-            self._fail_name(sessions, name)
+            self.record_failure(sessions, name)
         raise invalid_credentials()
 
     # --- per user name (database) ---
 
-    def _fail_name(self, sessions, name: str) -> None:  # noqa: ANN001
+    def record_failure(self, sessions, name: str) -> None:  # noqa: ANN001
+        """Count one failed login for `name` and set its wait; safe when replicas record at the same moment."""
         settings = self.settings
         for _attempt in range(3):
             now = datetime.now(timezone.utc)

@@ -335,3 +335,15 @@ def test_an_expired_or_unknown_refresh_token_is_refused(api):  # noqa: ANN001
     for token in (pair["refresh_token"], "not-a-refresh-token"):
         r = api.client.post(f"{API}/auth/refresh", json={"refresh_token": token})
         assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_refresh_token"
+
+
+def test_failures_recorded_at_the_same_moment_are_all_counted(api):  # noqa: ANN001
+    """Replicas (threads here) recording failures for one name at once: none is lost (row lock, or the
+    first insert's unique key and a retry)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    guard = api.runtime.logins
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _n: guard.record_failure(api.runtime.sessions, "contested"), range(8)))
+    with api.runtime.sessions() as session:
+        assert session.get(LoginThrottle, "contested").failures == 8
