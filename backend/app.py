@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.api.router import api_router
 from backend.api.routes import demo as demo_pages
+from backend.auth.login import LoginGuard
 from backend.auth.security import PasswordHashing, TokenIssuer
 from backend.components import COMPONENTS
 from backend.config import Settings
@@ -77,12 +78,14 @@ class _TooLarge(StarletteHTTPException):
 
 def build_runtime(settings: Settings) -> Runtime:
     engine = make_engine(settings.database_url)
+    passwords = PasswordHashing()
     return Runtime(
         settings=settings,
         engine=engine,
         sessions=make_session_factory(engine),
-        passwords=PasswordHashing(),
+        passwords=passwords,
         tokens=TokenIssuer(settings.secret_key, settings.access_token_minutes),
+        logins=LoginGuard(settings, passwords),
     )
 
 

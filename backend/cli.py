@@ -112,9 +112,17 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     settings = _settings(args)
     runtime = build_runtime(settings)
     upgrade(runtime.engine)
+    from backend.auth.passwords import check_password
+    from backend.errors import Invalid
+
     password = args.password or os.environ.get("WES_NEW_USER_PASSWORD")
-    if not password or len(password) < 8:
-        print("give --password (8+ characters) or WES_NEW_USER_PASSWORD", file=sys.stderr)
+    if not password:
+        print("give --password or WES_NEW_USER_PASSWORD", file=sys.stderr)
+        return 2
+    try:
+        check_password(password, username=args.username, site_codes=filter(None, (args.sites or "").split(",")))
+    except Invalid as exc:
+        print(f"password refused: {exc.message}", file=sys.stderr)
         return 2
     with runtime.sessions() as session:
         if session.exec(select(User).where(User.username == args.username)).first():
@@ -199,6 +207,12 @@ def cmd_bench_kpis(args: argparse.Namespace) -> int:
     from backend.bench.kpis_bench import main as kpis_main
 
     return kpis_main(args)
+
+
+def cmd_bench_logins(args: argparse.Namespace) -> int:
+    from backend.bench.logins import main as logins_main
+
+    return logins_main(args)
 
 
 def cmd_bench_print(args: argparse.Namespace) -> int:
@@ -351,6 +365,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     kpis_arguments(p)
     p.set_defaults(func=cmd_bench_kpis)
+
+    p = bench_sub.add_parser("logins", help="a login flood from N clients against a real `wes serve` while others "
+                                            "read GET /api/v1/tasks: logins/s by answer, the readers' p50/p99")
+    from backend.bench.logins import add_arguments as logins_arguments
+
+    logins_arguments(p)
+    p.set_defaults(func=cmd_bench_logins)
     return parser
 
 

@@ -17,7 +17,18 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///./var/wes.db"
     secret_key: str = DEV_SECRET
-    access_token_minutes: int = Field(default=12 * 60, ge=1)
+    # Access tokens are short; the PWA and wall renew them with a rotating refresh token that lasts a shift.
+    access_token_minutes: int = Field(default=15, ge=1)
+    refresh_token_hours: float = Field(default=12.0, gt=0)
+    # Failed logins (backend.auth.login): free attempts per user name and per client address, then a doubling wait
+    # (from 1 s) up to the lockout; a name's count is forgotten this long after its last failure.
+    login_free_failures_per_user: int = Field(default=5, ge=1)
+    login_free_failures_per_client: int = Field(default=20, ge=1)
+    login_backoff_seconds: float = Field(default=1.0, gt=0)  # the first wait; each further failure doubles it
+    login_lockout_seconds: int = Field(default=900, ge=1)
+    login_failure_memory_seconds: int = Field(default=3600, ge=1)
+    # Password checks (argon2) running at once; more are refused with 429 (0: half the CPU cores, at least 1).
+    login_hash_slots: int = Field(default=0, ge=0)
     # Requests bigger than this are refused with 413 before they are parsed.
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     # GS1 company prefix used for SSCCs of pallets and cartons we build.

@@ -61,16 +61,16 @@ class DemoUser:
 
 
 DEMO_USERS = (
-    DemoUser("admin", "demo-admin", ("admin",)),
-    DemoUser("super", "demo-super", ("supervisor",)),
-    DemoUser("supervisor1", "demo-super", ("supervisor",)),
-    DemoUser("picker1", "demo-picker", ("picker",)),
-    DemoUser("picker2", "demo-picker", ("picker",)),
-    DemoUser("receiver1", "demo-receiver", ("receiver",)),
-    DemoUser("packer1", "demo-packer", ("packer",)),
+    DemoUser("admin", "orange-forklift-7", ("admin",)),
+    DemoUser("super", "blue-wall-board-7", ("supervisor",)),
+    DemoUser("supervisor1", "blue-wall-board-7", ("supervisor",)),
+    DemoUser("picker1", "green-tote-cart-7", ("picker",)),
+    DemoUser("picker2", "green-tote-cart-7", ("picker",)),
+    DemoUser("receiver1", "red-dock-door-7", ("receiver",)),
+    DemoUser("packer1", "brown-carton-tape-7", ("packer",)),
     # Loading is a packer's job here (the ship command is the packers'): loader1 ships at SHIP-01.
-    DemoUser("loader1", "demo-loader", ("packer",)),
-    DemoUser("erp", "demo-integration", ("integration",)),
+    DemoUser("loader1", "grey-truck-bay-7", ("packer",)),
+    DemoUser("erp", "ledger-sync-key-7", ("integration",)),
 )
 # The floor's places: where goods come in, are packed and leave (all on the front cross aisle, y = 0).
 RECEIVING_DOCKS = tuple(f"DOCK-{i:02d}" for i in range(1, 7))

@@ -55,6 +55,17 @@ class Unauthorized(DomainError):
     code = "not_authenticated"
 
 
+class TooManyRequests(DomainError):
+    """Try again later: answered 429 with `Retry-After` (whole seconds), also given as details.retry_after."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: float, code: str | None = None, details: Any = None) -> None:
+        self.retry_after = max(1, int(retry_after + 0.999))
+        super().__init__(message, code=code, details={**(details or {}), "retry_after": self.retry_after})
+
+
 def envelope(code: str, message: str, details: Any = None) -> dict:
     return {"error": {"code": code, "message": message, "details": details}}
 
@@ -85,6 +96,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_req: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(envelope(exc.code, exc.message, exc.details), exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from backend.auth.login import LoginGuard
 from backend.auth.security import PasswordHashing, TokenIssuer
 from backend.config import Settings
 
@@ -20,5 +21,6 @@ class Runtime:
     sessions: sessionmaker[Session]
     passwords: PasswordHashing
     tokens: TokenIssuer
+    logins: LoginGuard  # the one place a password is checked (backend.auth.login)
     # Optional parts later capabilities hang here (hub, print spool, profiles…).
     extras: dict[str, Any] = field(default_factory=dict)

@@ -24,7 +24,7 @@ def sscc(n: int, prefix: str = "4012345") -> str:
 
 
 SKU_A, SKU_B, SKU_C = "SKU-A", "SKU-B", "SKU-C"
-PASSWORD = "password-123"
+PASSWORD = "tote-scan-1942x"  # meets the password policy (backend.auth.passwords)
 
 
 def insert_user(sessions, passwords, username: str, roles: list[str], sites: list[str] | None = None, *,  # noqa: ANN001

@@ -160,10 +160,19 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("WS", "/ws/echo"): public("the benchmark's floor"),
     # auth and users
     ("POST", f"{API}/auth/token"): public("OAuth2 password flow"),
+    ("POST", f"{API}/auth/refresh"): public("a refresh token traded for a new pair (docs/accounts.md)"),
     ("GET", f"{API}/auth/me"): signed_in(),
+    ("POST", f"{API}/auth/logout"): signed_in("signs the caller out everywhere"),
+    ("POST", f"{API}/auth/password"): signed_in("the caller's own password, the old one required"),
     ("GET", f"{API}/users"): own(frozenset({"admin"}), "users all of whose sites are the caller's"),
     ("POST", f"{API}/users"): own(frozenset({"admin"}), "sites among the caller's; all_sites only by an all-sites "
                                                           "admin", refusal="unknown_site", status=422),
+    ("POST", f"{API}/users/{{user_id}}/disable"): own(frozenset({"admin"}), "users all of whose sites are the "
+                                                     "caller's", refusal="unknown_user"),
+    ("POST", f"{API}/users/{{user_id}}/enable"): own(frozenset({"admin"}), "users all of whose sites are the "
+                                                    "caller's", refusal="unknown_user"),
+    ("POST", f"{API}/users/{{user_id}}/password"): own(frozenset({"admin"}), "users all of whose sites are the "
+                                                      "caller's", refusal="unknown_user"),
     # companies, sites, zones, layout
     ("GET", f"{API}/companies"): own(EVERYONE, "the companies of the caller's sites"),
     ("POST", f"{API}/companies"): all_sites(MASTER_DATA),

@@ -56,10 +56,11 @@ def read_principal(runtime: Runtime, session: Session, token: str | None) -> Pri
     """The user a bearer token names (401 without one, for an unknown or disabled user, or a bad token)."""
     if not token:
         raise Unauthorized("a bearer token is required")
-    user_id = runtime.tokens.read(token)
+    user_id, version = runtime.tokens.read_versioned(token)
     user = session.get(User, user_id)
-    if user is None or not user.active:
-        raise Unauthorized("user is unknown or disabled", code="invalid_token")
+    if user is None or not user.active or user.token_version != version:
+        # Disabled, signed out, or the password changed since the token was issued (backend.auth.signins).
+        raise Unauthorized("the token is revoked or its user disabled: sign in again", code="invalid_token")
     return load_principal(session, user)
 
 

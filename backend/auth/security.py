@@ -32,17 +32,25 @@ class TokenIssuer:
         self._secret = secret
         self._ttl = timedelta(minutes=minutes)
 
-    def issue(self, user_id: int, *, kind: str = "user") -> tuple[str, int]:
+    def issue(self, user_id: int, *, kind: str = "user", version: int = 0) -> tuple[str, int]:
+        """A signed token for `user_id` (or a device's id); `version`: the user's token_version now ("ver")."""
         now = datetime.now(timezone.utc)
-        claims = {"sub": str(user_id), "kind": kind, "iat": now, "exp": now + self._ttl}
+        claims = {"sub": str(user_id), "kind": kind, "ver": version, "iat": now, "exp": now + self._ttl}
         return jwt.encode(claims, self._secret, algorithm=self.algorithm), int(self._ttl.total_seconds())
 
     def read(self, token: str, *, kind: str = "user") -> int:
+        return self.read_versioned(token, kind=kind)[0]
+
+    def read_versioned(self, token: str, *, kind: str = "user") -> tuple[int, int]:
+        """(id, token_version) of a valid, unexpired token of this kind; the caller compares the version."""
         try:
             claims = jwt.decode(token, self._secret, algorithms=[self.algorithm], options={"require": ["exp", "sub"]})
             # A token of another kind (a device's) carries another table's id: never read it as this kind.
             if claims.get("kind") != kind:
                 raise ValueError(f"a {claims.get('kind')!r} token is not a {kind!r} token")
-            return int(claims["sub"])
-        except (jwt.PyJWTError, ValueError) as exc:
+            version = claims.get("ver", 0)
+            if not isinstance(version, int) or isinstance(version, bool):
+                raise ValueError("the token's version is not a whole number")
+            return int(claims["sub"]), version
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise Unauthorized("invalid or expired token", code="invalid_token") from exc

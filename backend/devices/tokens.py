@@ -48,19 +48,25 @@ def authenticate_device(session: Session, runtime: Runtime, token: object, *, lo
 
 
 def authenticate_worker(session: Session, runtime: Runtime, *, access_token: object = None, username: object = None,
-                        password: object = None) -> User:
-    """The worker by bearer token, or by username and password (the same answer for every failure)."""
+                        password: object = None, client: str | None = None) -> User:
+    """The worker by bearer token (of the user's current token_version), or by username and password through
+    the app's LoginGuard (backoff, lockout and bounded hashing: `TooManyRequests`); the same answer for every
+    other failure. `client`: the remote address, for the per-client backoff."""
     user = None
     if isinstance(access_token, str) and access_token:
         try:
-            user = session.get(User, runtime.tokens.read(access_token))
+            user_id, version = runtime.tokens.read_versioned(access_token)
+            user = session.get(User, user_id)
+            if user is not None and user.token_version != version:
+                user = None
         except Unauthorized:
             user = None
     elif isinstance(username, str) and isinstance(password, str) and username and password:
-        user = session.exec(select(User).where(User.username == username)).first()
-        stored = user.password_hash if user else runtime.extras.setdefault("dummy_hash", runtime.passwords.hash("x"))
-        if not runtime.passwords.verify(stored, password):
-            user = None
+        try:
+            found = runtime.logins.verify(runtime.sessions, username, password, client)
+        except Unauthorized:
+            found = None
+        user = session.get(User, found.id) if found is not None else None
     if user is None or not user.active:
         raise Unauthorized("wrong login: give access_token, or username and password", code="invalid_credentials")
     return user

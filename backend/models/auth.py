@@ -21,6 +21,9 @@ class User(SQLModel, table=True):
     all_sites: bool = False
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+    # In every access token the user holds; bumped (disable, password change or reset, sign-out) to refuse them all.
+    token_version: int = 0
+    password_changed_at: datetime | None = None
 
 
 class UserSite(SQLModel, table=True):
@@ -29,3 +32,30 @@ class UserSite(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="app_user.id", index=True)
     site_id: int = Field(foreign_key="site.id", index=True)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins for one user name (known or not), shared by every API replica."""
+
+    __tablename__ = "login_throttle"
+    username: str = Field(primary_key=True, max_length=64)
+    failures: int = 0
+    last_failure_at: datetime = Field(default_factory=utcnow)
+    # No login for this name is even tried before then (answered 429 with Retry-After).
+    locked_until: datetime | None = None
+
+
+class RefreshToken(SQLModel, table=True):
+    """One refresh token (stored as its SHA-256): used once, then replaced by the next of its family."""
+
+    __tablename__ = "refresh_token"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    # Every token rotated from one login shares the family: reusing a rotated token revokes them all.
+    family: str = Field(max_length=32, index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    token_version: int
+    issued_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None

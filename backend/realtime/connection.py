@@ -22,7 +22,7 @@ from backend.auth.principal import Principal
 from backend.commands import Actor, CommandDispatcher, CommandEnvelope
 from backend.devices.profiles import scanner_settings
 from backend.devices.tokens import authenticate_device, authenticate_worker
-from backend.errors import DomainError
+from backend.errors import DomainError, TooManyRequests
 from backend.models import Device, Site
 from backend.realtime import errors as close
 from backend.realtime.errors import ProtocolError
@@ -52,6 +52,7 @@ class Connection:
     def __init__(self, websocket: WebSocket, runtime: Runtime) -> None:
         self.ws = websocket
         self.runtime = runtime
+        self.client = websocket.client.host if websocket.client else None  # for the login backoff
         self.settings = runtime.settings
         self.number = next(_numbers)
         self.name = f"{self.kind} #{self.number}"
@@ -214,7 +215,10 @@ class Connection:
                 reply = await asyncio.to_thread(self.check_auth, message)
             except (DomainError, ProtocolError) as exc:
                 self.log.info("authentication refused: %s", exc.code)
-                self.send_error(message.get("id"), "auth_failed", exc.message, {"reason": exc.code})
+                details = {"reason": exc.code}
+                if isinstance(exc, TooManyRequests):  # backoff or lockout: when to try again
+                    details.update(exc.details)
+                self.send_error(message.get("id"), "auth_failed", exc.message, details)
                 self.close(close.CLOSE_AUTH_FAILED, "authentication failed")
                 return False
             self.authenticated(message, reply)
@@ -294,13 +298,17 @@ class DeviceConnection(Connection):
         self._catch_up_task: asyncio.Task | None = None
         self._commands: asyncio.Queue[CommandEnvelope] = asyncio.Queue(maxsize=_MAX_PENDING_COMMANDS)
         self._unsubscribe: Callable[[], None] | None = None
+        self._unsubscribe_user: Callable[[], None] | None = None
 
     def check_auth(self, message: dict[str, Any]) -> DeviceSession:
         runtime = self.runtime
         with runtime.sessions() as session:
-            device = authenticate_device(session, runtime, message.get("device_token"), lock=True)
+            # The worker first: a password is checked before this session opens a transaction (SQLite's writer
+            # lock, the device's row lock) and is not held while argon2 runs.
             user = authenticate_worker(session, runtime, access_token=message.get("access_token"),
-                                       username=message.get("username"), password=message.get("password"))
+                                       username=message.get("username"), password=message.get("password"),
+                                       client=self.client)
+            device = authenticate_device(session, runtime, message.get("device_token"), lock=True)
             principal = load_principal(session, user)
             if not principal.may_access(device.site_id) or not principal.has_any(DEVICE_ROLES):
                 raise ProtocolError("worker_not_allowed", f"{user.username} may not work at this device's site")
@@ -323,6 +331,8 @@ class DeviceConnection(Connection):
             older.close(close.CLOSE_REPLACED, "the device connected again")
         registry[info.device_id] = self
         self._unsubscribe = self.hub.subscribe_device(info.device_id, self)
+        # Also when this device no longer holds the worker's sign-on (they signed on elsewhere since).
+        self._unsubscribe_user = self.hub.subscribe_user(info.principal.id, self)
         last_seq = message.get("last_seq", 0)
         if not isinstance(last_seq, int) or isinstance(last_seq, bool) or last_seq < 0:
             self.send_error(message.get("id"), "invalid_last_seq", "last_seq must be a whole number ≥ 0; "
@@ -348,9 +358,16 @@ class DeviceConnection(Connection):
         # Read until the stream runs dry: events committed between sign-on and subscribing are found too.
         self.wake(EVERYTHING, None)
 
+    def user_revoked(self) -> None:
+        """The worker's tokens were revoked (any replica): their commands stop here, now."""
+        self.send_error(None, "signed_off", "your session was ended: sign in again")
+        self.close(close.CLOSE_SIGNED_OFF, "worker signed off")
+
     def stopped(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+        if self._unsubscribe_user is not None:
+            self._unsubscribe_user()
         if self.session_info is not None:
             registry = self.runtime.extras.get("device_connections", {})
             if registry.get(self.session_info.device_id) is self:
@@ -384,6 +401,8 @@ class DeviceConnection(Connection):
             self.last_sent = event.seq
             if event.type == "device.revoked":
                 self.close(close.CLOSE_REVOKED, "device revoked")
+            elif event.type == "worker.signed_off":  # disabled, signed out or password changed: sign in again
+                self.close(close.CLOSE_SIGNED_OFF, "worker signed off")
 
     async def _catch_up(self) -> None:
         read_sessions = self.runtime.extras["read_sessions"]

@@ -21,6 +21,7 @@ CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_TOO_SLOW = 4429  # the client fell too far behind: it resumes by seq
 CLOSE_REPLACED = 4409  # the same device connected again
 CLOSE_REVOKED = 4403
+CLOSE_SIGNED_OFF = 4410  # the user's tokens were revoked (disabled, signed out, password changed): sign in again
 CLOSE_IDLE = 4002  # no message (not even a pong) within two heartbeats
 CLOSE_TOO_LARGE = 1009
 CLOSE_GOING_AWAY = 1001

@@ -43,12 +43,17 @@ class SiteListener(Protocol):
     def site_changed(self) -> None: ...
 
 
+class UserListener(Protocol):
+    def user_revoked(self) -> None: ...
+
+
 class Hub:
     def __init__(self, backend: "HubBackend") -> None:
         self.backend = backend
         self.replica_id = uuid.uuid4().hex[:12]
         self._devices: dict[int, set[DeviceListener]] = {}
         self._sites: dict[int, set[SiteListener]] = {}
+        self._users: dict[int, set[UserListener]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
 
@@ -70,6 +75,11 @@ class Hub:
     def subscribe_site(self, site_id: int, listener: SiteListener) -> Callable[[], None]:
         self._sites.setdefault(site_id, set()).add(listener)
         return lambda: self._drop(self._sites, site_id, listener)
+
+    def subscribe_user(self, user_id: int, listener: UserListener) -> Callable[[], None]:
+        """`listener.user_revoked()` when the user's tokens are revoked (on any replica)."""
+        self._users.setdefault(user_id, set()).add(listener)
+        return lambda: self._drop(self._users, user_id, listener)
 
     @staticmethod
     def _drop(table: dict, key: int, listener: object) -> None:
@@ -115,6 +125,12 @@ class Hub:
                     listener.site_changed()
                 except Exception:
                     log.exception("waking site %s listener failed", site_id)
+        for user_id in announcement.users:
+            for listener in tuple(self._users.get(user_id, ())):
+                try:
+                    listener.user_revoked()
+                except Exception:
+                    log.exception("telling user %s's connection of the revocation failed", user_id)
 
     def wake_all(self) -> None:
         """Missed notifications possible (the LISTEN connection dropped): every connection re-reads."""
@@ -150,13 +166,17 @@ class MemoryBackend:
 
 
 def encode_wakeups(replica_id: str, announcement: Announcement) -> list[str]:
-    """NOTIFY payloads (each under PostgreSQL's limit) carrying stream heads and changed sites."""
+    """NOTIFY payloads (each under PostgreSQL's limit) carrying stream heads, changed sites and revoked users."""
     payloads: list[str] = []
     heads = list(announcement.heads.items())
     sites = sorted(announcement.sites)
-    while heads or sites or not payloads:
+    users = sorted(announcement.users)
+    while heads or sites or users or not payloads:
         body: dict = {"r": replica_id, "h": {}, "s": []}
         size = 40
+        while users and size < _MAX_PAYLOAD - 40:  # revoked users first: rare, and closing sockets must not wait
+            body.setdefault("u", []).append(users.pop())
+            size += len(str(body["u"][-1])) + 1
         while heads and size < _MAX_PAYLOAD - 40:
             device_id, seq = heads.pop()
             body["h"][str(device_id)] = seq
@@ -165,7 +185,7 @@ def encode_wakeups(replica_id: str, announcement: Announcement) -> list[str]:
             body["s"].append(sites.pop())
             size += len(str(body["s"][-1])) + 1
         payloads.append(json.dumps(body, separators=(",", ":")))
-        if not heads and not sites:
+        if not heads and not sites and not users:
             break
     return payloads
 
@@ -173,7 +193,8 @@ def encode_wakeups(replica_id: str, announcement: Announcement) -> list[str]:
 def decode_wakeups(payload: str) -> tuple[str, Announcement]:
     body = json.loads(payload)
     heads = {int(device_id): int(seq) for device_id, seq in body.get("h", {}).items()}
-    return str(body.get("r", "")), Announcement(heads=heads, sites={int(s) for s in body.get("s", [])})
+    return str(body.get("r", "")), Announcement(heads=heads, sites={int(s) for s in body.get("s", [])},
+                                                users={int(u) for u in body.get("u", [])})
 
 
 class PostgresBackend:

@@ -78,21 +78,25 @@ class Announcement:
     heads: dict[int, int] = field(default_factory=dict)
     events: dict[int, list[StreamEvent]] = field(default_factory=dict)
     sites: set[int] = field(default_factory=set)
+    # Users whose tokens were revoked (disabled, password changed, signed out): their live sockets close.
+    users: set[int] = field(default_factory=set)
 
     def merge(self, other: "Announcement") -> None:
         for device_id, seq in other.heads.items():
             if seq > self.heads.get(device_id, 0):
                 self.heads[device_id] = seq
         self.sites |= other.sites
+        self.users |= other.users
 
     def __bool__(self) -> bool:
-        return bool(self.heads or self.sites)
+        return bool(self.heads or self.sites or self.users)
 
 
 @dataclass(slots=True)
 class _Outbox:
     pending: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
     sites: set[int] = field(default_factory=set)
+    users: set[int] = field(default_factory=set)
     written: tuple | None = None  # (what _write sent, for _announcement)
 
 
@@ -161,10 +165,21 @@ def touch_site(session: Session, site_id: int) -> None:
     _outbox(session).sites.add(site_id)
 
 
+def installed(session: Session) -> bool:
+    """Whether this session's commits are announced (it comes from a running app's sessionmaker)."""
+    return bool(session.info.get(_INSTALLED))
+
+
+def revoke_user(session: Session, user_id: int) -> None:
+    """Once this transaction commits, every replica closes the user's live sockets (the wall's; a device's
+    closes on its own stream's `worker.signed_off`)."""
+    _outbox(session).users.add(user_id)
+
+
 def _write(session: Session) -> None:
     """Number and insert the transaction's events (before its COMMIT; on PostgreSQL answered with it)."""
     box: _Outbox | None = session.info.get(_OUTBOX)
-    if box is None or not (box.pending or box.sites):
+    if box is None or not (box.pending or box.sites or box.users):
         return
     by_device: dict[int, list[tuple[str, dict[str, Any]]]] = {}
     for device_id, type_, data in box.pending:
@@ -195,13 +210,13 @@ def _write(session: Session) -> None:
         db.many(_INSERT_EVENT, rows)
         heads = Pending(None, advanced)
     box.pending.clear()
-    box.written = (by_device, heads, set(box.sites), now)
+    box.written = (by_device, heads, set(box.sites), now, set(box.users))
 
 
 def _announcement(written) -> Announcement:  # noqa: ANN001
     """What a committed transaction wrote (`_write`), for the hub."""
-    by_device, heads, sites, now = written
-    announcement = Announcement(sites=sites)
+    by_device, heads, sites, now, users = written
+    announcement = Announcement(sites=sites, users=users)
     # (PostgreSQL: the heads were answered with the COMMIT; a device deleted meanwhile has none: nobody to tell.)
     for device_id, last_seq, site_id in heads.all():
         items = by_device[device_id]

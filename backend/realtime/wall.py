@@ -72,7 +72,7 @@ from backend.models import (
     WorkerProfile, Zone,
 )
 from backend.realtime.connection import Connection
-from backend.realtime.errors import ProtocolError
+from backend.realtime.errors import CLOSE_SIGNED_OFF, ProtocolError
 from backend.realtime.messages import dumps
 from backend.runtime import Runtime
 from backend.tasks.states import HELD_STATES, OPEN_STATES
@@ -625,6 +625,7 @@ class WallConnection(Connection):
         super().__init__(websocket, runtime)
         self.site_id: int | None = None
         self.board: SiteWall | None = None
+        self._unsubscribe_user: Callable[[], None] | None = None
 
     def send(self, message: dict[str, Any] | str) -> bool:
         # Every server message carries the site's seq (state and alerts are sent ready-made with theirs).
@@ -635,7 +636,8 @@ class WallConnection(Connection):
     def check_auth(self, message: dict[str, Any]) -> tuple[int, str, str]:
         with self.runtime.sessions() as session:
             user = authenticate_worker(session, self.runtime, access_token=message.get("access_token"),
-                                       username=message.get("username"), password=message.get("password"))
+                                       username=message.get("username"), password=message.get("password"),
+                                       client=self.client)
             principal = load_principal(session, user)
             if not principal.has_any(WALL_ROLES):
                 raise DomainError("the wall screen is for supervisors", code="role_forbidden")
@@ -647,11 +649,12 @@ class WallConnection(Connection):
                 site = session.get(Site, next(iter(principal.site_ids)))
             if site is None or not principal.may_access(site.id):
                 raise ProtocolError("site_not_found", "name a site you may see with 'site'")
-            return site.id, site.code, user.username
+            return site.id, site.code, user.username, user.id
 
-    def authenticated(self, message: dict[str, Any], reply: tuple[int, str, str]) -> None:
-        self.site_id, site_code, username = reply
+    def authenticated(self, message: dict[str, Any], reply: tuple[int, str, str, int]) -> None:
+        self.site_id, site_code, username, user_id = reply
         self.rename(f"wall {site_code} ({username})")
+        self._unsubscribe_user = self.runtime.extras["hub"].subscribe_user(user_id, self)
         self.board = self.runtime.extras["walls"].site(self.site_id)
         after_seq = message.get("after_seq")
         if after_seq is not None and (not isinstance(after_seq, int) or isinstance(after_seq, bool) or after_seq < 0):
@@ -661,6 +664,13 @@ class WallConnection(Connection):
         self.send({"id": message.get("id"), "type": "auth_ok", "site": site_code})
         self.board.join(self, after_seq)
 
+    def user_revoked(self) -> None:
+        """The user was disabled, signed out or changed their password (on any replica): close at once."""
+        self.send_error(None, "signed_off", "your session was ended: sign in again")
+        self.close(CLOSE_SIGNED_OFF, "signed off")
+
     def stopped(self) -> None:
+        if self._unsubscribe_user is not None:
+            self._unsubscribe_user()
         if self.board is not None:
             self.board.leave(self)

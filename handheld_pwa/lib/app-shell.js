@@ -58,9 +58,29 @@ export class AppShell extends HTMLElement {
     work.addEventListener("status", () => this.showDevice());
     work.addEventListener("outbox", () => this.showDevice());
     work.addEventListener("message", (e) => this.feedback.info(`${e.detail.from}: ${e.detail.text}`));
-    work.addEventListener("refused", (e) => this.feedback.error(
-      `The server refused this device (${(e.detail.error && e.detail.error.message) || e.detail.reason}). Ask a supervisor.`));
+    work.addEventListener("refused", (e) => this.onRefused(e.detail));
     this.render();
+  }
+
+  /** The device socket was refused or closed for good: sign-in problems send the worker to sign in again. */
+  async onRefused({ code, error, reason }) {
+    const { api, work } = this.context;
+    if (code === 4410) {
+      this.logout("You were signed off this device. Please sign in again.");
+      return;
+    }
+    if (code === 4401 && error && error.details && error.details.reason === "invalid_credentials") {
+      try { // the access token ran out or was replaced: renew it and connect again
+        await api.renew();
+        work.stop();
+        await work.start();
+        return;
+      } catch {
+        this.logout("Your session has ended. Please sign in again.");
+        return;
+      }
+    }
+    this.feedback.error(`The server refused this device (${(error && error.message) || reason}). Ask a supervisor.`);
   }
 
   showDevice() {
@@ -96,8 +116,8 @@ export class AppShell extends HTMLElement {
   logout(message) {
     this.context.work.stop();
     this.context.session.clear();
+    this.farewell = message || null; // shown by the sign-in screen's render (which clears the banner first)
     this.go("login");
-    if (message) this.feedback.error(message);
   }
 
   async render() {
@@ -108,6 +128,8 @@ export class AppShell extends HTMLElement {
     if (name === "login" && session.loggedIn) name = "home";
     const route = ROUTES[name];
     this.feedback.clear();
+    if (name === "login" && this.farewell) this.feedback.error(this.farewell);
+    this.farewell = null;
     this.querySelector(".title").textContent = route.title;
     this.querySelector(".back").hidden = name === "home" || name === "login";
     this.querySelector(".logout").hidden = !session.loggedIn;

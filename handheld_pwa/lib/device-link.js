@@ -1,6 +1,6 @@
 /*
  * Usage:
- *   const link = new DeviceLink(localStorage, { accessToken: () => session.token });
+ *   const link = new DeviceLink(localStorage, { accessToken: () => api.freshToken() });  // a token or its promise
  *   link.enrolled                         // a device token is kept in localStorage
  *   link.saveEnrollment(enrolledOut)      // the answer of POST /devices/enroll
  *   link.addEventListener("status", …)    // detail.state: "offline" | "connecting" | "online"
@@ -17,7 +17,8 @@
 const DEVICE_KEY = "wes.device";
 const SEQ_KEY = "wes.device.seq";
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
-const NO_RETRY = new Set([4401, 4403]); // authentication refused, device revoked: retrying will not help
+// Authentication refused, device revoked, worker signed off (disabled, signed out): retrying will not help.
+const NO_RETRY = new Set([4401, 4403, 4410]);
 
 export class DeviceLink extends EventTarget {
   constructor(storage, { accessToken, url = defaultUrl() }) {
@@ -101,9 +102,16 @@ export class DeviceLink extends EventTarget {
       return;
     }
     this.socket = socket;
-    socket.onopen = () => {
+    socket.onopen = async () => {
+      let token;
+      try {
+        token = await this.accessToken(); // renewed first when about to expire
+      } catch {
+        token = null; // no renewal (offline): the server answers auth_failed and the app decides
+      }
+      if (this.socket !== socket || socket.readyState !== WebSocket.OPEN) return;
       socket.send(JSON.stringify({ id: "auth", type: "auth", device_token: this.device.token,
-        access_token: this.accessToken(), last_seq: this.lastSeq }));
+        access_token: token, last_seq: this.lastSeq }));
     };
     socket.onmessage = (event) => this.#receive(socket, event.data);
     socket.onclose = (event) => {

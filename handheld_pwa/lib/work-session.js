@@ -30,7 +30,7 @@ export class WorkSession extends EventTarget {
     this.api = api;
     this.session = session;
     this.storage = storage;
-    this.link = new DeviceLink(storage, { accessToken: () => session.token });
+    this.link = new DeviceLink(storage, { accessToken: () => api.freshToken() });
     this.outbox = null;
     this.opening = null;
     this.link.addEventListener("status", (e) => {

@@ -1,6 +1,6 @@
 /*
  * Usage:
- *   const link = new WallLink(sessionStorage, { accessToken: () => session.token, site: () => session.site });
+ *   const link = new WallLink(sessionStorage, { accessToken: () => api.freshToken(), site: () => session.site });
  *   link.addEventListener("status", (e) => e.detail.state)   // "offline" | "connecting" | "online"
  *   link.addEventListener("state", (e) => draw(e.detail))    // a wall.state message: {seq, at, data}
  *   link.addEventListener("alert", (e) => show(e.detail))    // a wall.alert message, each seq once
@@ -16,7 +16,7 @@
 
 const SEQ_KEY = "wes.wall.seq";
 const BACKOFF_MS = [500, 1000, 2000, 5000, 10000];
-const NO_RETRY = new Set([4401, 4403]); // sign-in refused: retrying will not help
+const NO_RETRY = new Set([4401, 4403, 4410]); // sign-in refused, signed off: retrying will not help
 
 export class WallLink extends EventTarget {
   constructor(storage, { accessToken, site, url = defaultUrl() }) {
@@ -70,8 +70,15 @@ export class WallLink extends EventTarget {
       return;
     }
     this.socket = socket;
-    socket.onopen = () => {
-      const auth = { id: "auth", type: "auth", access_token: this.accessToken(), site: this.site() };
+    socket.onopen = async () => {
+      let token;
+      try {
+        token = await this.accessToken(); // renewed first when about to expire
+      } catch {
+        token = null;
+      }
+      if (this.socket !== socket || socket.readyState !== WebSocket.OPEN) return;
+      const auth = { id: "auth", type: "auth", access_token: token, site: this.site() };
       if (this.lastSeq) auth.after_seq = this.lastSeq;
       socket.send(JSON.stringify(auth));
     };
@@ -83,7 +90,8 @@ export class WallLink extends EventTarget {
       if (NO_RETRY.has(event.code)) {
         this.wanted = false;
         this.dispatchEvent(new CustomEvent("refused", { detail: {
-          code: event.code, message: (this.refusal && this.refusal.message) || event.reason || "Sign in again" } }));
+          code: event.code, error: this.refusal,
+          message: (this.refusal && this.refusal.message) || event.reason || "Sign in again" } }));
         return;
       }
       this.#retry();

@@ -84,6 +84,20 @@ class WallApp extends HTMLElement {
     }
   }
 
+  /** The wall socket was refused or closed for good: an expired token is renewed, anything else signs out. */
+  async onRefused({ code, error, message }) {
+    if (code === 4401 && error && error.details && error.details.reason === "invalid_credentials") {
+      try {
+        await this.api.renew();
+        this.link.start(); // (the refusal stopped it) again, with the new token
+        return;
+      } catch {
+        // fall through: sign in again
+      }
+    }
+    this.signOut(code === 4410 ? "Signed out: sign in again" : message);
+  }
+
   signOut(message) {
     this.link?.stop();
     this.link = null;
@@ -100,11 +114,11 @@ class WallApp extends HTMLElement {
   start() {
     this.querySelector(".site").textContent = `· ${this.session.site}`;
     this.querySelector(".mode-switch").hidden = false;
-    this.link = new WallLink(sessionStorage, { accessToken: () => this.session.token, site: () => this.session.site });
+    this.link = new WallLink(sessionStorage, { accessToken: () => this.api.freshToken(), site: () => this.session.site });
     this.link.addEventListener("status", (e) => this.setLink(e.detail.state));
     this.link.addEventListener("state", (e) => this.onState(e.detail));
     this.link.addEventListener("alert", (e) => this.onAlert(e.detail));
-    this.link.addEventListener("refused", (e) => this.signOut(e.detail.message));
+    this.link.addEventListener("refused", (e) => this.onRefused(e.detail));
     this.show();
     this.link.start();
     this.loadFloorMap();

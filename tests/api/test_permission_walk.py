@@ -35,12 +35,13 @@ from sqlmodel import SQLModel, select
 
 from backend.api.access import ACCESS, API, Access, Scope
 from backend.app import create_app
+from backend.auth.signins import issue_pair
 from backend.models import Site, User, UserSite
 from backend.models.auth import ROLES
 from websockets.sync.client import connect
 
 from tests.conftest import Api, make_settings
-from tests.helpers import SKU_A, SKU_C, add_stock, build_site, gtin13, sscc
+from tests.helpers import PASSWORD, SKU_A, SKU_C, add_stock, build_site, gtin13, sscc
 from tests.live import LiveServer
 
 SITE_A, COMPANY_A = "ALPHA", "ACME"
@@ -63,6 +64,7 @@ class Site_:
     rows: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # a bearer token per role, one user each
     new_enrollment_token: Callable[[], str] | None = None  # a fresh one-time token of one of the site's devices
+    new_refresh_token: Callable[[], str] | None = None  # a fresh refresh token of the site's picker
     device_token: str = ""  # the HTTP walk's device (ALPHA's callers revoke it at the end)
     socket_device_token: str = ""  # the websockets' device
 
@@ -170,6 +172,19 @@ def _seed(api: Api, site: Site_, n: int) -> None:
             site.device_token, site.rows["device"] = token, enrollment["device"]["id"]
     site.rows["product"] = A_ONLY_SKU if site.code == SITE_A else SKU_A
     site.rows["site"] = site.code
+    # a user of the site to disable, enable and reset (not one of the callers)
+    _user(api, f"{site.code.lower()}-walked", ["picker"], site.code)
+    with api.runtime.sessions() as session:
+        site.rows["user"] = session.exec(select(User.id).where(User.username == f"{site.code.lower()}-walked")).one()
+
+    def new_refresh_token() -> str:
+        with api.runtime.sessions() as session:
+            user = session.exec(select(User).where(User.username == f"{site.code.lower()}-picker")).one()
+            pair = issue_pair(session, api.runtime, user)
+            session.commit()
+        return pair.refresh_token
+
+    site.new_refresh_token = new_refresh_token
 
 
 # --- the requests ---------------------------------------------------------------------------------------------
@@ -178,7 +193,7 @@ def _seed(api: Api, site: Site_, n: int) -> None:
 # callers must be refused with it; ALPHA's callers send it for real.
 Body = Callable[[Site_], dict]
 BODIES: dict[tuple[str, str], Body] = {
-    ("POST", f"{API}/users"): lambda s: {"username": f"walk-{uuid.uuid4().hex[:8]}", "password": "password-123",
+    ("POST", f"{API}/users"): lambda s: {"username": f"walk-{uuid.uuid4().hex[:8]}", "password": PASSWORD,
                                          "roles": ["picker"], "sites": [s.code]},
     ("POST", f"{API}/companies"): lambda s: {"code": f"W{uuid.uuid4().hex[:6]}", "name": "walk"},
     ("POST", f"{API}/sites"): lambda s: {"name": f"Site {s.code}", "company": s.company},
@@ -228,6 +243,11 @@ BODIES: dict[tuple[str, str], Body] = {
     ("PUT", f"{API}/workers/{{username}}"): lambda s: {"zones": [], "skills": [], "equipment": []},
     ("POST", f"{API}/at-risk/{{reference}}/release"): lambda s: {},
     ("POST", f"{API}/auth/token"): lambda s: {},
+    ("POST", f"{API}/auth/refresh"): lambda s: {"refresh_token": s.new_refresh_token()},
+    # a wrong current password: 422, and no caller's token is revoked by the walk
+    ("POST", f"{API}/auth/password"): lambda s: {"current_password": "not-the-password",
+                                                 "new_password": "walked-long-passphrase-42"},
+    ("POST", f"{API}/users/{{user_id}}/password"): lambda s: {"new_password": "walked-long-passphrase-42"},
 }
 QUERY = {("GET", f"{API}/printer-routes/resolve"): {"label_type": "lpn"}}
 OTHER_PATH_VALUES = {"table": "pick_rate"}
@@ -255,6 +275,8 @@ def build_request(operation: tuple[str, str], access: Access, target: Site_, *, 
             values[name] = target.rows[access.row[1]]
         elif name == "code" and access.site == "{code}":
             values[name] = target.code
+        elif name == "user_id":
+            values[name] = target.rows["user"]
         elif name in OTHER_PATH_VALUES:
             values[name] = OTHER_PATH_VALUES[name]
         else:
@@ -289,13 +311,28 @@ class World:
     changes_of_a: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
 
+SIGN_OUT = ("POST", f"{API}/auth/logout")
+
+
 def _send(api: Api, caller: Caller, request: Request):  # noqa: ANN202
     kwargs: dict[str, Any] = {"params": request.params, "headers": {**request.headers, **caller.headers}}
     if request.json is not None:
         kwargs["json"] = request.json
     if request.data is not None:
         kwargs["data"] = request.data
-    return api.client.request(request.method, request.url, **kwargs)
+    response = api.client.request(request.method, request.url, **kwargs)
+    if (request.method, request.url) == SIGN_OUT and response.status_code == 204:
+        # Signed out everywhere: the caller signs in again (a new token of the user's new token version).
+        caller.headers = _fresh_headers(api, caller)
+    return response
+
+
+def _fresh_headers(api: Api, caller: Caller) -> dict[str, str]:
+    username = ROOT if caller.name == ROOT else f"{caller.site.lower()}-{caller.role}"
+    with api.runtime.sessions() as session:
+        user = session.exec(select(User).where(User.username == username)).one()
+        token, _ttl = api.runtime.tokens.issue(user.id, version=user.token_version)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _answer(operation, caller: Caller, variant: str, response) -> Answer:  # noqa: ANN001
@@ -341,8 +378,11 @@ def _diff(before: dict[str, set], after: dict[str, set]) -> list[str]:
 
 
 def _last(operation: tuple[str, str]) -> tuple[int, str]:
-    """ALPHA's callers read first, then write, and revoke, cancel, discard and delete last."""
+    """ALPHA's callers read first, then write, and revoke, cancel, discard and delete last; signing out (which
+    revokes the caller's own token) is the very last."""
     method, path = operation
+    if path == f"{API}/auth/logout":
+        return 3, path
     final = method == "DELETE" or path.endswith(("/revoke", "/cancel", "/discard"))
     return (0 if method == "GET" else 2 if final else 1), path
 
@@ -352,7 +392,7 @@ def _walk(world: World) -> None:
     refused_first = [c for c in world.callers if c.site != SITE_A and c.name != ROOT]
     acting = [c for c in world.callers if c.site == SITE_A or c.name == ROOT]
     # 1. anonymous, BRAVO's callers and ALPHA's refused roles: none of them may change anything of ALPHA.
-    for operation in world.operations:
+    for operation in sorted(world.operations, key=lambda op: op == SIGN_OUT):
         access = ACCESS.get(operation)
         if access is None:
             world.answers.append(Answer(operation, "-", "undeclared", 0, None, ""))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers import SKU_A, SKU_B, SKU_C, add_site_users, add_stock, build_site, gtin13
+from tests.helpers import PASSWORD, SKU_A, SKU_B, SKU_C, add_site_users, add_stock, build_site, gtin13
 from tests.live import LiveServer
 
 # Both databases: the browser conftest's live_server takes the parameter.
@@ -49,7 +49,7 @@ def enrolled(page: Page, server: LiveServer, username: str) -> None:  # noqa: AN
     assert r.status_code == 201, r.text
     page.goto("/app/")
     page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill("password-123")
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("wes-home")).to_be_visible()
     page.get_by_label("Enrollment token").fill(r.json()["enrollment_token"])

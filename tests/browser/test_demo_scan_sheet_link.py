@@ -34,6 +34,6 @@ def test_the_demo_links_its_scan_sheet_and_takes_a_badge_scan(live_server, page:
     page.keyboard.press("Enter")
     expect(page.get_by_label("User name")).to_have_value("picker1")
     expect(page.get_by_label("Password")).to_be_focused()
-    page.get_by_label("Password").fill("demo-picker")  # typed by a person (a fast burst would read as a scan)
+    page.get_by_label("Password").fill("green-tote-cart-7")  # typed by a person (a fast burst would read as a scan)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("wes-home")).to_be_visible()

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers import SKU_A, SKU_B, SKU_C, sscc
+from tests.helpers import PASSWORD, SKU_A, SKU_B, SKU_C, sscc
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +23,7 @@ def datawedge_scan(page: Page, raw: str) -> None:
 def sign_in(page: Page, username: str) -> None:
     page.goto("/app/")
     page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill("password-123")
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("wes-home")).to_be_visible()
 
@@ -64,7 +64,7 @@ def test_user_with_several_sites_picks_one(site, page: Page) -> None:  # noqa: A
     site.add_user("roamer", ["receiver"], ["S1", "S2"])
     page.goto("/app/")
     page.get_by_label("User name").fill("roamer")
-    page.get_by_label("Password").fill("password-123")
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name="S2", exact=True).click()
     expect(page.locator(".device-bar .who")).to_contain_text("roamer @ S2")

@@ -21,7 +21,7 @@ from backend.gs1 import is_valid_sscc
 from printers.virtual import VirtualPrinter
 from printers.zpl import field_texts
 from tests.api.test_outbound_flow import SOON, _orders, _outbound_site
-from tests.helpers import SKU_A, SKU_C, gtin13
+from tests.helpers import PASSWORD, SKU_A, SKU_C, gtin13
 from tests.printing.support import HangingUpPrinter
 
 # Both databases: the browser conftest's live_server takes the parameter.
@@ -101,7 +101,7 @@ def enrolled(page: Page, server, username: str) -> None:  # noqa: ANN001
     assert r.status_code == 201, r.text
     page.goto("/app/")
     page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill("password-123")
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("wes-home")).to_be_visible()
     page.get_by_label("Enrollment token").fill(r.json()["enrollment_token"])

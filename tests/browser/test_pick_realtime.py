@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.api.test_outbound_flow import SOON, _orders
-from tests.helpers import SKU_A, add_site_users, add_stock, build_site, gtin13
+from tests.helpers import PASSWORD, SKU_A, add_site_users, add_stock, build_site, gtin13
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,7 +55,7 @@ def new_device(server, name: str = "HH-01") -> dict:  # noqa: ANN001
 def sign_in(page: Page, username: str) -> None:
     page.goto("/app/")
     page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill("password-123")
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("wes-home")).to_be_visible()
 
@@ -247,7 +247,7 @@ def test_the_wall_shows_live_work_that_changes_when_work_is_claimed_and_done(pic
         wall = context.new_page()
         wall.goto("/app/wall/")
         wall.get_by_label("User name").fill("sup")
-        wall.get_by_label("Password").fill("password-123")
+        wall.get_by_label("Password").fill(PASSWORD)
         wall.get_by_role("button", name="Show the wall").click()
         expect(wall.locator(".wall-link")).to_have_text("online")
         picks_pf = wall.locator("table.work tr[data-kind=pick][data-zone=PF]")

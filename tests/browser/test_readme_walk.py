@@ -46,12 +46,12 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 # The README's words for what the walk below signs in with, scans and taps (its line breaks aside): a step
 # reworded there fails here until the walk follows it again.
 README_SAYS = (
-    "`receiver1` / `demo-receiver`", "`handheld-1` QR code", "Tap **Receive**", "`DOCK-01`",
+    "`receiver1` / `red-dock-door-7`", "`handheld-1` QR code", "Tap **Receive**", "`DOCK-01`",
     "the first pallet label under \"Receive: pallets of the next ASN\"", "nothing new prints",
     "Tap ◀, then **Putaway**", "Scan the same pallet label", "(\"Put away to …\")",
-    "`picker1` / `demo-picker`", "Tap **Pick**", "**Get a tour**", "empty tote (the \"Totes\" section)",
+    "`picker1` / `green-tote-cart-7`", "Tap **Pick**", "**Get a tour**", "empty tote (the \"Totes\" section)",
     "once per unit, or key how many when there are more than five", "the tote the screen names",
-    "scan `PACK-01`", "`packer1` / `demo-packer`", "Tap **Pack**", "one of your totes", "Scan each item",
+    "scan `PACK-01`", "`packer1` / `brown-carton-tape-7`", "Tap **Pack**", "one of your totes", "Scan each item",
     "tap a carton size, key the weight and tap **Close carton**", "the shipping label prints",
     "Tap ◀, then **Ship**", "Scan `SHIP-01`, then the carton's label", "tap **Ship SO-…**",
 )

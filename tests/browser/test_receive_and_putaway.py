@@ -24,7 +24,7 @@ from backend.firmware import ScannerProfile, load_profiles
 from backend.models import Location, Site
 from printers.virtual import VirtualPrinter
 from printers.zpl import field_texts
-from tests.helpers import SKU_A, SKU_B, SKU_C, add_site_users, build_site, gtin13, gtin14_case, sscc
+from tests.helpers import PASSWORD, SKU_A, SKU_B, SKU_C, add_site_users, build_site, gtin13, gtin14_case, sscc
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("live_server", ["sqlite", pytest.param(
     "postgresql", marks=pytest.mark.postgres)], indirect=True)]
@@ -76,7 +76,7 @@ def in_view(page: Page, selector: str) -> bool:
 def sign_in(page: Page, username: str) -> None:
     page.goto("/app/")
     page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill("password-123")
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("wes-home")).to_be_visible()
 

@@ -28,7 +28,7 @@ from backend.models import Product, ProductGtin
 from printers.virtual import VirtualPrinter
 from tests.api.test_outbound_flow import SOON, _orders
 from tests.browser.test_readme_walk import demo_printer  # noqa: F401 (the demo's virtual printer, a fixture)
-from tests.helpers import SKU_A, SKU_C, add_site_users, add_stock, build_site, gtin13
+from tests.helpers import PASSWORD, SKU_A, SKU_C, add_site_users, add_stock, build_site, gtin13
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -122,7 +122,7 @@ def screen(chromium_browser, live_server: LiveServer) -> Iterator[Page]:  # noqa
         context.close()
 
 
-def open_desk(page: Page, username: str = "sup", password: str = "password-123", tab: str = "tasks") -> None:
+def open_desk(page: Page, username: str = "sup", password: str = PASSWORD, tab: str = "tasks") -> None:
     page.goto(f"/app/wall/#desk/{tab}")
     page.get_by_label("User name").fill(username)
     page.get_by_label("Password").fill(password)

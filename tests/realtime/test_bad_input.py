@@ -7,7 +7,7 @@ import json
 import pytest
 import websockets
 
-from tests.helpers import build_site
+from tests.helpers import PASSWORD, build_site
 from tests.live import LiveServer
 from tests.realtime.conftest import DeviceClient, enroll_device, make_task
 
@@ -80,7 +80,7 @@ async def test_wrong_credentials_are_refused_and_the_socket_closed(site):  # noq
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await client.ws.recv()
         assert closed.value.rcvd.code == 4401
-    ok = DeviceClient(site.ws_url, device["device_token"], username="pick", password="password-123")
+    ok = DeviceClient(site.ws_url, device["device_token"], username="pick", password=PASSWORD)
     assert (await ok.connect())["type"] == "auth_ok"
     await ok.close()
 

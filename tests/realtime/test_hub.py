@@ -36,6 +36,26 @@ def test_wakeups_fit_notify_payloads_and_survive_the_round_trip():
     assert json.loads(encode_wakeups("r", Announcement(heads={5: 9}))[0]) == {"r": "r", "h": {"5": 9}, "s": []}
 
 
+def test_revoked_users_travel_to_the_other_replicas_and_reach_their_listeners():
+    sender, received = decode_wakeups(encode_wakeups("replica-a", Announcement(sites={1}, users={7, 9}))[0])
+    assert sender == "replica-a" and received.users == {7, 9} and received.sites == {1}
+    hub = Hub(MemoryBackend())
+
+    class Wall:
+        revoked = 0
+
+        def user_revoked(self) -> None:
+            self.revoked += 1
+
+    mine, other = Wall(), Wall()
+    hub.subscribe_user(7, mine)
+    stop_other = hub.subscribe_user(8, other)
+    hub.deliver(received)
+    stop_other()
+    hub.deliver(Announcement(users={8}))
+    assert (mine.revoked, other.revoked) == (1, 0)
+
+
 def test_announcements_waiting_for_the_next_notify_are_merged():
     backend = PostgresBackend("postgresql://u@h/db")
     for seq in (1, 2, 3):

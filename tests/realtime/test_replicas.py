@@ -150,3 +150,33 @@ async def test_a_device_on_one_replica_hears_the_other_and_survives_losing_its_o
     assert cluster.as_("sup").post(f"{API}/tasks/{one_more}/assign", json={"username": "pick"}).status_code == 200
     assert (await resumed.event("task.assigned", id=one_more))["seq"] == held + 4
     await resumed.close()
+
+
+async def test_disabling_a_user_on_one_replica_closes_their_wall_and_device_on_the_other(cluster):  # noqa: ANN001
+    import asyncio
+    import json
+
+    import websockets
+
+    one, _two = cluster.replicas
+    build_site(cluster)
+    add_site_users(cluster)
+    cluster.add_user("sup2", ["supervisor"], ["S1"])
+    r = cluster.as_("sup").post(f"{API}/devices", json={"site": "S1", "name": "TC52-X", "firmware_profile": None})
+    r = cluster.as_("sup2").post(f"{API}/devices/enroll", json={"enrollment_token": r.json()["enrollment_token"]})
+    handheld = DeviceClient(one.ws_url, r.json()["device_token"], cluster.login("sup2"))
+    assert (await handheld.connect())["type"] == "auth_ok"
+    wall = await websockets.connect(one.ws_url + "/ws/wall")
+    await wall.send(json.dumps({"id": "a1", "type": "auth", "access_token": cluster.login("sup2"), "site": "S1"}))
+    assert json.loads(await asyncio.wait_for(wall.recv(), 20))["type"] == "auth_ok"
+    with cluster.sessions() as session:
+        from backend.models import User
+
+        sup2 = session.exec(select(User.id).where(User.username == "sup2")).one()
+    # Disabled through replica two; both sockets live on replica one.
+    assert cluster.as_("root").post(f"{API}/users/{sup2}/disable").status_code == 200
+    for socket_ in (wall, handheld.ws):
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(socket_.recv(), 20)
+        assert closed.value.rcvd.code == 4410

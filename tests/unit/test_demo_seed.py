@@ -157,7 +157,7 @@ def test_the_scan_sheet_carries_the_demo_codes(runtime):  # noqa: ANN001
     reader = PdfReader(io.BytesIO(pdf))
     text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
     assert pdf.startswith(b"%PDF-") and 3 <= len(reader.pages) <= 10
-    for expected in ("TOTE-0001", "PACK-01", "SHIP-01", "DOCK-01", "picker1", "demo-picker",
+    for expected in ("TOTE-0001", "PACK-01", "SHIP-01", "DOCK-01", "picker1", "green-tote-cart-7",
                      f"(00) {first_asn_pallet}", pick_location.code, enrollments[0].token,
                      f"{pick_gtin[2:8]} {pick_gtin[8:]}"):  # (an EAN-13's digits are printed in two groups)
         assert expected in text, expected
