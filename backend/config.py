@@ -25,7 +25,8 @@ def secret_strength_bits(secret: str) -> float:
     characters."""
     from zxcvbn import zxcvbn
 
-    return zxcvbn(secret[:_ESTIMATED_PREFIX], user_inputs=["wes", "warehouse", "secret"])["guesses_log10"] * math.log2(10)
+    estimate = zxcvbn(secret[:_ESTIMATED_PREFIX], user_inputs=["wes", "warehouse", "secret"])
+    return estimate["guesses_log10"] * math.log2(10)
 
 
 def secret_problem(secret: str) -> str | None:
