@@ -1,7 +1,8 @@
 FROM python:3.11-slim-bookworm
 
+# Production: the server refuses to start without a strong WES_SECRET_KEY (docker run -e WES_SECRET_KEY=…).
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    WES_HOST=0.0.0.0 WES_PORT=8000
+    WES_ENVIRONMENT=production WES_HOST=0.0.0.0 WES_PORT=8000
 
 WORKDIR /srv/wes
 COPY pyproject.toml README.md ./

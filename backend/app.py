@@ -8,13 +8,14 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.api.router import api_router
 from backend.api.routes import demo as demo_pages
 from backend.auth.login import LoginGuard
+from backend.api.routes import ops as ops_routes
 from backend.auth.security import PasswordHashing, TokenIssuer
 from backend.components import COMPONENTS
 from backend.config import Settings
@@ -23,6 +24,7 @@ from backend.errors import envelope, install_error_handlers
 from backend.migrate import upgrade
 from backend.realtime.endpoints import mount as mount_realtime
 from backend.runtime import Runtime
+from backend.security_headers import SecurityHeaders
 
 log = logging.getLogger("wes")
 
@@ -108,7 +110,7 @@ DOCS_ASSETS = "/docs-assets"
 # Everything from this server (inline scripts and styles are the pages' own; ReDoc runs its search in a blob: worker).
 DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' blob:; style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
-            "frame-ancestors 'self'")
+            "frame-ancestors 'none'")
 
 
 def mount_offline_docs(app: FastAPI) -> None:
@@ -158,12 +160,27 @@ def mount_offline_docs(app: FastAPI) -> None:
             redoc_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png", with_google_fonts=False))
 
 
+def announce_mode(settings: Settings) -> None:
+    """One loud log line at start-up unless in production: who can forge tokens, and that this is no server for a floor."""
+    if settings.environment == "production":
+        log.info("wes runs in production mode")
+        return
+    if settings.uses_public_secret:
+        log.warning("wes runs in %s mode with the PUBLIC development secret: anyone can sign a token for any user "
+                    "(an all-sites admin too). Never expose this server; in production set WES_ENVIRONMENT=production "
+                    "and WES_SECRET_KEY (wes secret prints one).", settings.environment.upper())
+    else:
+        log.warning("wes runs in %s mode (WES_ENVIRONMENT): secrets are not checked; not for production.",
+                    settings.environment.upper())
+
+
 def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> FastAPI:
     """The app; `tune_gc` (for `wes serve`, which runs one app per process): see `tune_gc_for_latency`."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
+        announce_mode(settings)
         runtime = build_runtime(settings)
         if settings.auto_migrate:
             upgrade(runtime.engine)
@@ -192,7 +209,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> Fa
     mount_offline_docs(app)
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(demo_pages.router)  # /demo, /demo/scan-sheet.pdf: public, for the sign-in screen
-    mount_realtime(app)  # /ws/device, /ws/wall, /ws/echo
+    mount_realtime(app, echo=settings.echo_socket_enabled)  # /ws/device, /ws/wall (+ /ws/echo for the benchmark)
 
     @app.get("/health", tags=["ops"])
     def health() -> dict:
@@ -201,11 +218,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> Fa
             conn.exec_driver_sql("SELECT 1")
         return {"status": "ok", "database": runtime.engine.dialect.name}
 
-    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
-    def metrics() -> str:
-        from backend.kpis import prometheus_text
-
-        return prometheus_text(app.state.runtime)
+    app.include_router(ops_routes.router)  # /metrics: the metrics token or an all-sites admin
 
     if PWA_DIR.is_dir() and (PWA_DIR / "index.html").exists():
         from fastapi.staticfiles import StaticFiles
@@ -217,4 +230,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> Fa
             return RedirectResponse("/app/")
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Outermost, around Starlette's own error middleware too: even its last-resort 500 gets the headers.
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(build_stack())  # type: ignore[method-assign]
     return app

@@ -1,4 +1,4 @@
-"""The ``wes`` command: serve, demo, migrate, create-user, counts, printer-sim, bench."""
+"""The ``wes`` command: serve, demo, migrate, create-user, counts, printer-sim, secret, bench."""
 
 from __future__ import annotations
 
@@ -55,10 +55,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from backend.app import build_runtime
     from backend.migrate import upgrade
 
-    settings = _settings(args, database_url=args.database_url or "sqlite:///./var/demo.db")
-    if settings.environment == "production":
+    if os.environ.get("WES_ENVIRONMENT", "").strip().lower() == "production":
         print("wes demo refuses to run with WES_ENVIRONMENT=production", file=sys.stderr)
         return 2
+    # The demo is a development server, said explicitly (its users' passwords are printed on its scan sheet).
+    settings = _settings(args, database_url=args.database_url or "sqlite:///./var/demo.db", environment="development")
     if args.reset and settings.is_sqlite:
         path = settings.database_url.split("///", 1)[1]
         for suffix in ("", "-wal", "-shm"):
@@ -184,6 +185,14 @@ def cmd_counts_schedule(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_secret(args: argparse.Namespace) -> int:
+    """A new WES_SECRET_KEY (or WES_METRICS_TOKEN): 48 random bytes, URL-safe base64 (64 characters, 384 bits)."""
+    import secrets
+
+    print(secrets.token_urlsafe(48))
+    return 0
+
+
 def cmd_printer_sim(args: argparse.Namespace) -> int:
     from printers.virtual import run_virtual_printer
 
@@ -301,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--control-port", type=int, help="TCP port for state switches (paper-out, paused, offline)")
     p.set_defaults(func=cmd_printer_sim)
 
+    p = sub.add_parser("secret", help="print a new random secret for WES_SECRET_KEY or WES_METRICS_TOKEN")
+    p.set_defaults(func=cmd_secret)
+
     p = sub.add_parser("migrate", help="apply database migrations")
     db_opts(p)
     p.set_defaults(func=cmd_migrate)
@@ -376,8 +388,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from pydantic import ValidationError
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        # Settings refused (a weak secret in production, a malformed WES_… value): say why and stop.
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            print(f"wes: {'WES_' + where.upper() + ': ' if where else ''}{message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

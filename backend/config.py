@@ -2,19 +2,53 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# Public (it is in this file): accepted only where the environment says development or test, explicitly.
 DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+SECRET_MIN_LENGTH = 32
+SECRET_MIN_BITS = 128
+# zxcvbn refuses longer input; a secret's first 72 characters must be strong on their own.
+_ESTIMATED_PREFIX = 72
+# Where printers may be: the private networks (RFC 1918, RFC 4193 unique local) and loopback.
+DEFAULT_PRINTER_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "fc00::/7", "::1/128")
+
+
+def secret_strength_bits(secret: str) -> float:
+    """How many bits an attacker must guess, by zxcvbn's estimate (dictionary words, repeats, sequences, keyboard
+    patterns and dates count for what they are worth; random characters ~3.3 bits each), over the first 72
+    characters."""
+    from zxcvbn import zxcvbn
+
+    estimate = zxcvbn(secret[:_ESTIMATED_PREFIX], user_inputs=["wes", "warehouse", "secret"])
+    return estimate["guesses_log10"] * math.log2(10)
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why `secret` may not sign tokens in production, or None: the development secret, shorter than 32 characters,
+    or weaker than 128 bits by `secret_strength_bits`."""
+    if secret == DEV_SECRET:
+        return "WES_SECRET_KEY is the public development secret"
+    if len(secret) < SECRET_MIN_LENGTH:
+        return f"WES_SECRET_KEY has {len(secret)} characters; it needs {SECRET_MIN_LENGTH} or more"
+    bits = secret_strength_bits(secret)
+    if bits < SECRET_MIN_BITS:
+        return (f"WES_SECRET_KEY is too easy to guess (about {bits:.0f} bits; it needs {SECRET_MIN_BITS}): "
+                "repeated or dictionary words, sequences")
+    return None
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="WES_", extra="ignore")
+    # (hide_input_in_errors: a refused WES_SECRET_KEY must not be printed in the error that refuses it)
+    model_config = SettingsConfigDict(env_prefix="WES_", extra="ignore", hide_input_in_errors=True)
 
-    environment: Literal["development", "test", "production"] = "development"
+    # Production unless said otherwise: then the secret must be strong. `wes demo` sets development itself.
+    environment: Literal["development", "test", "production"] = "production"
     database_url: str = "sqlite:///./var/wes.db"
     secret_key: str = DEV_SECRET
     # Access tokens are short; the PWA and wall renew them with a rotating refresh token that lasts a shift.
@@ -52,6 +86,12 @@ class Settings(BaseSettings):
     print_batch_size: int = Field(default=25, ge=1, le=500)
     # A worker's claim on a printer; must outlast one batch (connect + send + confirm).
     print_lease_seconds: float = Field(default=60.0, ge=5)
+    # Printers' hosts must be (or resolve to) addresses in these networks: WES_PRINTER_NETWORKS=10.0.0.0/8,… .
+    printer_networks: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = DEFAULT_PRINTER_NETWORKS
+    # GET /metrics: Prometheus sends this as a bearer token ("": only an all-sites admin's token opens it).
+    metrics_token: str = ""
+    # /ws/echo, the floor under /ws/device's round trip in `wes bench realtime` (which turns it on); off: 404.
+    echo_socket_enabled: bool = False
     # Realtime (devices, commands, hub): "" picks memory:// on SQLite and the database's LISTEN/NOTIFY on PostgreSQL.
     realtime_hub_url: str = ""
     ws_auth_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -88,12 +128,27 @@ class Settings(BaseSettings):
     anomaly_min_events: int = Field(default=2, ge=1)
     anomaly_factor: float = Field(default=3.0, ge=1)
 
+    @field_validator("printer_networks", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> "Settings":
         if self.environment == "production":
-            if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
-                raise ValueError("WES_SECRET_KEY must be set to a random value of 32+ characters in production")
+            problem = secret_problem(self.secret_key)
+            if problem:
+                raise ValueError(f"{problem}. Set WES_SECRET_KEY to a new random value (`wes secret` prints one), "
+                                 "or WES_ENVIRONMENT=development on a development machine")
+            if self.metrics_token and len(self.metrics_token) < SECRET_MIN_LENGTH:
+                raise ValueError(f"WES_METRICS_TOKEN needs {SECRET_MIN_LENGTH} or more random characters")
         return self
+
+    @property
+    def uses_public_secret(self) -> bool:
+        return self.secret_key == DEV_SECRET
 
     @property
     def is_sqlite(self) -> bool:

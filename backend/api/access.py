@@ -151,13 +151,13 @@ ORDER = ("reference", "order")
 ACCESS: dict[tuple[str, str], Access] = {
     # outside the API
     ("GET", "/health"): public("database reachable"),
-    ("GET", "/metrics"): public("Prometheus text"),
+    ("GET", "/metrics"): all_sites(frozenset({"admin"}), "or the WES_METRICS_TOKEN bearer (Prometheus)"),
     ("GET", "/demo"): public("the demo sign-in screen's data"),
     ("GET", "/demo/scan-sheet.pdf"): public("the demo's scan sheet"),
     ("WS", "/ws/device"): device(WORKERS, "worker_not_allowed", 4401,
                                  "device token + a worker of the device's site (bearer token or password)"),
     ("WS", "/ws/wall"): site(SUPERVISORS, "auth.site", refusal="site_not_found", status=4401),
-    ("WS", "/ws/echo"): public("the benchmark's floor"),
+    ("WS", "/ws/echo"): signed_in("the benchmark's floor: served only with WES_ECHO_SOCKET_ENABLED"),
     # auth and users
     ("POST", f"{API}/auth/token"): public("OAuth2 password flow"),
     ("POST", f"{API}/auth/refresh"): public("a refresh token traded for a new pair (docs/accounts.md)"),

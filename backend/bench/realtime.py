@@ -148,6 +148,7 @@ def run(clients: int = 300, database_url: str | None = None, seconds: float = 30
         port = _free_port()
         env = {**os.environ, "WES_SECRET_KEY": secret, "WES_ENVIRONMENT": "development", "WES_LOG_LEVEL": "warning",
                "WES_AUTO_MIGRATE": "false",
+               "WES_ECHO_SOCKET_ENABLED": "true",  # the bare websocket round trip, measured beside the commands
                "WES_CYCLE_COUNT_EVERY_MINUTES": "0"}  # (a fresh site: every location would be due at once)
         server_log = open(Path(work_dir.name) / "server.log", "wb")  # noqa: SIM115
         wrapper = os.environ.get("WES_BENCH_SERVER_WRAPPER", "").split()  # e.g. a sampling profiler

@@ -233,8 +233,12 @@ async def supervisor(base_url: str, token: str, board: dict, usernames: list[str
                 figures.error(f"reassign_{r.status_code}")
 
 
-async def echo(ws_url: str, figures: Figures, stop: asyncio.Event) -> None:
+async def echo(ws_url: str, token: str, figures: Figures, stop: asyncio.Event) -> None:
     async with websockets.connect(ws_url + "/ws/echo", ping_interval=None, open_timeout=60) as ws:
+        await ws.send(json.dumps({"type": "auth", "access_token": token}))
+        if json.loads(await ws.recv()).get("type") != "auth_ok":
+            figures.error("echo_auth")
+            return
         while not stop.is_set():
             sent = time.perf_counter()
             await ws.send(json.dumps({"id": uuid.uuid4().hex, "type": "echo", "payload": {"t": sent}}))
@@ -264,7 +268,8 @@ async def main(config: dict) -> dict:
     usernames = [c["username"] for c in config["handhelds"]]
     tasks += [asyncio.create_task(supervisor(config["base_url"], token, board, usernames, figures, stop,
                                              random.Random(rng.random()))) for token in config["supervisors"]]
-    tasks += [asyncio.create_task(echo(config["ws_url"], figures, stop)) for _ in range(config["echo_clients"])]
+    tasks += [asyncio.create_task(echo(config["ws_url"], config["supervisors"][0], figures, stop))
+              for _ in range(config["echo_clients"])]
     # Warm-up: everyone holds work.
     await asyncio.sleep(config.get("warm_up_seconds", max(2.0, sum(think) / 1000.0 * 2)))
     figures.measuring = True

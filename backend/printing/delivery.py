@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from backend.printing.networks import Network, resolve
 from printers.errors import PrinterProtocolError
 
 try:  # Linux: bytes written but not yet acknowledged by the peer (SIOCOUTQ)
@@ -76,12 +77,17 @@ class PrinterLink:
         self.timeouts = timeouts
 
     @classmethod
-    def open(cls, host: str, port: int, timeouts: Timeouts = Timeouts()) -> PrinterLink | Delivery:
-        """Connect and ask `~HS`; a Delivery (unreachable / not_ready, nothing written) when it cannot print."""
+    def open(cls, host: str, port: int, timeouts: Timeouts = Timeouts(),
+             networks: Sequence[Network] | None = None) -> PrinterLink | Delivery:
+        """Connect and ask `~HS`; a Delivery (unreachable / not_ready, nothing written) when it cannot print.
+
+        With `networks`, only an address of `host` inside them is connected to (`backend.printing.networks`);
+        a host with none is unreachable.
+        """
         where = f"{host}:{port}"
         try:
-            sock = socket.create_connection((host, port), timeout=timeouts.connect)
-        except OSError as exc:  # refused, unreachable, connect timed out: nothing left us
+            sock = _connect(host, port, timeouts.connect, networks)
+        except OSError as exc:  # refused, unreachable, connect timed out, not allowed: nothing left us
             return Delivery("unreachable", error=f"cannot connect to {where}: {_describe(exc)}")
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -125,13 +131,33 @@ class PrinterLink:
         self.close()
 
 
-def deliver(host: str, port: int, labels: Sequence[bytes], timeouts: Timeouts = Timeouts()) -> Delivery:
+def deliver(host: str, port: int, labels: Sequence[bytes], timeouts: Timeouts = Timeouts(),
+            networks: Sequence[Network] | None = None) -> Delivery:
     """Send `labels` (complete ZPL formats) in one connection after a `~HS` check; never raises for I/O."""
-    link = PrinterLink.open(host, port, timeouts)
+    link = PrinterLink.open(host, port, timeouts, networks)
     if isinstance(link, Delivery):
         return link
     with link:
         return link.send(labels)
+
+
+class HostNotAllowed(OSError):
+    """The printer's host has no address inside the allowed printer networks."""
+
+
+def _connect(host: str, port: int, timeout: float, networks: Sequence[Network] | None) -> socket.socket:
+    if networks is None:
+        return socket.create_connection((host, port), timeout=timeout)
+    found = resolve(host, networks)
+    if not found.allowed:
+        raise HostNotAllowed(found.error or f"no address of {host!r} is inside WES_PRINTER_NETWORKS")
+    last: OSError | None = None
+    for address in found.allowed:  # the checked address itself: the name is not looked up again
+        try:
+            return socket.create_connection((str(address), port), timeout=timeout)
+        except OSError as exc:
+            last = exc
+    raise last  # type: ignore[misc]
 
 
 def _ask_status(sock: socket.socket, timeout: float) -> tuple[PrinterStatus, str]:
@@ -191,4 +217,6 @@ def _all_acknowledged(sock: socket.socket, deadline: float) -> bool:
 def _describe(exc: OSError) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
+    if isinstance(exc, HostNotAllowed):
+        return str(exc)
     return exc.strerror or exc.__class__.__name__

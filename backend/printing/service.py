@@ -10,7 +10,7 @@ factory, else within its poll interval).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,9 +20,10 @@ from sqlmodel import Session, select
 
 from backend import audit
 from backend.containers import next_values
-from backend.errors import Conflict, Invalid, NotFound
+from backend.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.firmware import FirmwareProfiles, load_profiles
 from backend.models import LABEL_TYPES, Printer, PrintJob, PrintRoute, Site, Zone, utcnow
+from backend.printing.networks import Network, resolve
 from backend.printing.routing import resolve_printer
 from printers.errors import LabelDataError
 from printers.render import render_zpl
@@ -66,6 +67,30 @@ def label_json(data: Any) -> Any:
     if isinstance(data, Decimal):
         return str(data)
     return data
+
+
+# Who may queue a label of each kind with data of their own (POST /print-jobs) or reprint one: the roles whose
+# work makes that label. A label is a claim the floor trusts (an SSCC on a carton or pallet, a location's check
+# digits, a product's GTIN and lot, a QR code that enrolls a handheld), so nobody else may print one. Labels the
+# server makes in the course of work (a received pallet's LPN, a closed carton's shipping label, a tour's totes)
+# are not affected. The table is rendered in docs/printing.md.
+LABEL_MAKERS: dict[str, tuple[str, ...]] = {
+    "shipping": ("packer", "supervisor", "admin"),  # a shipping carton's SSCC and address: the pack bench
+    "lpn": ("receiver", "packer", "supervisor", "admin"),  # a pallet's or case's SSCC: receiving, building pallets
+    "tote": ("picker", "receiver", "packer", "supervisor", "admin"),  # a tote whose label tore: whoever carries it
+    "location": ("supervisor", "admin", "integration"),  # a bin's code and check digits: site set-up
+    "product": ("receiver", "supervisor", "admin", "integration"),  # GTIN, lot, expiry: relabelling at the dock
+    "enrollment": ("supervisor", "admin"),  # enrolls a handheld: those who manage devices
+}
+
+
+def check_label_maker(roles: Iterable[str], label_type: str) -> None:
+    """403 `label_type_forbidden` unless one of `roles` makes labels of `label_type` (see LABEL_MAKERS)."""
+    check_label_type(label_type)
+    makers = LABEL_MAKERS[label_type]
+    if not set(makers).intersection(roles):
+        raise Forbidden(f"{label_type} labels are printed by {', '.join(makers)}", code="label_type_forbidden",
+                        details={"field": "label_type", "roles": list(makers)})
 
 
 def check_label_type(label_type: str) -> None:
@@ -211,12 +236,16 @@ def upsert_printer(
     zone_code: str | None,
     profiles: FirmwareProfiles,
     user_id: int | None,
+    networks: Sequence[Network] | None = None,
 ) -> tuple[Printer, bool]:
-    """Create or update a printer by code; the profile must be one of the installed printer profiles."""
+    """Create or update a printer by code; the profile must be one of the installed printer profiles, and with
+    `networks` (the app's WES_PRINTER_NETWORKS) every address the host stands for must be inside them."""
     if profile_id not in profiles.printers:
         raise Invalid(f"unknown printer profile {profile_id!r}; installed: {', '.join(sorted(profiles.printers))}",
                       code="unknown_profile", details={"field": "profile"})
     zone_id = zone_by_code(session, site.id, zone_code).id if zone_code else None
+    if networks is not None:
+        check_printer_host(host, networks)
     values = {"name": name, "host": host, "port": port, "profile_id": profile_id, "enabled": enabled,
               "station": station or None, "zone_id": zone_id}
     printer = session.exec(select(Printer).where(Printer.site_id == site.id, Printer.code == code)).first()
@@ -239,6 +268,19 @@ def upsert_printer(
     if enabled:
         session.info.setdefault(PRINTER_CHANGED_KEY, set()).add(printer.id)  # jobs may have been waiting for it
     return printer, created
+
+
+def check_printer_host(host: str, networks: Sequence[Network]) -> None:
+    """422 unless `host` resolves, and only to addresses inside `networks` (`backend.printing.networks`)."""
+    found = resolve(host, networks)
+    allowed = [str(network) for network in networks]
+    if found.error:
+        raise Invalid(f"printer host {found.error}", code="printer_host_unresolvable",
+                      details={"field": "host"})
+    if found.refused:
+        raise Invalid(f"printer host {host!r} is outside the printer networks ({', '.join(allowed)}; "
+                      "WES_PRINTER_NETWORKS)", code="printer_host_not_allowed",
+                      details={"field": "host", "networks": allowed})
 
 
 def replace_routes(

@@ -61,6 +61,17 @@ most one batch.
 Printer faults (not ready, or unreachable for `FAULT_AFTER_FAILURES` tries in
 a row) raise one `printer_fault` exception per printer; a new one is raised
 only after the supervisor has resolved the previous one.
+
+What callers see
+----------------
+A printer's status, its jobs' `last_error` and its fault exceptions say only
+what a printer reported: `ready`, or `not_ready` with the conditions its `~HS`
+answer named (paper out, head open, paused…), or `offline` — "the printer does
+not answer" — for everything else: connection refused or timed out, silence or
+an unreadable answer to `~HS`, a host outside `WES_PRINTER_NETWORKS`. So the
+status never tells an open port from a closed one (the spool's log keeps the
+detail for the operator). Connections go only to addresses inside
+`WES_PRINTER_NETWORKS` (`backend.printing.networks`).
 """
 
 from __future__ import annotations
@@ -92,6 +103,9 @@ log = logging.getLogger("wes.print_spool")
 
 FAULT_AFTER_FAILURES = 3
 UNFINISHED = ("queued", "sending")
+NO_ANSWER = "the printer does not answer"
+# ~HS "conditions" that are not the printer's own report: it said nothing, or nothing a Zebra would say.
+_NOT_REPORTED = frozenset({"no_response", "bad_status_reply"})
 # A worker keeps a printer this long after its queue ran dry, for jobs still being queued in this process,
 # and lets jobs gather this long after a part-full batch, so labels queued one by one go out a few at a time.
 LINGER_SECONDS = 0.25
@@ -314,7 +328,7 @@ class PrintSpool:
         """One batch to the printer (the caller holds its lease): ~HS first, then its next queued jobs."""
         if peek and not self._has_queued(printer_id):
             return "idle"
-        link = PrinterLink.open(host, port, self.timeouts)
+        link = PrinterLink.open(host, port, self.timeouts, self.settings.printer_networks)
         if isinstance(link, Delivery):
             # nothing was written: the jobs stay queued, their attempt is recorded, the printer backs off
             return self._record_unsendable(printer_id, link)
@@ -405,7 +419,7 @@ class PrintSpool:
                 session.execute(
                     update(PrintJob).where(PrintJob.id.in_(waiting), PrintJob.state == "queued").values(
                         attempts=PrintJob.attempts + 1, error_code=_error_code(outcome),
-                        last_error=outcome.error[:500], next_attempt_at=retry_at, updated_at=now,
+                        last_error=_reported(outcome)[:500], next_attempt_at=retry_at, updated_at=now,
                     ).execution_options(synchronize_session=False)
                 )
             session.commit()
@@ -459,15 +473,16 @@ class PrintSpool:
         delay = min(self.settings.print_retry_max_seconds,
                     self.settings.print_retry_initial_seconds * 2 ** min(printer.failures - 1, 30))
         printer.retry_at = now + timedelta(seconds=delay)
-        if outcome.outcome == "not_ready":
+        if _printer_reported(outcome):
             self._set_health(printer, now, "not_ready", ", ".join(outcome.reasons))
             self._raise_fault(session, printer, f"printer {printer.code} cannot print: {', '.join(outcome.reasons)}",
                               {"condition": list(outcome.reasons)})
         else:
-            self._set_health(printer, now, "offline", outcome.error)
+            error = _reported(outcome)
+            self._set_health(printer, now, "offline", error)
             if printer.failures >= FAULT_AFTER_FAILURES:
-                self._raise_fault(session, printer, f"printer {printer.code} unreachable: {outcome.error}",
-                                  {"condition": ["offline"], "error": outcome.error[:300]})
+                self._raise_fault(session, printer, f"printer {printer.code} unreachable: {error}",
+                                  {"condition": ["offline"], "error": error[:300]})
         session.add(printer)
         return printer.retry_at
 
@@ -515,8 +530,22 @@ class PrintSpool:
         log.warning("print spool %s: printer %s: jobs %s uncertain: %s", self.owner, printer.code, listed, error)
 
 
+def _printer_reported(outcome: Delivery) -> bool:
+    """The printer answered ~HS and named conditions that stop it (not silence or gibberish from whatever listens)."""
+    return outcome.outcome == "not_ready" and bool(outcome.reasons) and not _NOT_REPORTED.intersection(outcome.reasons)
+
+
 def _error_code(outcome: Delivery) -> str:
-    return "printer_not_ready" if outcome.outcome == "not_ready" else "printer_offline"
+    if outcome.outcome == "not_ready":
+        return "printer_not_ready" if _printer_reported(outcome) else "printer_offline"
+    return "printer_offline"
+
+
+def _reported(outcome: Delivery) -> str:
+    """What callers may read about an attempt that wrote nothing: the printer's own conditions, or NO_ANSWER."""
+    if _printer_reported(outcome):
+        return outcome.error
+    return NO_ANSWER
 
 
 @asynccontextmanager

@@ -114,7 +114,7 @@ class WavePlanner extends HTMLElement {
             const plan = plans.get(t.number) || {};
             const minutes = t.minutes < 10 ? t.minutes.toFixed(1) : Math.round(t.minutes);
             return `<tr data-tour="${t.number}">
-              <th scope="row"><i class="swatch" style="background:${tourColour(i)}"></i>Tour ${t.number}</th>
+              <th scope="row"><svg class="swatch" aria-hidden="true"><rect width="100%" height="100%" rx="3" fill="${tourColour(i)}"></rect></svg>Tour ${t.number}</th>
               <td>${(plan.orders || []).length}</td><td>${plan.picks ?? "—"}</td>
               <td>${Math.round(t.metres)}</td><td>${minutes}</td></tr>`;
           }).join("") || `<tr><td class="empty" colspan="5">no tours: no order matched</td></tr>`}</tbody></table>

@@ -161,7 +161,7 @@ export function wavesList(waves) {
       <div class="wave-line"><strong>Wave ${w.id}</strong><span class="muted">${esc(w.status)}</span>
         <span>${number(w.lines_picked)}/${number(w.lines)} lines · ${number(w.orders)} orders</span></div>
       <div class="bar" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${pct}">
-        <span style="width:${pct}%"></span><b>${pct}%</b></div>
+        <svg class="fill" aria-hidden="true"><rect width="${pct}%" height="100%"></rect></svg><b>${pct}%</b></div>
       <div class="wave-cut">${cutOff(w.cut_off)}</div></li>`;
   }).join("")}</ul>`;
 }

@@ -87,7 +87,7 @@ def _is_envelope(body: dict) -> bool:
 
 
 def _app():  # noqa: ANN202
-    return create_app(Settings(environment="test", database_url="sqlite://"))
+    return create_app(Settings(environment="test", database_url="sqlite://", echo_socket_enabled=True))
 
 
 def _operations(app) -> set[tuple[str, str]]:  # noqa: ANN001
@@ -131,7 +131,8 @@ def test_every_route_s_checks_agree_with_its_line_in_the_matrix():
     operations = _operations(app)
     # Every /api/v1 operation is api_router's (so authorize guards it); nothing outside it needs a token.
     assert {op for op in operations if op[1].startswith(API + "/")} == set(checks)
-    assert [op for op in operations if op not in checks and ACCESS[op].needs_token] == []
+    # … but /metrics, which checks its own (the metrics token or an all-sites admin: tests/api/test_perimeter.py).
+    assert [op for op in operations if op not in checks and ACCESS[op].needs_token] == [("GET", "/metrics")]
     disagreements = []
     for operation, calls in sorted(checks.items()):
         access = ACCESS[operation]

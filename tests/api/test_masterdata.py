@@ -144,17 +144,17 @@ def test_health_answers_with_the_database_in_use(api):  # noqa: ANN001
 
 def test_metrics_answer_in_prometheus_text_and_count_moves(api):  # noqa: ANN001
     build_site(api)
-    r = api.client.get("/metrics")
+    root = api.as_("root")  # an all-sites admin (or WES_METRICS_TOKEN): tests/api/test_perimeter.py
+    r = root.get("/metrics")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     samples = [line for line in r.text.splitlines() if line and not line.startswith("#")]
     assert all(re.fullmatch(r'[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? \d+(\.\d+)?', s) for s in samples)
     assert "wes_moves_total 0" in samples
 
-    root = api.as_("root")
     r = root.post(f"{API}/receipts", json={"site": "S1", "dock": "DOCK-1", "sku": SKU_C, "quantity": 3,
                                            "blind": True})
     assert r.status_code == 201, r.text
-    text = api.client.get("/metrics").text
+    text = root.get("/metrics").text
     assert "wes_moves_total 1" in text.splitlines()
     assert 'wes_tasks{kind="putaway",state="pending"} 1' in text.splitlines()

@@ -85,10 +85,38 @@ def chromium_browser() -> Iterator[object]:
             browser.close()
 
 
+# Reports each Content-Security-Policy violation of a page (a blocked inline style or script, a foreign host).
+_CSP_LISTENER = """document.addEventListener("securitypolicyviolation", (e) => {
+  window.__wesCspViolation(`${e.effectiveDirective} blocked ${e.blockedURI || "inline code"} `
+    + `(${e.sourceFile || location.pathname}:${e.lineNumber}: ${(e.sample || "").slice(0, 60)})`);
+}, true);"""
+
+
+class CspWatch:
+    """Every CSP violation in a browser context's pages: the `securitypolicyviolation` events and the console
+    errors Chromium writes for them. `check()` fails the test when there was any."""
+
+    def __init__(self, context) -> None:  # noqa: ANN001
+        self.violations: list[str] = []
+        context.expose_binding("__wesCspViolation", lambda _source, text: self.violations.append(text))
+        context.add_init_script(_CSP_LISTENER)
+        context.on("console", self._console)
+
+    def _console(self, message) -> None:  # noqa: ANN001
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.violations.append(f"console: {message.text[:300]}")
+
+    def check(self) -> None:
+        if self.violations:
+            pytest.fail("Content-Security-Policy violations:\n" + "\n".join(self.violations), pytrace=False)
+
+
 @pytest.fixture
 def page(chromium_browser, live_server: LiveServer, request: pytest.FixtureRequest):  # noqa: ANN001, ANN201
+    """A handheld-sized page; the test fails on any CSP violation in it."""
     context = chromium_browser.new_context(viewport=HANDHELD_VIEWPORT, base_url=live_server.base_url,
                                            service_workers="allow")
+    csp = CspWatch(context)
     # A scanner's burst arrives a few ms a key; on a loaded test machine the browser may take longer to handle
     # each key, so the tests' scanner settings allow gaps of up to 400 ms (the tests type by hand with fill()).
     context.add_init_script("""if (!localStorage.getItem('wes.scanner'))
@@ -97,6 +125,7 @@ def page(chromium_browser, live_server: LiveServer, request: pytest.FixtureReque
     try:
         yield page
         _keep_scan_timings(page, live_server, request.node.nodeid)
+        csp.check()
     finally:
         context.close()
 

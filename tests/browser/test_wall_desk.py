@@ -26,6 +26,7 @@ from websockets.sync.client import connect
 from backend import demo
 from backend.models import Product, ProductGtin
 from printers.virtual import VirtualPrinter
+from tests.browser.conftest import CspWatch
 from tests.api.test_outbound_flow import SOON, _orders
 from tests.browser.test_readme_walk import demo_printer  # noqa: F401 (the demo's virtual printer, a fixture)
 from tests.helpers import PASSWORD, SKU_A, SKU_C, add_site_users, add_stock, build_site, gtin13
@@ -116,8 +117,10 @@ def handhelds(site: LiveServer) -> Iterator[dict[str, Handheld]]:
 @pytest.fixture
 def screen(chromium_browser, live_server: LiveServer) -> Iterator[Page]:  # noqa: ANN001
     context = chromium_browser.new_context(viewport=WALL_VIEWPORT, base_url=live_server.base_url)
+    csp = CspWatch(context)  # the wall and the desk run under the app's CSP: no inline style or script
     try:
         yield context.new_page()
+        csp.check()
     finally:
         context.close()
 

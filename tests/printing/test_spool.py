@@ -217,7 +217,7 @@ async def test_labels_of_a_broken_batch_that_were_never_written_go_back_to_the_q
         """A ready printer whose first connection breaks while it takes the 2nd label."""
 
         @classmethod
-        def open(cls, host, port, timeouts):  # noqa: ANN001, ANN206
+        def open(cls, host, port, timeouts, networks=None):  # noqa: ANN001, ANN206
             return cls()
 
         def send(self, labels):  # noqa: ANN001, ANN202

@@ -11,11 +11,12 @@ from sqlmodel import Session, func, select
 
 from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, ensure_site_access, resolve_site
 from backend.api.schemas import Page, Strict
+from backend.auth.principal import Principal
 from backend.errors import Invalid, NotFound
 from backend.firmware import FirmwareProfiles
 from backend.models import Printer, PrintJob, PrintRoute, Zone
 from backend.printing import cancel_job, enqueue_label, replace_routes, reprint_job, resolve_printer, upsert_printer
-from backend.printing.service import profiles_for, zone_by_code
+from backend.printing.service import check_label_maker, profiles_for, zone_by_code
 from backend.runtime import Runtime
 from printers.errors import LabelDataError
 from printers.render import render_pdf
@@ -85,12 +86,14 @@ def _printer_out(session: Session, printer: Printer, profiles: FirmwareProfiles,
              responses={201: {"model": PrinterOut, "description": "created"}})
 def upsert(body: PrinterIn, me: CurrentUser, runtime: RuntimeDep, session: SessionDep,
            response: Response) -> PrinterOut:
-    """Create or update a printer by code (200 updated, 201 created); the profile must be installed."""
+    """Create or update a printer by code (200 updated, 201 created); the profile must be installed, and the host
+    must be inside WES_PRINTER_NETWORKS (422 `printer_host_not_allowed`, or `printer_host_unresolvable`)."""
     site = resolve_site(session, me, body.site)
     profiles = _profiles(runtime, session)
     printer, created = upsert_printer(
         session, site, code=body.code, name=body.name, host=body.host, port=body.port, profile_id=body.profile,
         enabled=body.enabled, station=body.station, zone_code=body.zone, profiles=profiles, user_id=me.id,
+        networks=runtime.settings.printer_networks,
     )
     session.commit()
     response.status_code = 201 if created else 200
@@ -225,12 +228,23 @@ class PrintJobOut(BaseModel):
     zpl: str | None = None
 
 
-def _job_out(job: PrintJob, printer_code: str, with_zpl: bool = False) -> PrintJobOut:
+# An enrollment label's data is a one-time token that enrolls a handheld: only those who make them read it.
+ENROLLMENT_READERS = ("supervisor", "admin")
+HIDDEN = "(hidden: enrollment labels are for supervisors and admins)"
+
+
+def _readable(job: PrintJob, me: Principal) -> bool:
+    return job.label_type != "enrollment" or me.has_any(ENROLLMENT_READERS)
+
+
+def _job_out(job: PrintJob, printer_code: str, me: Principal, with_zpl: bool = False) -> PrintJobOut:
+    readable = _readable(job, me)
+    data = job.data if readable else {key: HIDDEN for key in job.data}
     return PrintJobOut(id=job.id, printer=printer_code, sequence=job.sequence, label_type=job.label_type,
-                       data=job.data, state=job.state, attempts=job.attempts, error_code=job.error_code,
+                       data=data, state=job.state, attempts=job.attempts, error_code=job.error_code,
                        last_error=job.last_error, next_attempt_at=job.next_attempt_at, reprint_of=job.reprint_of,
                        exception_id=job.exception_id, created_by=job.created_by, created_at=job.created_at,
-                       sent_at=job.sent_at, zpl=job.zpl if with_zpl else None)
+                       sent_at=job.sent_at, zpl=job.zpl if with_zpl and readable else None)
 
 
 def _load_job(session: Session, me, job_id: int) -> PrintJob:  # noqa: ANN001
@@ -248,13 +262,16 @@ def _code(session: Session, printer_id: int) -> str:
 @router.post("/print-jobs", response_model=PrintJobOut, status_code=201)
 def create_job(body: PrintJobIn, me: CurrentUser, runtime: RuntimeDep, session: SessionDep) -> PrintJobOut:
     """Queue a label: to `printer`, or routed by station/zone and label type. Bad label data is a 422 naming the
-    field (`details.field`, e.g. `data.sscc`)."""
-    site = resolve_site(session, me, body.site)
+    field (`details.field`, e.g. `data.sscc`). Each label type is printed only by the roles that make it
+    (403 `label_type_forbidden`; shipping: packer, supervisor, admin; enrollment: supervisor, admin; see
+    docs/printing.md)."""
+    site = resolve_site(session, me, body.site)  # (another site's callers learn nothing of its labels)
+    check_label_maker(me.roles, body.label_type)
     zone_id = zone_by_code(session, site.id, body.zone).id if body.zone else None
     job = enqueue_label(session, site.id, body.label_type, body.data, printer_code=body.printer,
                         station=body.station, zone_id=zone_id, user_id=me.id, profiles=_profiles(runtime, session))
     session.commit()
-    return _job_out(job, _code(session, job.printer_id))
+    return _job_out(job, _code(session, job.printer_id), me)
 
 
 @router.get("/print-jobs", response_model=Page[PrintJobOut])
@@ -281,21 +298,24 @@ def list_jobs(
     total = session.exec(joined.where(*conditions)).one()
     rows = session.exec(select(PrintJob, Printer.code).join(Printer, Printer.id == PrintJob.printer_id)
                         .where(*conditions).order_by(PrintJob.id.desc()).offset(offset).limit(limit)).all()
-    return Page(data=[_job_out(job, code) for job, code in rows], count=total)
+    return Page(data=[_job_out(job, code, me) for job, code in rows], count=total)
 
 
 @router.get("/print-jobs/{job_id}", response_model=PrintJobOut)
 def get_job(job_id: int, me: CurrentUser, session: SessionDep) -> PrintJobOut:
-    """One job, with its rendered ZPL."""
+    """One job, with its rendered ZPL (an enrollment label's data and ZPL only for supervisors and admins)."""
     job = _load_job(session, me, job_id)
-    return _job_out(job, _code(session, job.printer_id), with_zpl=True)
+    return _job_out(job, _code(session, job.printer_id), me, with_zpl=True)
 
 
 @router.get("/print-jobs/{job_id}/label.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}})
 def preview_job(job_id: int, me: CurrentUser, session: SessionDep) -> Response:
-    """The job's label as a PDF the size of the label (preview, or a laser printer)."""
+    """The job's label as a PDF the size of the label (preview, or a laser printer); an enrollment label only for
+    supervisors and admins (403 `label_type_forbidden`)."""
     job = _load_job(session, me, job_id)
+    if not _readable(job, me):
+        check_label_maker(me.roles, job.label_type)
     try:
         pdf = render_pdf(job.label_type, job.data)
     except LabelDataError as exc:  # data stored before a template tightened its checks
@@ -307,11 +327,13 @@ def preview_job(job_id: int, me: CurrentUser, session: SessionDep) -> Response:
 
 @router.post("/print-jobs/{job_id}/reprint", response_model=PrintJobOut, status_code=201)
 def reprint(job_id: int, body: ReprintIn, me: CurrentUser, runtime: RuntimeDep, session: SessionDep) -> PrintJobOut:
-    """An explicit copy of a finished job (sent, failed or cancelled) as a new job with `reprint_of` set."""
+    """An explicit copy of a finished job (sent, failed or cancelled) as a new job with `reprint_of` set; only by
+    the roles that make that label type (403 `label_type_forbidden`)."""
     job = _load_job(session, me, job_id)
+    check_label_maker(me.roles, job.label_type)
     copy = reprint_job(session, job, user_id=me.id, printer_code=body.printer, profiles=_profiles(runtime, session))
     session.commit()
-    return _job_out(copy, _code(session, copy.printer_id))
+    return _job_out(copy, _code(session, copy.printer_id), me)
 
 
 @router.post("/print-jobs/{job_id}/cancel", response_model=PrintJobOut)
@@ -320,5 +342,5 @@ def cancel(job_id: int, me: CurrentUser, session: SessionDep) -> PrintJobOut:
     job = _load_job(session, me, job_id)
     cancel_job(session, job, user_id=me.id)
     session.commit()
-    return _job_out(job, _code(session, job.printer_id))
+    return _job_out(job, _code(session, job.printer_id), me)
 
