@@ -90,7 +90,8 @@ def add_stock(api, site: str, location: str, sku: str, quantity: int, *, lot: st
     with api.runtime.sessions() as session:
         site_row = session.exec(select(Site).where(Site.code == site)).one()
         loc = session.exec(select(Location).where(Location.site_id == site_row.id, Location.code == location)).one()
-        product = session.exec(select(Product).where(Product.sku == sku)).one()
+        product = session.exec(select(Product).where(Product.company_id == site_row.company_id,
+                                                     Product.sku == sku)).one()
         container_id = None
         if lpn:
             container = Container(site_id=site_row.id, code=lpn, kind="pallet", location_id=loc.id)

@@ -28,9 +28,9 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/users"): frozenset({"admin"}),
     ("POST", "/users"): frozenset({"admin"}),
     ("GET", "/companies"): EVERYONE,
-    ("POST", "/companies"): MASTER_DATA,
+    ("POST", "/companies"): frozenset({"admin"}),  # and all-sites (tests/api/test_tenancy.py)
     ("GET", "/sites"): EVERYONE,
-    ("POST", "/sites"): MASTER_DATA,
+    ("POST", "/sites"): frozenset({"admin"}),  # and all-sites
     ("GET", "/sites/{code}/layout"): EVERYONE,
     ("PUT", "/sites/{code}/layout"): SITE_SETUP,
     ("DELETE", "/sites/{code}/layout"): SITE_SETUP,
