@@ -141,8 +141,8 @@ def seed(runtime: Runtime, seed: int = 1, orders: int = 300, printer_port: int =
                 "abc_class": "A" if i <= 60 else "B" if i <= 180 else "C",
                 "gtins": {"each": _gtin("50123", i), "case": _case_gtin(_gtin("50123", i))},
             })
-        upsert_products(session, products, None)
-        sku_ids = {p.sku: p.id for p in session.exec(select(Product)).all()}
+        upsert_products(session, company.id, products, None)
+        sku_ids = {p.sku: p.id for p in session.exec(select(Product).where(Product.company_id == company.id)).all()}
 
         locations = []
         for aisle in range(1, AISLES + 1):

@@ -13,7 +13,7 @@ from backend import audit
 from backend.db import is_postgres
 from backend.errors import Conflict, Invalid
 from backend.gs1 import is_valid_gtin, location_check_digits, normalise_gtin
-from backend.models import Location, Product, ProductGtin, Site, Zone
+from backend.models import Location, Product, ProductGtin, Site, Zone, utcnow
 
 CHUNK = 900  # stays under SQLite's bound-parameter limit on every version
 
@@ -53,7 +53,19 @@ def _refuse_duplicates(rows: Sequence[dict], key: str, what: str) -> None:
         seen[value] = index
 
 
+def update_given_columns(session: Session, table: Any, rows: Sequence[dict]) -> None:
+    """UPDATE rows by their `id`, each setting only the columns it holds (a column left out is not touched).
+
+    Rows that set the same columns go in one executemany."""
+    by_columns: dict[tuple[str, ...], list[dict]] = {}
+    for row in rows:
+        by_columns.setdefault(tuple(sorted(row)), []).append(row)
+    for same_columns in by_columns.values():
+        session.execute(update(table), same_columns)
+
+
 def upsert_zones(session: Session, site: Site, rows: list[dict], user_id: int | None) -> dict:
+    """Create or change the site's zones by code; a field a row leaves out keeps its stored value."""
     _refuse_duplicates(rows, "code", "zone")
     existing = {z.code: z for z in session.exec(select(Zone).where(Zone.site_id == site.id)).all()}
     created = updated = 0
@@ -72,111 +84,177 @@ def upsert_zones(session: Session, site: Site, rows: list[dict], user_id: int | 
     return {"created": created, "updated": updated, "count": len(rows)}
 
 
+def _column_defaults(table: Any, columns: Iterable[str]) -> dict[str, Any]:
+    """What a new row of `table` holds in these columns when its request is silent: the table's defaults."""
+    return {name: table.model_fields[name].get_default(call_default_factory=True) for name in columns}
+
+
+# The location columns an upsert may set besides code and kind.
+LOCATION_COLUMNS = ("zone_id", "capacity", "aisle", "bay", "level", "x", "y", "fixed_product_id", "mixed_products",
+                    "replenish_min", "replenish_max", "active")
+
+
 def upsert_locations(session: Session, site: Site, rows: list[dict], user_id: int | None) -> dict:
+    """Create or change the site's locations by code.
+
+    A row holds only the fields the caller gave: on a new location the others take the table's defaults, on
+    an existing one they keep their stored values. `zone` and `fixed_sku` given as None clear them;
+    `fixed_sku` names one of the site's company's products.
+    """
     _refuse_duplicates(rows, "code", "location")
     zones = {z.code: z.id for z in session.exec(select(Zone).where(Zone.site_id == site.id)).all()}
     skus = sorted({r["fixed_sku"] for r in rows if r.get("fixed_sku")})
-    products = product_ids_by_sku(session, skus)
-    values: list[dict] = []
-    for index, row in enumerate(rows):
-        zone_code = row.pop("zone", None)
-        fixed_sku = row.pop("fixed_sku", None)
-        if zone_code is not None and zone_code not in zones:
-            raise Invalid(f"row {index}: unknown zone {zone_code!r}", code="unknown_zone",
-                          details={"row": index, "field": "zone", "value": zone_code})
-        if fixed_sku is not None and fixed_sku not in products:
-            raise Invalid(f"row {index}: unknown SKU {fixed_sku!r}", code="unknown_sku",
-                          details={"row": index, "field": "fixed_sku", "value": fixed_sku})
-        rmin, rmax = row.get("replenish_min"), row.get("replenish_max")
+    products = product_ids_by_sku(session, site.company_id, skus)
+    stored: dict[str, tuple[int, int | None, int | None]] = {}
+    for code_in_request in among(session, Location.code, [r["code"] for r in rows]):
+        for code, loc_id, rmin, rmax in session.exec(
+            select(Location.code, Location.id, Location.replenish_min, Location.replenish_max)
+            .where(Location.site_id == site.id, code_in_request)
+        ).all():
+            stored[code] = (loc_id, rmin, rmax)
+    new_rows: list[dict] = []
+    changed: list[dict] = []
+    for index, given in enumerate(rows):
+        known = stored.get(given["code"])
+        row = dict(given) if known else {**_column_defaults(Location, LOCATION_COLUMNS), **given}
+        if "zone" in row:
+            zone_code = row.pop("zone")
+            if zone_code is not None and zone_code not in zones:
+                raise Invalid(f"row {index}: unknown zone {zone_code!r}", code="unknown_zone",
+                              details={"row": index, "field": "zone", "value": zone_code})
+            row["zone_id"] = zones[zone_code] if zone_code is not None else None
+        if "fixed_sku" in row:
+            fixed_sku = row.pop("fixed_sku")
+            if fixed_sku is not None and fixed_sku not in products:
+                raise Invalid(f"row {index}: unknown SKU {fixed_sku!r}", code="unknown_sku",
+                              details={"row": index, "field": "fixed_sku", "value": fixed_sku})
+            row["fixed_product_id"] = products[fixed_sku] if fixed_sku is not None else None
+        rmin = row.get("replenish_min", known[1] if known else None)
+        rmax = row.get("replenish_max", known[2] if known else None)
         if rmin is not None and rmax is not None and rmin > rmax:
             raise Invalid(f"row {index}: replenish_min is above replenish_max", code="invalid_min_max",
                           details={"row": index, "field": "replenish_min"})
-        row["zone_id"] = zones.get(zone_code) if zone_code else None
-        row["fixed_product_id"] = products.get(fixed_sku) if fixed_sku else None
-        row["check_digits"] = location_check_digits(row["code"], site.code)
-        row["site_id"] = site.id
-        values.append(row)
-
-    existing: dict[str, int] = {}
-    for code_in_request in among(session, Location.code, [v["code"] for v in values]):
-        for code, loc_id in session.exec(
-            select(Location.code, Location.id).where(Location.site_id == site.id, code_in_request)
-        ).all():
-            existing[code] = loc_id
-    new_rows = [v for v in values if v["code"] not in existing]
-    changed = [{**v, "id": existing[v["code"]]} for v in values if v["code"] in existing]
+        if known:
+            changed.append({**row, "id": known[0]})
+        else:
+            row["check_digits"] = location_check_digits(row["code"], site.code)
+            row["site_id"] = site.id
+            new_rows.append(row)
     if new_rows:
         session.execute(insert(Location), new_rows)
-    if changed:
-        session.execute(update(Location), changed)
+    update_given_columns(session, Location, changed)
     audit.record(session, user_id=user_id, site_id=site.id, action="locations.upsert", entity="site",
                  entity_id=site.id, after={"created": len(new_rows), "updated": len(changed)})
-    return {"created": len(new_rows), "updated": len(changed), "count": len(values)}
+    return {"created": len(new_rows), "updated": len(changed), "count": len(rows)}
 
 
-def product_ids_by_sku(session: Session, skus: Sequence[str]) -> dict[str, int]:
+def product_ids_by_sku(session: Session, company_id: int, skus: Sequence[str]) -> dict[str, int]:
+    """The ids of the company's products with these SKUs (another company's SKUs are not there)."""
     found: dict[str, int] = {}
     for sku_in_list in among(session, Product.sku, skus):
-        for sku, pid in session.exec(select(Product.sku, Product.id).where(sku_in_list)).all():
+        for sku, pid in session.exec(
+            select(Product.sku, Product.id).where(Product.company_id == company_id, sku_in_list)
+        ).all():
             found[sku] = pid
     return found
 
 
+def product_at_site(session: Session, site_id: int, sku: str) -> Product | None:
+    """The product with this SKU that the site uses: its company's (one query; another company's is None)."""
+    return session.exec(select(Product).join(Site, Site.company_id == Product.company_id)
+                        .where(Site.id == site_id, Product.sku == sku)).first()
+
+
 GTIN_LEVELS = ("each", "inner", "case", "pallet")
+# A product row's columns an upsert may set (the rest are the table's own).
+PRODUCT_FIELDS = ("description", "uom", "category", "lot_tracked", "serial_tracked", "expiry_tracked",
+                  "units_per_inner", "units_per_case", "units_per_pallet", "length_mm", "width_mm", "height_mm",
+                  "weight_g", "abc_class")
 
 
-def upsert_products(session: Session, rows: list[dict], user_id: int | None) -> dict:
+def _checked_gtin(index: int, level: str, raw: str) -> str:
+    if not is_valid_gtin(raw):
+        raise Invalid(f"row {index}: {level} GTIN {raw!r} is not a valid GTIN", code="invalid_gtin",
+                      details={"row": index, "field": f"gtins.{level}", "value": raw})
+    return normalise_gtin(raw)
+
+
+def upsert_products(session: Session, company_id: int, rows: list[dict], user_id: int | None) -> dict:
+    """Create or change the company's products by SKU, partially.
+
+    Each row holds `sku` and only the fields the caller gave: a field left out keeps its stored value
+    (a new product takes the table's default). `gtins`, when given, is a patch by pack level: a level
+    with a GTIN sets it, a level given as None removes it, a level left out keeps its GTIN. GTINs are
+    unique within the company (422 within the request, 409 against another of its products); another
+    company's products are never read or written.
+    """
     _refuse_duplicates(rows, "sku", "SKU")
-    gtin_rows: list[tuple[str, str, str, int]] = []  # sku, level, gtin14, units
-    seen_gtins: dict[str, int] = {}
+    patches: dict[str, dict[str, str | None]] = {}
     for index, row in enumerate(rows):
-        gtins = row.pop("gtins", None) or {}
-        for level in GTIN_LEVELS:
-            raw = gtins.get(level)
-            if not raw:
-                continue
-            if not is_valid_gtin(raw):
-                raise Invalid(f"row {index}: {level} GTIN {raw!r} is not a valid GTIN", code="invalid_gtin",
-                              details={"row": index, "field": f"gtins.{level}", "value": raw})
-            gtin14 = normalise_gtin(raw)
-            if gtin14 in seen_gtins:
-                raise Invalid(f"row {index}: GTIN {raw!r} also given in row {seen_gtins[gtin14]}",
-                              code="duplicate_in_request", details={"row": index, "field": f"gtins.{level}"})
-            seen_gtins[gtin14] = index
-            units = 1 if level == "each" else row.get(f"units_per_{level}") or 1
-            gtin_rows.append((row["sku"], level, gtin14, units))
+        patch = row.pop("gtins", None) or {}
+        patches[row["sku"]] = {level: None if raw is None else _checked_gtin(index, level, raw)
+                               for level, raw in patch.items()}
 
-    existing = product_ids_by_sku(session, [r["sku"] for r in rows])
-    new_rows = [r for r in rows if r["sku"] not in existing]
-    changed = [{**r, "id": existing[r["sku"]]} for r in rows if r["sku"] in existing]
+    skus = [r["sku"] for r in rows]
+    existing = product_ids_by_sku(session, company_id, skus)
+    now = utcnow()
+    new_rows = [{**_column_defaults(Product, PRODUCT_FIELDS), **r, "company_id": company_id, "updated_at": now}
+                for r in rows if r["sku"] not in existing]
+    changed = [{**r, "id": existing[r["sku"]], "updated_at": now} for r in rows if r["sku"] in existing]
     if new_rows:
         session.execute(insert(Product), new_rows)
-    if changed:
-        session.execute(update(Product), changed)
-    ids = product_ids_by_sku(session, [r["sku"] for r in rows])
+    update_given_columns(session, Product, changed)
+    ids = product_ids_by_sku(session, company_id, skus)
 
-    # GTINs: the request is the truth for the products it names.
-    owners: dict[str, int] = {}
-    for gtin_in_request in among(session, ProductGtin.gtin, list(seen_gtins)):
-        for gtin, pid in session.exec(
-            select(ProductGtin.gtin, ProductGtin.product_id).where(gtin_in_request)
-        ).all():
-            owners[gtin] = pid
-    for sku, level, gtin14, _units in gtin_rows:
-        owner = owners.get(gtin14)
-        if owner is not None and owner != ids[sku]:
-            raise Conflict(f"GTIN {gtin14} already belongs to another product", code="gtin_in_use",
-                           details={"sku": sku, "field": f"gtins.{level}", "value": gtin14})
-    product_ids = list(ids.values())
-    for product_in_request in among(session, ProductGtin.product_id, product_ids):
+    # The GTINs each named product ends with: stored, patched by the request.
+    final: dict[int, dict[str, str]] = gtins_of(session, list(ids.values()))
+    for sku, patch in patches.items():
+        for level, gtin14 in patch.items():
+            if gtin14 is None:
+                final[ids[sku]].pop(level, None)
+            else:
+                final[ids[sku]][level] = gtin14
+    sku_of = {pid: sku for sku, pid in ids.items()}
+    holder: dict[str, tuple[int, str]] = {}
+    for index, sku in enumerate(skus):  # in request order: the later of two rows is the one named
+        levels = final[ids[sku]]
+        for level in GTIN_LEVELS:
+            gtin14 = levels.get(level)
+            if gtin14 is None:
+                continue
+            if gtin14 in holder:
+                other_pid, other_level = holder[gtin14]
+                raise Invalid(f"row {index}: GTIN {gtin14} would be both {sku_of[other_pid]} {other_level} and "
+                              f"{sku} {level}", code="duplicate_in_request",
+                              details={"row": index, "field": f"gtins.{level}"})
+            holder[gtin14] = (ids[sku], level)
+    for gtin_in_request in among(session, ProductGtin.gtin, list(holder)):
+        for gtin, pid in session.exec(select(ProductGtin.gtin, ProductGtin.product_id).where(
+                ProductGtin.company_id == company_id, gtin_in_request)).all():
+            if pid not in final:
+                owner = session.get(Product, pid)
+                raise Conflict(f"GTIN {gtin} already belongs to {owner.sku if owner else 'another product'}",
+                               code="gtin_in_use", details={"sku": sku_of[holder[gtin][0]],
+                                                            "field": f"gtins.{holder[gtin][1]}", "value": gtin})
+
+    units: dict[int, tuple[int | None, ...]] = {}
+    for product_in_list in among(session, Product.id, list(final)):
+        for pid, *per in session.exec(select(Product.id, Product.units_per_inner, Product.units_per_case,
+                                             Product.units_per_pallet).where(product_in_list)).all():
+            units[pid] = tuple(per)
+    for product_in_request in among(session, ProductGtin.product_id, list(final)):
         session.execute(delete(ProductGtin).where(product_in_request))
+    gtin_rows = []
+    for pid, levels in final.items():
+        per_level = dict(zip(("inner", "case", "pallet"), units[pid], strict=True))
+        for level, gtin14 in levels.items():
+            gtin_rows.append({"product_id": pid, "company_id": company_id, "pack_level": level, "gtin": gtin14,
+                              "units": 1 if level == "each" else per_level.get(level) or 1})
     if gtin_rows:
-        session.execute(
-            insert(ProductGtin),
-            [{"product_id": ids[sku], "pack_level": level, "gtin": g, "units": u} for sku, level, g, u in gtin_rows],
-        )
+        session.execute(insert(ProductGtin), gtin_rows)
     audit.record(session, user_id=user_id, site_id=None, action="products.upsert", entity="product",
-                 entity_id="bulk", after={"created": len(new_rows), "updated": len(changed)})
+                 entity_id="bulk", after={"company_id": company_id, "created": len(new_rows),
+                                          "updated": len(changed)})
     return {"created": len(new_rows), "updated": len(changed), "count": len(rows)}
 
 

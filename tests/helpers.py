@@ -54,7 +54,7 @@ def build_site(api, code: str = "S1", *, tolerance: float = 10.0, company: str =
         {"code": "DOCK"}, {"code": "QA"},
     ]})
     assert r.status_code == 200, r.text
-    r = root.post("/api/v1/products", json={"products": [
+    r = root.post("/api/v1/products", json={"site": code, "products": [
         {"sku": SKU_A, "description": "Widget", "gtins": {"each": gtin13(1), "case": gtin14_case(1)},
          "units_per_case": 12, "category": "hardware"},
         {"sku": SKU_B, "description": "Yoghurt", "lot_tracked": True, "expiry_tracked": True,
@@ -91,7 +91,8 @@ def add_stock(api, site: str, location: str, sku: str, quantity: int, *, lot: st
     with api.runtime.sessions() as session:
         site_row = session.exec(select(Site).where(Site.code == site)).one()
         loc = session.exec(select(Location).where(Location.site_id == site_row.id, Location.code == location)).one()
-        product = session.exec(select(Product).where(Product.sku == sku)).one()
+        product = session.exec(select(Product).where(Product.company_id == site_row.company_id,
+                                                     Product.sku == sku)).one()
         container_id = None
         if lpn:
             container = Container(site_id=site_row.id, code=lpn, kind="pallet", location_id=loc.id)

@@ -175,10 +175,10 @@ ACCESS: dict[tuple[str, str], Access] = {
                                                       "caller's", refusal="unknown_user"),
     # companies, sites, zones, layout
     ("GET", f"{API}/companies"): own(EVERYONE, "the companies of the caller's sites"),
-    ("POST", f"{API}/companies"): all_sites(MASTER_DATA),
+    ("POST", f"{API}/companies"): all_sites(frozenset({"admin"}), "the group's: an all-sites admin"),
     ("GET", f"{API}/sites"): own(EVERYONE, "the caller's sites"),
-    ("POST", f"{API}/sites"): site(MASTER_DATA, "body.code", refusal="site_code_taken", status=409,
-                                   note="creating a site needs an all-sites admin"),
+    ("POST", f"{API}/sites"): all_sites(frozenset({"admin"}), "creating or changing a site (its company, its "
+                                                            "receiving tolerances): an all-sites admin"),
     ("GET", f"{API}/sites/{{code}}/layout"): site(EVERYONE, "{code}"),
     ("PUT", f"{API}/sites/{{code}}/layout"): site(SITE_SETUP, "{code}"),
     ("DELETE", f"{API}/sites/{{code}}/layout"): site(SITE_SETUP, "{code}"),

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from backend.api.access import API, Scope, access_for
 from backend.auth.principal import Principal
 from backend.errors import Forbidden, NotFound, Unauthorized
-from backend.models import Site, User, UserSite
+from backend.models import Company, Site, User, UserSite
 from backend.models.auth import ROLES
 from backend.runtime import Runtime
 
@@ -129,6 +129,43 @@ def resolve_site(session: Session, user: Principal, site_code: str | None) -> Si
         # Same answer for "no such site" and "not yours": nothing leaks.
         raise NotFound(f"site {site_code!r} not found", code="site_not_found")
     return site
+
+
+def caller_company_ids(session: Session, user: Principal) -> list[int]:
+    """The companies whose master data the caller sees: those of their sites (every company for all-sites)."""
+    if user.all_sites:
+        return list(session.exec(select(Company.id).order_by(Company.id)).all())
+    if not user.site_ids:
+        return []
+    return list(session.exec(select(Site.company_id).where(Site.id.in_(sorted(user.site_ids)))
+                             .distinct().order_by(Site.company_id)).all())
+
+
+def resolve_company(session: Session, user: Principal, site_code: str | None = None,
+                    company_code: str | None = None) -> Company:
+    """The company whose master data (products) a request is about.
+
+    Named by one of its sites (`site`) or by its code (`company`), or else the caller's only company
+    (their sites all belong to one). A company none of the caller's sites belongs to answers like an
+    unknown one (404): nothing leaks.
+    """
+    if site_code is not None:
+        site = resolve_site(session, user, site_code)
+        company = session.get(Company, site.company_id)
+        if company_code is not None and company.code != company_code:
+            raise Forbidden(f"site {site.code} belongs to company {company.code}, not {company_code}",
+                            code="site_not_in_company")
+        return company
+    mine = caller_company_ids(session, user)
+    if company_code is not None:
+        company = session.exec(select(Company).where(Company.code == company_code)).first()
+        if company is None or company.id not in mine:
+            raise NotFound(f"company {company_code!r} not found", code="company_not_found")
+        return company
+    if len(mine) != 1:
+        raise Forbidden("name the company with the 'company' parameter (or one of its sites with 'site')",
+                        code="company_required")
+    return session.get(Company, mine[0])
 
 
 def ensure_site_access(user: Principal, site_id: int, what: str, code: str = "not_found") -> None:

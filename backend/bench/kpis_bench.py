@@ -141,8 +141,8 @@ def _seed_statements(sql: _Sql, n: int) -> list[str]:
         "allow_blind_receipt_by_receivers, allow_typed_check_digits, count_tolerance_pct, count_tolerance_units, "
         "recount_variances, created_at) VALUES (1, 1, 'BENCH', 'Bench DC', 'UTC', 0, FALSE, FALSE, 2, 1, FALSE, :now)",
         f"INSERT INTO zone (id, site_id, code, name) SELECT i, 1, 'Z' || i, '' FROM bench_numbers WHERE i <= {ZONES}",
-        "INSERT INTO product (id, sku, description, uom, lot_tracked, serial_tracked, expiry_tracked, abc_class, "
-        f"updated_at) SELECT i, 'P' || i, '', 'each', FALSE, FALSE, FALSE, 'B', :now FROM bench_numbers "
+        "INSERT INTO product (id, company_id, sku, description, uom, lot_tracked, serial_tracked, expiry_tracked, "
+        f"abc_class, updated_at) SELECT i, 1, 'P' || i, '', 'each', FALSE, FALSE, FALSE, 'B', :now FROM bench_numbers "
         f"WHERE i <= {faces}",
         "INSERT INTO location (id, site_id, zone_id, code, kind, check_digits, capacity, aisle, bay, level, x, y, "
         f"fixed_product_id, mixed_products, active) SELECT i, 1, 1 + (i - 1) / {FACES_PER_ZONE}, 'F' || i, "

@@ -105,8 +105,10 @@ def _add_gtins(runtime, workload) -> dict[str, str]:  # noqa: ANN001
     gtins = {p.sku: gtin_of_index(index) for index, p in enumerate(workload.products, start=1)}
     with runtime.sessions() as session:
         product_ids = dict(session.exec(select(Product.sku, Product.id)).all())
+        company_ids = dict(session.exec(select(Product.id, Product.company_id)).all())
         session.execute(insert(ProductGtin), [
-            {"product_id": product_ids[sku], "pack_level": "each", "gtin": gtin.zfill(14), "units": 1}
+            {"product_id": product_ids[sku], "company_id": company_ids[product_ids[sku]], "pack_level": "each",
+             "gtin": gtin.zfill(14), "units": 1}
             for sku, gtin in gtins.items()])
         session.commit()
     return gtins

@@ -110,7 +110,7 @@ def _load_site(runtime, workload: Workload) -> int:  # noqa: ANN001
             products.append({"sku": p.sku, "description": f"Bench item {p.popularity_rank}",
                              "length_mm": p.unit_volume_l * 1e6 / (side * side), "width_mm": side, "height_mm": side,
                              "weight_g": p.unit_weight_kg * 1000.0})
-        upsert_products(session, products, None)
+        upsert_products(session, company.id, products, None)
         face_of = {p.location_code: p.sku for p in workload.products}
         upsert_locations(session, site, [
             {"code": loc.code, "kind": "pick_face", "aisle": f"{loc.aisle + 1:02d}", "bay": str(loc.bay),
@@ -121,7 +121,7 @@ def _load_site(runtime, workload: Workload) -> int:  # noqa: ANN001
         for order in workload.orders:
             for line in order.lines:
                 demand[line.sku] += line.quantity
-        product_ids = dict(session.exec(select(Product.sku, Product.id)).all())
+        product_ids = dict(session.exec(select(Product.sku, Product.id).where(Product.company_id == company.id)).all())
         location_ids = dict(session.exec(select(Location.code, Location.id).where(Location.site_id == site.id)).all())
         for p in workload.products:
             quantity = math.ceil(demand.get(p.sku, 0) * 1.1) + 5

@@ -25,6 +25,7 @@ from backend.db import is_postgres
 from backend.errors import Conflict, Invalid
 from backend.execution.common import classify, verify_location
 from backend.inventory.ledger import StockIdentity, post_move
+from backend.masterdata import product_at_site
 from backend.models import OPEN_TASK_STATES, Location, Product, Quant, Site, Task, WarehouseException, utcnow
 from backend.scanning.result import ScanKind
 from backend.tasks.engine import tell_assigned
@@ -50,7 +51,7 @@ def _system_stock(session: Session, location_id: int) -> dict[tuple[int, str], l
 
 def _counted_product(session: Session, site: Site, line: dict, field: str) -> tuple[Product, str, date | None]:
     """The product, lot and expiry a count line names: by SKU, or by a scan (a GS1 label brings its lot and expiry)."""
-    product = session.exec(select(Product).where(Product.sku == line["product"])).first()
+    product = product_at_site(session, site.id, line["product"])
     lot, expiry = line.get("lot") or "", line.get("expiry")
     if product is None:
         scanned = classify(session, site.id, line["product"], field)

@@ -64,6 +64,7 @@ from backend.errors import Conflict, Invalid, NotFound
 from backend.execution.common import classify, container_by_scan
 from backend.inventory.ledger import StockIdentity, post_move
 from backend.insights.at_risk import score_shipped
+from backend.masterdata import product_at_site
 from backend.models import (
     Container,
     Location,
@@ -159,7 +160,7 @@ def _container(session: Session, site: Site, raw: str, kind: str, field: str) ->
 
 def _product(session: Session, site: Site, raw: str, field: str) -> tuple[Product, str | None]:
     """The product scanned (SKU, GTIN or GS1 label) and the lot the label names, if any."""
-    product = session.exec(select(Product).where(Product.sku == raw.strip())).first()
+    product = product_at_site(session, site.id, raw.strip())
     if product is not None:
         return product, None
     scanned = classify(session, site.id, raw, field)

@@ -195,8 +195,8 @@ def check_tote(session: Session, task: PickRow, raw: str) -> str:
 
 def ahead_of_confirm(session: Session, site_id: int | None, product: str, tote: str) -> None:
     """Send the lookups a confirm of these scans will make, ahead (one round trip with the task's own)."""
-    ahead_product_scan(session, product)
     if site_id is not None:
+        ahead_product_scan(session, site_id, product)
         db = Raw(session)
         db.ahead(_TOTE, code=tote.strip(), site_id=site_id)
         db.ahead(_TOTE_SLOTS, code=tote.strip(), site_id=site_id)  # (needed by a slot's first pick)
@@ -362,7 +362,7 @@ def confirm_pick(session: Session, task: PickRow, *, location: str, product: str
         db.expire(OrderLine, [task.order_line_id])
         db.expire(Tour, [task.tour_id])
         db.expire(Order, [task.order_id])
-        db.expire(WorkerProfile, [user_id])
+        db.expire(WorkerProfile, [(user_id, task.site_id)])
     else:
         taken = _take(session, task, params)
         db.later(_DONE, **params)

@@ -247,7 +247,8 @@ def _workers(session: Session, site_id: int, now: datetime, rs: Settings) -> lis
     users = session.exec(
         select(User.id, User.username, User.roles, WorkerProfile.zone_ids, WorkerProfile.skills,
                WorkerProfile.equipment)
-        .join(UserSite, UserSite.user_id == User.id).outerjoin(WorkerProfile, WorkerProfile.user_id == User.id)
+        .join(UserSite, UserSite.user_id == User.id).outerjoin(WorkerProfile, (WorkerProfile.user_id == User.id)
+                                                              & (WorkerProfile.site_id == site_id))
         .where(UserSite.site_id == site_id, User.active)
     ).all()
     pickers = {u.id: u for u in users if "pick" in allowed_kinds(u.roles, u.skills or [], None)}
@@ -269,7 +270,7 @@ def _workers(session: Session, site_id: int, now: datetime, rs: Settings) -> lis
     recent += session.exec(
         select(WorkerProfile.user_id, Location.zone_id, WorkerProfile.updated_at)
         .join(Location, Location.id == WorkerProfile.last_location_id)
-        .where(Location.site_id == site_id, WorkerProfile.updated_at >= since, WorkerProfile.updated_at <= now)
+        .where(WorkerProfile.site_id == site_id, Location.site_id == site_id, WorkerProfile.updated_at >= since, WorkerProfile.updated_at <= now)
     ).all()
     lately = _latest(recent)
     signed_on = set(session.exec(select(Device.current_user_id).where(

@@ -17,6 +17,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from backend.commands.registry import WORKER_ROLES
+from backend.masterdata import product_at_site
 from backend.models import (
     Device, InboundLine, InboundShipment, Location, Move, Printer, Product, Quant, Receipt, Task, User,
     UserSite, WarehouseException, WorkerProfile, Zone,
@@ -33,7 +34,7 @@ def task_candidates(session: Session, task: Task) -> list[dict]:
     users = session.exec(
         select(User.id, User.username, User.roles, WorkerProfile.zone_ids, WorkerProfile.skills,
                WorkerProfile.last_location_id)
-        .outerjoin(WorkerProfile, WorkerProfile.user_id == User.id)
+        .outerjoin(WorkerProfile, (WorkerProfile.user_id == User.id) & (WorkerProfile.site_id == task.site_id))
         .where(User.active, or_(User.all_sites, User.id.in_(select(UserSite.user_id).where(
             UserSite.site_id == task.site_id))))
     ).all()
@@ -164,7 +165,7 @@ def _unchanged(session: Session, location: Location | None, sku: str | None) -> 
     """An exception whose approval moves no stock: the product's quantity at the location now, before and after."""
     if location is None or not sku:
         return []
-    product = session.exec(select(Product).where(Product.sku == sku)).first()
+    product = product_at_site(session, location.site_id, sku)
     if product is None:
         return []
     now = _on_hand(session, location.id, product.id)
@@ -186,7 +187,7 @@ def _over_receipt(session: Session, exc: WarehouseException, details: dict,
                    InboundLine.line_no == posts_to.get("line_no"))
         ).first()
     if product is None and request.get("sku"):
-        product = session.exec(select(Product).where(Product.sku == request["sku"])).first()
+        product = product_at_site(session, exc.site_id, request["sku"])
     scanned = request.get("scan") or request.get("sku")
     if product is None or dock is None:
         return [], scanned, f"approving receives {quantity} more units"

@@ -79,10 +79,14 @@ class DeviceCommand(SQLModel, table=True):
 
 
 class WorkerProfile(SQLModel, table=True):
-    """What a worker may be sent to do, and where they were last."""
+    """What a worker may be sent to do at one site, and where they were last there.
+
+    Per (user, site): a worker of several sites has one profile at each, and a supervisor of one site
+    changes that site's profile only."""
 
     __tablename__ = "worker_profile"
     user_id: int = Field(foreign_key="app_user.id", primary_key=True)
+    site_id: int = Field(foreign_key="site.id", primary_key=True)
     # Zone ids the worker works in; empty means any zone.
     zone_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # Task kinds the worker is trained for; empty means every kind.

@@ -92,9 +92,13 @@ class Location(SQLModel, table=True):
 
 
 class Product(SQLModel, table=True):
+    """A company's product: the company's sites share it; another company never sees or changes it."""
+
     __tablename__ = "product"
+    __table_args__ = (UniqueConstraint("company_id", "sku", name="uq_product_company_sku"),)
     id: int | None = Field(default=None, primary_key=True)
-    sku: str = Field(max_length=64, unique=True)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    sku: str = Field(max_length=64)
     description: str = Field(default="", max_length=300)
     uom: str = Field(default="each", max_length=16)
     category: str | None = Field(default=None, max_length=64)
@@ -113,14 +117,20 @@ class Product(SQLModel, table=True):
 
 
 class ProductGtin(SQLModel, table=True):
-    """One GTIN per pack level; a GTIN identifies exactly one product pack."""
+    """One GTIN per pack level; within a company a GTIN identifies exactly one product pack."""
 
     __tablename__ = "product_gtin"
-    __table_args__ = (UniqueConstraint("product_id", "pack_level"),)
+    __table_args__ = (
+        UniqueConstraint("product_id", "pack_level"),
+        # Two companies may sell the same GTIN (each its own product); one company may not use it twice.
+        UniqueConstraint("company_id", "gtin", name="uq_product_gtin_company_gtin"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     product_id: int = Field(foreign_key="product.id", index=True)
+    # The product's company, repeated so that the database itself keeps GTINs unique per company.
+    company_id: int = Field(foreign_key="company.id")
     # Stored normalised to 14 digits.
-    gtin: str = Field(sa_column=Column(String(14), unique=True, nullable=False))
+    gtin: str = Field(sa_column=Column(String(14), nullable=False))
     pack_level: str = Field(max_length=8)
     units: int = Field(default=1, ge=1)
 

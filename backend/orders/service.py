@@ -82,10 +82,11 @@ def import_orders(session: Session, site: Site, orders: list[dict], *, partial: 
                                                         f"order {reference!r} appears twice in the request"))
         seen_refs.setdefault(reference, index)
     skus = sorted({line.get("sku") for o in orders for line in o.get("lines") or ()} - {None})
-    products = product_ids_by_sku(session, skus)
+    products = product_ids_by_sku(session, site.company_id, skus)
     case_units: dict[str, int | None] = {}
     for condition in among(session, Product.sku, skus):
-        for sku, units in session.exec(select(Product.sku, Product.units_per_case).where(condition)).all():
+        for sku, units in session.exec(select(Product.sku, Product.units_per_case).where(
+                Product.company_id == site.company_id, condition)).all():
             case_units[sku] = units
     existing: dict[str, int] = {}
     for condition in among(session, Order.reference, list(seen_refs)):

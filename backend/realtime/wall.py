@@ -195,7 +195,7 @@ def _workers(session: Session, site_id: int, zones: dict[int, str], now: datetim
     people = session.exec(
         select(User.id, User.username, User.roles, WorkerProfile.zone_ids, WorkerProfile.skills,
                WorkerProfile.last_location_id, WorkerProfile.updated_at)
-        .outerjoin(WorkerProfile, WorkerProfile.user_id == User.id)
+        .outerjoin(WorkerProfile, (WorkerProfile.user_id == User.id) & (WorkerProfile.site_id == site_id))
         .where(User.id.in_(list(wanted) or [-1]), User.active)
     ).all()
     people = [p for p in people if p[0] in current or p[0] in done or p[0] in signed_on

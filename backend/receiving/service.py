@@ -25,6 +25,7 @@ from backend.config import Settings
 from backend.containers import container_by_code, create_containers, new_ssccs
 from backend.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from backend.inventory.ledger import StockIdentity, post_move
+from backend.masterdata import product_at_site
 from backend.models import (
     Container,
     InboundLine,
@@ -240,7 +241,7 @@ class Receiver:
                     code="unexpected_scan", details={"field": "scan", "kind": scanned.kind.value},
                 )
         elif req.sku:
-            product = self.session.exec(select(Product).where(Product.sku == req.sku)).first()
+            product = product_at_site(self.session, self.site.id, req.sku)
             if product is None:
                 raise NotFound(f"unknown SKU {req.sku!r}", code="unknown_sku", details={"field": "sku"})
         elif req.shipment and req.line_no is not None:
@@ -370,7 +371,8 @@ class Receiver:
     def _units_from_scan(self, product: Product, gtin14: str | None, scanned_qty: int | None) -> int:
         pack_units = 1
         if gtin14:
-            row = self.session.exec(select(ProductGtin).where(ProductGtin.gtin == gtin14)).first()
+            row = self.session.exec(select(ProductGtin).where(ProductGtin.product_id == product.id,
+                                                              ProductGtin.gtin == gtin14)).first()
             if row is not None:
                 pack_units = row.units
         return (scanned_qty or 1) * pack_units

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from backend.models import Container, Location, Product
+from backend.models import Container, Location, Product, Site
 from backend.rawsql import Raw
 from backend.scanning.classify import classify_scan
 from backend.scanning.errors import ScanError
 from backend.scanning.lookup import LocationRef, LpnRef, ProductRef, ToteRef
 
 
-_BY_GTIN = "SELECT p.id, p.sku FROM product AS p JOIN product_gtin AS g ON g.product_id = p.id WHERE g.gtin = :gtin"
+# A site's products are its company's: a GTIN resolves within that company only (another company may use it).
+_BY_GTIN = ("SELECT p.id, p.sku FROM product_gtin AS g JOIN product AS p ON p.id = g.product_id "
+            "WHERE g.company_id = (SELECT company_id FROM site WHERE id = :site_id) AND g.gtin = :gtin")
 
 
-def ahead_product_scan(session: Session, raw: str) -> None:
-    """Send ahead the GTIN lookup that classifying this product scan will make (backend.rawsql)."""
+def ahead_product_scan(session: Session, site_id: int, raw: str) -> None:
+    """Send ahead the GTIN lookup that classifying this product scan at the site will make (backend.rawsql)."""
     try:
         gtin = classify_scan(raw).gtin
     except ScanError:
         return
     if gtin:
-        Raw(session).ahead(_BY_GTIN, gtin=gtin)
+        Raw(session).ahead(_BY_GTIN, site_id=site_id, gtin=gtin)
 
 
 class SiteScanLookup:
@@ -54,9 +56,10 @@ class SiteScanLookup:
 
     def product_by_gtin(self, gtin14: str) -> ProductRef | None:
         # Every product scan of every pick asks this: plain SQL (backend.rawsql).
-        row = Raw(self._session).one(_BY_GTIN, gtin=gtin14)
+        row = Raw(self._session).one(_BY_GTIN, site_id=self._site_id, gtin=gtin14)
         return ProductRef(row[0], row[1]) if row else None
 
     def product_by_code(self, code: str) -> ProductRef | None:
-        row = self._session.exec(select(Product.id, Product.sku).where(Product.sku == code)).first()
+        row = self._session.exec(select(Product.id, Product.sku).join(Site, Site.company_id == Product.company_id)
+                                 .where(Site.id == self._site_id, Product.sku == code)).first()
         return ProductRef(row[0], row[1]) if row else None

@@ -383,7 +383,7 @@ def completed(session: Session, view: dict, site_id: int, worker_id: int, *, pre
     if view.get("kind") == "replenish":
         _tell_waiting_picks(session, view["id"])
     if position_location_id is not None and not position_written:
-        set_position(session, worker_id, position_location_id)
+        set_position(session, worker_id, site_id, position_location_id)
     offer_next(session, worker_id, site_id, position_location_id=position_location_id, finished_task_id=view["id"],
                same_kind=view.get("kind"))
 
@@ -403,21 +403,25 @@ def _tell_waiting_picks(session: Session, replenishment_id: int) -> None:
 # (backend.rawsql): through the ORM, claiming a 20-pick tour took ~100 statements and ~0.1 s.
 
 
-def worker_profile(session: Session, user_id: int) -> WorkerProfile:
-    profile = session.get(WorkerProfile, user_id)
-    return profile if profile is not None else WorkerProfile(user_id=user_id)
+def worker_profile(session: Session, user_id: int, site_id: int) -> WorkerProfile:
+    """The worker's profile at the site (an empty one, any zone and every kind, if none was set)."""
+    profile = session.get(WorkerProfile, (user_id, site_id))
+    return profile if profile is not None else WorkerProfile(user_id=user_id, site_id=site_id)
 
 
 SET_POSITION = (  # (also part of a confirmed pick's one statement: backend.execution.picking)
-    "INSERT INTO worker_profile (user_id, zone_ids, skills, equipment, last_location_id, updated_at) "
-    "VALUES (:user_id, :empty, :empty, :empty, :location_id, :now) "
-    "ON CONFLICT (user_id) DO UPDATE SET last_location_id = excluded.last_location_id, updated_at = excluded.updated_at")
+    "INSERT INTO worker_profile (user_id, site_id, zone_ids, skills, equipment, last_location_id, updated_at) "
+    "VALUES (:user_id, :site_id, :empty, :empty, :empty, :location_id, :now) "
+    "ON CONFLICT (user_id, site_id) DO UPDATE SET last_location_id = excluded.last_location_id, "
+    "updated_at = excluded.updated_at")
 
 
-def set_position(session: Session, user_id: int, location_id: int) -> None:
+def set_position(session: Session, user_id: int, site_id: int, location_id: int) -> None:
+    """The worker is at this location of the site (their profile there remembers it)."""
     db = Raw(session)
-    db.later(SET_POSITION, user_id=user_id, empty=db.json([]), location_id=location_id, now=db.when(utcnow()))
-    db.expire(WorkerProfile, [user_id])
+    db.later(SET_POSITION, user_id=user_id, site_id=site_id, empty=db.json([]), location_id=location_id,
+             now=db.when(utcnow()))
+    db.expire(WorkerProfile, [(user_id, site_id)])
 
 
 @dataclass(frozen=True)
@@ -452,13 +456,14 @@ class _Row(NamedTuple):
     tour_id: int | None
 
 
-# Everything dispatch judges a worker by (backend.tasks.eligibility), in one read: roles, whether the
-# account is active, the profile, and the kind of device they are signed on at.
+# Everything dispatch judges a worker by at a site (backend.tasks.eligibility), in one read: roles, whether
+# the account is active, their profile at that site, and the kind of device they are signed on at.
 _WORKER = (
     "SELECT u.username, u.roles, u.active, p.zone_ids, p.skills, p.equipment, p.last_location_id, "
     "(SELECT d.kind FROM device AS d WHERE d.current_user_id = u.id AND d.revoked_at IS NULL "
     "ORDER BY d.last_seen_at DESC LIMIT 1) "
-    "FROM app_user AS u LEFT JOIN worker_profile AS p ON p.user_id = u.id WHERE u.id = :user_id")
+    "FROM app_user AS u LEFT JOIN worker_profile AS p ON p.user_id = u.id AND p.site_id = :site_id "
+    "WHERE u.id = :user_id")
 
 
 class Worker(NamedTuple):
@@ -480,9 +485,10 @@ class Worker(NamedTuple):
         return eligibility.allowed_kinds(self.roles, self.skills, self.device_kind) if self.active else ()
 
 
-def load_worker(session: Session, user_id: int) -> Worker | None:
+def load_worker(session: Session, user_id: int, site_id: int) -> Worker | None:
+    """The worker as dispatch at this site sees them (their profile at another site plays no part)."""
     db = Raw(session)
-    row = db.one(_WORKER, user_id=user_id)
+    row = db.one(_WORKER, user_id=user_id, site_id=site_id)
     if row is None:
         return None
     username, roles, active, zone_ids, skills, equipment, last_location_id, device_kind = row
@@ -492,7 +498,7 @@ def load_worker(session: Session, user_id: int) -> Worker | None:
 
 def check_can_do(session: Session, task: Task, user_id: int) -> None:
     """Refuse (409 worker_cannot_do_task, in plain words) to give a task to a worker it does not fit."""
-    worker = load_worker(session, user_id)
+    worker = load_worker(session, user_id, task.site_id)
     if worker is None or not worker.active:
         why = "that account is disabled"
     else:
@@ -595,7 +601,7 @@ def claim_next(session: Session, worker_id: int, site_id: int, *, position_locat
     if priority_per_metre is None:
         priority_per_metre = session.info.get(DISPATCH_WEIGHT, 1.0)
     db = Raw(session)
-    worker = load_worker(session, worker_id)
+    worker = load_worker(session, worker_id, site_id)
     allowed = worker.kinds if worker is not None else ()
     kinds = tuple(kind for kind in allowed if kinds is None or kind in kinds)
     if not kinds:
@@ -670,7 +676,7 @@ def claim_next(session: Session, worker_id: int, site_id: int, *, position_locat
 
 def waiting_work(session: Session, worker_id: int, site_id: int) -> dict:
     """What this worker may do here, and how much of each kind waits for them (or they hold)."""
-    worker = load_worker(session, worker_id)
+    worker = load_worker(session, worker_id, site_id)
     kinds = worker.kinds if worker is not None else ()
     waiting = dict.fromkeys(kinds, 0)
     held = dict.fromkeys(kinds, 0)

@@ -34,7 +34,8 @@ def stocked_site(api: Api, counted_days_ago: dict[str, int] = COUNTED_DAYS_AGO) 
     add_stock(api, "S1", "R3-02", SKU_C, 10)
     with api.runtime.sessions() as session:
         for sku, abc in ((SKU_A, "A"), (SKU_B, "B"), (SKU_C, "C")):
-            product = session.exec(select(Product).where(Product.sku == sku)).one()
+            product = session.exec(select(Product).join(Site, Site.company_id == Product.company_id)
+                                   .where(Site.code == "S1", Product.sku == sku)).one()
             product.abc_class = abc
             session.add(product)
         for code, days in counted_days_ago.items():

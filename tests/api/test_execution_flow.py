@@ -145,7 +145,8 @@ def test_the_same_pick_sent_twice_moves_stock_once(api):  # noqa: ANN001
     assert [q["on_hand"] for q in in_tote] == [pick["quantity"]]
     with api.runtime.sessions() as session:  # the picker stands at the pick location now (next work is near it)
         picker = session.exec(select(User).where(User.username == "pick")).one()
-        assert session.get(WorkerProfile, picker.id).last_location_id == session.exec(
+        site_id = session.exec(select(Site.id).where(Site.code == "S1")).one()
+        assert session.get(WorkerProfile, (picker.id, site_id)).last_location_id == session.exec(
             select(Location.id).where(Location.code == pick["location"])).one()
 
 

@@ -82,6 +82,8 @@ def test_ten_thousand_products_with_gtins_upsert_in_one_request_and_again_withou
         for i in range(MANY)
     ]
     root = api.as_("root")
+    # Products belong to a company: with one company, it is the one meant.
+    assert root.post(f"{API}/companies", json={"code": "C1", "name": "Company one"}).status_code == 201
     first = root.post(f"{API}/products", json={"products": rows})
     assert first.status_code == 200, first.text
     assert first.json() == {"created": MANY, "updated": 0, "count": MANY}

@@ -428,6 +428,12 @@ def _walk(world: World) -> None:
                 request = build_request(operation, access, a)
             except LookupError:
                 break
+            if caller.name == ROOT and access.scope is Scope.COMPANY:
+                # The all-sites admin has every company: they name ALPHA's (a one-company caller needs not).
+                if request.json is not None:
+                    request.json = {**request.json, "company": a.company}
+                else:
+                    request.params = {**request.params, "company": a.company}
             world.answers.append(_answer(operation, caller, "names A", _send(api, caller, request)))
 
 
@@ -447,7 +453,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         _seed(api, a, 1)
         _seed(api, b, 2)
         root = api.as_("root").headers
-        _ok(client.post(f"{API}/products", headers=root, json={"products": [
+        _ok(client.post(f"{API}/products", headers=root, json={"company": COMPANY_A, "products": [
             {"sku": A_ONLY_SKU, "description": "ACME's own widget", "gtins": {"each": gtin13(77)},
              "lot_tracked": True}]}))
         callers = [Caller(ANONYMOUS, None, None, {}), Caller(ROOT, None, "admin", root)]
@@ -475,16 +481,6 @@ def _expected_refusal(access: Access, variant: str) -> tuple[int, str]:
     if variant == "own site, A's row" or access.site not in ("?site", "body.site"):
         return access.status, access.refusal
     return 404, "site_not_found"
-
-
-# Violations the walk finds that other parts of issue #16 fix (each is a strict xfail below: when the fix lands,
-# it passes, and its line here must go).
-KNOWN: dict[tuple[str, str], str] = {
-    ("GET", f"{API}/companies"): "tenancy: any user lists every tenant's companies",
-    ("GET", f"{API}/products"): "tenancy: products are global, not per company",
-    ("GET", f"{API}/products/{{sku}}"): "tenancy: products are global, not per company",
-    ("POST", f"{API}/products"): "tenancy: another company's upsert overwrites the product",
-}
 
 
 AFTER_THE_CHECK = {"label_type_forbidden"}  # refusals of what a body asks, by a route the caller passed
@@ -564,14 +560,8 @@ def test_every_operation_of_the_openapi_document_was_walked_for_every_caller(wor
 
 
 def test_every_answer_keeps_to_its_line_of_the_access_matrix(world: World):
-    found = {operation: problems for operation, problems in violations(world).items() if operation not in KNOWN}
+    found = violations(world)
     assert found == {}, "\n".join(f"{' '.join(op)}:\n  " + "\n  ".join(problems) for op, problems in found.items())
-
-
-@pytest.mark.parametrize("operation", [pytest.param(op, id=f"{op[0]} {op[1]}", marks=pytest.mark.xfail(
-    strict=True, reason=why)) for op, why in KNOWN.items()])
-def test_known_violation_owned_by_another_part(world: World, operation: tuple[str, str]):
-    assert violations(world).get(operation, []) == []
 
 
 def test_bravo_s_callers_were_refused_with_alpha_s_objects_named(world: World):

@@ -25,7 +25,8 @@ def test_a_picker_gets_the_next_tour_while_the_best_one_is_being_claimed(pg_api:
         site_id = session.exec(select(Site.id).where(Site.code == "S1")).one()
         picker = session.exec(select(User.id).where(User.username == "pick")).one()
         tours = set(session.exec(select(Task.tour_id).where(Task.wave_id == wave["id"])).all()) - {None}
-        session.add(WorkerProfile(user_id=picker, skills=["pick"], zone_ids=[], equipment=[]))  # picks only
+        session.add(WorkerProfile(user_id=picker, site_id=site_id, skills=["pick"], zone_ids=[],
+                                  equipment=[]))  # picks only
         session.commit()
     with sessions() as session:  # the tour this picker would be given, claimed and given back
         best_tour = engine.claim_next(session, picker, site_id, candidates=1)[0]["tour_id"]
@@ -58,7 +59,8 @@ def test_a_tour_claim_audits_every_task_it_took(pg_api: Api) -> None:
     with pg_api.runtime.sessions() as session:
         site_id = session.exec(select(Site.id).where(Site.code == "S1")).one()
         picker = session.exec(select(User.id).where(User.username == "pick")).one()
-        session.add(WorkerProfile(user_id=picker, skills=["pick"], zone_ids=[], equipment=[]))  # picks only
+        session.add(WorkerProfile(user_id=picker, site_id=site_id, skills=["pick"], zone_ids=[],
+                                  equipment=[]))  # picks only
         session.flush()
         claimed = engine.claim_next(session, picker, site_id)
         session.commit()

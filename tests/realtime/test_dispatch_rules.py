@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlmodel import select
 
-from backend.models import DeviceEvent, Task, WorkerProfile
+from backend.models import DeviceEvent, Site, Task, WorkerProfile
 from tests.helpers import SKU_A, SKU_C, add_stock, gtin13
 from tests.realtime.conftest import DeviceClient, enroll_device
 
@@ -70,8 +70,10 @@ async def test_packers_receivers_and_counters_never_get_picks_by_push_claim_or_a
     _stocked(site)
     site.add_user("packer", ["packer"], ["S1"])
     site.add_user("counter", ["picker"], ["S1"])
+    counter = site.user_id("counter")
     with site.runtime.sessions() as session:
-        session.add(WorkerProfile(user_id=site.user_id("counter"), skills=["count"]))
+        s1 = session.exec(select(Site.id).where(Site.code == "S1")).one()
+        session.add(WorkerProfile(user_id=counter, site_id=s1, skills=["count"]))
         session.commit()
     station = enroll_device(site, "PACK-BENCH-1", worker="packer", kind="station")
     others = {"packer": station, "recv": enroll_device(site, "TC-RECV", worker="recv"),

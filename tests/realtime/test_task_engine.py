@@ -63,7 +63,7 @@ def _ids(session, site_code: str = "S1"):  # noqa: ANN001, ANN202
 def test_claiming_respects_zones_skills_dependencies_and_prefers_nearby(world):  # noqa: ANN001
     with world.sessions() as session:
         site_id, zones, locations, worker = _ids(session)
-        session.add(WorkerProfile(user_id=worker, zone_ids=[zones["RES"]], skills=["pick", "putaway"]))
+        session.add(WorkerProfile(user_id=worker, site_id=site_id, zone_ids=[zones["RES"]], skills=["pick", "putaway"]))
         blocker = Task(site_id=site_id, kind="replenish", from_location_id=locations["R1-01"])
         session.add(blocker)
         session.flush()

@@ -72,7 +72,7 @@ def test_the_state_counts_work_by_zone_kind_and_state_and_each_workers_last_hour
             session.add(Task(site_id=site_id, kind="move", state=state, from_location_id=places["R1-01"]))
         session.add(Task(site_id=site_id, kind="count", state="pending", zone_id=pf, from_location_id=places["PF-01"]))
         session.add(Task(site_id=site_id, kind="pick", state="cancelled", zone_id=pf))
-        session.add(WorkerProfile(user_id=pick, last_location_id=places["R1-02"],
+        session.add(WorkerProfile(user_id=pick, site_id=site_id, last_location_id=places["R1-02"],
                                   updated_at=NOW - timedelta(minutes=3)))
         session.add(WarehouseException(site_id=site_id, kind="short_pick", raised_by=pick2, message="2 of 3 found",
                                        details={"location": "R1-03"}, created_at=NOW - timedelta(minutes=1)))

@@ -98,7 +98,7 @@ def create_asn(body: AsnIn, me: CurrentUser, session: SessionDep, response: Resp
     if existing is not None:
         response.status_code = 200
         return _asn_out(session, existing, site.code)
-    products = product_ids_by_sku(session, sorted({line.sku for line in body.lines}))
+    products = product_ids_by_sku(session, site.company_id, sorted({line.sku for line in body.lines}))
     for index, line in enumerate(body.lines):
         if line.sku not in products:
             raise Invalid(f"line {line.line_no}: unknown SKU {line.sku!r}", code="unknown_sku",

@@ -20,6 +20,9 @@ LocationKind = Literal["pick_face", "reserve", "dock", "staging", "pack", "ship"
 
 
 class LocationIn(Strict):
+    """A location by code. On a new location a field left out takes its default; on an existing one it keeps
+    its stored value (`zone` or `fixed_sku` given as null clears it)."""
+
     code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.\-/]+$")
     kind: LocationKind
     zone: str | None = None
@@ -48,9 +51,10 @@ class LocationOut(LocationIn):
 
 @router.post("", response_model=UpsertResult)
 def upsert(body: LocationsUpsert, me: CurrentUser, session: SessionDep) -> UpsertResult:
-    """Create or update locations by code (idempotent); up to 50,000 per request."""
+    """Create or update locations by code (idempotent, partial: a field left out keeps its value); up to 50,000."""
     site = resolve_site(session, me, body.site)
-    result = upsert_locations(session, site, [loc.model_dump() for loc in body.locations], me.id)
+    rows = [loc.model_dump(include=loc.model_fields_set | {"code", "kind"}) for loc in body.locations]
+    result = upsert_locations(session, site, rows, me.id)
     session.commit()
     return UpsertResult(**result)
 

@@ -10,12 +10,15 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlmodel import select
 
 from backend import audit
-from backend.api.deps import CurrentUser, SessionDep, resolve_site
+from backend.api.deps import CurrentUser, SessionDep, caller_company_ids, resolve_site
+from backend.auth.principal import Principal
 from backend.api.schemas import Page, Strict, UpsertResult
 from backend.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.insights.floor import aisle_heat, floor_map
 from backend.masterdata import upsert_zones
-from backend.models import Company, PutawayRule, Site, UserSite, Zone
+from backend.models import (
+    Company, InboundLine, InboundShipment, Location, Move, Order, OrderLine, PutawayRule, Site, Task, UserSite, Zone,
+)
 from backend.waves.site_layout import check_layout, site_layout
 
 router = APIRouter(tags=["sites"])
@@ -97,6 +100,8 @@ class SiteLayoutOut(BaseModel):
 
 
 class ZoneIn(Strict):
+    """A zone by code; on an existing zone a field left out keeps its stored value."""
+
     code: str = Field(min_length=1, max_length=32, pattern=CODE)
     name: str = Field(default="", max_length=200)
     category: str | None = Field(default=None, max_length=64)
@@ -122,10 +127,16 @@ class PutawayRulesPut(Strict):
     rules: list[PutawayRuleIn] = Field(max_length=1000)
 
 
+def require_group_admin(me: Principal, what: str) -> None:
+    """Companies, sites and site settings are the group's: only an all-sites admin changes them (403 otherwise)."""
+    if not (me.all_sites and "admin" in me.roles):
+        raise Forbidden(f"only an all-sites admin may {what}", code="all_sites_forbidden")
+
+
 @router.post("/companies", response_model=CompanyOut, status_code=201)
 def upsert_company(body: CompanyIn, me: CurrentUser, session: SessionDep) -> CompanyOut:
-    if not me.all_sites:
-        raise Forbidden("only group-wide users may manage companies", code="all_sites_forbidden")
+    """Create a company or rename it, by code (all-sites admins only)."""
+    require_group_admin(me, "create or change companies")
     company = session.exec(select(Company).where(Company.code == body.code)).first()
     before = audit.snapshot(company)
     if company is None:
@@ -141,8 +152,10 @@ def upsert_company(body: CompanyIn, me: CurrentUser, session: SessionDep) -> Com
 
 
 @router.get("/companies", response_model=Page[CompanyOut])
-def list_companies(session: SessionDep) -> Page[CompanyOut]:
-    rows = session.exec(select(Company).order_by(Company.code)).all()
+def list_companies(me: CurrentUser, session: SessionDep) -> Page[CompanyOut]:
+    """The companies of the caller's sites (every company for an all-sites user)."""
+    rows = session.exec(select(Company).where(Company.id.in_(caller_company_ids(session, me)))
+                        .order_by(Company.code)).all()
     return Page(data=[CompanyOut(id=c.id, code=c.code, name=c.name) for c in rows], count=len(rows))
 
 
@@ -165,20 +178,38 @@ def _site_values(body: SiteIn, fields: set[str]) -> dict[str, Any]:
     return values
 
 
+def _refuse_move_with_master_data(session, site: Site) -> None:  # noqa: ANN001
+    """A site whose rows name its company's products can't move to another company (they would name products
+    of a company it no longer belongs to): 409. An empty site may move."""
+    uses = {
+        "stock": select(Move.id).where(Move.site_id == site.id),
+        "tasks": select(Task.id).where(Task.site_id == site.id, Task.product_id.is_not(None)),
+        "fixed pick faces": select(Location.id).where(Location.site_id == site.id,
+                                                      Location.fixed_product_id.is_not(None)),
+        "orders": select(OrderLine.id).join(Order, Order.id == OrderLine.order_id).where(Order.site_id == site.id),
+        "inbound shipments": select(InboundLine.id).join(InboundShipment, InboundShipment.id == InboundLine.shipment_id)
+        .where(InboundShipment.site_id == site.id),
+    }
+    found = [what for what, query in uses.items() if session.exec(query.limit(1)).first() is not None]
+    if found:
+        raise Conflict(f"site {site.code} has {', '.join(found)} naming its company's products: it can't move to "
+                       "another company", code="site_has_product_data", details={"field": "company", "uses": found})
+
+
 @router.post("/sites", response_model=SiteOut, status_code=201)
 def upsert_site(body: SiteIn, me: CurrentUser, session: SessionDep) -> SiteOut:
+    """Create a site or change it (its company, its settings such as receiving tolerances): all-sites admins only."""
+    require_group_admin(me, "create or change sites (their company and settings)")
     company = session.exec(select(Company).where(Company.code == body.company)).first()
     if company is None:
         raise Invalid(f"unknown company {body.company!r}", code="unknown_company", details={"field": "company"})
     site = session.exec(select(Site).where(Site.code == body.code)).first()
     if site is None:
-        if not me.all_sites:
-            raise Forbidden("only group-wide users may create sites", code="all_sites_forbidden")
         site = Site(company_id=company.id, code=body.code, **_site_values(body, set(SiteIn.model_fields)))
         before = None
     else:
-        if not me.may_access(site.id):
-            raise Conflict(f"site code {body.code!r} is taken", code="site_code_taken")
+        if site.company_id != company.id:
+            _refuse_move_with_master_data(session, site)
         before = audit.snapshot(site)
         for k, v in _site_values(body, body.model_fields_set).items():
             setattr(site, k, v)
@@ -306,7 +337,8 @@ def delete_site_layout(code: str, me: CurrentUser, session: SessionDep) -> SiteL
 @router.post("/zones", response_model=UpsertResult)
 def upsert_zones_route(body: ZonesUpsert, me: CurrentUser, session: SessionDep) -> UpsertResult:
     site = resolve_site(session, me, body.site)
-    result = upsert_zones(session, site, [z.model_dump() for z in body.zones], me.id)
+    result = upsert_zones(session, site, [z.model_dump(include=z.model_fields_set | {"code"}) for z in body.zones],
+                          me.id)
     session.commit()
     return UpsertResult(**result)
 

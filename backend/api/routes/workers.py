@@ -1,4 +1,4 @@
-"""Worker attributes the dispatcher matches tasks against: zones, skills (task kinds), equipment."""
+"""Worker attributes the dispatcher matches tasks against, per site: zones, skills (task kinds), equipment."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from sqlmodel import select
 from backend import audit
 from backend.api.deps import CurrentUser, SessionDep, load_principal, resolve_site
 from backend.api.schemas import Page, Strict
-from backend.errors import Invalid, NotFound
+from backend.auth.principal import Principal
+from backend.errors import Forbidden, Invalid, NotFound
 from backend.models import TASK_KINDS, Location, User, UserSite, WorkerProfile, Zone, utcnow
 from backend.tasks.eligibility import allowed_kinds, role_kinds
 from backend.tasks.engine import worker_profile
@@ -18,7 +19,8 @@ router = APIRouter(prefix="/workers", tags=["workers"])
 
 
 class WorkerIn(Strict):
-    site: str | None = None
+    site: str | None = Field(default=None, description="the site whose profile this is (default: your only site); "
+                                                       "the worker's profiles at other sites are not changed")
     zones: list[str] = Field(max_length=200, description="zone codes; empty = any zone")
     skills: list[str] = Field(max_length=20, description="task kinds, within what the worker's roles do; "
                                                          "empty = every kind their roles do")
@@ -37,8 +39,8 @@ class WorkerOut(BaseModel):
     last_location: str | None
 
 
-def _out(session, user: User, zone_codes: dict[int, str]) -> WorkerOut:  # noqa: ANN001
-    profile = worker_profile(session, user.id)
+def _out(session, user: User, site_id: int, zone_codes: dict[int, str]) -> WorkerOut:  # noqa: ANN001
+    profile = worker_profile(session, user.id, site_id)
     location = session.get(Location, profile.last_location_id) if profile.last_location_id else None
     return WorkerOut(username=user.username, roles=sorted(user.roles),
                      zones=[zone_codes[z] for z in profile.zone_ids if z in zone_codes], skills=list(profile.skills),
@@ -53,16 +55,29 @@ def list_workers(me: CurrentUser, session: SessionDep, site: str | None = None) 
     zone_codes = dict(session.exec(select(Zone.id, Zone.code).where(Zone.site_id == site_row.id)).all())
     users = session.exec(select(User).join(UserSite, UserSite.user_id == User.id)
                          .where(UserSite.site_id == site_row.id).order_by(User.username)).all()
-    data = [_out(session, u, zone_codes) for u in users]
+    data = [_out(session, u, site_row.id, zone_codes) for u in users]
     return Page(data=data, count=len(data))
+
+
+def _check_may_edit(me: Principal, worker: Principal) -> None:
+    """A supervisor edits the workers of their own sites only; an all-sites user only an all-sites admin does."""
+    if worker.all_sites and not (me.all_sites and "admin" in me.roles):
+        raise Forbidden(f"{worker.username} works at every site: only an all-sites admin may change them",
+                        code="worker_outside_your_sites")
+    if not me.all_sites and not worker.site_ids <= me.site_ids:
+        raise Forbidden(f"{worker.username} also works at sites that are not yours: ask an all-sites admin",
+                        code="worker_outside_your_sites")
 
 
 @router.put("/{username}", response_model=WorkerOut)
 def set_worker(username: str, body: WorkerIn, me: CurrentUser, session: SessionDep) -> WorkerOut:
+    """Set the worker's zones, skills and equipment at one site (their profiles at other sites stay as they are)."""
     site_row = resolve_site(session, me, body.site)
     user = session.exec(select(User).where(User.username == username)).first()
-    if user is None or not load_principal(session, user).may_access(site_row.id):
+    worker = load_principal(session, user) if user is not None else None
+    if worker is None or not worker.may_access(site_row.id):
         raise NotFound(f"no worker {username!r} at {site_row.code}", code="unknown_worker")
+    _check_may_edit(me, worker)
     zone_codes = dict(session.exec(select(Zone.code, Zone.id).where(Zone.site_id == site_row.id)).all())
     unknown = [z for z in body.zones if z not in zone_codes]
     if unknown:
@@ -76,7 +91,7 @@ def set_worker(username: str, body: WorkerIn, me: CurrentUser, session: SessionD
         raise Invalid(f"{username}'s roles ({', '.join(sorted(user.roles)) or 'none'}) don't do {', '.join(outside)}: "
                       "give them the role first", code="skill_outside_roles",
                       details={"field": "skills", "outside": outside})
-    profile = session.get(WorkerProfile, user.id) or WorkerProfile(user_id=user.id)
+    profile = session.get(WorkerProfile, (user.id, site_row.id)) or WorkerProfile(user_id=user.id, site_id=site_row.id)
     before = {"zone_ids": list(profile.zone_ids), "skills": list(profile.skills), "equipment": list(profile.equipment)}
     profile.zone_ids = [zone_codes[z] for z in dict.fromkeys(body.zones)]
     profile.skills = list(dict.fromkeys(body.skills))
@@ -87,4 +102,4 @@ def set_worker(username: str, body: WorkerIn, me: CurrentUser, session: SessionD
                  entity_id=user.id, before=before, after={"zone_ids": profile.zone_ids, "skills": profile.skills,
                                                           "equipment": profile.equipment})
     session.commit()
-    return _out(session, user, {v: k for k, v in zone_codes.items()})
+    return _out(session, user, site_row.id, {v: k for k, v in zone_codes.items()})

@@ -33,5 +33,5 @@ def scan(ctx: CommandContext, payload: Scan) -> dict:
     except ScanError as exc:
         raise Invalid(exc.message, code=exc.code, details={"field": "raw", **exc.details}) from exc
     if result.kind == ScanKind.LOCATION and result.location is not None:
-        engine.set_position(ctx.session, ctx.user_id, result.location.id)
+        engine.set_position(ctx.session, ctx.user_id, site.id, result.location.id)
     return {"scan": result.to_dict()}

@@ -38,7 +38,7 @@ def claim_next_task(ctx: CommandContext, payload: ClaimNextTask) -> dict:
         if position_id is None:
             raise NotFound(f"location {payload.position!r} not found", code="unknown_location",
                            details={"field": "position"})
-        engine.set_position(ctx.session, ctx.user_id, position_id)
+        engine.set_position(ctx.session, ctx.user_id, site_id, position_id)
     held = engine.held_task_ids(ctx.session, ctx.user_id, site_id)
     if held:
         return {"claimed": False, "tasks": engine.task_views(ctx.session, held)}
