@@ -1,7 +1,7 @@
 """accounts: token versions, failed-login throttling shared by replicas, rotating refresh tokens
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 """
 from alembic import op
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import sqlmodel  # noqa: F401
 
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
