@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from backend.bounds import Text
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
@@ -37,7 +38,7 @@ class Suggestions(BaseModel):
 
 
 @router.get("", response_model=Suggestions)
-def list_anomalies(me: CurrentUser, session: SessionDep, runtime: RuntimeDep, site: str | None = None) -> Suggestions:
+def list_anomalies(me: CurrentUser, session: SessionDep, runtime: RuntimeDep, site: Text | None = None) -> Suggestions:
     """Locations with unusually many short picks, SKUs with unusually many count variances (backend.insights.anomalies
     says how unusual is measured)."""
     site_row = resolve_site(session, me, site)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from backend.bounds import Count, StrictBool, Text
 from fastapi import APIRouter, Query
 from pydantic import Field
 from sqlmodel import func, select
@@ -18,11 +19,11 @@ Kind = Literal["pallet", "case", "tote", "carton"]
 
 
 class ContainersCreate(Strict):
-    site: str | None = None
+    site: Text | None = None
     kind: Kind
     count: int = Field(default=1, ge=1, le=10_000)
-    sscc: bool = Field(default=False, description="give each container a new SSCC from the site's GS1 prefix")
-    location: str | None = None
+    sscc: StrictBool = Field(default=False, description="give each container a new SSCC from the site's GS1 prefix")
+    location: Text | None = None
 
 
 class ContainerOut(Strict):
@@ -62,8 +63,8 @@ def create(body: ContainersCreate, me: CurrentUser, runtime: RuntimeDep, session
 
 @router.get("", response_model=Page[ContainerOut], dependencies=[require_roles(*ALL_ROLES)])
 def list_containers(
-    me: CurrentUser, session: SessionDep, site: str | None = None, kind: Kind | None = None,
-    status: str | None = None, limit: int = Query(default=500, ge=1, le=10_000), offset: int = Query(default=0, ge=0),
+    me: CurrentUser, session: SessionDep, site: Text | None = None, kind: Kind | None = None,
+    status: Text | None = None, limit: int = Query(default=500, ge=1, le=10_000), offset: Count = 0,
 ) -> Page[ContainerOut]:
     site_row = resolve_site(session, me, site)
     conditions = [Container.site_id == site_row.id]
@@ -80,7 +81,7 @@ def list_containers(
 
 
 @router.get("/{code}", response_model=ContainerOut, dependencies=[require_roles(*ALL_ROLES)])
-def get_container(code: str, me: CurrentUser, session: SessionDep, site: str | None = None) -> ContainerOut:
+def get_container(code: Text, me: CurrentUser, session: SessionDep, site: Text | None = None) -> ContainerOut:
     site_row = resolve_site(session, me, site)
     container = container_by_code(session, site_row.id, code)
     if container is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from backend.bounds import StrictBool, Text
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlmodel import select
@@ -18,9 +19,9 @@ router = APIRouter(prefix="/counts", tags=["counting"])
 
 
 class CountsIn(Strict):
-    site: str | None = None
-    locations: list[str] | None = Field(default=None, max_length=5000, description="on demand: these locations")
-    cycle: bool = Field(default=False, description="every location whose cycle count is due (A 30, B 91, C 365 days)")
+    site: Text | None = None
+    locations: list[Text] | None = Field(default=None, max_length=5000, description="on demand: these locations")
+    cycle: StrictBool = Field(default=False, description="every location whose cycle count is due (A 30, B 91, C 365 days)")
 
 
 class CountsOut(BaseModel):

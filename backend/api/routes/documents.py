@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+from backend.bounds import Id, Text
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session, func, select
 
@@ -113,7 +114,7 @@ def _pick_tour(session: Session, wave: Wave, tour: Tour) -> PickTour:
 
 @router.get("/waves/{wave_id}/pick-lists.pdf", response_class=Response, responses=PDF,
             dependencies=[require_roles(*ALL_ROLES)])
-def wave_pick_lists(wave_id: int, me: CurrentUser, session: SessionDep, page_size: PageSize = "A4") -> Response:
+def wave_pick_lists(wave_id: Id, me: CurrentUser, session: SessionDep, page_size: PageSize = "A4") -> Response:
     """Every tour of a released wave, one pick list each (stops in walking order), in one PDF."""
     wave = _load_wave(session, me, wave_id)
     tours = session.exec(select(Tour).where(Tour.wave_id == wave.id).order_by(Tour.number)).all()
@@ -126,7 +127,7 @@ def wave_pick_lists(wave_id: int, me: CurrentUser, session: SessionDep, page_siz
 
 @router.get("/tours/{tour_id}/pick-list.pdf", response_class=Response, responses=PDF,
             dependencies=[require_roles(*ALL_ROLES)])
-def tour_pick_list(tour_id: int, me: CurrentUser, session: SessionDep, page_size: PageSize = "A4") -> Response:
+def tour_pick_list(tour_id: Id, me: CurrentUser, session: SessionDep, page_size: PageSize = "A4") -> Response:
     """One tour's pick list: stops in walking order with location, check digits, SKU, quantity and tote."""
     tour = session.get(Tour, tour_id)
     if tour is None:
@@ -155,7 +156,7 @@ def _address(values: Mapping[str, Any] | None, fallback_name: str) -> Address:
 
 @router.get("/orders/{reference}/packing-slip.pdf", response_class=Response, responses=PDF,
             dependencies=[require_roles(*ALL_ROLES)])
-def packing_slip(reference: str, me: CurrentUser, session: SessionDep, site: str | None = None,
+def packing_slip(reference: Text, me: CurrentUser, session: SessionDep, site: Text | None = None,
                  page_size: PageSize = "A4") -> Response:
     """The packing slip of an order: ship-to, ship-from (the site), lines ordered and picked."""
     site_row = resolve_site(session, me, site)
@@ -185,7 +186,7 @@ def packing_slip(reference: str, me: CurrentUser, session: SessionDep, site: str
 
 @router.get("/waves/{wave_id}/summary.pdf", response_class=Response, responses=PDF,
             dependencies=[require_roles(*ALL_ROLES)])
-def wave_summary(wave_id: int, me: CurrentUser, session: SessionDep, page_size: PageSize = "A4") -> Response:
+def wave_summary(wave_id: Id, me: CurrentUser, session: SessionDep, page_size: PageSize = "A4") -> Response:
     """A wave's orders by carrier and cut-off, with lines and units."""
     wave = _load_wave(session, me, wave_id)
     orders = session.exec(select(Order).where(Order.site_id == wave.site_id, Order.wave_id == wave.id)).all()
@@ -217,8 +218,8 @@ def wave_summary(wave_id: int, me: CurrentUser, session: SessionDep, page_size: 
 
 @router.get("/locations/labels.pdf", response_class=Response, responses=PDF, dependencies=[require_roles(*ALL_ROLES)])
 def location_labels(
-    me: CurrentUser, session: SessionDep, site: str | None = None, aisle: str | None = None,
-    zone: str | None = None, code_prefix: str | None = None, page_size: PageSize = "A4",
+    me: CurrentUser, session: SessionDep, site: Text | None = None, aisle: Text | None = None,
+    zone: Text | None = None, code_prefix: Text | None = None, page_size: PageSize = "A4",
     limit: int = Query(default=2000, ge=1, le=20_000),
 ) -> Response:
     """Sheets of location labels (A4: 21 per sheet, Letter: 10), active locations by code."""

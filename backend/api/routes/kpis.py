@@ -11,6 +11,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from backend.bounds import Text
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -84,8 +85,8 @@ _WORKER = Query(default=None, max_length=64, description="a username: the tables
 
 
 @router.get("", response_model=KpisOut, response_model_by_alias=True)
-def get_kpis(me: CurrentUser, session: SessionDep, site: str | None = None, start: datetime | None = _FROM,
-             to: datetime | None = _TO, zone: str | None = _ZONE, worker: str | None = _WORKER) -> KpisOut:
+def get_kpis(me: CurrentUser, session: SessionDep, site: Text | None = None, start: datetime | None = _FROM,
+             to: datetime | None = _TO, zone: Text | None = _ZONE, worker: Text | None = _WORKER) -> KpisOut:
     """Every KPI table of the site over [from, to): one object per table (backend.insights.kpis says how each
     is computed, from the ledger, tasks and the audit trail)."""
     code, period = _period(session, me, site, start, to, zone, worker)
@@ -100,9 +101,9 @@ def _cell(value: Any) -> Any:
 
 @router.get("/{table}.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}, "description": "a header row, then one row per entry"}})
-def get_kpi_csv(table: str, me: CurrentUser, session: SessionDep, site: str | None = None,
-                start: datetime | None = _FROM, to: datetime | None = _TO, zone: str | None = _ZONE,
-                worker: str | None = _WORKER) -> Response:
+def get_kpi_csv(table: Text, me: CurrentUser, session: SessionDep, site: Text | None = None,
+                start: datetime | None = _FROM, to: datetime | None = _TO, zone: Text | None = _ZONE,
+                worker: Text | None = _WORKER) -> Response:
     """One KPI table as CSV (the same parameters as GET /kpis)."""
     if table not in TABLES:
         raise NotFound(f"no KPI table {table!r}: ask for one of {', '.join(TABLES)}", code="unknown_kpi_table",

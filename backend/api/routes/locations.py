@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
+from backend.bounds import Count, Metres, Quantity, QuantityOrZero, StrictBool, Text
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlmodel import func, select
@@ -20,24 +21,24 @@ LocationKind = Literal["pick_face", "reserve", "dock", "staging", "pack", "ship"
 
 
 class LocationIn(Strict):
-    code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.\-/]+$")
+    code: Text = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.\-/]+$")
     kind: LocationKind
-    zone: str | None = None
-    capacity: int = Field(default=0, ge=0)
-    aisle: str = Field(default="", max_length=16)
-    bay: str = Field(default="", max_length=16)
-    level: str = Field(default="", max_length=16)
-    x: float = 0.0
-    y: float = 0.0
-    fixed_sku: str | None = None
-    mixed_products: bool = False
-    replenish_min: int | None = Field(default=None, ge=0)
-    replenish_max: int | None = Field(default=None, ge=1)
-    active: bool = True
+    zone: Text | None = None
+    capacity: QuantityOrZero = 0
+    aisle: Text = Field(default="", max_length=16)
+    bay: Text = Field(default="", max_length=16)
+    level: Text = Field(default="", max_length=16)
+    x: Metres = 0.0
+    y: Metres = 0.0
+    fixed_sku: Text | None = None
+    mixed_products: StrictBool = False
+    replenish_min: QuantityOrZero | None = None
+    replenish_max: Quantity | None = None
+    active: StrictBool = True
 
 
 class LocationsUpsert(Strict):
-    site: str | None = None
+    site: Text | None = None
     locations: list[LocationIn] = Field(min_length=1, max_length=50_000)
 
 
@@ -76,13 +77,13 @@ def _query():  # noqa: ANN202
 def list_locations(
     me: CurrentUser,
     session: SessionDep,
-    site: str | None = None,
+    site: Text | None = None,
     kind: LocationKind | None = None,
-    zone: str | None = None,
-    aisle: str | None = None,
-    code_prefix: str | None = None,
+    zone: Text | None = None,
+    aisle: Text | None = None,
+    code_prefix: Text | None = None,
     limit: int = Query(default=500, ge=1, le=10_000),
-    offset: int = Query(default=0, ge=0),
+    offset: Count = 0,
 ) -> Page[LocationOut]:
     site_row = resolve_site(session, me, site)
     conditions = [Location.site_id == site_row.id]
@@ -138,13 +139,13 @@ class LocationDetailOut(BaseModel):
 
 
 @router.get("/{code}/detail", response_model=LocationDetailOut, dependencies=[require_roles(*ALL_ROLES)])
-def get_location_detail(code: str, me: CurrentUser, session: SessionDep, site: str | None = None) -> LocationDetailOut:
+def get_location_detail(code: Text, me: CurrentUser, session: SessionDep, site: Text | None = None) -> LocationDetailOut:
     """One location as the floor map shows it when clicked: its stock, the open work there and its last count."""
     return LocationDetailOut(**location_detail(session, resolve_site(session, me, site), code))
 
 
 @router.get("/{code}", response_model=LocationOut, dependencies=[require_roles(*ALL_ROLES)])
-def get_location(code: str, me: CurrentUser, session: SessionDep, site: str | None = None) -> LocationOut:
+def get_location(code: Text, me: CurrentUser, session: SessionDep, site: Text | None = None) -> LocationOut:
     site_row = resolve_site(session, me, site)
     row = session.exec(_query().where(Location.site_id == site_row.id, Location.code == code)).first()
     if row is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from backend.bounds import Count, Id, QueryBool, StrictBool, Text
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session, func, select
@@ -39,16 +40,16 @@ def _profiles(runtime: Runtime, session: Session) -> FirmwareProfiles:
 
 
 class PrinterIn(Strict):
-    site: str | None = None
-    code: str = Field(min_length=1, max_length=40, pattern=CODE)
-    name: str = Field(default="", max_length=200)
-    host: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.:\-\[\]]+$")
+    site: Text | None = None
+    code: Text = Field(min_length=1, max_length=40, pattern=CODE)
+    name: Text = Field(default="", max_length=200)
+    host: Text = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.:\-\[\]]+$")
     port: int = Field(default=9100, ge=1, le=65535)
-    profile: str = Field(min_length=1, max_length=64, description="firmware profile id, e.g. zebra-zt411-203")
-    enabled: bool = True
-    station: str | None = Field(default=None, max_length=40, pattern=CODE,
+    profile: Text = Field(min_length=1, max_length=64, description="firmware profile id, e.g. zebra-zt411-203")
+    enabled: StrictBool = True
+    station: Text | None = Field(default=None, max_length=40, pattern=CODE,
                                 description="the station it stands at: a station code or a location code")
-    zone: str | None = Field(default=None, max_length=32)
+    zone: Text | None = Field(default=None, max_length=32)
 
 
 class PrinterOut(BaseModel):
@@ -101,9 +102,9 @@ def upsert(body: PrinterIn, me: CurrentUser, runtime: RuntimeDep, session: Sessi
 
 
 @router.get("/printers", response_model=Page[PrinterOut], dependencies=[require_roles(*ALL_ROLES)])
-def list_printers(me: CurrentUser, runtime: RuntimeDep, session: SessionDep, site: str | None = None,
-                  station: str | None = None, zone: str | None = None,
-                  enabled: bool | None = None) -> Page[PrinterOut]:
+def list_printers(me: CurrentUser, runtime: RuntimeDep, session: SessionDep, site: Text | None = None,
+                  station: Text | None = None, zone: Text | None = None,
+                  enabled: QueryBool | None = None) -> Page[PrinterOut]:
     site_row = resolve_site(session, me, site)
     conditions = [Printer.site_id == site_row.id]
     if station:
@@ -127,14 +128,14 @@ def list_printers(me: CurrentUser, runtime: RuntimeDep, session: SessionDep, sit
 
 
 class RouteIn(Strict):
-    station: str | None = Field(default=None, max_length=40, pattern=CODE)
-    zone: str | None = Field(default=None, max_length=32)
+    station: Text | None = Field(default=None, max_length=40, pattern=CODE)
+    zone: Text | None = Field(default=None, max_length=32)
     label_type: LabelType | None = None
-    printer: str = Field(min_length=1, max_length=40)
+    printer: Text = Field(min_length=1, max_length=40)
 
 
 class RoutesIn(Strict):
-    site: str | None = None
+    site: Text | None = None
     routes: list[RouteIn] = Field(max_length=5000)
 
 
@@ -161,7 +162,7 @@ def _routes_out(session: Session, site_id: int) -> list[RouteOut]:
 
 
 @router.get("/printer-routes", response_model=Page[RouteOut], dependencies=[require_roles(*ALL_ROLES)])
-def list_routes(me: CurrentUser, session: SessionDep, site: str | None = None) -> Page[RouteOut]:
+def list_routes(me: CurrentUser, session: SessionDep, site: Text | None = None) -> Page[RouteOut]:
     """The site's label routing rules (see /printer-routes/resolve for the order they apply in)."""
     site_row = resolve_site(session, me, site)
     routes = _routes_out(session, site_row.id)
@@ -179,8 +180,8 @@ def put_routes(body: RoutesIn, me: CurrentUser, session: SessionDep) -> Page[Rou
 
 
 @router.get("/printer-routes/resolve", response_model=ResolutionOut, dependencies=[require_roles(*ALL_ROLES)])
-def resolve(me: CurrentUser, session: SessionDep, label_type: LabelType, site: str | None = None,
-            printer: str | None = None, station: str | None = None, zone: str | None = None) -> ResolutionOut:
+def resolve(me: CurrentUser, session: SessionDep, label_type: LabelType, site: Text | None = None,
+            printer: Text | None = None, station: Text | None = None, zone: Text | None = None) -> ResolutionOut:
     """Which printer a label would go to, and which rule chose it.
 
     Order: explicit printer > station + label type > station (its route, else a printer standing there) >
@@ -197,16 +198,16 @@ def resolve(me: CurrentUser, session: SessionDep, label_type: LabelType, site: s
 
 
 class PrintJobIn(Strict):
-    site: str | None = None
+    site: Text | None = None
     label_type: LabelType
-    data: dict[str, Any]
-    printer: str | None = Field(default=None, max_length=40, description="a printer code; else routed")
-    station: str | None = Field(default=None, max_length=40)
-    zone: str | None = Field(default=None, max_length=32)
+    data: dict[Text, Any]
+    printer: Text | None = Field(default=None, max_length=40, description="a printer code; else routed")
+    station: Text | None = Field(default=None, max_length=40)
+    zone: Text | None = Field(default=None, max_length=32)
 
 
 class ReprintIn(Strict):
-    printer: str | None = Field(default=None, max_length=40, description="another printer; default: the same one")
+    printer: Text | None = Field(default=None, max_length=40, description="another printer; default: the same one")
 
 
 class PrintJobOut(BaseModel):
@@ -262,10 +263,10 @@ def create_job(body: PrintJobIn, me: CurrentUser, runtime: RuntimeDep, session: 
 
 @router.get("/print-jobs", response_model=Page[PrintJobOut], dependencies=[require_roles(*ALL_ROLES)])
 def list_jobs(
-    me: CurrentUser, session: SessionDep, site: str | None = None, state: JobState | None = None,
-    printer: str | None = None, label_type: LabelType | None = None, reprint_of: int | None = None,
-    error_code: str | None = None, limit: int = Query(default=200, ge=1, le=5000),
-    offset: int = Query(default=0, ge=0),
+    me: CurrentUser, session: SessionDep, site: Text | None = None, state: JobState | None = None,
+    printer: Text | None = None, label_type: LabelType | None = None, reprint_of: Id | None = None,
+    error_code: Text | None = None, limit: int = Query(default=200, ge=1, le=5000),
+    offset: Count = 0,
 ) -> Page[PrintJobOut]:
     """Newest first."""
     site_row = resolve_site(session, me, site)
@@ -288,7 +289,7 @@ def list_jobs(
 
 
 @router.get("/print-jobs/{job_id}", response_model=PrintJobOut, dependencies=[require_roles(*ALL_ROLES)])
-def get_job(job_id: int, me: CurrentUser, session: SessionDep) -> PrintJobOut:
+def get_job(job_id: Id, me: CurrentUser, session: SessionDep) -> PrintJobOut:
     """One job, with its rendered ZPL."""
     job = _load_job(session, me, job_id)
     return _job_out(job, _code(session, job.printer_id), with_zpl=True)
@@ -296,7 +297,7 @@ def get_job(job_id: int, me: CurrentUser, session: SessionDep) -> PrintJobOut:
 
 @router.get("/print-jobs/{job_id}/label.pdf", response_class=Response, dependencies=[require_roles(*ALL_ROLES)],
             responses={200: {"content": {"application/pdf": {}}}})
-def preview_job(job_id: int, me: CurrentUser, session: SessionDep) -> Response:
+def preview_job(job_id: Id, me: CurrentUser, session: SessionDep) -> Response:
     """The job's label as a PDF the size of the label (preview, or a laser printer)."""
     job = _load_job(session, me, job_id)
     try:
@@ -310,7 +311,7 @@ def preview_job(job_id: int, me: CurrentUser, session: SessionDep) -> Response:
 
 @router.post("/print-jobs/{job_id}/reprint", response_model=PrintJobOut, status_code=201,
              dependencies=[require_roles(*REPRINTING)])
-def reprint(job_id: int, body: ReprintIn, me: CurrentUser, runtime: RuntimeDep, session: SessionDep) -> PrintJobOut:
+def reprint(job_id: Id, body: ReprintIn, me: CurrentUser, runtime: RuntimeDep, session: SessionDep) -> PrintJobOut:
     """An explicit copy of a finished job (sent, failed or cancelled) as a new job with `reprint_of` set."""
     job = _load_job(session, me, job_id)
     copy = reprint_job(session, job, user_id=me.id, printer_code=body.printer, profiles=_profiles(runtime, session))
@@ -319,7 +320,7 @@ def reprint(job_id: int, body: ReprintIn, me: CurrentUser, runtime: RuntimeDep, 
 
 
 @router.post("/print-jobs/{job_id}/cancel", response_model=PrintJobOut, dependencies=[require_roles(*CANCELLING)])
-def cancel(job_id: int, me: CurrentUser, session: SessionDep) -> PrintJobOut:
+def cancel(job_id: Id, me: CurrentUser, session: SessionDep) -> PrintJobOut:
     """Cancel a job that has not started sending (409 once it is sending or sent)."""
     job = _load_job(session, me, job_id)
     cancel_job(session, job, user_id=me.id)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from backend.bounds import Count, Grams, Millimetres, Quantity, StrictBool, Text
 from fastapi import APIRouter, Query
 from pydantic import Field
 from sqlmodel import func, select
@@ -15,29 +16,29 @@ router = APIRouter(prefix="/products", tags=["products"])
 
 
 class Gtins(Strict):
-    each: str | None = Field(default=None, pattern=r"^\d{8}$|^\d{12,14}$")
-    inner: str | None = Field(default=None, pattern=r"^\d{8}$|^\d{12,14}$")
-    case: str | None = Field(default=None, pattern=r"^\d{8}$|^\d{12,14}$")
-    pallet: str | None = Field(default=None, pattern=r"^\d{8}$|^\d{12,14}$")
+    each: Text | None = Field(default=None, pattern=r"^\d{8}$|^\d{12,14}$")
+    inner: Text | None = Field(default=None, pattern=r"^\d{8}$|^\d{12,14}$")
+    case: Text | None = Field(default=None, pattern=r"^\d{8}$|^\d{12,14}$")
+    pallet: Text | None = Field(default=None, pattern=r"^\d{8}$|^\d{12,14}$")
 
 
 class ProductIn(Strict):
-    sku: str = Field(min_length=1, max_length=64)
-    description: str = Field(default="", max_length=300)
-    uom: str = Field(default="each", max_length=16)
-    category: str | None = Field(default=None, max_length=64)
-    lot_tracked: bool = False
-    serial_tracked: bool = False
-    expiry_tracked: bool = False
+    sku: Text = Field(min_length=1, max_length=64)
+    description: Text = Field(default="", max_length=300)
+    uom: Text = Field(default="each", max_length=16)
+    category: Text | None = Field(default=None, max_length=64)
+    lot_tracked: StrictBool = False
+    serial_tracked: StrictBool = False
+    expiry_tracked: StrictBool = False
     gtins: Gtins = Field(default_factory=Gtins)
-    units_per_inner: int | None = Field(default=None, ge=1)
-    units_per_case: int | None = Field(default=None, ge=1)
-    units_per_pallet: int | None = Field(default=None, ge=1)
-    length_mm: float | None = Field(default=None, gt=0)
-    width_mm: float | None = Field(default=None, gt=0)
-    height_mm: float | None = Field(default=None, gt=0)
-    weight_g: float | None = Field(default=None, gt=0)
-    abc_class: str = Field(default="C", pattern=r"^[ABC]$")
+    units_per_inner: Quantity | None = None
+    units_per_case: Quantity | None = None
+    units_per_pallet: Quantity | None = None
+    length_mm: Millimetres | None = None
+    width_mm: Millimetres | None = None
+    height_mm: Millimetres | None = None
+    weight_g: Grams | None = None
+    abc_class: Text = Field(default="C", pattern=r"^[ABC]$")
 
 
 class ProductsUpsert(Strict):
@@ -69,12 +70,12 @@ def _out(product: Product, gtins: dict[str, str]) -> ProductOut:
 @router.get("", response_model=Page[ProductOut], dependencies=[require_roles(*ALL_ROLES)])
 def list_products(
     session: SessionDep,
-    sku: str | None = None,
-    gtin: str | None = None,
-    category: str | None = None,
-    q: str | None = Query(default=None, max_length=100, description="text in SKU or description"),
+    sku: Text | None = None,
+    gtin: Text | None = None,
+    category: Text | None = None,
+    q: Text | None = Query(default=None, max_length=100, description="text in SKU or description"),
     limit: int = Query(default=500, ge=1, le=10_000),
-    offset: int = Query(default=0, ge=0),
+    offset: Count = 0,
 ) -> Page[ProductOut]:
     conditions = []
     if sku:
@@ -94,7 +95,7 @@ def list_products(
 
 
 @router.get("/{sku}", response_model=ProductOut, dependencies=[require_roles(*ALL_ROLES)])
-def get_product(sku: str, session: SessionDep) -> ProductOut:
+def get_product(sku: Text, session: SessionDep) -> ProductOut:
     product = session.exec(select(Product).where(Product.sku == sku)).first()
     if product is None:
         raise NotFound(f"unknown SKU {sku!r}", code="unknown_sku")

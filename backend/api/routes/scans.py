@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.bounds import ScanText, Text
 from fastapi import APIRouter
 from pydantic import Field
 
@@ -16,12 +17,13 @@ router = APIRouter(prefix="/scans", tags=["scanning"], dependencies=[require_rol
 
 
 class ClassifyIn(Strict):
-    site: str | None = None
+    site: Text | None = None
+    # Any text: the classifier refuses what no scanner sends (NUL, escapes, bidi controls) with its own codes.
     raw: str = Field(max_length=4096, description="the scan exactly as received, AIM prefix and GS included")
-    gs_substitutes: list[str] | None = Field(
+    gs_substitutes: list[ScanText] | None = Field(
         default=None, max_length=4, description="characters the scanner sends in place of GS (\\x1d)"
     )
-    suffix: str | None = Field(default=None, max_length=4)
+    suffix: ScanText | None = Field(default=None, max_length=4)
 
 
 @router.post("/classify")

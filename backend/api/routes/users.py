@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from backend.bounds import StrictBool, Text
 from fastapi import APIRouter
 from pydantic import Field
 from sqlmodel import select
@@ -18,12 +19,12 @@ Role = Literal["picker", "receiver", "packer", "supervisor", "admin", "integrati
 
 
 class UserCreate(Strict):
-    username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
-    password: str = Field(min_length=8, max_length=200)
-    full_name: str = Field(default="", max_length=200)
+    username: Text = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password: Text = Field(min_length=8, max_length=200)
+    full_name: Text = Field(default="", max_length=200)
     roles: Annotated[list[Role], Field(min_length=1)]
-    sites: list[str] = Field(default_factory=list)
-    all_sites: bool = False
+    sites: list[Text] = Field(default_factory=list)
+    all_sites: StrictBool = False
 
 
 class UserPublic(Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from backend.bounds import Text
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlmodel import select
@@ -18,11 +19,11 @@ router = APIRouter(prefix="/workers", tags=["workers"], dependencies=[require_ro
 
 
 class WorkerIn(Strict):
-    site: str | None = None
-    zones: list[str] = Field(max_length=200, description="zone codes; empty = any zone")
-    skills: list[str] = Field(max_length=20, description="task kinds, within what the worker's roles do; "
+    site: Text | None = None
+    zones: list[Text] = Field(max_length=200, description="zone codes; empty = any zone")
+    skills: list[Text] = Field(max_length=20, description="task kinds, within what the worker's roles do; "
                                                          "empty = every kind their roles do")
-    equipment: list[str] = Field(max_length=20,
+    equipment: list[Text] = Field(max_length=20,
                                  description="e.g. forklift, reach_truck (a task may need one in details.equipment)")
 
 
@@ -48,7 +49,7 @@ def _out(session, user: User, zone_codes: dict[int, str]) -> WorkerOut:  # noqa:
 
 
 @router.get("", response_model=Page[WorkerOut])
-def list_workers(me: CurrentUser, session: SessionDep, site: str | None = None) -> Page[WorkerOut]:
+def list_workers(me: CurrentUser, session: SessionDep, site: Text | None = None) -> Page[WorkerOut]:
     site_row = resolve_site(session, me, site)
     zone_codes = dict(session.exec(select(Zone.id, Zone.code).where(Zone.site_id == site_row.id)).all())
     users = session.exec(select(User).join(UserSite, UserSite.user_id == User.id)
@@ -58,7 +59,7 @@ def list_workers(me: CurrentUser, session: SessionDep, site: str | None = None) 
 
 
 @router.put("/{username}", response_model=WorkerOut)
-def set_worker(username: str, body: WorkerIn, me: CurrentUser, session: SessionDep) -> WorkerOut:
+def set_worker(username: Text, body: WorkerIn, me: CurrentUser, session: SessionDep) -> WorkerOut:
     site_row = resolve_site(session, me, body.site)
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None or not load_principal(session, user).may_access(site_row.id):
