@@ -10,6 +10,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError as DatabaseDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -58,6 +59,18 @@ class Forbidden(DomainError):
 class Unauthorized(DomainError):
     status_code = 401
     code = "not_authenticated"
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="what went wrong, in snake_case (`validation_failed`, `unknown_task` …)")
+    message: str = Field(description="the same in words, for a person")
+    details: Any = Field(description="what the code needs: the field, line or row, limits; null when nothing")
+
+
+class ErrorEnvelope(BaseModel):
+    """Every 4xx answer of the API."""
+
+    error: ErrorBody
 
 
 def envelope(code: str, message: str, details: Any = None) -> dict:
