@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, StrictBool, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, StringConstraints, WithJsonSchema
 
 __all__ = [
     "MAX_ID", "MAX_QUANTITY", "Id", "Count", "PositiveCount", "LineNo", "Quantity", "QuantityOrZero", "Metres", "Millimetres",
-    "Grams", "Litres", "Kilograms", "Text", "MultilineText", "ScanText", "StrictBool", "QueryBool",
+    "Grams", "Litres", "Kilograms", "Text", "MultilineText", "ScanText", "Reference", "StrictBool", "QueryBool",
     "has_control_characters",
 ]
 
@@ -65,6 +65,21 @@ MultilineText = Annotated[str, StringConstraints(pattern=_NO_CONTROL_BUT_LINES)]
 """Text that may span lines (a message to a device, a note)."""
 ScanText = Annotated[str, StringConstraints(pattern=_NO_NUL)]
 """A scan as received: separators kept for the classifier, which refuses what is not a barcode."""
+
+
+
+def _not_a_dot_segment(value: str) -> str:
+    if value in (".", ".."):
+        raise ValueError("must not be '.' or '..' (a URL cannot name it)")
+    return value
+
+
+# Printable ASCII (what Code 128 encodes: references are barcoded on slips, lists and labels) but `/` and
+# `\`, which would split the URL path (`%2F` is decoded before routing).
+_REFERENCE = r"^[ -.0-\[\]-~]*$"
+Reference = Annotated[str, StringConstraints(pattern=_REFERENCE), AfterValidator(_not_a_dot_segment)]
+"""A caller's reference that becomes part of a URL and a barcode (an order's or ASN's reference, a SKU):
+printable ASCII without `/` and `\\`, and not "." or "..", so `/orders/{reference}` always reaches it."""
 
 _CONTROL = frozenset(chr(c) for c in (*range(0x20), 0x7F))
 _SCAN_SEPARATORS = frozenset("\x04\x1d\x1e")

@@ -7,11 +7,11 @@ already says of it (its security, parameters, body and method).
 |---|---|---|
 | 401 | routes that need a bearer token | no token, a bad or expired one, a disabled user |
 | 403 | the same | the role or the site does not fit (`role_forbidden`, `site_required`) |
-| 404 | routes with a path parameter or a `site` (query or body) | the row or the site is not there, or not yours |
+| 404 | routes that need a token or have a path parameter | the row, the site or a thing the body names is not there, or not yours |
 | 409 | routes that change something (POST, PUT, PATCH, DELETE) | a state or version conflict |
 | 413 | routes with a body | the body is over `max_body_bytes` |
 | 422 | every route | a parameter or body fails its type (`validation_failed`) or a business rule |
-| 429 | the login | too many attempts |
+| 400, 401, 429 | the login | an unreadable form, a wrong password, too many attempts |
 
 A response a route declares itself (a 409 with its own description, a 422 with its own model) is
 kept; FastAPI's default 422 (`HTTPValidationError`, not what this API answers) is replaced.
@@ -48,32 +48,19 @@ WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 LOGIN_PATHS = {"/api/v1/auth/token"}
 
 
-def _body_fields(operation: dict, components: dict) -> set[str]:
-    names: set[str] = set()
-    for media in operation.get("requestBody", {}).get("content", {}).values():
-        schema = media.get("schema", {})
-        ref = schema.get("$ref", "")
-        if ref.startswith("#/components/schemas/"):
-            schema = components.get(ref.rsplit("/", 1)[1], {})
-        names |= set(schema.get("properties", {}))
-    return names
-
-
-def error_statuses(path: str, method: str, operation: dict, components: dict) -> list[int]:
+def error_statuses(path: str, method: str, operation: dict) -> list[int]:
     """The 4xx statuses an operation can answer (see the table above), read from what it declares."""
     statuses = {422}
     if operation.get("security"):
         statuses |= {401, 403}
-    params = {(p["in"], p["name"]) for p in operation.get("parameters", [])}
-    if any(where == "path" for where, _name in params) or ("query", "site") in params \
-            or "site" in _body_fields(operation, components):
+    if operation.get("security") or any(p["in"] == "path" for p in operation.get("parameters", [])):
         statuses.add(404)
     if method.upper() in WRITES:
         statuses.add(409)
     if "requestBody" in operation:
         statuses.add(413)
     if path in LOGIN_PATHS:
-        statuses |= {400, 429}
+        statuses |= {400, 401, 429}
     return sorted(statuses)
 
 
@@ -107,7 +94,7 @@ def install_error_documentation(app: FastAPI) -> None:
         for path, operations in document["paths"].items():
             for method, operation in operations.items():
                 responses = operation.setdefault("responses", {})
-                for status in error_statuses(path, method, operation, components):
+                for status in error_statuses(path, method, operation):
                     responses[str(status)] = _error_response(status, responses.get(str(status)))
         for unused in ("HTTPValidationError", "ValidationError"):
             if not any(unused in str(p) for p in document["paths"].values()):

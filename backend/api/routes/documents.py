@@ -6,6 +6,7 @@ taken for a location code.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -13,6 +14,7 @@ from backend.bounds import Id, Text
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session, func, select
 
+from backend.api.downloads import content_disposition
 from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, ensure_site_access, require_roles, resolve_site
 from backend.errors import Invalid, NotFound
 from backend.models import (
@@ -48,6 +50,7 @@ from printers.errors import LabelDataError
 from printers.labels import Address, LocationLabel
 
 router = APIRouter(tags=["documents"])
+log = logging.getLogger("wes.documents")
 
 PageSize = Literal["A4", "Letter"]
 PDF = {200: {"content": {"application/pdf": {}}, "description": "a PDF document"}}
@@ -57,11 +60,14 @@ _UNITS = {"each": "EA", "case": "CS", "inner": "IN", "pallet": "PL"}
 def _pdf(build: Callable[[], bytes], filename: str) -> Response:
     try:
         content = build()
-    except (LabelDataError, ValueError) as exc:
+    except LabelDataError as exc:
         # e.g. a code that cannot be barcoded; the data is at fault, not the request
         raise Invalid(f"cannot lay out the document: {exc}", code="document_data_invalid") from None
+    except ValueError as exc:  # (reportlab's words name its own objects: logged, not answered)
+        log.warning("document %s: cannot lay out: %s", filename, exc)
+        raise Invalid("cannot lay out the document with this data", code="document_data_invalid") from None
     return Response(content, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
+                    headers={"Content-Disposition": content_disposition(filename)})
 
 
 def wave_code(wave: Wave) -> str:
@@ -230,7 +236,7 @@ def location_labels(
     if zone:
         conditions.append(Zone.code == zone)
     if code_prefix:
-        conditions.append(Location.code.startswith(code_prefix))
+        conditions.append(Location.code.startswith(code_prefix, autoescape=True))  # (% and _ are characters, not wildcards)
     rows = session.exec(select(Location.code, Location.check_digits).outerjoin(Zone, Zone.id == Location.zone_id)
                         .where(*conditions).order_by(Location.code).limit(limit)).all()
     if not rows:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from backend.bounds import Count, LineNo, MultilineText, Quantity, ScanText, StrictBool, Text
+from backend.bounds import Count, LineNo, MultilineText, Quantity, ScanText, StrictBool, Text, Reference
 from fastapi import APIRouter, Query, Response
 from pydantic import Field, model_validator
 from sqlalchemy import insert
@@ -39,11 +39,11 @@ class AsnLineIn(Strict):
     quantity: Quantity
     lot: Text = Field(default="", max_length=64)
     expiry: date | None = None
-    sscc: Text | None = Field(default=None, pattern=r"^(00)?\d{18}$")
+    sscc: str | None = Field(default=None, pattern=r"^(00)?\d{18}$")
 
 class AsnIn(Strict):
     site: Text | None = None
-    reference: Text = Field(min_length=1, max_length=64)
+    reference: Reference = Field(min_length=1, max_length=64)
     supplier: Text = Field(default="", max_length=200)
     expected_at: datetime | None = None
     lines: list[AsnLineIn] = Field(min_length=1, max_length=10_000)
@@ -90,7 +90,8 @@ def _asn_out(session, shipment: InboundShipment, site_code: str, created: bool =
     )
 
 @router.post("/inbound-shipments", response_model=AsnOut, status_code=201,
-             dependencies=[require_roles("integration", "admin", "supervisor")])
+             dependencies=[require_roles("integration", "admin", "supervisor")],
+             responses={200: {"model": AsnOut, "description": "an ASN with this reference was there already: the first"}})
 def create_asn(body: AsnIn, me: CurrentUser, session: SessionDep, response: Response) -> AsnOut:
     """Announce an inbound shipment. Idempotent by the sender's reference: a repeat returns the first (200)."""
     site = resolve_site(session, me, body.site)

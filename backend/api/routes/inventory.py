@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from datetime import date, datetime
 
 from backend.bounds import Count, QueryBool, Text
@@ -96,7 +98,7 @@ def moves(
     sku: Text | None = None,
     location: Text | None = None,
     reason: Text | None = None,
-    after_id: Count = Query(default=0, description="only moves with a larger id (for incremental sync)"),
+    after_id: Annotated[Count, Query(description="only moves with a larger id (for incremental sync)")] = 0,
     limit: int = Query(default=500, ge=1, le=10_000),
 ) -> Page[MoveOut]:
     site_row = resolve_site(session, me, site)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -17,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
+from backend.api.downloads import content_disposition
 from backend.api.deps import CurrentUser, SessionDep, require_roles, resolve_site
 from backend.auth.principal import Principal
 from backend.errors import Invalid, NotFound
@@ -117,7 +117,6 @@ def get_kpi_csv(table: Text, me: CurrentUser, session: SessionDep, site: Text | 
         writer.writerow([_cell(row[column]) for column in columns])
     filters = "".join(f"-{value}" for key, value in (("zone", zone), ("worker", worker))
                       if value is not None and key in FILTERED_BY[table])
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_",
-                  f"kpis-{code}-{table}-{period.start:%Y%m%dT%H%M}-{period.end:%Y%m%dT%H%M}{filters}.csv")
+    name = f"kpis-{code}-{table}-{period.start:%Y%m%dT%H%M}-{period.end:%Y%m%dT%H%M}{filters}.csv"
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                    headers={"Content-Disposition": content_disposition(name, "attachment")})

@@ -21,7 +21,7 @@ LocationKind = Literal["pick_face", "reserve", "dock", "staging", "pack", "ship"
 
 
 class LocationIn(Strict):
-    code: Text = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.\-/]+$")
+    code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$")
     kind: LocationKind
     zone: Text | None = None
     capacity: QuantityOrZero = 0
@@ -94,7 +94,7 @@ def list_locations(
     if aisle:
         conditions.append(Location.aisle == aisle)
     if code_prefix:
-        conditions.append(Location.code.startswith(code_prefix))
+        conditions.append(Location.code.startswith(code_prefix, autoescape=True))  # (% and _ are characters, not wildcards)
     total = session.exec(
         select(func.count()).select_from(Location).outerjoin(Zone, Zone.id == Location.zone_id).where(*conditions)
     ).one()

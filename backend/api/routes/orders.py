@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from backend.bounds import Count, Id, LineNo, StrictBool, Text
+from backend.bounds import Count, Id, LineNo, StrictBool, Text, Reference
 from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field, SkipValidation, TypeAdapter, ValidationError
 from sqlmodel import func, select
@@ -33,7 +33,7 @@ class OrderLineIn(Strict):
 
 
 class OrderIn(Strict):
-    reference: Text = Field(min_length=1, max_length=64, description="the caller's order number: imports are "
+    reference: Reference = Field(min_length=1, max_length=64, description="the caller's order number: imports are "
                                                                     "idempotent by it")
     customer: Text = Field(default="", max_length=200)
     priority: int = Field(default=5, ge=1, le=9, description="1 is the most urgent")
@@ -143,6 +143,10 @@ def _rule(kind: str, ctx: dict, subject: str, msg: str) -> str:
         return f"must have at {'least' if kind == 'too_short' else 'most'} {bound:,} line{'s' if bound != 1 else ''}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return "must be an object"
+    if kind == "string_pattern_mismatch" and subject in ("reference", "sku"):
+        return "must be printable ASCII without / or \\"
+    if kind == "value_error" and subject == "reference":
+        return "must not be '.' or '..'"
     if subject == "cut_off":
         return "must be a date and time with a time zone, e.g. 2030-06-01T16:00:00+02:00"
     return "is invalid: " + msg[:1].lower() + msg[1:]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from backend.bounds import Metres, QuantityOrZero, StrictBool, Text
 from fastapi import APIRouter, Query
@@ -21,11 +21,11 @@ from backend.waves.site_layout import check_layout, site_layout
 
 router = APIRouter(tags=["sites"])
 
-CODE = r"^[A-Za-z0-9_.-]+$"
+CODE = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"  # (not "." or "..": a URL could not name it)
 
 
 class CompanyIn(Strict):
-    code: Text = Field(min_length=1, max_length=32, pattern=CODE)
+    code: str = Field(min_length=1, max_length=32, pattern=CODE)
     name: Text = Field(min_length=1, max_length=200)
 
 
@@ -57,7 +57,7 @@ class CycleCountDaysIn(Strict):
 class SiteIn(Strict):
     """A site, created or changed by its code; on a change, fields left out keep their values."""
 
-    code: Text = Field(min_length=1, max_length=32, pattern=CODE)
+    code: str = Field(min_length=1, max_length=32, pattern=CODE)
     name: Text = Field(min_length=1, max_length=200)
     company: Text = Field(min_length=1, max_length=32)
     timezone: Text = Field(default="UTC", max_length=64)
@@ -98,7 +98,7 @@ class SiteLayoutOut(BaseModel):
 
 
 class ZoneIn(Strict):
-    code: Text = Field(min_length=1, max_length=32, pattern=CODE)
+    code: str = Field(min_length=1, max_length=32, pattern=CODE)
     name: Text = Field(default="", max_length=200)
     category: Text | None = Field(default=None, max_length=64)
 
@@ -317,7 +317,7 @@ def upsert_zones_route(body: ZonesUpsert, me: CurrentUser, session: SessionDep) 
 
 
 @router.get("/zones", response_model=Page[ZoneOut], dependencies=[require_roles(*ALL_ROLES)])
-def list_zones(me: CurrentUser, session: SessionDep, site: Text | None = Query(default=None)) -> Page[ZoneOut]:
+def list_zones(me: CurrentUser, session: SessionDep, site: Text | None = None) -> Page[ZoneOut]:
     site_row = resolve_site(session, me, site)
     rows = session.exec(select(Zone).where(Zone.site_id == site_row.id).order_by(Zone.code)).all()
     return Page(data=[ZoneOut(id=z.id, code=z.code, name=z.name, category=z.category) for z in rows], count=len(rows))

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session, func, select
 
+from backend.api.downloads import content_disposition
 from backend.api.deps import ALL_ROLES, CurrentUser, RuntimeDep, SessionDep, ensure_site_access, require_roles, resolve_site
 from backend.api.schemas import Page, Strict
 from backend.errors import Invalid, NotFound
@@ -41,13 +42,13 @@ def _profiles(runtime: Runtime, session: Session) -> FirmwareProfiles:
 
 class PrinterIn(Strict):
     site: Text | None = None
-    code: Text = Field(min_length=1, max_length=40, pattern=CODE)
+    code: str = Field(min_length=1, max_length=40, pattern=CODE)
     name: Text = Field(default="", max_length=200)
-    host: Text = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.:\-\[\]]+$")
+    host: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.:\-\[\]]+$")
     port: int = Field(default=9100, ge=1, le=65535)
     profile: Text = Field(min_length=1, max_length=64, description="firmware profile id, e.g. zebra-zt411-203")
     enabled: StrictBool = True
-    station: Text | None = Field(default=None, max_length=40, pattern=CODE,
+    station: str | None = Field(default=None, max_length=40, pattern=CODE,
                                 description="the station it stands at: a station code or a location code")
     zone: Text | None = Field(default=None, max_length=32)
 
@@ -128,7 +129,7 @@ def list_printers(me: CurrentUser, runtime: RuntimeDep, session: SessionDep, sit
 
 
 class RouteIn(Strict):
-    station: Text | None = Field(default=None, max_length=40, pattern=CODE)
+    station: str | None = Field(default=None, max_length=40, pattern=CODE)
     zone: Text | None = Field(default=None, max_length=32)
     label_type: LabelType | None = None
     printer: Text = Field(min_length=1, max_length=40)
@@ -306,7 +307,7 @@ def preview_job(job_id: Id, me: CurrentUser, session: SessionDep) -> Response:
         raise Invalid(f"data.{exc.field}: {exc.problem}", code="invalid_label_data",
                       details={"field": f"data.{exc.field}"}) from None
     return Response(pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="print-job-{job.id}.pdf"'})
+                    headers={"Content-Disposition": content_disposition(f"print-job-{job.id}.pdf")})
 
 
 @router.post("/print-jobs/{job_id}/reprint", response_model=PrintJobOut, status_code=201,

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from backend.bounds import Count, Grams, Millimetres, Quantity, StrictBool, Text
+from typing import Annotated
+
+from backend.bounds import Count, Grams, Millimetres, Quantity, StrictBool, Text, Reference
 from fastapi import APIRouter, Query
 from pydantic import Field
 from sqlmodel import func, select
@@ -16,14 +18,14 @@ router = APIRouter(prefix="/products", tags=["products"])
 
 
 class Gtins(Strict):
-    each: Text | None = Field(default=None, pattern=r"^\d{8}$|^\d{12,14}$")
-    inner: Text | None = Field(default=None, pattern=r"^\d{8}$|^\d{12,14}$")
-    case: Text | None = Field(default=None, pattern=r"^\d{8}$|^\d{12,14}$")
-    pallet: Text | None = Field(default=None, pattern=r"^\d{8}$|^\d{12,14}$")
+    each: str | None = Field(default=None, pattern=r"^\d{8}$|^\d{12,14}$")
+    inner: str | None = Field(default=None, pattern=r"^\d{8}$|^\d{12,14}$")
+    case: str | None = Field(default=None, pattern=r"^\d{8}$|^\d{12,14}$")
+    pallet: str | None = Field(default=None, pattern=r"^\d{8}$|^\d{12,14}$")
 
 
 class ProductIn(Strict):
-    sku: Text = Field(min_length=1, max_length=64)
+    sku: Reference = Field(min_length=1, max_length=64)
     description: Text = Field(default="", max_length=300)
     uom: Text = Field(default="each", max_length=16)
     category: Text | None = Field(default=None, max_length=64)
@@ -38,7 +40,7 @@ class ProductIn(Strict):
     width_mm: Millimetres | None = None
     height_mm: Millimetres | None = None
     weight_g: Grams | None = None
-    abc_class: Text = Field(default="C", pattern=r"^[ABC]$")
+    abc_class: str = Field(default="C", pattern=r"^[ABC]$")
 
 
 class ProductsUpsert(Strict):
@@ -73,7 +75,7 @@ def list_products(
     sku: Text | None = None,
     gtin: Text | None = None,
     category: Text | None = None,
-    q: Text | None = Query(default=None, max_length=100, description="text in SKU or description"),
+    q: Annotated[Text | None, Query(max_length=100, description="text in SKU or description")] = None,
     limit: int = Query(default=500, ge=1, le=10_000),
     offset: Count = 0,
 ) -> Page[ProductOut]:
@@ -83,7 +85,8 @@ def list_products(
     if category:
         conditions.append(Product.category == category)
     if q:
-        conditions.append(Product.sku.contains(q) | Product.description.contains(q))
+        # autoescape: % and _ in q are characters, not wildcards
+        conditions.append(Product.sku.contains(q, autoescape=True) | Product.description.contains(q, autoescape=True))
     if gtin:
         if not is_valid_gtin(gtin):
             return Page(data=[], count=0)

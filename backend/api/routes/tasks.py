@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from backend.bounds import Count, Id, ScanText, Text
 from fastapi import APIRouter, Query
@@ -94,11 +94,11 @@ def load_task(session, me, task_id: int, *, lock: bool = False) -> Task:  # noqa
 def list_tasks(
     me: CurrentUser, session: SessionDep, site: Text | None = None, kind: Text | None = None,
     state: Text | None = None, lpn: Text | None = None,
-    zone: Text | None = Query(default=None, max_length=32, description="a zone code, or 'none' for tasks without one"),
-    assigned_to: Text | None = Query(default=None, max_length=64, description="the holder's username"),
-    scan: ScanText | None = Query(default=None, max_length=512,
-                             description="an LPN label as scanned (AIM prefix, SSCC with or without AI 00): that "
-                                         "LPN's tasks; a scan of anything else is a 4xx saying what to scan"),
+    zone: Annotated[Text | None, Query(max_length=32, description="a zone code, or 'none' for tasks without one")] = None,
+    assigned_to: Annotated[Text | None, Query(max_length=64, description="the holder's username")] = None,
+    scan: Annotated[ScanText | None, Query(
+        max_length=512, description="an LPN label as scanned (AIM prefix, SSCC with or without AI 00): that "
+                                    "LPN's tasks; a scan of anything else is a 4xx saying what to scan")] = None,
     limit: int = Query(default=200, ge=1, le=5000), offset: Count = 0,
 ) -> Page[TaskOut]:
     site_row = resolve_site(session, me, site)

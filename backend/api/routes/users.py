@@ -19,7 +19,7 @@ Role = Literal["picker", "receiver", "packer", "supervisor", "admin", "integrati
 
 
 class UserCreate(Strict):
-    username: Text = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_@-][A-Za-z0-9_.@-]*$")
     password: Text = Field(min_length=8, max_length=200)
     full_name: Text = Field(default="", max_length=200)
     roles: Annotated[list[Role], Field(min_length=1)]
