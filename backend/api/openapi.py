@@ -9,9 +9,9 @@ already says of it (its security, parameters, body and method).
 | 403 | the same | the role or the site does not fit (`role_forbidden`, `site_required`) |
 | 404 | routes that need a token or have a path parameter | the row, the site or a thing the body names is not there, or not yours |
 | 409 | routes that change something (POST, PUT, PATCH, DELETE) | a state or version conflict |
-| 413 | routes with a body | the body is over `max_body_bytes` |
+| 400, 413 | routes with a body | the body cannot be read (not UTF-8, a broken form), or is over `max_body_bytes` |
 | 422 | every route | a parameter or body fails its type (`validation_failed`) or a business rule |
-| 400, 401, 429 | the login | an unreadable form, a wrong password, too many attempts |
+| 401, 429 | the login | a wrong password, too many attempts |
 
 A response a route declares itself (a 409 with its own description, a 422 with its own model) is
 kept; FastAPI's default 422 (`HTTPValidationError`, not what this API answers) is replaced.
@@ -35,7 +35,7 @@ from backend.errors import ErrorEnvelope, envelope
 
 ENVELOPE_REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
 DESCRIPTIONS = {
-    400: "the request could not be read",
+    400: "the body could not be read (not UTF-8, a broken form)",
     401: "no bearer token, or one that is invalid, expired or revoked",
     403: "your role or site may not do this",
     404: "not found (or not yours: the same answer)",
@@ -58,9 +58,9 @@ def error_statuses(path: str, method: str, operation: dict) -> list[int]:
     if method.upper() in WRITES:
         statuses.add(409)
     if "requestBody" in operation:
-        statuses.add(413)
+        statuses |= {400, 413}
     if path in LOGIN_PATHS:
-        statuses |= {400, 401, 429}
+        statuses |= {401, 429}
     return sorted(statuses)
 
 
