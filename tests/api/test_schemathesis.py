@@ -42,7 +42,7 @@ from tests.helpers import SKU_A, build_site
 pytestmark = pytest.mark.schemathesis
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance]
-EXAMPLES = int(os.environ.get("WES_FUZZ_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("WES_FUZZ_EXAMPLES", "3"))
 # Operations that cost a password hash a call (argon2, ~0.1 s on purpose) get fewer.
 FEWER = {"POST /api/v1/auth/token": 2}
 CALLERS = {
