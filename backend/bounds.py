@@ -19,9 +19,9 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, StringConstraints, WithJsonSchema
 
 __all__ = [
-    "MAX_ID", "MAX_QUANTITY", "Id", "Count", "PositiveCount", "LineNo", "Quantity", "QuantityOrZero", "Metres", "Millimetres",
-    "Grams", "Litres", "Kilograms", "Text", "MultilineText", "ScanText", "Reference", "StrictBool", "QueryBool",
-    "has_control_characters",
+    "MAX_ID", "MAX_QUANTITY", "Id", "Count", "PositiveCount", "LineNo", "Quantity", "QuantityOrZero", "Metres",
+    "Millimetres", "Grams", "Litres", "Kilograms", "Text", "MultilineText", "ScanText", "Reference", "StrictBool",
+    "QueryBool",
 ]
 
 MAX_ID = 2**31 - 1
@@ -67,7 +67,6 @@ ScanText = Annotated[str, StringConstraints(pattern=_NO_NUL)]
 """A scan as received: separators kept for the classifier, which refuses what is not a barcode."""
 
 
-
 def _not_a_dot_segment(value: str) -> str:
     if value in (".", ".."):
         raise ValueError("must not be '.' or '..' (a URL cannot name it)")
@@ -80,17 +79,6 @@ _REFERENCE = r"^[ -.0-\[\]-~]*$"
 Reference = Annotated[str, StringConstraints(pattern=_REFERENCE), AfterValidator(_not_a_dot_segment)]
 """A caller's reference that becomes part of a URL and a barcode (an order's or ASN's reference, a SKU):
 printable ASCII without `/` and `\\`, and not "." or "..", so `/orders/{reference}` always reaches it."""
-
-_CONTROL = frozenset(chr(c) for c in (*range(0x20), 0x7F))
-_SCAN_SEPARATORS = frozenset("\x04\x1d\x1e")
-
-
-def has_control_characters(text: str, *, scan: bool = False) -> bool:
-    """True when `text` holds a control character (with `scan`, one that is not a GS1/ISO 15434 separator)."""
-    if text.isprintable():
-        return False
-    allowed = _SCAN_SEPARATORS if scan else frozenset()
-    return any(ch in _CONTROL and ch not in allowed for ch in text)
 
 
 def _query_bool(value: Any) -> Any:

@@ -72,7 +72,9 @@ def _label(operation) -> str:  # noqa: ANN001
 
 
 def fuzz(app, token: str) -> tuple[int, collections.Counter, dict[tuple, str]]:  # noqa: ANN001
-    """Every operation, EXAMPLES positive and EXAMPLES negative cases each: (cases, failures by kind, one example each)."""
+    """Every operation, EXAMPLES positive and EXAMPLES negative cases each.
+
+    Returns the cases sent, the failures counted by (operation, mode, kind) and one report of each."""
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     headers = {"Authorization": f"Bearer {token}"}
     failures: collections.Counter = collections.Counter()

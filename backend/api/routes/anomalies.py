@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from backend.bounds import Text
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, require_roles, resolve_site
+from backend.bounds import Text
 from backend.insights.anomalies import suggestions
 from backend.models import utcnow
 

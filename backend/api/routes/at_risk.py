@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from backend.bounds import Text
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, require_roles, resolve_site
 from backend.api.schemas import Strict
+from backend.bounds import Text
 from backend.errors import Invalid
 from backend.insights.at_risk import orders_at_risk, prediction_hit_rate, release_order_now
 from backend.models import utcnow

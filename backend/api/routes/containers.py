@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from backend.bounds import Count, StrictBool, Text
 from fastapi import APIRouter, Query
 from pydantic import Field
 from sqlmodel import func, select
 
 from backend.api.deps import ALL_ROLES, CurrentUser, RuntimeDep, SessionDep, require_roles, resolve_site
 from backend.api.schemas import Page, Strict
+from backend.bounds import Count, StrictBool, Text
 from backend.containers import container_by_code, create_containers
 from backend.errors import NotFound
 from backend.models import Container, Location

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from backend.bounds import StrictBool, Text
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from backend.api.deps import CurrentUser, SessionDep, require_roles, resolve_site
 from backend.api.schemas import Strict
+from backend.bounds import StrictBool, Text
 from backend.errors import Invalid
 from backend.execution.counting import due_for_cycle_count, request_counts
 from backend.models import Location

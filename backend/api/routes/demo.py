@@ -45,7 +45,8 @@ def about(runtime: RuntimeDep, session: SessionDep) -> DemoOut:
     return DemoOut(site=site.code, scan_sheet=SCAN_SHEET_PATH)
 
 
-@router.get("/scan-sheet.pdf", responses={200: {"content": {"application/pdf": {}}, "description": "a PDF"}, **NOT_A_DEMO})
+@router.get("/scan-sheet.pdf",
+            responses={200: {"content": {"application/pdf": {}}, "description": "a PDF"}, **NOT_A_DEMO})
 def scan_sheet(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
     """The demo's scan sheet as of now: the barcodes of its users, places, totes, products, the next ASN's
     pallets and the live work (putaways, picks, totes to pack, cartons to ship). Enrollment QR codes appear

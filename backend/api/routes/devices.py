@@ -7,7 +7,6 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from backend.bounds import Count, Id, MultilineText, Text
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sqlmodel import func, select
@@ -15,6 +14,7 @@ from sqlmodel import func, select
 from backend import audit
 from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, ensure_site_access, require_roles, resolve_site
 from backend.api.schemas import Page, Strict
+from backend.bounds import Count, Id, MultilineText, Text
 from backend.commands.registry import WORKER_ROLES
 from backend.devices.profiles import firmware_profiles, scanner_settings
 from backend.devices.tokens import device_tokens, digest, new_enrollment_secret

@@ -10,12 +10,12 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from backend.bounds import Id, Text
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session, func, select
 
-from backend.api.downloads import content_disposition
 from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, ensure_site_access, require_roles, resolve_site
+from backend.api.downloads import content_disposition
+from backend.bounds import Id, Text
 from backend.errors import Invalid, NotFound
 from backend.models import (
     Company,
@@ -236,7 +236,7 @@ def location_labels(
     if zone:
         conditions.append(Zone.code == zone)
     if code_prefix:
-        conditions.append(Location.code.startswith(code_prefix, autoescape=True))  # (% and _ are characters, not wildcards)
+        conditions.append(Location.code.startswith(code_prefix, autoescape=True))  # (% and _ are plain)
     rows = session.exec(select(Location.code, Location.check_digits).outerjoin(Zone, Zone.id == Location.zone_id)
                         .where(*conditions).order_by(Location.code).limit(limit)).all()
     if not rows:

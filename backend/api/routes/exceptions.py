@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from backend.bounds import Count, Id, MultilineText, Text
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlmodel import func, select
@@ -14,6 +13,7 @@ from backend import audit
 from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, ensure_site_access, require_roles, resolve_site
 from backend.api.schemas import Page, Strict
 from backend.auth.principal import Principal
+from backend.bounds import Count, Id, MultilineText, Text
 from backend.errors import Conflict, NotFound
 from backend.insights.desk import exception_detail
 from backend.models import Site, User, WarehouseException, utcnow

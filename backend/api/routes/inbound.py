@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from backend.bounds import Count, LineNo, MultilineText, Quantity, ScanText, StrictBool, Text, Reference
 from fastapi import APIRouter, Query, Response
 from pydantic import Field, model_validator
 from sqlalchemy import insert
@@ -15,6 +14,7 @@ from sqlmodel import func, select
 from backend import audit
 from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, require_roles, resolve_site
 from backend.api.schemas import Page, Strict
+from backend.bounds import Count, LineNo, MultilineText, Quantity, Reference, ScanText, StrictBool, Text
 from backend.containers import container_by_code
 from backend.db import unit_of_work
 from backend.errors import Invalid, NotFound
@@ -91,7 +91,7 @@ def _asn_out(session, shipment: InboundShipment, site_code: str, created: bool =
 
 @router.post("/inbound-shipments", response_model=AsnOut, status_code=201,
              dependencies=[require_roles("integration", "admin", "supervisor")],
-             responses={200: {"model": AsnOut, "description": "an ASN with this reference was there already: the first"}})
+             responses={200: {"model": AsnOut, "description": "an ASN with this reference was there: the first one"}})
 def create_asn(body: AsnIn, me: CurrentUser, session: SessionDep, response: Response) -> AsnOut:
     """Announce an inbound shipment. Idempotent by the sender's reference: a repeat returns the first (200)."""
     site = resolve_site(session, me, body.site)

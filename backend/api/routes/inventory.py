@@ -6,7 +6,6 @@ from typing import Annotated
 
 from datetime import date, datetime
 
-from backend.bounds import Count, QueryBool, Text
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy.orm import aliased
@@ -14,6 +13,7 @@ from sqlmodel import func, select
 
 from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, require_roles, resolve_site
 from backend.api.schemas import Page
+from backend.bounds import Count, QueryBool, Text
 from backend.models import Container, Location, Move, Product, Quant
 
 router = APIRouter(tags=["inventory"], dependencies=[require_roles(*ALL_ROLES)])

@@ -10,15 +10,15 @@ import io
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from backend.bounds import Text
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from backend.api.downloads import content_disposition
 from backend.api.deps import CurrentUser, SessionDep, require_roles, resolve_site
+from backend.api.downloads import content_disposition
 from backend.auth.principal import Principal
+from backend.bounds import Text
 from backend.errors import Invalid, NotFound
 from backend.insights.kpis import FILTERED_BY, TABLES, Period, kpi_table, kpi_tables, refresh_rollups
 from backend.models import User, Zone, utcnow

@@ -3,13 +3,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from backend.bounds import Count, Metres, Quantity, QuantityOrZero, StrictBool, Text
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlmodel import func, select
 
 from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, require_roles, resolve_site
 from backend.api.schemas import Page, Strict, UpsertResult
+from backend.bounds import Count, Metres, Quantity, QuantityOrZero, StrictBool, Text
 from backend.errors import NotFound
 from backend.insights.floor import location_detail
 from backend.masterdata import upsert_locations
@@ -94,7 +94,7 @@ def list_locations(
     if aisle:
         conditions.append(Location.aisle == aisle)
     if code_prefix:
-        conditions.append(Location.code.startswith(code_prefix, autoescape=True))  # (% and _ are characters, not wildcards)
+        conditions.append(Location.code.startswith(code_prefix, autoescape=True))  # (% and _ are plain)
     total = session.exec(
         select(func.count()).select_from(Location).outerjoin(Zone, Zone.id == Location.zone_id).where(*conditions)
     ).one()

@@ -6,7 +6,6 @@ import json
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from backend.bounds import Count, Id, LineNo, StrictBool, Text, Reference
 from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field, SkipValidation, TypeAdapter, ValidationError
 from sqlmodel import func, select
@@ -14,6 +13,7 @@ from sqlmodel import func, select
 from backend.allocation.service import allocate_orders
 from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, require_roles, resolve_site
 from backend.api.schemas import Page, Strict
+from backend.bounds import Count, Id, LineNo, Reference, StrictBool, Text
 from backend.errors import Invalid, NotFound
 from backend.masterdata import among
 from backend.models import Order, OrderLine, Product

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from backend.bounds import Metres, QuantityOrZero, StrictBool, Text
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlmodel import select
@@ -13,6 +12,7 @@ from sqlmodel import select
 from backend import audit
 from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, require_roles, resolve_site
 from backend.api.schemas import Page, Strict, UpsertResult
+from backend.bounds import Metres, QuantityOrZero, StrictBool, Text
 from backend.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.insights.floor import aisle_heat, floor_map
 from backend.masterdata import upsert_zones

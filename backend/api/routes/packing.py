@@ -7,12 +7,12 @@ these reads show the packer and the loader where they are.
 
 from __future__ import annotations
 
-from backend.bounds import QuantityOrZero, ScanText, Text
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from backend.api.deps import CurrentUser, SessionDep, require_roles, resolve_site
 from backend.api.schemas import Strict
+from backend.bounds import QuantityOrZero, ScanText, Text
 from backend.execution import packing
 
 router = APIRouter(tags=["packing"])

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from backend.bounds import Count, Id, QueryBool, StrictBool, Text
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session, func, select
 
-from backend.api.downloads import content_disposition
 from backend.api.deps import ALL_ROLES, CurrentUser, RuntimeDep, SessionDep, ensure_site_access, require_roles, resolve_site
+from backend.api.downloads import content_disposition
 from backend.api.schemas import Page, Strict
+from backend.bounds import Count, Id, QueryBool, StrictBool, Text
 from backend.errors import Invalid, NotFound
 from backend.firmware import FirmwareProfiles
 from backend.models import Printer, PrintJob, PrintRoute, Zone

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from backend.bounds import Count, Grams, Millimetres, Quantity, StrictBool, Text, Reference
 from fastapi import APIRouter, Query
 from pydantic import Field
 from sqlmodel import func, select
 
 from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, require_roles
 from backend.api.schemas import Page, Strict, UpsertResult
+from backend.bounds import Count, Grams, Millimetres, Quantity, Reference, StrictBool, Text
 from backend.errors import NotFound
 from backend.gs1 import is_valid_gtin, normalise_gtin
 from backend.masterdata import gtins_of, upsert_products

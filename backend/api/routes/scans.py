@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.bounds import ScanText, Text
 from fastapi import APIRouter
 from pydantic import Field
 
 from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, require_roles, resolve_site
 from backend.api.schemas import Strict
+from backend.bounds import ScanText, Text
 from backend.errors import Invalid, NotFound
 from backend.scanning import ScanProfile, classify_scan
 from backend.scanning.db_lookup import SiteScanLookup

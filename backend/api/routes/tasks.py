@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from backend.bounds import Count, Id, ScanText, Text
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import aliased
@@ -13,6 +12,7 @@ from backend.api.deps import (
     ALL_ROLES, CurrentUser, SessionDep, ensure_site_access, load_principal, require_roles, resolve_site,
 )
 from backend.api.schemas import Page, Strict
+from backend.bounds import Count, Id, ScanText, Text
 from backend.commands.registry import WORKER_ROLES
 from backend.errors import DomainError, Invalid, NotFound
 from backend.models import Container, Location, Product, Site, Task, TourTote, User, Zone
@@ -94,7 +94,8 @@ def load_task(session, me, task_id: int, *, lock: bool = False) -> Task:  # noqa
 def list_tasks(
     me: CurrentUser, session: SessionDep, site: Text | None = None, kind: Text | None = None,
     state: Text | None = None, lpn: Text | None = None,
-    zone: Annotated[Text | None, Query(max_length=32, description="a zone code, or 'none' for tasks without one")] = None,
+    zone: Annotated[Text | None, Query(max_length=32,
+                                       description="a zone code, or 'none' for tasks without one")] = None,
     assigned_to: Annotated[Text | None, Query(max_length=64, description="the holder's username")] = None,
     scan: Annotated[ScanText | None, Query(
         max_length=512, description="an LPN label as scanned (AIM prefix, SSCC with or without AI 00): that "

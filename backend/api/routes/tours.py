@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.bounds import Id, Text
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from backend.api.deps import ALL_ROLES, CurrentUser, RuntimeDep, SessionDep, ensure_site_access, require_roles
 from backend.api.routes.tasks import site_worker
 from backend.api.schemas import Strict
+from backend.bounds import Id, Text
 from backend.commands.registry import WORKER_ROLES
 from backend.errors import NotFound
 from backend.execution.tours import label_new_totes, tour_view

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from backend.bounds import StrictBool, Text
 from fastapi import APIRouter
 from pydantic import Field
 from sqlmodel import select
@@ -10,6 +9,7 @@ from sqlmodel import select
 from backend import audit
 from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, require_roles
 from backend.api.schemas import Page, Strict
+from backend.bounds import StrictBool, Text
 from backend.errors import Conflict, Forbidden, Invalid
 from backend.models import Site, User, UserSite
 

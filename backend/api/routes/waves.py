@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
-from backend.bounds import Count, Id, Kilograms, Litres, PositiveCount, Text
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import aliased
@@ -13,6 +12,7 @@ from sqlmodel import func, select
 
 from backend.api.deps import ALL_ROLES, CurrentUser, SessionDep, ensure_site_access, require_roles, resolve_site
 from backend.api.schemas import Page, Strict
+from backend.bounds import Count, Id, Kilograms, Litres, PositiveCount, Text
 from backend.errors import NotFound
 from backend.insights.floor import wave_preview
 from backend.models import Container, Location, Order, OrderLine, Product, Site, Task, Tour, TourTote, User, Wave

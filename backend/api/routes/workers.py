@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from backend.bounds import Text
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlmodel import select
@@ -10,6 +9,7 @@ from sqlmodel import select
 from backend import audit
 from backend.api.deps import CurrentUser, SessionDep, load_principal, require_roles, resolve_site
 from backend.api.schemas import Page, Strict
+from backend.bounds import Text
 from backend.errors import Invalid, NotFound
 from backend.models import TASK_KINDS, Location, User, UserSite, WorkerProfile, Zone, utcnow
 from backend.tasks.eligibility import allowed_kinds, role_kinds
