@@ -84,13 +84,12 @@ def install_error_documentation(app: FastAPI) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         document = get_openapi(title=app.title, version=app.version, openapi_version=app.openapi_version,
-                               description=app.description, routes=app.routes)
+                               description=app.description, routes=app.routes, tags=app.openapi_tags,
+                               servers=app.servers)
         components = document.setdefault("components", {}).setdefault("schemas", {})
-        for name, schema in ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")\
-                .pop("$defs", {}).items():
-            components[name] = schema
-        components["ErrorEnvelope"] = {k: v for k, v in ErrorEnvelope.model_json_schema(
-            ref_template="#/components/schemas/{model}").items() if k != "$defs"}
+        envelope_schema = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(envelope_schema.pop("$defs", {}))
+        components["ErrorEnvelope"] = envelope_schema
         for path, operations in document["paths"].items():
             for method, operation in operations.items():
                 responses = operation.setdefault("responses", {})

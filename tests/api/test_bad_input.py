@@ -510,3 +510,20 @@ def test_an_undocumented_method_answers_405_naming_every_method_of_the_path(api)
         assert r.status_code == 405, r.text
         assert r.headers["allow"] == allowed
         assert _error(r)["code"] == "method_not_allowed"
+
+
+def test_the_openapi_document_gives_every_operation_its_4xx_in_the_envelope(sqlite_api):  # noqa: ANN001
+    document = sqlite_api.client.get("/openapi.json").json()
+    envelope = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    operations = [(path, method, op) for path, item in document["paths"].items() for method, op in item.items()]
+    assert len(operations) > 90
+    for path, method, operation in operations:
+        responses = operation["responses"]
+        expected = {"422"} | ({"401", "403", "404"} if operation.get("security") else set())
+        expected |= {"409"} if method in ("post", "put", "patch", "delete") else set()
+        expected |= {"400", "413"} if "requestBody" in operation else set()
+        assert expected <= set(responses), (method, path, sorted(responses))
+        for status in expected:
+            schema = responses[status]["content"]["application/json"]["schema"]
+            assert schema == envelope or envelope in schema.get("anyOf", []), (method, path, status, schema)
