@@ -527,3 +527,20 @@ def test_the_openapi_document_gives_every_operation_its_4xx_in_the_envelope(sqli
         for status in expected:
             schema = responses[status]["content"]["application/json"]["schema"]
             assert schema == envelope or envelope in schema.get("anyOf", []), (method, path, status, schema)
+
+
+def test_rows_stored_under_the_older_looser_rules_stay_readable(api):  # noqa: ANN001
+    # Imported before references, codes and texts were bounded: a "/" SKU, a two-line description.
+    build_site(api)
+    with api.runtime.sessions() as session:
+        session.add(Product(sku="WH/OUT/1", description="two\nlines"))
+        site_id = session.exec(select(Location.site_id).where(Location.code == "DOCK-1")).one()
+        session.add(Location(site_id=site_id, code="OLD/1", kind="reserve", check_digits="11"))
+        session.commit()
+    root = api.as_("root")
+    products = root.get(f"{API}/products", params={"q": "WH/OUT"})
+    assert products.status_code == 200, products.text
+    assert [(p["sku"], p["description"]) for p in products.json()["data"]] == [("WH/OUT/1", "two\nlines")]
+    locations = root.get(f"{API}/locations", params={"site": "S1", "code_prefix": "OLD/"})
+    assert locations.status_code == 200, locations.text
+    assert [loc["code"] for loc in locations.json()["data"]] == ["OLD/1"]

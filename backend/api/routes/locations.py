@@ -57,7 +57,8 @@ def upsert(body: LocationsUpsert, me: CurrentUser, session: SessionDep) -> Upser
 
 
 def _out(loc: Location, zone_code: str | None, sku: str | None) -> LocationOut:
-    return LocationOut(
+    # Not validated: what was stored under older, looser input rules must still be readable.
+    return LocationOut.model_construct(
         id=loc.id, code=loc.code, kind=loc.kind, zone=zone_code, capacity=loc.capacity, aisle=loc.aisle,
         bay=loc.bay, level=loc.level, x=loc.x, y=loc.y, fixed_sku=sku, mixed_products=loc.mixed_products,
         replenish_min=loc.replenish_min, replenish_max=loc.replenish_max, active=loc.active,
