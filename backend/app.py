@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from backend.api.openapi import install_allow_header, install_error_documentation
 from backend.api.router import api_router
 from backend.api.routes import demo as demo_pages
 from backend.auth.login import LoginGuard
@@ -210,6 +211,8 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> Fa
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(demo_pages.router)  # /demo, /demo/scan-sheet.pdf: public, for the sign-in screen
     mount_realtime(app, echo=settings.echo_socket_enabled)  # /ws/device, /ws/wall (+ /ws/echo for the benchmark)
+    install_error_documentation(app)  # every operation's 4xx in /openapi.json
+    install_allow_header(app)
 
     @app.get("/health", tags=["ops"])
     def health() -> dict:

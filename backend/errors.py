@@ -5,10 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError as DatabaseDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("wes.errors")
 
 
 class DomainError(Exception):
@@ -66,6 +72,18 @@ class TooManyRequests(DomainError):
         super().__init__(message, code=code, details={**(details or {}), "retry_after": self.retry_after})
 
 
+class ErrorBody(BaseModel):
+    code: str = Field(description="what went wrong, in snake_case (`validation_failed`, `unknown_task` …)")
+    message: str = Field(description="the same in words, for a person")
+    details: Any = Field(description="what the code needs: the field, line or row, limits; null when nothing")
+
+
+class ErrorEnvelope(BaseModel):
+    """Every 4xx answer of the API."""
+
+    error: ErrorBody
+
+
 def envelope(code: str, message: str, details: Any = None) -> dict:
     return {"error": {"code": code, "message": message, "details": details}}
 
@@ -92,6 +110,16 @@ def _clean_validation_errors(errors: list[dict]) -> list[dict]:
     return cleaned
 
 
+UNSTORABLE_MESSAGE = "a value is out of range or holds characters that cannot be stored"
+
+
+def unstorable_input(exc: BaseException) -> DomainError:
+    """The refusal for input the database could not take (a number too big, a NUL byte) that the request's
+    types let through: the last line of defence behind `backend.bounds`, never the first."""
+    log.warning("input refused by the database: %s: %s", type(exc).__name__, str(exc).splitlines()[0][:200])
+    return Invalid(UNSTORABLE_MESSAGE, code="unstorable_value")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_req: Request, exc: DomainError) -> JSONResponse:
@@ -112,3 +140,10 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         headers = getattr(exc, "headers", None)
         return JSONResponse(envelope(code, str(exc.detail)), exc.status_code, headers=headers)
+
+    @app.exception_handler(DatabaseDataError)
+    @app.exception_handler(OverflowError)
+    async def _unstorable(_req: Request, exc: Exception) -> JSONResponse:
+        # PostgreSQL's "integer out of range" / "cannot contain NUL", SQLite's "int too large to convert".
+        refusal = unstorable_input(exc)
+        return JSONResponse(envelope(refusal.code, refusal.message), refusal.status_code)

@@ -194,12 +194,14 @@ def _widths(fractions: Sequence[float], page_size: PageSize) -> list[float]:
     return [usable * fraction for fraction in fractions]
 
 
-def _facts(pairs: Sequence[tuple[str, object]], page_size: PageSize) -> Table:
-    """A row of small captions over values (wave, picker, date...)."""
+def _facts(pairs: Sequence[tuple[str, object]], page_size: PageSize) -> Flowable:
+    """A row of small captions over values (wave, picker, date...); nothing when every value is missing."""
     shown = [(caption, value) for caption, value in pairs if value not in (None, "")]
+    if not shown:
+        return Spacer(1, 0)  # (a table of no columns cannot be drawn)
     table = Table(
         [[_p(caption, _SMALL) for caption, _ in shown], [_p(value, _HEAD) for _, value in shown]],
-        colWidths=_widths([1 / len(shown)] * len(shown), page_size) if shown else None,
+        colWidths=_widths([1 / len(shown)] * len(shown), page_size),
         hAlign="LEFT",
     )
     table.setStyle(_PLAIN)

@@ -25,12 +25,12 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError as DatabaseDataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.commands.context import Actor, CommandContext
 from backend.commands.registry import CommandRegistry
-from backend.errors import DomainError, _clean_validation_errors
+from backend.errors import DomainError, _clean_validation_errors, unstorable_input
 from backend.models import utcnow
 from backend.rawsql import (
     ANYTHING, IN_BATCH, Raw, TransactionFailed, insert_json_rows, note_changed, track_changes,
@@ -229,6 +229,10 @@ class CommandDispatcher:
             for index, actor, envelope, via, _spec, _digest in work:
                 try:
                     outcomes[index] = self.apply(actor, envelope, via)
+                except (DatabaseDataError, OverflowError) as unstorable:  # (a value its payload type let through)
+                    refusal = unstorable_input(unstorable)
+                    outcomes[index] = CommandOutcome(envelope.id, envelope.type, False, error=_error(
+                        refusal.code, refusal.message))
                 except Exception as again:  # noqa: BLE001  (not stored: the device may send it again)
                     log.exception("command %s %s failed", envelope.type, envelope.id)
                     outcomes[index] = CommandOutcome(envelope.id, envelope.type, False, error=_error(

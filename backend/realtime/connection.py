@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import DataError as DatabaseDataError
 from starlette.websockets import WebSocket, WebSocketState
 
 from backend.api.access import ACCESS
@@ -22,7 +23,7 @@ from backend.auth.principal import Principal
 from backend.commands import Actor, CommandDispatcher, CommandEnvelope
 from backend.devices.profiles import scanner_settings
 from backend.devices.tokens import authenticate_device, authenticate_worker
-from backend.errors import DomainError, TooManyRequests
+from backend.errors import DomainError, TooManyRequests, unstorable_input
 from backend.models import Device, Site
 from backend.realtime import errors as close
 from backend.realtime.errors import ProtocolError
@@ -212,7 +213,10 @@ class Connection:
                 self.send_error(message.get("id"), "auth_required", "send an auth message first")
                 continue
             try:
-                reply = await asyncio.to_thread(self.check_auth, message)
+                try:
+                    reply = await asyncio.to_thread(self.check_auth, message)
+                except (DatabaseDataError, OverflowError) as unstorable:  # a NUL in a username, say (PostgreSQL)
+                    raise unstorable_input(unstorable) from None
             except (DomainError, ProtocolError) as exc:
                 self.log.info("authentication refused: %s", exc.code)
                 details = {"reason": exc.code}

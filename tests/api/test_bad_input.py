@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
 from backend.app import create_app
-from backend.models import Container, InboundLine, InboundShipment, Location, Move, Product, ProductGtin, Receipt
+from backend.models import Container, InboundLine, InboundShipment, Location, Move, Product, ProductGtin, Receipt, Site
 from tests.conftest import Api, make_settings
 from tests.helpers import SKU_A, SKU_B, SKU_C, build_site, gtin13, gtin14_case, sscc
 
@@ -352,3 +352,196 @@ def test_scan_longer_than_the_limit_is_refused_without_echoing_it(api):  # noqa:
     error = _error(r)
     assert [d["field"] for d in error["details"]] == ["body.raw"]
     assert "9" * 100 not in json.dumps(error)
+
+
+# --- bounds: numbers, NUL, booleans, references, downloads (issue #16) ----------------------
+
+HUGE = 99999999999999999999999  # past SQLite's 2^63 and PostgreSQL's 2^31
+
+
+def _fields(response) -> list[str]:  # noqa: ANN001
+    assert response.status_code == 422, response.text
+    error = _error(response)
+    assert error["code"] == "validation_failed", error
+    return [d["field"] for d in error["details"]]
+
+
+@pytest.mark.parametrize("number", [HUGE, 2**63, 2**31])
+def test_integers_past_the_database_range_are_refused_by_field_in_path_query_and_body(api, number):  # noqa: ANN001
+    build_site(api)
+    root = api.as_("root")
+    assert _fields(root.get(f"{API}/tasks/{number}")) == ["path.task_id"]
+    assert _fields(root.get(f"{API}/waves/{number}/pick-lists.pdf")) == ["path.wave_id"]
+    assert _fields(root.get(f"{API}/tasks", params={"site": "S1", "offset": number})) == ["query.offset"]
+    assert _fields(root.get(f"{API}/moves", params={"site": "S1", "after_id": number})) == ["query.after_id"]
+    assert _fields(root.get(f"{API}/orders", params={"site": "S1", "wave_id": number})) == ["query.wave_id"]
+    r = _post_asn(api, [{"line_no": number, "sku": SKU_A, "quantity": 1}])
+    assert _fields(r) == ["body.lines.0.line_no"]
+    r = _post_asn(api, [{"line_no": 1, "sku": SKU_A, "quantity": number}])
+    assert _fields(r) == ["body.lines.0.quantity"]
+    r = root.post(f"{API}/tasks/1/reprioritise", json={"priority": 1, "expected_version": number})
+    assert _fields(r) == ["body.expected_version"]
+    r = root.post(f"{API}/orders", json={"site": "S1", "orders": [
+        {"reference": "SO-HUGE", "lines": [{"line_no": number, "sku": SKU_A, "quantity": 1}]}]})
+    assert r.status_code == 422 and _error(r)["details"]["rejected"][0]["problems"][0]["field"] == "line_no"
+    assert _count(api, InboundShipment) == 0
+
+
+def test_a_nul_byte_is_refused_in_any_string_including_the_login_form(api):  # noqa: ANN001
+    build_site(api)
+    root = api.as_("root")
+    assert _fields(root.get(f"{API}/orders", params={"site": "S1", "carrier": "DH\x00L"})) == ["query.carrier"]
+    assert _fields(root.get(f"{API}/orders/SO%00-1", params={"site": "S1"})) == ["path.reference"]
+    assert _fields(_post_asn(api, GOOD_LINES, reference="ASN\x00-1")) == ["body.reference"]
+    assert _fields(root.post(f"{API}/products", json={"products": [{"sku": "NEW", "description": "a\x00b"}]})) \
+        == ["body.products.0.description"]
+    assert _fields(root.post(f"{API}/exceptions/1/approve", json={"note": "ok\x00"})) == ["body.note"]
+    # Line breaks are text where text may span lines, and control characters elsewhere.
+    assert _fields(root.post(f"{API}/products", json={"products": [{"sku": "NEW", "description": "a\nb"}]})) \
+        == ["body.products.0.description"]
+    # The anonymous login: refused, never a 500 (PostgreSQL cannot even compare a NUL).
+    for form in ({"username": "ro\x00ot", "password": "password-123"}, {"username": "root", "password": "pass\x00"}):
+        r = api.client.post(f"{API}/auth/token", data=form)
+        assert r.status_code in (401, 422), r.text
+        _error(r)
+    assert _count(api, InboundShipment) == 0 and _count(api, Product) == 3
+
+
+def test_an_unreasonable_float_in_a_wave_cart_is_refused_by_field(api):  # noqa: ANN001
+    build_site(api)
+    root = api.as_("root")
+    for cart in ({"tote_volume_l": 1e308}, {"tote_weight_kg": 1e308}, {"tote_volume_l": -1}):
+        assert _fields(root.post(f"{API}/waves", json={"site": "S1", "cart": cart})) == [f"body.cart.{next(iter(cart))}"]
+    for raw in (b'{"site": "S1", "cart": {"tote_volume_l": Infinity}}', b'{"site": "S1", "cart": {"tote_volume_l": NaN}}'):
+        r = api.client.post(f"{API}/waves", content=raw, headers={**root.headers, "content-type": "application/json"})
+        assert r.status_code == 422, r.text
+    assert _fields(root.post(f"{API}/locations", json={"site": "S1", "locations": [
+        {"code": "FAR-1", "kind": "reserve", "x": 1e308}]})) == ["body.locations.0.x"]
+
+
+def test_booleans_are_true_or_false_not_0_1_or_words(api):  # noqa: ANN001
+    build_site(api)
+    root = api.as_("root")
+    for flag in (0, 1, "true", "yes"):
+        assert _fields(root.post(f"{API}/containers", json={"site": "S1", "kind": "pallet", "sscc": flag})) \
+            == ["body.sscc"]
+    for flag in ("0", "1", "yes", "on"):
+        assert _fields(root.get(f"{API}/inventory", params={"site": "S1", "include_empty": flag})) \
+            == ["query.include_empty"]
+    assert root.get(f"{API}/inventory", params={"site": "S1", "include_empty": "true"}).status_code == 200
+    assert _count(api, Container) == 0
+
+
+def test_a_reference_with_a_quote_downloads_its_packing_slip_under_its_own_name(api):  # noqa: ANN001
+    from urllib.parse import unquote
+
+    build_site(api)
+    root = api.as_("root")
+    reference = 'SO "7"; x=1'
+    r = root.post(f"{API}/orders", json={"site": "S1", "orders": [
+        {"reference": reference, "lines": [{"line_no": 1, "sku": SKU_A, "quantity": 1}]}]})
+    assert r.status_code == 201, r.text
+    slip = root.get(f"{API}/orders/{reference}/packing-slip.pdf", params={"site": "S1"})
+    assert slip.status_code == 200, slip.text
+    assert slip.content.startswith(b"%PDF")
+    header = slip.headers["content-disposition"]
+    fallback = header.split('filename="', 1)[1].split('"', 1)[0]
+    assert '"' not in fallback and ";" not in fallback
+    assert unquote(header.split("filename*=UTF-8''", 1)[1]) == f"packing-slip-{reference}.pdf"
+
+
+def test_a_packing_slip_lays_out_without_customer_carrier_or_address(api):  # noqa: ANN001
+    build_site(api)
+    root = api.as_("root")
+    r = root.post(f"{API}/orders", json={"site": "S1", "orders": [
+        {"reference": "SO-BARE", "lines": [{"line_no": 1, "sku": SKU_A, "quantity": 1}]}]})
+    assert r.status_code == 201, r.text
+    slip = root.get(f"{API}/orders/SO-BARE/packing-slip.pdf", params={"site": "S1"})
+    assert slip.status_code == 200, slip.text
+    assert slip.content.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("reference", ["WH/OUT/5", "back\\slash", "..", ".", "Ünïcødé"])
+def test_a_reference_a_url_or_barcode_cannot_carry_is_refused_at_import(api, reference):  # noqa: ANN001
+    build_site(api)
+    root = api.as_("root")
+    r = root.post(f"{API}/orders", json={"site": "S1", "orders": [
+        {"reference": reference, "lines": [{"line_no": 1, "sku": SKU_A, "quantity": 1}]}]})
+    assert r.status_code == 422, r.text
+    problem = _error(r)["details"]["rejected"][0]["problems"][0]
+    assert (problem["field"], problem["code"]) == ("reference", "invalid_reference")
+    assert _fields(_post_asn(api, GOOD_LINES, reference=reference)) == ["body.reference"]
+    assert _fields(root.post(f"{API}/products", json={"products": [{"sku": reference}]})) == ["body.products.0.sku"]
+    r = root.post(f"{API}/locations", json={"site": "S1", "locations": [{"code": reference, "kind": "reserve"}]})
+    assert _fields(r) == ["body.locations.0.code"]
+    assert _count(api, InboundShipment) == 0 and _count(api, Product) == 3
+
+
+def test_like_wildcards_in_prefix_and_text_filters_are_plain_characters(api):  # noqa: ANN001
+    build_site(api)
+    root = api.as_("root")
+    assert root.post(f"{API}/products", json={"products": [{"sku": "P%1", "description": "100% juice"},
+                                                            {"sku": "P_2", "description": "under_score"}]}
+                     ).status_code == 200
+    assert root.post(f"{API}/locations", json={"site": "S1", "locations": [
+        {"code": "X_1", "kind": "reserve"}, {"code": "XA1", "kind": "reserve"}]}).status_code == 200
+
+    def skus(q: str) -> list[str]:
+        return sorted(p["sku"] for p in root.get(f"{API}/products", params={"q": q}).json()["data"])
+
+    def codes(prefix: str) -> list[str]:
+        r = root.get(f"{API}/locations", params={"site": "S1", "code_prefix": prefix})
+        return sorted(loc["code"] for loc in r.json()["data"])
+
+    assert skus("%") == ["P%1"]
+    assert skus("_") == ["P_2"]
+    assert skus("\\") == []
+    assert codes("X_") == ["X_1"]
+    assert codes("%") == []
+    labels = root.get(f"{API}/locations/labels.pdf", params={"site": "S1", "code_prefix": "R_"})
+    assert labels.status_code == 404 and _error(labels)["code"] == "no_locations"
+
+
+def test_an_undocumented_method_answers_405_naming_every_method_of_the_path(api):  # noqa: ANN001
+    root = api.as_("root")
+    for method, path, allowed in (("DELETE", "/orders", "GET, HEAD, POST"), ("PUT", "/tasks/1", "GET, HEAD"),
+                                  ("OPTIONS", "/locations", "GET, HEAD, POST")):
+        r = api.client.request(method, API + path, headers=root.headers)
+        assert r.status_code == 405, r.text
+        assert r.headers["allow"] == allowed
+        assert _error(r)["code"] == "method_not_allowed"
+
+
+def test_the_openapi_document_gives_every_operation_its_4xx_in_the_envelope(sqlite_api):  # noqa: ANN001
+    document = sqlite_api.client.get("/openapi.json").json()
+    envelope = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    operations = [(path, method, op) for path, item in document["paths"].items() for method, op in item.items()]
+    assert len(operations) > 90
+    for path, method, operation in operations:
+        responses = operation["responses"]
+        expected = {"422"} | ({"401", "403", "404"} if operation.get("security") else set())
+        expected |= {"409"} if method in ("post", "put", "patch", "delete") else set()
+        expected |= {"400", "413"} if "requestBody" in operation else set()
+        assert expected <= set(responses), (method, path, sorted(responses))
+        for status in expected:
+            schema = responses[status]["content"]["application/json"]["schema"]
+            assert schema == envelope or envelope in schema.get("anyOf", []), (method, path, status, schema)
+
+
+def test_rows_stored_under_the_older_looser_rules_stay_readable(api):  # noqa: ANN001
+    # Imported before references, codes and texts were bounded: a "/" SKU, a two-line description.
+    build_site(api)
+    with api.runtime.sessions() as session:
+        site_id = session.exec(select(Location.site_id).where(Location.code == "DOCK-1")).one()
+        company_id = session.get(Site, site_id).company_id
+        session.add(Product(company_id=company_id, sku="WH/OUT/1", description="two\nlines"))
+        session.add(Location(site_id=site_id, code="OLD/1", kind="reserve", check_digits="11"))
+        session.commit()
+    root = api.as_("root")
+    products = root.get(f"{API}/products", params={"q": "WH/OUT"})
+    assert products.status_code == 200, products.text
+    assert [(p["sku"], p["description"]) for p in products.json()["data"]] == [("WH/OUT/1", "two\nlines")]
+    locations = root.get(f"{API}/locations", params={"site": "S1", "code_prefix": "OLD/"})
+    assert locations.status_code == 200, locations.text
+    assert [loc["code"] for loc in locations.json()["data"]] == ["OLD/1"]

@@ -152,6 +152,13 @@ def test_an_app_started_on_a_site_with_due_counts_creates_them(sqlite_api: Api, 
 # wes counts schedule
 
 
+@pytest.fixture
+def cli_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI reads its settings from the environment: a test install (it takes the development secret)."""
+    monkeypatch.setenv("WES_ENVIRONMENT", "test")
+
+
+@pytest.mark.usefixtures("cli_environment")
 def test_the_cli_schedules_one_pass_and_prints_it_per_site(sqlite_api: Api, sqlite_url: str,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     stocked_site(sqlite_api, {})
@@ -162,6 +169,7 @@ def test_the_cli_schedules_one_pass_and_prints_it_per_site(sqlite_api: Api, sqli
     assert sum(open_counts(sqlite_api).values()) == 6
 
 
+@pytest.mark.usefixtures("cli_environment")
 def test_the_cli_refuses_a_bad_database_url_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["counts", "schedule", "--database-url", "not a url"]) == 2
     assert "not a usable database URL 'not a url'" in capsys.readouterr().err
@@ -176,6 +184,7 @@ def test_the_cli_refuses_a_bad_database_url_clearly(tmp_path: Path, capsys: pyte
     assert "no such table: site" in err and "migrated (wes migrate)" in err
 
 
+@pytest.mark.usefixtures("cli_environment")
 def test_the_cli_fails_when_a_site_cannot_be_scheduled(sqlite_api: Api, sqlite_url: str,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     stocked_site(sqlite_api, {})

@@ -155,7 +155,7 @@ def test_a_malformed_request_is_still_refused_as_a_whole(api):  # noqa: ANN001
         ({"site": "S1", "orders": {"reference": "SO-01"}, "partial": True}, "body.orders", "list_type"),
         ({"site": "S1", "orders": [], "partial": True}, "body.orders", "too_short"),
         ({"site": "S1", "orders": [_order(1)] * 10_001, "partial": True}, "body.orders", "too_long"),
-        ({"site": "S1", "orders": [_order(1)], "partial": "maybe"}, "body.partial", "bool_parsing"),
+        ({"site": "S1", "orders": [_order(1)], "partial": "maybe"}, "body.partial", "bool_type"),  # (booleans are strict)
     ]
     for body, field, kind in cases:
         r = integ.post(f"{API}/orders", json=body)

@@ -135,3 +135,65 @@ async def test_the_wall_screen_streams_its_state_to_supervisors_only(site):  # n
         assert (pick["held"], pick["done_today"], pick["task"]["id"]) == (1, 0, task_id)
         assert state["data"]["work"] == [{"zone": None, "kind": "move", "pending": 0, "assigned": 1, "in_progress": 0,
                                           "suspended": 0, "exception": 0}]
+
+
+HUGE = 99999999999999999999999  # past SQLite's 2^63 and PostgreSQL's 2^31
+
+
+async def test_out_of_range_numbers_and_nul_in_command_payloads_answer_invalid_payload(site):  # noqa: ANN001
+    device = enroll_device(site, "TC52-BOUNDS")
+    client = DeviceClient(site.ws_url, device["device_token"], site.login("pick"))
+    await client.connect()
+    pick = {"location": "R1-01", "product": "SKU-A", "tote": "T1", "quantity": 1}
+    cases = {
+        "task_id past 2^63": ("start_task", {"task_id": HUGE}, "task_id"),
+        "task_id past 2^31": ("start_task", {"task_id": 2**31}, "task_id"),
+        "tour_id": ("bind_tote", {"tour_id": HUGE, "tote_no": 1, "tote": "T1"}, "tour_id"),
+        "tote_no": ("bind_tote", {"tour_id": 1, "tote_no": HUGE, "tote": "T1"}, "tote_no"),
+        "quantity": ("confirm_pick", {"task_id": 1, **pick, "quantity": HUGE}, "quantity"),
+        "found": ("short_pick", {"task_id": 1, "location": "R1-01", "found": HUGE, "reason": "gone"}, "found"),
+        "counted quantity": ("count", {"task_id": 1, "location": "R1-01", "lines": [
+            {"product": "SKU-A", "quantity": HUGE}]}, "lines.0.quantity"),
+        "NUL in a location": ("confirm_pick", {"task_id": 1, **pick, "location": "R1\x00-01"}, "location"),
+        "NUL in a reason": ("short_pick", {"task_id": 1, "location": "R1-01", "found": 0, "reason": "a\x00b"},
+                            "reason"),
+    }
+    for what, (command, payload, field) in cases.items():
+        result = await client.command(command, payload)
+        assert result["type"] == "result" and result["ok"] is False, (what, result)
+        assert result["error"]["code"] == "invalid_payload", (what, result)
+        assert [d["field"] for d in result["error"]["details"]] == [field], (what, result)
+    await _healthy(client, 1)
+    await client.close()
+
+
+async def test_nul_and_huge_numbers_in_websocket_sign_ins_are_refused_not_crashed(site):  # noqa: ANN001
+    device = enroll_device(site, "TC52-NUL")
+    for client in (DeviceClient(site.ws_url, device["device_token"], username="pi\x00ck", password="password-123"),
+                   DeviceClient(site.ws_url, device["device_token"], username="pick", password="pass\x00word")):
+        answer = await client.connect()
+        assert answer["type"] == "error" and answer["error"]["code"] == "auth_failed", answer
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await client.ws.recv()
+        assert closed.value.rcvd.code == 4401
+    huge_seq = DeviceClient(site.ws_url, device["device_token"], site.login("pick"))
+    assert (await huge_seq.connect(last_seq=HUGE))["type"] == "auth_ok"
+    assert _error(await huge_seq.expect(lambda m: m["type"] == "error")) == "seq_ahead"
+    await _healthy(huge_seq, 2)
+    await huge_seq.close()
+
+    walls = [
+        ({"username": "s\x00up", "password": "password-123", "site": "S1"}, "auth_failed"),
+        ({"access_token": site.login("sup"), "site": "S\x001"}, "auth_failed"),
+        ({"access_token": site.login("sup"), "site": "S1", "after_seq": HUGE}, "auth_ok"),
+    ]
+    for auth, expected in walls:
+        async with websockets.connect(site.ws_url + "/ws/wall") as ws:
+            await ws.send(json.dumps({"id": "w1", "type": "auth", **auth}))
+            answer = json.loads(await ws.recv())
+            assert answer["type"] == expected or (answer["type"] == "error" and answer["error"]["code"] == expected), \
+                (auth, answer)
+            if expected == "auth_ok":
+                await ws.send(json.dumps({"id": "p1", "type": "ping"}))
+                while (message := json.loads(await ws.recv()))["type"] != "pong":
+                    assert message["type"] != "error", message

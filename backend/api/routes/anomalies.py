@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, resolve_site
+from backend.bounds import Text
 from backend.insights.anomalies import suggestions
 from backend.models import utcnow
 
@@ -37,7 +38,7 @@ class Suggestions(BaseModel):
 
 
 @router.get("", response_model=Suggestions)
-def list_anomalies(me: CurrentUser, session: SessionDep, runtime: RuntimeDep, site: str | None = None) -> Suggestions:
+def list_anomalies(me: CurrentUser, session: SessionDep, runtime: RuntimeDep, site: Text | None = None) -> Suggestions:
     """Locations with unusually many short picks, SKUs with unusually many count variances (backend.insights.anomalies
     says how unusual is measured)."""
     site_row = resolve_site(session, me, site)

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, resolve_site
 from backend.api.schemas import Strict
+from backend.bounds import Text
 from backend.errors import Invalid
 from backend.insights.at_risk import orders_at_risk, prediction_hit_rate, release_order_now
 from backend.models import utcnow
@@ -43,7 +44,7 @@ class AtRiskList(BaseModel):
 
 
 @router.get("", response_model=AtRiskList)
-def list_at_risk(me: CurrentUser, session: SessionDep, runtime: RuntimeDep, site: str | None = None) -> AtRiskList:
+def list_at_risk(me: CurrentUser, session: SessionDep, runtime: RuntimeDep, site: Text | None = None) -> AtRiskList:
     """Open orders predicted to miss their cut-off, or to make it by less than the margin, most urgent first.
 
     How the prediction is made: backend.insights.at_risk (remaining lines by zone, the queue ahead of the order
@@ -66,7 +67,7 @@ class HitRate(BaseModel):
 
 
 @router.get("/hit-rate", response_model=HitRate, response_model_by_alias=True)
-def hit_rate(me: CurrentUser, session: SessionDep, site: str | None = None,
+def hit_rate(me: CurrentUser, session: SessionDep, site: Text | None = None,
              start: AwareDatetime | None = Query(default=None, alias="from",
                                                  description="cut-offs from (default: 7 days before `to`)"),
              end: AwareDatetime | None = Query(default=None, alias="to", description="cut-offs before (default: now)"),
@@ -82,7 +83,7 @@ def hit_rate(me: CurrentUser, session: SessionDep, site: str | None = None,
 
 
 class SiteOnly(Strict):
-    site: str | None = None
+    site: Text | None = None
 
 
 class Released(BaseModel):
@@ -97,7 +98,7 @@ class Released(BaseModel):
              responses={409: {"description": "the order is in a released wave already, shipped, held, cancelled "
                                              "(`not_releasable`), or nothing can be allocated to it "
                                              "(`nothing_to_release`)"}})
-def release(reference: str, body: SiteOnly, me: CurrentUser, session: SessionDep) -> Released:
+def release(reference: Text, body: SiteOnly, me: CurrentUser, session: SessionDep) -> Released:
     """Release one order now: a wave of this order alone, planned and released in one transaction."""
     site_row = resolve_site(session, me, body.site)
     wave = release_order_now(session, site_row, reference, user_id=me.id, today=utcnow().date())

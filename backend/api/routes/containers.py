@@ -8,6 +8,7 @@ from sqlmodel import func, select
 
 from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, resolve_site
 from backend.api.schemas import Page, Strict
+from backend.bounds import Count, StrictBool, Text
 from backend.containers import container_by_code, create_containers
 from backend.errors import NotFound
 from backend.models import Container, Location
@@ -18,11 +19,11 @@ Kind = Literal["pallet", "case", "tote", "carton"]
 
 
 class ContainersCreate(Strict):
-    site: str | None = None
+    site: Text | None = None
     kind: Kind
     count: int = Field(default=1, ge=1, le=10_000)
-    sscc: bool = Field(default=False, description="give each container a new SSCC from the site's GS1 prefix")
-    location: str | None = None
+    sscc: StrictBool = Field(default=False, description="give each container a new SSCC from the site's GS1 prefix")
+    location: Text | None = None
 
 
 class ContainerOut(Strict):
@@ -61,8 +62,8 @@ def create(body: ContainersCreate, me: CurrentUser, runtime: RuntimeDep, session
 
 @router.get("", response_model=Page[ContainerOut])
 def list_containers(
-    me: CurrentUser, session: SessionDep, site: str | None = None, kind: Kind | None = None,
-    status: str | None = None, limit: int = Query(default=500, ge=1, le=10_000), offset: int = Query(default=0, ge=0),
+    me: CurrentUser, session: SessionDep, site: Text | None = None, kind: Kind | None = None,
+    status: Text | None = None, limit: int = Query(default=500, ge=1, le=10_000), offset: Count = 0,
 ) -> Page[ContainerOut]:
     site_row = resolve_site(session, me, site)
     conditions = [Container.site_id == site_row.id]
@@ -79,7 +80,7 @@ def list_containers(
 
 
 @router.get("/{code}", response_model=ContainerOut)
-def get_container(code: str, me: CurrentUser, session: SessionDep, site: str | None = None) -> ContainerOut:
+def get_container(code: Text, me: CurrentUser, session: SessionDep, site: Text | None = None) -> ContainerOut:
     site_row = resolve_site(session, me, site)
     container = container_by_code(session, site_row.id, code)
     if container is None:

@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from backend.api.deps import CurrentUser, SessionDep, resolve_site
 from backend.api.schemas import Strict
+from backend.bounds import StrictBool, Text
 from backend.errors import Invalid
 from backend.execution.counting import due_for_cycle_count, request_counts
 from backend.models import Location
@@ -18,9 +19,9 @@ router = APIRouter(prefix="/counts", tags=["counting"])
 
 
 class CountsIn(Strict):
-    site: str | None = None
-    locations: list[str] | None = Field(default=None, max_length=5000, description="on demand: these locations")
-    cycle: bool = Field(default=False, description="every location whose cycle count is due (A 30, B 91, C 365 days)")
+    site: Text | None = None
+    locations: list[Text] | None = Field(default=None, max_length=5000, description="on demand: these locations")
+    cycle: StrictBool = Field(default=False, description="every location whose cycle count is due (A 30, B 91, C 365 days)")
 
 
 class CountsOut(BaseModel):

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from backend import demo
 from backend.api.deps import RuntimeDep, SessionDep
-from backend.errors import NotFound
+from backend.errors import ErrorEnvelope, NotFound
 from backend.models import Site
 from printers.scan_sheet import scan_sheet_pdf
 
@@ -35,14 +35,18 @@ def _demo_site(runtime, session) -> Site:  # noqa: ANN001
     return site
 
 
-@router.get("", response_model=DemoOut)
+NOT_A_DEMO = {404: {"model": ErrorEnvelope, "description": "this server runs no demo (`not_a_demo`)"}}
+
+
+@router.get("", response_model=DemoOut, responses=NOT_A_DEMO)
 def about(runtime: RuntimeDep, session: SessionDep) -> DemoOut:
     """Whether this server is the demo (the handheld's sign-in screen then links the scan sheet)."""
     site = _demo_site(runtime, session)
     return DemoOut(site=site.code, scan_sheet=SCAN_SHEET_PATH)
 
 
-@router.get("/scan-sheet.pdf", responses={200: {"content": {"application/pdf": {}}, "description": "a PDF"}})
+@router.get("/scan-sheet.pdf",
+            responses={200: {"content": {"application/pdf": {}}, "description": "a PDF"}, **NOT_A_DEMO})
 def scan_sheet(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
     """The demo's scan sheet as of now: the barcodes of its users, places, totes, products, the next ASN's
     pallets and the live work (putaways, picks, totes to pack, cartons to ship). Enrollment QR codes appear

@@ -14,6 +14,7 @@ from sqlmodel import func, select
 from backend import audit
 from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, ensure_site_access, resolve_site
 from backend.api.schemas import Page, Strict
+from backend.bounds import Count, Id, MultilineText, Text
 from backend.devices.profiles import firmware_profiles, scanner_settings
 from backend.devices.tokens import device_tokens, digest, new_enrollment_secret
 from backend.errors import Conflict, Invalid, NotFound
@@ -24,10 +25,10 @@ router = APIRouter(prefix="/devices", tags=["devices"])
 
 
 class DeviceCreate(Strict):
-    site: str | None = None
-    name: str = Field(min_length=1, max_length=64)
+    site: Text | None = None
+    name: Text = Field(min_length=1, max_length=64)
     kind: Literal["handheld", "station", "printer"] = "handheld"
-    firmware_profile: str | None = Field(default=None, max_length=64,
+    firmware_profile: Text | None = Field(default=None, max_length=64,
                                          description="a scanner profile id (handheld, station) or printer profile id")
 
 
@@ -53,7 +54,7 @@ class EnrollmentOut(BaseModel):
 
 
 class EnrollIn(Strict):
-    enrollment_token: str = Field(min_length=8, max_length=200)
+    enrollment_token: Text = Field(min_length=8, max_length=200)
 
 
 class EnrolledOut(BaseModel):
@@ -65,7 +66,7 @@ class EnrolledOut(BaseModel):
 
 
 class MessageIn(Strict):
-    text: str = Field(min_length=1, max_length=500)
+    text: MultilineText = Field(min_length=1, max_length=500)
 
 
 class MessageOut(BaseModel):
@@ -128,8 +129,8 @@ def create_device(body: DeviceCreate, request: Request, me: CurrentUser, runtime
 
 
 @router.get("", response_model=Page[DeviceOut])
-def list_devices(me: CurrentUser, session: SessionDep, site: str | None = None,
-                 limit: int = Query(default=200, ge=1, le=5000), offset: int = Query(default=0, ge=0)) -> Page[DeviceOut]:
+def list_devices(me: CurrentUser, session: SessionDep, site: Text | None = None,
+                 limit: int = Query(default=200, ge=1, le=5000), offset: Count = 0) -> Page[DeviceOut]:
     site_row = resolve_site(session, me, site)
     total = session.exec(select(func.count()).select_from(Device).where(Device.site_id == site_row.id)).one()
     rows = session.exec(select(Device).where(Device.site_id == site_row.id).order_by(Device.name)
@@ -138,12 +139,12 @@ def list_devices(me: CurrentUser, session: SessionDep, site: str | None = None,
 
 
 @router.get("/{device_id}", response_model=DeviceOut)
-def get_device(device_id: int, me: CurrentUser, session: SessionDep) -> DeviceOut:
+def get_device(device_id: Id, me: CurrentUser, session: SessionDep) -> DeviceOut:
     return _out(session, _load(session, me, device_id))
 
 
 @router.post("/{device_id}/enrollment", response_model=EnrollmentOut)
-def renew_enrollment(device_id: int, request: Request, me: CurrentUser, runtime: RuntimeDep,
+def renew_enrollment(device_id: Id, request: Request, me: CurrentUser, runtime: RuntimeDep,
                      session: SessionDep) -> EnrollmentOut:
     """A new one-time token (a replaced or reset device); its current device token works until it is used."""
     device = _load(session, me, device_id, lock=True)
@@ -180,7 +181,7 @@ def enroll(body: EnrollIn, me: CurrentUser, runtime: RuntimeDep, session: Sessio
 
 
 @router.post("/{device_id}/revoke", response_model=DeviceOut)
-def revoke(device_id: int, me: CurrentUser, session: SessionDep) -> DeviceOut:
+def revoke(device_id: Id, me: CurrentUser, session: SessionDep) -> DeviceOut:
     """The device's token stops working; a connected device is told and disconnected."""
     device = _load(session, me, device_id, lock=True)
     if device.revoked_at is None:
@@ -197,7 +198,7 @@ def revoke(device_id: int, me: CurrentUser, session: SessionDep) -> DeviceOut:
 
 
 @router.post("/{device_id}/messages", response_model=MessageOut, status_code=201)
-def send_message(device_id: int, body: MessageIn, me: CurrentUser, session: SessionDep) -> MessageOut:
+def send_message(device_id: Id, body: MessageIn, me: CurrentUser, session: SessionDep) -> MessageOut:
     """A message on the device's screen (a `message` event); the worker acknowledges it with message_ack."""
     device = _load(session, me, device_id)
     if device.revoked_at is not None:

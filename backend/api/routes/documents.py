@@ -6,6 +6,7 @@ taken for a location code.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -13,6 +14,8 @@ from fastapi import APIRouter, Query, Response
 from sqlmodel import Session, func, select
 
 from backend.api.deps import CurrentUser, SessionDep, ensure_site_access, resolve_site
+from backend.api.downloads import content_disposition
+from backend.bounds import Id, Text
 from backend.errors import Invalid, NotFound
 from backend.models import (
     Company,
@@ -47,6 +50,7 @@ from printers.errors import LabelDataError
 from printers.labels import Address, LocationLabel
 
 router = APIRouter(tags=["documents"])
+log = logging.getLogger("wes.documents")
 
 PageSize = Literal["A4", "Letter"]
 PDF = {200: {"content": {"application/pdf": {}}, "description": "a PDF document"}}
@@ -56,11 +60,14 @@ _UNITS = {"each": "EA", "case": "CS", "inner": "IN", "pallet": "PL"}
 def _pdf(build: Callable[[], bytes], filename: str) -> Response:
     try:
         content = build()
-    except (LabelDataError, ValueError) as exc:
+    except LabelDataError as exc:
         # e.g. a code that cannot be barcoded; the data is at fault, not the request
         raise Invalid(f"cannot lay out the document: {exc}", code="document_data_invalid") from None
+    except ValueError as exc:  # (reportlab's words name its own objects: logged, not answered)
+        log.warning("document %s: cannot lay out: %s", filename, exc)
+        raise Invalid("cannot lay out the document with this data", code="document_data_invalid") from None
     return Response(content, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
+                    headers={"Content-Disposition": content_disposition(filename)})
 
 
 def wave_code(wave: Wave) -> str:
@@ -112,7 +119,7 @@ def _pick_tour(session: Session, wave: Wave, tour: Tour) -> PickTour:
 
 
 @router.get("/waves/{wave_id}/pick-lists.pdf", response_class=Response, responses=PDF)
-def wave_pick_lists(wave_id: int, me: CurrentUser, session: SessionDep, page_size: PageSize = "A4") -> Response:
+def wave_pick_lists(wave_id: Id, me: CurrentUser, session: SessionDep, page_size: PageSize = "A4") -> Response:
     """Every tour of a released wave, one pick list each (stops in walking order), in one PDF."""
     wave = _load_wave(session, me, wave_id)
     tours = session.exec(select(Tour).where(Tour.wave_id == wave.id).order_by(Tour.number)).all()
@@ -124,7 +131,7 @@ def wave_pick_lists(wave_id: int, me: CurrentUser, session: SessionDep, page_siz
 
 
 @router.get("/tours/{tour_id}/pick-list.pdf", response_class=Response, responses=PDF)
-def tour_pick_list(tour_id: int, me: CurrentUser, session: SessionDep, page_size: PageSize = "A4") -> Response:
+def tour_pick_list(tour_id: Id, me: CurrentUser, session: SessionDep, page_size: PageSize = "A4") -> Response:
     """One tour's pick list: stops in walking order with location, check digits, SKU, quantity and tote."""
     tour = session.get(Tour, tour_id)
     if tour is None:
@@ -152,7 +159,7 @@ def _address(values: Mapping[str, Any] | None, fallback_name: str) -> Address:
 
 
 @router.get("/orders/{reference}/packing-slip.pdf", response_class=Response, responses=PDF)
-def packing_slip(reference: str, me: CurrentUser, session: SessionDep, site: str | None = None,
+def packing_slip(reference: Text, me: CurrentUser, session: SessionDep, site: Text | None = None,
                  page_size: PageSize = "A4") -> Response:
     """The packing slip of an order: ship-to, ship-from (the site), lines ordered and picked."""
     site_row = resolve_site(session, me, site)
@@ -181,7 +188,7 @@ def packing_slip(reference: str, me: CurrentUser, session: SessionDep, site: str
 
 
 @router.get("/waves/{wave_id}/summary.pdf", response_class=Response, responses=PDF)
-def wave_summary(wave_id: int, me: CurrentUser, session: SessionDep, page_size: PageSize = "A4") -> Response:
+def wave_summary(wave_id: Id, me: CurrentUser, session: SessionDep, page_size: PageSize = "A4") -> Response:
     """A wave's orders by carrier and cut-off, with lines and units."""
     wave = _load_wave(session, me, wave_id)
     orders = session.exec(select(Order).where(Order.site_id == wave.site_id, Order.wave_id == wave.id)).all()
@@ -213,8 +220,8 @@ def wave_summary(wave_id: int, me: CurrentUser, session: SessionDep, page_size: 
 
 @router.get("/locations/labels.pdf", response_class=Response, responses=PDF)
 def location_labels(
-    me: CurrentUser, session: SessionDep, site: str | None = None, aisle: str | None = None,
-    zone: str | None = None, code_prefix: str | None = None, page_size: PageSize = "A4",
+    me: CurrentUser, session: SessionDep, site: Text | None = None, aisle: Text | None = None,
+    zone: Text | None = None, code_prefix: Text | None = None, page_size: PageSize = "A4",
     limit: int = Query(default=2000, ge=1, le=20_000),
 ) -> Response:
     """Sheets of location labels (A4: 21 per sheet, Letter: 10), active locations by code."""
@@ -225,7 +232,7 @@ def location_labels(
     if zone:
         conditions.append(Zone.code == zone)
     if code_prefix:
-        conditions.append(Location.code.startswith(code_prefix))
+        conditions.append(Location.code.startswith(code_prefix, autoescape=True))  # (% and _ are plain)
     rows = session.exec(select(Location.code, Location.check_digits).outerjoin(Zone, Zone.id == Location.zone_id)
                         .where(*conditions).order_by(Location.code).limit(limit)).all()
     if not rows:

@@ -13,6 +13,7 @@ from backend import audit
 from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, ensure_site_access, resolve_site
 from backend.api.schemas import Page, Strict
 from backend.auth.principal import Principal
+from backend.bounds import Count, Id, MultilineText, Text
 from backend.errors import Conflict, NotFound
 from backend.insights.desk import exception_detail
 from backend.models import Site, User, WarehouseException, utcnow
@@ -37,7 +38,7 @@ class ExceptionOut(BaseModel):
 
 
 class Resolution(Strict):
-    note: str = Field(default="", max_length=500)
+    note: MultilineText = Field(default="", max_length=500)
 
 
 def _out(e: WarehouseException) -> ExceptionOut:
@@ -46,8 +47,8 @@ def _out(e: WarehouseException) -> ExceptionOut:
 
 @router.get("", response_model=Page[ExceptionOut])
 def list_exceptions(
-    me: CurrentUser, session: SessionDep, site: str | None = None, state: str | None = "open",
-    kind: str | None = None, limit: int = Query(default=200, ge=1, le=5000), offset: int = Query(default=0, ge=0),
+    me: CurrentUser, session: SessionDep, site: Text | None = None, state: Text | None = "open",
+    kind: Text | None = None, limit: int = Query(default=200, ge=1, le=5000), offset: Count = 0,
 ) -> Page[ExceptionOut]:
     site_row = resolve_site(session, me, site)
     conditions = [WarehouseException.site_id == site_row.id]
@@ -70,7 +71,7 @@ def _load(session, me: Principal, exception_id: int) -> WarehouseException:  # n
 
 
 @router.get("/{exception_id}", response_model=ExceptionOut)
-def get_exception(exception_id: int, me: CurrentUser, session: SessionDep) -> ExceptionOut:
+def get_exception(exception_id: Id, me: CurrentUser, session: SessionDep) -> ExceptionOut:
     return _out(_load(session, me, exception_id))
 
 
@@ -94,7 +95,7 @@ class ExceptionDetailOut(ExceptionOut):
 
 
 @router.get("/{exception_id}/detail", response_model=ExceptionDetailOut)
-def exception_detail_route(exception_id: int, me: CurrentUser, session: SessionDep) -> ExceptionDetailOut:
+def exception_detail_route(exception_id: Id, me: CurrentUser, session: SessionDep) -> ExceptionDetailOut:
     """The exception with who raised it, where, what was scanned, and the stock before and after approving."""
     exc = _load(session, me, exception_id)
     detail = exception_detail(session, exc)
@@ -131,7 +132,7 @@ def _resolve(session, me: Principal, exc: WarehouseException, state: str, note: 
 
 
 @router.post("/{exception_id}/approve", response_model=ExceptionOut)
-def approve(exception_id: int, body: Resolution, me: CurrentUser, runtime: RuntimeDep,
+def approve(exception_id: Id, body: Resolution, me: CurrentUser, runtime: RuntimeDep,
             session: SessionDep) -> ExceptionOut:
     """Approve: an over-receipt is then posted as received, a count variance as adjusted; others are acknowledged."""
     exc = _load_open(session, me, exception_id)
@@ -153,7 +154,7 @@ def approve(exception_id: int, body: Resolution, me: CurrentUser, runtime: Runti
 
 
 @router.post("/{exception_id}/reject", response_model=ExceptionOut)
-def reject(exception_id: int, body: Resolution, me: CurrentUser, session: SessionDep) -> ExceptionOut:
+def reject(exception_id: Id, body: Resolution, me: CurrentUser, session: SessionDep) -> ExceptionOut:
     exc = _load_open(session, me, exception_id)
     _resolve(session, me, exc, "rejected", body.note)
     session.commit()

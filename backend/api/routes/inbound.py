@@ -14,6 +14,7 @@ from sqlmodel import func, select
 from backend import audit
 from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, resolve_site
 from backend.api.schemas import Page, Strict
+from backend.bounds import Count, LineNo, MultilineText, Quantity, Reference, ScanText, StrictBool, Text
 from backend.containers import container_by_code
 from backend.db import unit_of_work
 from backend.errors import Invalid, NotFound
@@ -33,17 +34,17 @@ from backend.receiving.service import (
 router = APIRouter(tags=["receiving"])
 
 class AsnLineIn(Strict):
-    line_no: int = Field(ge=1)
-    sku: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(gt=0)
-    lot: str = Field(default="", max_length=64)
+    line_no: LineNo
+    sku: Text = Field(min_length=1, max_length=64)
+    quantity: Quantity
+    lot: Text = Field(default="", max_length=64)
     expiry: date | None = None
     sscc: str | None = Field(default=None, pattern=r"^(00)?\d{18}$")
 
 class AsnIn(Strict):
-    site: str | None = None
-    reference: str = Field(min_length=1, max_length=64)
-    supplier: str = Field(default="", max_length=200)
+    site: Text | None = None
+    reference: Reference = Field(min_length=1, max_length=64)
+    supplier: Text = Field(default="", max_length=200)
     expected_at: datetime | None = None
     lines: list[AsnLineIn] = Field(min_length=1, max_length=10_000)
 
@@ -88,7 +89,8 @@ def _asn_out(session, shipment: InboundShipment, site_code: str, created: bool =
                for ln, sku in rows],
     )
 
-@router.post("/inbound-shipments", response_model=AsnOut, status_code=201)
+@router.post("/inbound-shipments", response_model=AsnOut, status_code=201,
+             responses={200: {"model": AsnOut, "description": "an ASN with this reference was there: the first one"}})
 def create_asn(body: AsnIn, me: CurrentUser, session: SessionDep, response: Response) -> AsnOut:
     """Announce an inbound shipment. Idempotent by the sender's reference: a repeat returns the first (200)."""
     site = resolve_site(session, me, body.site)
@@ -132,8 +134,8 @@ def create_asn(body: AsnIn, me: CurrentUser, session: SessionDep, response: Resp
 
 @router.get("/inbound-shipments", response_model=Page[AsnOut])
 def list_asns(
-    me: CurrentUser, session: SessionDep, site: str | None = None, status: str | None = None,
-    reference: str | None = None, limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0),
+    me: CurrentUser, session: SessionDep, site: Text | None = None, status: Text | None = None,
+    reference: Text | None = None, limit: int = Query(default=100, ge=1, le=1000), offset: Count = 0,
 ) -> Page[AsnOut]:
     site_row = resolve_site(session, me, site)
     conditions = [InboundShipment.site_id == site_row.id]
@@ -147,7 +149,7 @@ def list_asns(
     return Page(data=[_asn_out(session, s, site_row.code) for s in rows], count=total)
 
 @router.get("/inbound-shipments/{reference}", response_model=AsnOut)
-def get_asn(reference: str, me: CurrentUser, session: SessionDep, site: str | None = None) -> AsnOut:
+def get_asn(reference: Text, me: CurrentUser, session: SessionDep, site: Text | None = None) -> AsnOut:
     site_row = resolve_site(session, me, site)
     shipment = session.exec(select(InboundShipment).where(
         InboundShipment.site_id == site_row.id, InboundShipment.reference == reference)).first()
@@ -156,24 +158,24 @@ def get_asn(reference: str, me: CurrentUser, session: SessionDep, site: str | No
     return _asn_out(session, shipment, site_row.code)
 
 class ReceiptIn(Strict):
-    site: str | None = None
-    dock: str = Field(min_length=1, max_length=40)
-    scan: str | None = Field(default=None, max_length=512,
+    site: Text | None = None
+    dock: Text = Field(min_length=1, max_length=40)
+    scan: ScanText | None = Field(default=None, max_length=512,
                              description="pallet SSCC, case GTIN or GS1-128 string, exactly as scanned")
-    shipment: str | None = None
-    sku: str | None = None
-    line_no: int | None = Field(default=None, ge=1)
-    quantity: int | None = Field(default=None, gt=0)
-    lot: str | None = Field(default=None, max_length=64)
+    shipment: Text | None = None
+    sku: Text | None = None
+    line_no: LineNo | None = None
+    quantity: Quantity | None = None
+    lot: Text | None = Field(default=None, max_length=64)
     expiry: date | None = None
-    lpn: str | None = Field(default=None, max_length=40, description="keep building this LPN at the dock")
-    damaged: bool = False
-    damage_note: str = Field(default="", max_length=300)
-    blind: bool = Field(default=False, description="receive without an ASN (role permitting)")
-    unloading: str | None = Field(default=None, max_length=64,
+    lpn: Text | None = Field(default=None, max_length=40, description="keep building this LPN at the dock")
+    damaged: StrictBool = False
+    damage_note: MultilineText = Field(default="", max_length=300)
+    blind: StrictBool = Field(default=False, description="receive without an ASN (role permitting)")
+    unloading: Text | None = Field(default=None, max_length=64,
                                   description="the ASN being unloaded: a case is matched to its lines first, and "
                                               "past them it is an over-receipt (a pallet SSCC names its own ASN)")
-    gs_substitutes: list[Annotated[str, Field(min_length=1, max_length=4)]] | None = Field(
+    gs_substitutes: list[Annotated[ScanText, Field(min_length=1, max_length=4)]] | None = Field(
         default=None, max_length=4,
         description="what the scanner sends in place of GS (\\x1d), from its firmware profile")
 
@@ -243,9 +245,9 @@ def receive(body: ReceiptIn, me: CurrentUser, runtime: RuntimeDep, session: Sess
 
 
 class LpnLabelIn(Strict):
-    site: str | None = None
-    dock: str = Field(min_length=1, max_length=40, description="where the label prints (the dock's printer)")
-    lpn: str = Field(min_length=1, max_length=40)
+    site: Text | None = None
+    dock: Text = Field(min_length=1, max_length=40, description="where the label prints (the dock's printer)")
+    lpn: Text = Field(min_length=1, max_length=40)
 
 
 @router.post("/receipts/lpn-label", response_model=LabelOut)
@@ -293,7 +295,7 @@ class DockExpectedOut(Strict):
 
 
 @router.get("/docks/{code}/expected", response_model=DockExpectedOut)
-def dock_expected(code: str, me: CurrentUser, session: SessionDep, site: str | None = None,
+def dock_expected(code: Text, me: CurrentUser, session: SessionDep, site: Text | None = None,
                   limit: int = Query(default=50, ge=1, le=500)) -> DockExpectedOut:
     """What the dock expects: open ASNs (those being received here first) with each line's progress, and
     whether you may receive blind."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from datetime import date, datetime
 
 from fastapi import APIRouter, Query
@@ -11,6 +13,7 @@ from sqlmodel import func, select
 
 from backend.api.deps import CurrentUser, SessionDep, resolve_site
 from backend.api.schemas import Page
+from backend.bounds import Count, QueryBool, Text
 from backend.models import Container, Location, Move, Product, Quant
 
 router = APIRouter(tags=["inventory"])
@@ -49,14 +52,14 @@ class MoveOut(BaseModel):
 def inventory(
     me: CurrentUser,
     session: SessionDep,
-    site: str | None = None,
-    sku: str | None = None,
-    location: str | None = None,
-    lot: str | None = None,
-    lpn: str | None = None,
-    include_empty: bool = False,
+    site: Text | None = None,
+    sku: Text | None = None,
+    location: Text | None = None,
+    lot: Text | None = None,
+    lpn: Text | None = None,
+    include_empty: QueryBool = False,
     limit: int = Query(default=500, ge=1, le=10_000),
-    offset: int = Query(default=0, ge=0),
+    offset: Count = 0,
 ) -> Page[QuantOut]:
     site_row = resolve_site(session, me, site)
     conditions = [Quant.site_id == site_row.id]
@@ -91,11 +94,11 @@ def inventory(
 def moves(
     me: CurrentUser,
     session: SessionDep,
-    site: str | None = None,
-    sku: str | None = None,
-    location: str | None = None,
-    reason: str | None = None,
-    after_id: int = Query(default=0, ge=0, description="only moves with a larger id (for incremental sync)"),
+    site: Text | None = None,
+    sku: Text | None = None,
+    location: Text | None = None,
+    reason: Text | None = None,
+    after_id: Annotated[Count, Query(description="only moves with a larger id (for incremental sync)")] = 0,
     limit: int = Query(default=500, ge=1, le=10_000),
 ) -> Page[MoveOut]:
     site_row = resolve_site(session, me, site)

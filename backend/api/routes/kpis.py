@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -17,7 +16,9 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from backend.api.deps import CurrentUser, SessionDep, resolve_site
+from backend.api.downloads import content_disposition
 from backend.auth.principal import Principal
+from backend.bounds import Text
 from backend.errors import Invalid, NotFound
 from backend.insights.kpis import FILTERED_BY, TABLES, Period, kpi_table, kpi_tables, refresh_rollups
 from backend.models import User, Zone, utcnow
@@ -84,8 +85,8 @@ _WORKER = Query(default=None, max_length=64, description="a username: the tables
 
 
 @router.get("", response_model=KpisOut, response_model_by_alias=True)
-def get_kpis(me: CurrentUser, session: SessionDep, site: str | None = None, start: datetime | None = _FROM,
-             to: datetime | None = _TO, zone: str | None = _ZONE, worker: str | None = _WORKER) -> KpisOut:
+def get_kpis(me: CurrentUser, session: SessionDep, site: Text | None = None, start: datetime | None = _FROM,
+             to: datetime | None = _TO, zone: Text | None = _ZONE, worker: Text | None = _WORKER) -> KpisOut:
     """Every KPI table of the site over [from, to): one object per table (backend.insights.kpis says how each
     is computed, from the ledger, tasks and the audit trail)."""
     code, period = _period(session, me, site, start, to, zone, worker)
@@ -100,9 +101,9 @@ def _cell(value: Any) -> Any:
 
 @router.get("/{table}.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}, "description": "a header row, then one row per entry"}})
-def get_kpi_csv(table: str, me: CurrentUser, session: SessionDep, site: str | None = None,
-                start: datetime | None = _FROM, to: datetime | None = _TO, zone: str | None = _ZONE,
-                worker: str | None = _WORKER) -> Response:
+def get_kpi_csv(table: Text, me: CurrentUser, session: SessionDep, site: Text | None = None,
+                start: datetime | None = _FROM, to: datetime | None = _TO, zone: Text | None = _ZONE,
+                worker: Text | None = _WORKER) -> Response:
     """One KPI table as CSV (the same parameters as GET /kpis)."""
     if table not in TABLES:
         raise NotFound(f"no KPI table {table!r}: ask for one of {', '.join(TABLES)}", code="unknown_kpi_table",
@@ -116,7 +117,6 @@ def get_kpi_csv(table: str, me: CurrentUser, session: SessionDep, site: str | No
         writer.writerow([_cell(row[column]) for column in columns])
     filters = "".join(f"-{value}" for key, value in (("zone", zone), ("worker", worker))
                       if value is not None and key in FILTERED_BY[table])
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_",
-                  f"kpis-{code}-{table}-{period.start:%Y%m%dT%H%M}-{period.end:%Y%m%dT%H%M}{filters}.csv")
+    name = f"kpis-{code}-{table}-{period.start:%Y%m%dT%H%M}-{period.end:%Y%m%dT%H%M}{filters}.csv"
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                    headers={"Content-Disposition": content_disposition(name, "attachment")})

@@ -9,6 +9,7 @@ from sqlmodel import func, select
 
 from backend.api.deps import CurrentUser, SessionDep, resolve_site
 from backend.api.schemas import Page, Strict, UpsertResult
+from backend.bounds import Count, Metres, Quantity, QuantityOrZero, StrictBool, Text
 from backend.errors import NotFound
 from backend.insights.floor import location_detail
 from backend.masterdata import upsert_locations
@@ -23,24 +24,24 @@ class LocationIn(Strict):
     """A location by code. On a new location a field left out takes its default; on an existing one it keeps
     its stored value (`zone` or `fixed_sku` given as null clears it)."""
 
-    code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.\-/]+$")
+    code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$")
     kind: LocationKind
-    zone: str | None = None
-    capacity: int = Field(default=0, ge=0)
-    aisle: str = Field(default="", max_length=16)
-    bay: str = Field(default="", max_length=16)
-    level: str = Field(default="", max_length=16)
-    x: float = 0.0
-    y: float = 0.0
-    fixed_sku: str | None = None
-    mixed_products: bool = False
-    replenish_min: int | None = Field(default=None, ge=0)
-    replenish_max: int | None = Field(default=None, ge=1)
-    active: bool = True
+    zone: Text | None = None
+    capacity: QuantityOrZero = 0
+    aisle: Text = Field(default="", max_length=16)
+    bay: Text = Field(default="", max_length=16)
+    level: Text = Field(default="", max_length=16)
+    x: Metres = 0.0
+    y: Metres = 0.0
+    fixed_sku: Text | None = None
+    mixed_products: StrictBool = False
+    replenish_min: QuantityOrZero | None = None
+    replenish_max: Quantity | None = None
+    active: StrictBool = True
 
 
 class LocationsUpsert(Strict):
-    site: str | None = None
+    site: Text | None = None
     locations: list[LocationIn] = Field(min_length=1, max_length=50_000)
 
 
@@ -60,7 +61,8 @@ def upsert(body: LocationsUpsert, me: CurrentUser, session: SessionDep) -> Upser
 
 
 def _out(loc: Location, zone_code: str | None, sku: str | None) -> LocationOut:
-    return LocationOut(
+    # Not validated: what was stored under older, looser input rules must still be readable.
+    return LocationOut.model_construct(
         id=loc.id, code=loc.code, kind=loc.kind, zone=zone_code, capacity=loc.capacity, aisle=loc.aisle,
         bay=loc.bay, level=loc.level, x=loc.x, y=loc.y, fixed_sku=sku, mixed_products=loc.mixed_products,
         replenish_min=loc.replenish_min, replenish_max=loc.replenish_max, active=loc.active,
@@ -80,13 +82,13 @@ def _query():  # noqa: ANN202
 def list_locations(
     me: CurrentUser,
     session: SessionDep,
-    site: str | None = None,
+    site: Text | None = None,
     kind: LocationKind | None = None,
-    zone: str | None = None,
-    aisle: str | None = None,
-    code_prefix: str | None = None,
+    zone: Text | None = None,
+    aisle: Text | None = None,
+    code_prefix: Text | None = None,
     limit: int = Query(default=500, ge=1, le=10_000),
-    offset: int = Query(default=0, ge=0),
+    offset: Count = 0,
 ) -> Page[LocationOut]:
     site_row = resolve_site(session, me, site)
     conditions = [Location.site_id == site_row.id]
@@ -97,7 +99,7 @@ def list_locations(
     if aisle:
         conditions.append(Location.aisle == aisle)
     if code_prefix:
-        conditions.append(Location.code.startswith(code_prefix))
+        conditions.append(Location.code.startswith(code_prefix, autoescape=True))  # (% and _ are plain)
     total = session.exec(
         select(func.count()).select_from(Location).outerjoin(Zone, Zone.id == Location.zone_id).where(*conditions)
     ).one()
@@ -142,13 +144,13 @@ class LocationDetailOut(BaseModel):
 
 
 @router.get("/{code}/detail", response_model=LocationDetailOut)
-def get_location_detail(code: str, me: CurrentUser, session: SessionDep, site: str | None = None) -> LocationDetailOut:
+def get_location_detail(code: Text, me: CurrentUser, session: SessionDep, site: Text | None = None) -> LocationDetailOut:
     """One location as the floor map shows it when clicked: its stock, the open work there and its last count."""
     return LocationDetailOut(**location_detail(session, resolve_site(session, me, site), code))
 
 
 @router.get("/{code}", response_model=LocationOut)
-def get_location(code: str, me: CurrentUser, session: SessionDep, site: str | None = None) -> LocationOut:
+def get_location(code: Text, me: CurrentUser, session: SessionDep, site: Text | None = None) -> LocationOut:
     site_row = resolve_site(session, me, site)
     row = session.exec(_query().where(Location.site_id == site_row.id, Location.code == code)).first()
     if row is None:

@@ -13,6 +13,7 @@ from sqlmodel import func, select
 from backend.allocation.service import allocate_orders
 from backend.api.deps import CurrentUser, SessionDep, resolve_site
 from backend.api.schemas import Page, Strict
+from backend.bounds import Count, Id, LineNo, Reference, StrictBool, Text
 from backend.errors import Invalid, NotFound
 from backend.masterdata import among
 from backend.models import Order, OrderLine, Product
@@ -25,33 +26,33 @@ OrderStatus = Literal["new", "allocated", "partly_allocated", "backordered", "in
 
 
 class OrderLineIn(Strict):
-    line_no: int = Field(ge=1, description="the caller's line number, unique within the order")
-    sku: str = Field(min_length=1, max_length=64)
+    line_no: LineNo = Field(description="the caller's line number, unique within the order")
+    sku: Text = Field(min_length=1, max_length=64)
     quantity: int = Field(gt=0, le=1_000_000, description="in `unit`s")
     unit: Literal["each", "case"] = "each"
 
 
 class OrderIn(Strict):
-    reference: str = Field(min_length=1, max_length=64, description="the caller's order number: imports are "
+    reference: Reference = Field(min_length=1, max_length=64, description="the caller's order number: imports are "
                                                                     "idempotent by it")
-    customer: str = Field(default="", max_length=200)
+    customer: Text = Field(default="", max_length=200)
     priority: int = Field(default=5, ge=1, le=9, description="1 is the most urgent")
-    carrier: str = Field(default="", max_length=64)
-    service: str = Field(default="", max_length=64)
+    carrier: Text = Field(default="", max_length=64)
+    service: Text = Field(default="", max_length=64)
     cut_off: AwareDatetime | None = Field(default=None, description="must lie in the future")
-    ship_to: dict[str, Any] | None = None
+    ship_to: dict[Text, Any] | None = None
     backorder_policy: Literal["allow_partial", "ship_complete", "fill_or_kill"] = "allow_partial"
     min_shelf_life_days: int = Field(default=0, ge=0, le=3650)
     lines: list[OrderLineIn] = Field(min_length=1, max_length=1000)
 
 
 class OrdersImport(Strict):
-    site: str | None = None
+    site: Text | None = None
     # Each order is parsed on its own in the route, so one malformed order cannot refuse the whole request.
     orders: list[SkipValidation[OrderIn]] = Field(
         min_length=1, max_length=10_000,
         description="each order is checked on its own; a bad one is named by its reference and line in the answer")
-    partial: bool = Field(default=False, description="import the valid orders and list the rejected ones")
+    partial: StrictBool = Field(default=False, description="import the valid orders and list the rejected ones")
 
 
 class Accepted(BaseModel):
@@ -142,6 +143,10 @@ def _rule(kind: str, ctx: dict, subject: str, msg: str) -> str:
         return f"must have at {'least' if kind == 'too_short' else 'most'} {bound:,} line{'s' if bound != 1 else ''}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return "must be an object"
+    if kind == "string_pattern_mismatch" and subject in ("reference", "sku"):
+        return "must be printable ASCII without / or \\"
+    if kind == "value_error" and subject == "reference":
+        return "must not be '.' or '..'"
     if subject == "cut_off":
         return "must be a date and time with a time zone, e.g. 2030-06-01T16:00:00+02:00"
     return "is invalid: " + msg[:1].lower() + msg[1:]
@@ -291,10 +296,10 @@ def _out(session, orders: list[Order]) -> list[OrderOut]:  # noqa: ANN001
 
 @router.get("", response_model=Page[OrderOut])
 def list_orders(
-    me: CurrentUser, session: SessionDep, site: str | None = None, status: str | None = None,
-    carrier: str | None = None, reference: str | None = None, wave_id: int | None = None,
+    me: CurrentUser, session: SessionDep, site: Text | None = None, status: Text | None = None,
+    carrier: Text | None = None, reference: Text | None = None, wave_id: Id | None = None,
     cut_off_before: AwareDatetime | None = None, cut_off_after: AwareDatetime | None = None,
-    limit: int = Query(default=100, ge=1, le=5000), offset: int = Query(default=0, ge=0),
+    limit: int = Query(default=100, ge=1, le=5000), offset: Count = 0,
 ) -> Page[OrderOut]:
     site_row = resolve_site(session, me, site)
     conditions = [Order.site_id == site_row.id]
@@ -324,23 +329,23 @@ def _load(session, me, site: str | None, reference: str) -> Order:  # noqa: ANN0
 
 
 @router.get("/{reference}", response_model=OrderOut)
-def get_order(reference: str, me: CurrentUser, session: SessionDep, site: str | None = None) -> OrderOut:
+def get_order(reference: Text, me: CurrentUser, session: SessionDep, site: Text | None = None) -> OrderOut:
     return _out(session, [_load(session, me, site, reference)])[0]
 
 
 class SiteOnly(Strict):
-    site: str | None = None
+    site: Text | None = None
 
 
 @router.post("/{reference}/hold", response_model=OrderOut)
-def hold(reference: str, body: SiteOnly, me: CurrentUser, session: SessionDep) -> OrderOut:
+def hold(reference: Text, body: SiteOnly, me: CurrentUser, session: SessionDep) -> OrderOut:
     order = set_hold(session, _load(session, me, body.site, reference), True, me.id)
     session.commit()
     return _out(session, [order])[0]
 
 
 @router.post("/{reference}/release", response_model=OrderOut)
-def release(reference: str, body: SiteOnly, me: CurrentUser, session: SessionDep) -> OrderOut:
+def release(reference: Text, body: SiteOnly, me: CurrentUser, session: SessionDep) -> OrderOut:
     order = set_hold(session, _load(session, me, body.site, reference), False, me.id)
     session.commit()
     return _out(session, [order])[0]
@@ -354,7 +359,7 @@ class CancelOut(BaseModel):
 
 
 @router.post("/{reference}/cancel", response_model=CancelOut)
-def cancel(reference: str, body: SiteOnly, me: CurrentUser, session: SessionDep) -> CancelOut:
+def cancel(reference: Text, body: SiteOnly, me: CurrentUser, session: SessionDep) -> CancelOut:
     """Cancel: reservations are released and unstarted tasks revoked."""
     order = _load(session, me, body.site, reference)
     summary = cancel_order(session, order, me.id)
@@ -363,8 +368,8 @@ def cancel(reference: str, body: SiteOnly, me: CurrentUser, session: SessionDep)
 
 
 class AllocateIn(Strict):
-    site: str | None = None
-    references: list[str] | None = Field(default=None, max_length=10_000,
+    site: Text | None = None
+    references: list[Text] | None = Field(default=None, max_length=10_000,
                                          description="orders to allocate; all allocatable orders when omitted")
 
 

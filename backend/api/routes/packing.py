@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from backend.api.deps import CurrentUser, SessionDep, resolve_site
 from backend.api.schemas import Strict
+from backend.bounds import QuantityOrZero, ScanText, Text
 from backend.execution import packing
 
 router = APIRouter(tags=["packing"])
@@ -71,19 +72,19 @@ class ToteForPackingOut(BaseModel):
 
 
 @router.get("/totes/{code}/packing", response_model=ToteForPackingOut)
-def tote_for_packing(code: str, me: CurrentUser, session: SessionDep, site: str | None = None) -> ToteForPackingOut:
+def tote_for_packing(code: Text, me: CurrentUser, session: SessionDep, site: Text | None = None) -> ToteForPackingOut:
     """What a tote holds for packing, split into its orders by the done picks that went into it (`code`: the tote's
     code or its label as scanned). The carton sizes to choose from come with it."""
     return ToteForPackingOut(**packing.tote_for_packing(session, resolve_site(session, me, site), code))
 
 
 class ItemCheckIn(Strict):
-    site: str | None = None
-    scan: str = Field(min_length=1, max_length=512, description="the item's barcode, exactly as scanned")
+    site: Text | None = None
+    scan: ScanText = Field(min_length=1, max_length=512, description="the item's barcode, exactly as scanned")
     quantity: int = Field(default=1, ge=1, le=100000)
-    order: str | None = Field(default=None, max_length=64,
+    order: Text | None = Field(default=None, max_length=64,
                               description="the order being packed, if the tote has several")
-    in_carton: dict[str, int] = Field(default_factory=dict, max_length=500,
+    in_carton: dict[Text, QuantityOrZero] = Field(default_factory=dict, max_length=500,
                                       description="what has been scanned into this carton so far, by SKU")
 
 
@@ -100,7 +101,7 @@ class ItemCheckOut(BaseModel):
 
 
 @router.post("/totes/{code}/packing/check", response_model=ItemCheckOut)
-def check_item(code: str, body: ItemCheckIn, me: CurrentUser, session: SessionDep) -> ItemCheckOut:
+def check_item(code: Text, body: ItemCheckIn, me: CurrentUser, session: SessionDep) -> ItemCheckOut:
     """Does this item (× quantity) go into the carton being packed from the tote? Answered at the scan, changing
     nothing; a wrong or surplus item is a 4xx saying so ("Wrong item: you scanned SKU-B — tote T-1 holds SKU-A for
     SO-1"). The `pack` command checks again."""
@@ -137,7 +138,7 @@ class DockLoadOut(BaseModel):
 
 
 @router.get("/docks/{code}/load", response_model=DockLoadOut)
-def dock_load(code: str, me: CurrentUser, session: SessionDep, site: str | None = None) -> DockLoadOut:
+def dock_load(code: Text, me: CurrentUser, session: SessionDep, site: Text | None = None) -> DockLoadOut:
     """The load being built at a dock door (a location of kind ship or dock): every order with a carton on it,
     what of each is loaded and what is still missing."""
     return DockLoadOut(**packing.dock_load(session, resolve_site(session, me, site), code))

@@ -10,8 +10,10 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, func, select
 
 from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, ensure_site_access, resolve_site
+from backend.api.downloads import content_disposition
 from backend.api.schemas import Page, Strict
 from backend.auth.principal import Principal
+from backend.bounds import Count, Id, QueryBool, StrictBool, Text
 from backend.errors import Invalid, NotFound
 from backend.firmware import FirmwareProfiles
 from backend.models import Printer, PrintJob, PrintRoute, Zone
@@ -37,16 +39,16 @@ def _profiles(runtime: Runtime, session: Session) -> FirmwareProfiles:
 
 
 class PrinterIn(Strict):
-    site: str | None = None
+    site: Text | None = None
     code: str = Field(min_length=1, max_length=40, pattern=CODE)
-    name: str = Field(default="", max_length=200)
+    name: Text = Field(default="", max_length=200)
     host: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.:\-\[\]]+$")
     port: int = Field(default=9100, ge=1, le=65535)
-    profile: str = Field(min_length=1, max_length=64, description="firmware profile id, e.g. zebra-zt411-203")
-    enabled: bool = True
+    profile: Text = Field(min_length=1, max_length=64, description="firmware profile id, e.g. zebra-zt411-203")
+    enabled: StrictBool = True
     station: str | None = Field(default=None, max_length=40, pattern=CODE,
                                 description="the station it stands at: a station code or a location code")
-    zone: str | None = Field(default=None, max_length=32)
+    zone: Text | None = Field(default=None, max_length=32)
 
 
 class PrinterOut(BaseModel):
@@ -101,9 +103,9 @@ def upsert(body: PrinterIn, me: CurrentUser, runtime: RuntimeDep, session: Sessi
 
 
 @router.get("/printers", response_model=Page[PrinterOut])
-def list_printers(me: CurrentUser, runtime: RuntimeDep, session: SessionDep, site: str | None = None,
-                  station: str | None = None, zone: str | None = None,
-                  enabled: bool | None = None) -> Page[PrinterOut]:
+def list_printers(me: CurrentUser, runtime: RuntimeDep, session: SessionDep, site: Text | None = None,
+                  station: Text | None = None, zone: Text | None = None,
+                  enabled: QueryBool | None = None) -> Page[PrinterOut]:
     site_row = resolve_site(session, me, site)
     conditions = [Printer.site_id == site_row.id]
     if station:
@@ -128,13 +130,13 @@ def list_printers(me: CurrentUser, runtime: RuntimeDep, session: SessionDep, sit
 
 class RouteIn(Strict):
     station: str | None = Field(default=None, max_length=40, pattern=CODE)
-    zone: str | None = Field(default=None, max_length=32)
+    zone: Text | None = Field(default=None, max_length=32)
     label_type: LabelType | None = None
-    printer: str = Field(min_length=1, max_length=40)
+    printer: Text = Field(min_length=1, max_length=40)
 
 
 class RoutesIn(Strict):
-    site: str | None = None
+    site: Text | None = None
     routes: list[RouteIn] = Field(max_length=5000)
 
 
@@ -161,7 +163,7 @@ def _routes_out(session: Session, site_id: int) -> list[RouteOut]:
 
 
 @router.get("/printer-routes", response_model=Page[RouteOut])
-def list_routes(me: CurrentUser, session: SessionDep, site: str | None = None) -> Page[RouteOut]:
+def list_routes(me: CurrentUser, session: SessionDep, site: Text | None = None) -> Page[RouteOut]:
     """The site's label routing rules (see /printer-routes/resolve for the order they apply in)."""
     site_row = resolve_site(session, me, site)
     routes = _routes_out(session, site_row.id)
@@ -179,8 +181,8 @@ def put_routes(body: RoutesIn, me: CurrentUser, session: SessionDep) -> Page[Rou
 
 
 @router.get("/printer-routes/resolve", response_model=ResolutionOut)
-def resolve(me: CurrentUser, session: SessionDep, label_type: LabelType, site: str | None = None,
-            printer: str | None = None, station: str | None = None, zone: str | None = None) -> ResolutionOut:
+def resolve(me: CurrentUser, session: SessionDep, label_type: LabelType, site: Text | None = None,
+            printer: Text | None = None, station: Text | None = None, zone: Text | None = None) -> ResolutionOut:
     """Which printer a label would go to, and which rule chose it.
 
     Order: explicit printer > station + label type > station (its route, else a printer standing there) >
@@ -197,16 +199,16 @@ def resolve(me: CurrentUser, session: SessionDep, label_type: LabelType, site: s
 
 
 class PrintJobIn(Strict):
-    site: str | None = None
+    site: Text | None = None
     label_type: LabelType
-    data: dict[str, Any]
-    printer: str | None = Field(default=None, max_length=40, description="a printer code; else routed")
-    station: str | None = Field(default=None, max_length=40)
-    zone: str | None = Field(default=None, max_length=32)
+    data: dict[Text, Any]
+    printer: Text | None = Field(default=None, max_length=40, description="a printer code; else routed")
+    station: Text | None = Field(default=None, max_length=40)
+    zone: Text | None = Field(default=None, max_length=32)
 
 
 class ReprintIn(Strict):
-    printer: str | None = Field(default=None, max_length=40, description="another printer; default: the same one")
+    printer: Text | None = Field(default=None, max_length=40, description="another printer; default: the same one")
 
 
 class PrintJobOut(BaseModel):
@@ -276,10 +278,10 @@ def create_job(body: PrintJobIn, me: CurrentUser, runtime: RuntimeDep, session: 
 
 @router.get("/print-jobs", response_model=Page[PrintJobOut])
 def list_jobs(
-    me: CurrentUser, session: SessionDep, site: str | None = None, state: JobState | None = None,
-    printer: str | None = None, label_type: LabelType | None = None, reprint_of: int | None = None,
-    error_code: str | None = None, limit: int = Query(default=200, ge=1, le=5000),
-    offset: int = Query(default=0, ge=0),
+    me: CurrentUser, session: SessionDep, site: Text | None = None, state: JobState | None = None,
+    printer: Text | None = None, label_type: LabelType | None = None, reprint_of: Id | None = None,
+    error_code: Text | None = None, limit: int = Query(default=200, ge=1, le=5000),
+    offset: Count = 0,
 ) -> Page[PrintJobOut]:
     """Newest first."""
     site_row = resolve_site(session, me, site)
@@ -302,7 +304,7 @@ def list_jobs(
 
 
 @router.get("/print-jobs/{job_id}", response_model=PrintJobOut)
-def get_job(job_id: int, me: CurrentUser, session: SessionDep) -> PrintJobOut:
+def get_job(job_id: Id, me: CurrentUser, session: SessionDep) -> PrintJobOut:
     """One job, with its rendered ZPL (an enrollment label's data and ZPL only for supervisors and admins)."""
     job = _load_job(session, me, job_id)
     return _job_out(job, _code(session, job.printer_id), me, with_zpl=True)
@@ -310,7 +312,7 @@ def get_job(job_id: int, me: CurrentUser, session: SessionDep) -> PrintJobOut:
 
 @router.get("/print-jobs/{job_id}/label.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}})
-def preview_job(job_id: int, me: CurrentUser, session: SessionDep) -> Response:
+def preview_job(job_id: Id, me: CurrentUser, session: SessionDep) -> Response:
     """The job's label as a PDF the size of the label (preview, or a laser printer); an enrollment label only for
     supervisors and admins (403 `label_type_forbidden`)."""
     job = _load_job(session, me, job_id)
@@ -322,11 +324,11 @@ def preview_job(job_id: int, me: CurrentUser, session: SessionDep) -> Response:
         raise Invalid(f"data.{exc.field}: {exc.problem}", code="invalid_label_data",
                       details={"field": f"data.{exc.field}"}) from None
     return Response(pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="print-job-{job.id}.pdf"'})
+                    headers={"Content-Disposition": content_disposition(f"print-job-{job.id}.pdf")})
 
 
 @router.post("/print-jobs/{job_id}/reprint", response_model=PrintJobOut, status_code=201)
-def reprint(job_id: int, body: ReprintIn, me: CurrentUser, runtime: RuntimeDep, session: SessionDep) -> PrintJobOut:
+def reprint(job_id: Id, body: ReprintIn, me: CurrentUser, runtime: RuntimeDep, session: SessionDep) -> PrintJobOut:
     """An explicit copy of a finished job (sent, failed or cancelled) as a new job with `reprint_of` set; only by
     the roles that make that label type (403 `label_type_forbidden`)."""
     job = _load_job(session, me, job_id)
@@ -337,7 +339,7 @@ def reprint(job_id: int, body: ReprintIn, me: CurrentUser, runtime: RuntimeDep, 
 
 
 @router.post("/print-jobs/{job_id}/cancel", response_model=PrintJobOut)
-def cancel(job_id: int, me: CurrentUser, session: SessionDep) -> PrintJobOut:
+def cancel(job_id: Id, me: CurrentUser, session: SessionDep) -> PrintJobOut:
     """Cancel a job that has not started sending (409 once it is sending or sent)."""
     job = _load_job(session, me, job_id)
     cancel_job(session, job, user_id=me.id)

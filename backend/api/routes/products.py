@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query
 from pydantic import Field
 from sqlmodel import func, select
 
 from backend.api.deps import CurrentUser, SessionDep, resolve_company
 from backend.api.schemas import Page, Strict, UpsertResult
+from backend.bounds import Count, Grams, Millimetres, Quantity, Reference, StrictBool, Text
 from backend.errors import NotFound
 from backend.gs1 import is_valid_gtin, normalise_gtin
 from backend.masterdata import gtins_of, upsert_products
@@ -28,21 +31,21 @@ class ProductIn(Strict):
     """A product by SKU. On a new product a field left out takes its default; on an existing one a field
     left out keeps its stored value (`gtins` left out: every GTIN kept)."""
 
-    sku: str = Field(min_length=1, max_length=64)
-    description: str = Field(default="", max_length=300)
-    uom: str = Field(default="each", max_length=16)
-    category: str | None = Field(default=None, max_length=64)
-    lot_tracked: bool = False
-    serial_tracked: bool = False
-    expiry_tracked: bool = False
+    sku: Reference = Field(min_length=1, max_length=64)
+    description: Text = Field(default="", max_length=300)
+    uom: Text = Field(default="each", max_length=16)
+    category: Text | None = Field(default=None, max_length=64)
+    lot_tracked: StrictBool = False
+    serial_tracked: StrictBool = False
+    expiry_tracked: StrictBool = False
     gtins: Gtins = Field(default_factory=Gtins)
-    units_per_inner: int | None = Field(default=None, ge=1)
-    units_per_case: int | None = Field(default=None, ge=1)
-    units_per_pallet: int | None = Field(default=None, ge=1)
-    length_mm: float | None = Field(default=None, gt=0)
-    width_mm: float | None = Field(default=None, gt=0)
-    height_mm: float | None = Field(default=None, gt=0)
-    weight_g: float | None = Field(default=None, gt=0)
+    units_per_inner: Quantity | None = None
+    units_per_case: Quantity | None = None
+    units_per_pallet: Quantity | None = None
+    length_mm: Millimetres | None = None
+    width_mm: Millimetres | None = None
+    height_mm: Millimetres | None = None
+    weight_g: Grams | None = None
     abc_class: str = Field(default="C", pattern=r"^[ABC]$")
 
 
@@ -85,21 +88,22 @@ def upsert(body: ProductsUpsert, me: CurrentUser, session: SessionDep) -> Upsert
 
 def _out(product: Product, company_code: str, gtins: dict[str, str]) -> ProductOut:
     data = product.model_dump(exclude={"updated_at", "company_id"})
-    return ProductOut(**data, company=company_code, gtins=Gtins(**gtins))
+    # Not validated: what was stored under older, looser input rules must still be readable.
+    return ProductOut.model_construct(**data, company=company_code, gtins=Gtins.model_construct(**gtins))
 
 
 @router.get("", response_model=Page[ProductOut])
 def list_products(
     me: CurrentUser,
     session: SessionDep,
-    company: str | None = Query(default=None, description=COMPANY_QUERY),
-    site: str | None = Query(default=None, description=SITE_QUERY),
-    sku: str | None = None,
-    gtin: str | None = None,
-    category: str | None = None,
-    q: str | None = Query(default=None, max_length=100, description="text in SKU or description"),
+    company: Text | None = Query(default=None, description=COMPANY_QUERY),
+    site: Text | None = Query(default=None, description=SITE_QUERY),
+    sku: Text | None = None,
+    gtin: Text | None = None,
+    category: Text | None = None,
+    q: Annotated[Text | None, Query(max_length=100, description="text in SKU or description")] = None,
     limit: int = Query(default=500, ge=1, le=10_000),
-    offset: int = Query(default=0, ge=0),
+    offset: Count = 0,
 ) -> Page[ProductOut]:
     """One company's products (the caller's, or the one named by `company` or `site`)."""
     owner = resolve_company(session, me, site, company)
@@ -109,7 +113,8 @@ def list_products(
     if category:
         conditions.append(Product.category == category)
     if q:
-        conditions.append(Product.sku.contains(q) | Product.description.contains(q))
+        # autoescape: % and _ in q are characters, not wildcards
+        conditions.append(Product.sku.contains(q, autoescape=True) | Product.description.contains(q, autoescape=True))
     if gtin:
         if not is_valid_gtin(gtin):
             return Page(data=[], count=0)
@@ -122,9 +127,9 @@ def list_products(
 
 
 @router.get("/{sku}", response_model=ProductOut)
-def get_product(sku: str, me: CurrentUser, session: SessionDep,
-                company: str | None = Query(default=None, description=COMPANY_QUERY),
-                site: str | None = Query(default=None, description=SITE_QUERY)) -> ProductOut:
+def get_product(sku: Text, me: CurrentUser, session: SessionDep,
+                company: Annotated[Text | None, Query(description=COMPANY_QUERY)] = None,
+                site: Annotated[Text | None, Query(description=SITE_QUERY)] = None) -> ProductOut:
     """The caller's company's product with this SKU (another company's is 404, like an unknown SKU)."""
     owner = resolve_company(session, me, site, company)
     product = session.exec(select(Product).where(Product.company_id == owner.id, Product.sku == sku)).first()

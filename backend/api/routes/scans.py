@@ -7,6 +7,7 @@ from pydantic import Field
 
 from backend.api.deps import CurrentUser, SessionDep, resolve_site
 from backend.api.schemas import Strict
+from backend.bounds import ScanText, Text
 from backend.errors import Invalid, NotFound
 from backend.scanning import ScanProfile, classify_scan
 from backend.scanning.db_lookup import SiteScanLookup
@@ -16,12 +17,13 @@ router = APIRouter(prefix="/scans", tags=["scanning"])
 
 
 class ClassifyIn(Strict):
-    site: str | None = None
+    site: Text | None = None
+    # Any text: the classifier refuses what no scanner sends (NUL, escapes, bidi controls) with its own codes.
     raw: str = Field(max_length=4096, description="the scan exactly as received, AIM prefix and GS included")
-    gs_substitutes: list[str] | None = Field(
+    gs_substitutes: list[ScanText] | None = Field(
         default=None, max_length=4, description="characters the scanner sends in place of GS (\\x1d)"
     )
-    suffix: str | None = Field(default=None, max_length=4)
+    suffix: ScanText | None = Field(default=None, max_length=4)
 
 
 @router.post("/classify")

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -12,6 +12,7 @@ from backend.api.deps import (
     CurrentUser, SessionDep, ensure_site_access, load_principal, resolve_site,
 )
 from backend.api.schemas import Page, Strict
+from backend.bounds import Count, Id, ScanText, Text
 from backend.commands.registry import WORKER_ROLES
 from backend.errors import DomainError, Invalid, NotFound
 from backend.models import Container, Location, Product, Site, Task, TourTote, User, Zone
@@ -91,14 +92,15 @@ def load_task(session, me, task_id: int, *, lock: bool = False) -> Task:  # noqa
 
 @router.get("", response_model=Page[TaskOut])
 def list_tasks(
-    me: CurrentUser, session: SessionDep, site: str | None = None, kind: str | None = None,
-    state: str | None = None, lpn: str | None = None,
-    zone: str | None = Query(default=None, max_length=32, description="a zone code, or 'none' for tasks without one"),
-    assigned_to: str | None = Query(default=None, max_length=64, description="the holder's username"),
-    scan: str | None = Query(default=None, max_length=512,
-                             description="an LPN label as scanned (AIM prefix, SSCC with or without AI 00): that "
-                                         "LPN's tasks; a scan of anything else is a 4xx saying what to scan"),
-    limit: int = Query(default=200, ge=1, le=5000), offset: int = Query(default=0, ge=0),
+    me: CurrentUser, session: SessionDep, site: Text | None = None, kind: Text | None = None,
+    state: Text | None = None, lpn: Text | None = None,
+    zone: Annotated[Text | None, Query(max_length=32,
+                                       description="a zone code, or 'none' for tasks without one")] = None,
+    assigned_to: Annotated[Text | None, Query(max_length=64, description="the holder's username")] = None,
+    scan: Annotated[ScanText | None, Query(
+        max_length=512, description="an LPN label as scanned (AIM prefix, SSCC with or without AI 00): that "
+                                    "LPN's tasks; a scan of anything else is a 4xx saying what to scan")] = None,
+    limit: int = Query(default=200, ge=1, le=5000), offset: Count = 0,
 ) -> Page[TaskOut]:
     site_row = resolve_site(session, me, site)
     conditions = [Task.site_id == site_row.id]
@@ -129,7 +131,7 @@ class WaitingOut(BaseModel):
 
 
 @router.get("/waiting", response_model=WaitingOut)
-def waiting(me: CurrentUser, session: SessionDep, site: str | None = None) -> WaitingOut:
+def waiting(me: CurrentUser, session: SessionDep, site: Text | None = None) -> WaitingOut:
     """Your work at a glance: what you may do here and how much of each kind waits (the handheld's home tiles)."""
     site_row = resolve_site(session, me, site)
     return WaitingOut(**engine.waiting_work(session, me.id, site_row.id))
@@ -138,7 +140,7 @@ def waiting(me: CurrentUser, session: SessionDep, site: str | None = None) -> Wa
 class ScanCheckIn(Strict):
     step: Literal["location", "product", "tote", "to_location"] = Field(
         description="what the scan should be: the task's location, its product, the tote (picks), its destination")
-    scan: str = Field(min_length=1, max_length=512, description="the scan as received, AIM prefix and GS included")
+    scan: ScanText = Field(min_length=1, max_length=512, description="the scan as received, AIM prefix and GS included")
 
 
 class ScanCheckOut(BaseModel):
@@ -148,7 +150,7 @@ class ScanCheckOut(BaseModel):
 
 
 @router.post("/{task_id}/check-scan", response_model=ScanCheckOut)
-def check_scan(task_id: int, body: ScanCheckIn, me: CurrentUser, session: SessionDep) -> ScanCheckOut:
+def check_scan(task_id: Id, body: ScanCheckIn, me: CurrentUser, session: SessionDep) -> ScanCheckOut:
     """Is this scan right for this step of the task? Answered at the scan, changing nothing; a wrong one is a 4xx
     saying what to do ("Wrong product: you scanned SKU-00004 — take SKU-00002"). The confirm checks again.
     A refused scan is audited (`scan.refused`): the pick accuracy KPI counts them."""
@@ -185,18 +187,18 @@ def _check_scan(session, task: Task, body: ScanCheckIn) -> ScanCheckOut:  # noqa
 
 
 @router.get("/{task_id}", response_model=TaskOut)
-def get_task(task_id: int, me: CurrentUser, session: SessionDep) -> TaskOut:
+def get_task(task_id: Id, me: CurrentUser, session: SessionDep) -> TaskOut:
     task = load_task(session, me, task_id)
     return _out(session.exec(_query().where(Task.id == task.id)).one())
 
 
 class PutawayConfirm(Strict):
-    scan: str = Field(min_length=1, max_length=80, description="destination location code, code + check digits, or check digits")
-    reason: str | None = Field(default=None, max_length=200, description="required when not the suggested location")
+    scan: ScanText = Field(min_length=1, max_length=80, description="destination location code, code + check digits, or check digits")
+    reason: Text | None = Field(default=None, max_length=200, description="required when not the suggested location")
 
 
 @router.post("/{task_id}/confirm-putaway", response_model=TaskOut)
-def confirm_putaway_route(task_id: int, body: PutawayConfirm, me: CurrentUser, session: SessionDep) -> TaskOut:
+def confirm_putaway_route(task_id: Id, body: PutawayConfirm, me: CurrentUser, session: SessionDep) -> TaskOut:
     task = load_task(session, me, task_id, lock=True)
     site = session.get(Site, task.site_id)
     holder = task.assigned_to
@@ -212,20 +214,20 @@ def confirm_putaway_route(task_id: int, body: PutawayConfirm, me: CurrentUser, s
 
 
 class VersionCheck(Strict):
-    expected_version: int | None = Field(default=None, ge=1,
+    expected_version: Id | None = Field(default=None,
                                          description="refuse with 409 version_conflict if the task changed since")
 
 
 class AssignIn(VersionCheck):
-    username: str = Field(min_length=1, max_length=64)
+    username: Text = Field(min_length=1, max_length=64)
 
 
 class ReassignIn(VersionCheck):
-    username: str | None = Field(default=None, max_length=64, description="null: back to the pool")
+    username: Text | None = Field(default=None, max_length=64, description="null: back to the pool")
 
 
 class ReasonIn(VersionCheck):
-    reason: str = Field(default="", max_length=200)
+    reason: Text = Field(default="", max_length=200)
 
 
 class PriorityIn(VersionCheck):
@@ -254,7 +256,7 @@ def _done(session, task: Task) -> TaskOut:  # noqa: ANN001
 
 
 @router.post("/{task_id}/assign", response_model=TaskOut)
-def assign_task(task_id: int, body: AssignIn, me: CurrentUser, session: SessionDep) -> TaskOut:
+def assign_task(task_id: Id, body: AssignIn, me: CurrentUser, session: SessionDep) -> TaskOut:
     """Give a pending task to a worker (their device gets task.assigned)."""
     task = load_task(session, me, task_id, lock=True)
     engine.assign(session, task, _worker(session, task, body.username), actor_id=me.id,
@@ -263,7 +265,7 @@ def assign_task(task_id: int, body: AssignIn, me: CurrentUser, session: SessionD
 
 
 @router.post("/{task_id}/reassign", response_model=TaskOut)
-def reassign_task(task_id: int, body: ReassignIn, me: CurrentUser, session: SessionDep) -> TaskOut:
+def reassign_task(task_id: Id, body: ReassignIn, me: CurrentUser, session: SessionDep) -> TaskOut:
     """Move a task to another worker, or back to the pool: the old holder's device gets task.revoked."""
     task = load_task(session, me, task_id, lock=True)
     user_id = _worker(session, task, body.username) if body.username else None
@@ -272,7 +274,7 @@ def reassign_task(task_id: int, body: ReassignIn, me: CurrentUser, session: Sess
 
 
 @router.post("/{task_id}/unassign", response_model=TaskOut)
-def unassign_task(task_id: int, body: VersionCheck, me: CurrentUser, session: SessionDep) -> TaskOut:
+def unassign_task(task_id: Id, body: VersionCheck, me: CurrentUser, session: SessionDep) -> TaskOut:
     """Take a task back from its holder into the pool: their device gets task.revoked at once."""
     task = load_task(session, me, task_id, lock=True)
     engine.unassign(session, task, actor_id=me.id, expected_version=body.expected_version)
@@ -293,21 +295,21 @@ class CandidatesOut(BaseModel):
 
 
 @router.get("/{task_id}/candidates", response_model=CandidatesOut)
-def task_candidates(task_id: int, me: CurrentUser, session: SessionDep) -> CandidatesOut:
+def task_candidates(task_id: Id, me: CurrentUser, session: SessionDep) -> CandidatesOut:
     """Who could take this task: the site's workers, eligible first (fewest held tasks first), each with why not
     (role, skill, zone, the device they are signed on at — the rules dispatch applies)."""
     return CandidatesOut(data=[CandidateOut(**c) for c in candidates_for(session, load_task(session, me, task_id))])
 
 
 @router.post("/{task_id}/suspend", response_model=TaskOut)
-def suspend_task(task_id: int, body: ReasonIn, me: CurrentUser, session: SessionDep) -> TaskOut:
+def suspend_task(task_id: Id, body: ReasonIn, me: CurrentUser, session: SessionDep) -> TaskOut:
     task = load_task(session, me, task_id, lock=True)
     engine.suspend(session, task, actor_id=me.id, reason=body.reason, expected_version=body.expected_version)
     return _done(session, task)
 
 
 @router.post("/{task_id}/resume", response_model=TaskOut)
-def resume_task(task_id: int, body: VersionCheck, me: CurrentUser, session: SessionDep) -> TaskOut:
+def resume_task(task_id: Id, body: VersionCheck, me: CurrentUser, session: SessionDep) -> TaskOut:
     """A suspended (or excepted) task goes back to the pool."""
     task = load_task(session, me, task_id, lock=True)
     engine.resume(session, task, actor_id=me.id, expected_version=body.expected_version)
@@ -315,14 +317,14 @@ def resume_task(task_id: int, body: VersionCheck, me: CurrentUser, session: Sess
 
 
 @router.post("/{task_id}/cancel", response_model=TaskOut)
-def cancel_task(task_id: int, body: ReasonIn, me: CurrentUser, session: SessionDep) -> TaskOut:
+def cancel_task(task_id: Id, body: ReasonIn, me: CurrentUser, session: SessionDep) -> TaskOut:
     task = load_task(session, me, task_id, lock=True)
     engine.cancel(session, task, actor_id=me.id, reason=body.reason, expected_version=body.expected_version)
     return _done(session, task)
 
 
 @router.post("/{task_id}/reprioritise", response_model=TaskOut)
-def reprioritise_task(task_id: int, body: PriorityIn, me: CurrentUser, session: SessionDep) -> TaskOut:
+def reprioritise_task(task_id: Id, body: PriorityIn, me: CurrentUser, session: SessionDep) -> TaskOut:
     task = load_task(session, me, task_id, lock=True)
     engine.reprioritise(session, task, body.priority, actor_id=me.id, expected_version=body.expected_version)
     return _done(session, task)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, ensure_site_access
 from backend.api.routes.tasks import site_worker
 from backend.api.schemas import Strict
+from backend.bounds import Id, Text
 from backend.errors import NotFound
 from backend.execution.tours import label_new_totes, tour_view
 from backend.models import Tour
@@ -58,7 +59,7 @@ def _tour(session, me, tour_id: int, *, lock: bool = False) -> Tour:  # noqa: AN
 
 
 @router.get("/{tour_id}", response_model=TourViewOut)
-def get_tour(tour_id: int, me: CurrentUser, session: SessionDep) -> TourViewOut:
+def get_tour(tour_id: Id, me: CurrentUser, session: SessionDep) -> TourViewOut:
     """A tour as its picker walks it: the cart's tote slots, every pick in order, metres and time left, the drop."""
     return TourViewOut(**tour_view(session, _tour(session, me, tour_id)))
 
@@ -70,7 +71,7 @@ class ToteLabelsOut(BaseModel):
 
 
 @router.post("/{tour_id}/tote-labels", response_model=ToteLabelsOut)
-def tote_labels(tour_id: int, me: CurrentUser, runtime: RuntimeDep, session: SessionDep) -> ToteLabelsOut:
+def tote_labels(tour_id: Id, me: CurrentUser, runtime: RuntimeDep, session: SessionDep) -> ToteLabelsOut:
     """New totes for the slots of your picks that have none yet, bound to them, their labels printed."""
     result = label_new_totes(session, runtime.settings, _tour(session, me, tour_id, lock=True), me.id)
     session.commit()
@@ -78,7 +79,7 @@ def tote_labels(tour_id: int, me: CurrentUser, runtime: RuntimeDep, session: Ses
 
 
 class TourReassignIn(Strict):
-    username: str | None = Field(default=None, max_length=64, description="null: every open pick back to the pool")
+    username: Text | None = Field(default=None, max_length=64, description="null: every open pick back to the pool")
 
 
 class TourReassignOut(BaseModel):
@@ -87,7 +88,7 @@ class TourReassignOut(BaseModel):
 
 
 @router.post("/{tour_id}/reassign", response_model=TourReassignOut)
-def reassign_tour(tour_id: int, body: TourReassignIn, me: CurrentUser, session: SessionDep) -> TourReassignOut:
+def reassign_tour(tour_id: Id, body: TourReassignIn, me: CurrentUser, session: SessionDep) -> TourReassignOut:
     """Every open pick of the tour to one worker in one transaction (the cart's totes go with them), or back to the
     pool: the old holders' devices get task.revoked, the new holder's task.assigned, at once."""
     tour = _tour(session, me, tour_id, lock=True)

@@ -11,6 +11,7 @@ from backend.api.deps import CurrentUser, RuntimeDep, SessionDep
 from backend.api.schemas import Page, Strict
 from backend.auth.passwords import check_password
 from backend.auth.signins import revoke_all
+from backend.bounds import StrictBool, Text
 from backend.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.models import Site, User, UserSite, utcnow
 
@@ -20,12 +21,12 @@ Role = Literal["picker", "receiver", "packer", "supervisor", "admin", "integrati
 
 
 class UserCreate(Strict):
-    username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
-    password: str = Field(min_length=1, max_length=1000, description="the password policy: docs/accounts.md")
-    full_name: str = Field(default="", max_length=200)
+    username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_@-][A-Za-z0-9_.@-]*$")
+    password: Text = Field(min_length=1, max_length=1000, description="the password policy: docs/accounts.md")
+    full_name: Text = Field(default="", max_length=200)
     roles: Annotated[list[Role], Field(min_length=1)]
-    sites: list[str] = Field(default_factory=list)
-    all_sites: bool = False
+    sites: list[Text] = Field(default_factory=list)
+    all_sites: StrictBool = False
 
 
 class UserPublic(Strict):

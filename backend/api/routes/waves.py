@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
@@ -12,6 +12,7 @@ from sqlmodel import func, select
 
 from backend.api.deps import CurrentUser, SessionDep, ensure_site_access, resolve_site
 from backend.api.schemas import Page, Strict
+from backend.bounds import Count, Id, Kilograms, Litres, PositiveCount, Text
 from backend.errors import NotFound
 from backend.insights.floor import wave_preview
 from backend.models import Container, Location, Order, OrderLine, Product, Site, Task, Tour, TourTote, User, Wave
@@ -23,22 +24,22 @@ router = APIRouter(prefix="/waves", tags=["waves"])
 
 class Cart(Strict):
     totes: int = Field(default=12, ge=1, le=64)
-    tote_volume_l: float = Field(default=35.0, gt=0)
-    tote_weight_kg: float = Field(default=15.0, gt=0)
+    tote_volume_l: Litres = 35.0
+    tote_weight_kg: Kilograms = 15.0
     max_units: int | None = Field(default=None, ge=1, le=100_000,
                                   description="the most units (articles) one cart carries, over all its totes")
 
 
 class WaveIn(Strict):
-    site: str | None = None
+    site: Text | None = None
     cut_off_from: AwareDatetime | None = None
     cut_off_to: AwareDatetime | None = None
-    carriers: list[str] = Field(default_factory=list, max_length=50)
-    priorities: list[int] = Field(default_factory=list, max_length=9)
-    zones: list[str] = Field(default_factory=list, max_length=100)
-    max_orders: int | None = Field(default=None, ge=1)
-    max_lines: int | None = Field(default=None, ge=1)
-    max_volume_l: float | None = Field(default=None, gt=0)
+    carriers: list[Text] = Field(default_factory=list, max_length=50)
+    priorities: list[Annotated[int, Field(ge=1, le=9)]] = Field(default_factory=list, max_length=9)
+    zones: list[Text] = Field(default_factory=list, max_length=100)
+    max_orders: PositiveCount | None = None
+    max_lines: PositiveCount | None = None
+    max_volume_l: Litres | None = None
     cart: Cart = Field(default_factory=Cart)
 
 
@@ -103,8 +104,8 @@ def _load(session, me, wave_id: int, *, lock: bool = False) -> Wave:  # noqa: AN
 
 
 @router.get("", response_model=Page[WaveOut])
-def list_waves(me: CurrentUser, session: SessionDep, site: str | None = None, status: str | None = None,
-               limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> Page[WaveOut]:
+def list_waves(me: CurrentUser, session: SessionDep, site: Text | None = None, status: Text | None = None,
+               limit: int = Query(default=100, ge=1, le=1000), offset: Count = 0) -> Page[WaveOut]:
     site_row = resolve_site(session, me, site)
     conditions = [Wave.site_id == site_row.id]
     if status:
@@ -115,12 +116,12 @@ def list_waves(me: CurrentUser, session: SessionDep, site: str | None = None, st
 
 
 @router.get("/{wave_id}", response_model=WaveOut)
-def get_wave(wave_id: int, me: CurrentUser, session: SessionDep) -> WaveOut:
+def get_wave(wave_id: Id, me: CurrentUser, session: SessionDep) -> WaveOut:
     return _out(_load(session, me, wave_id))
 
 
 @router.post("/{wave_id}/release", response_model=WaveOut)
-def release(wave_id: int, me: CurrentUser, session: SessionDep) -> WaveOut:
+def release(wave_id: Id, me: CurrentUser, session: SessionDep) -> WaveOut:
     """Release in one transaction: reservations, tours, totes, pick and replenishment tasks."""
     wave = _load(session, me, wave_id, lock=True)
     release_wave(session, session.get(Site, wave.site_id), wave, today=datetime.now(timezone.utc).date(),
@@ -132,7 +133,7 @@ def release(wave_id: int, me: CurrentUser, session: SessionDep) -> WaveOut:
 
 
 @router.post("/{wave_id}/discard", response_model=WaveOut)
-def discard(wave_id: int, me: CurrentUser, session: SessionDep) -> WaveOut:
+def discard(wave_id: Id, me: CurrentUser, session: SessionDep) -> WaveOut:
     wave = discard_wave(session, _load(session, me, wave_id, lock=True), me.id)
     session.commit()
     return _out(wave)
@@ -145,7 +146,7 @@ class CancelOut(BaseModel):
 
 
 @router.post("/{wave_id}/cancel", response_model=CancelOut)
-def cancel(wave_id: int, me: CurrentUser, session: SessionDep) -> CancelOut:
+def cancel(wave_id: Id, me: CurrentUser, session: SessionDep) -> CancelOut:
     """Cancel a released wave until picking starts: tasks cancelled, every reservation released."""
     wave = _load(session, me, wave_id, lock=True)
     summary = cancel_wave(session, wave, me.id)
@@ -179,7 +180,7 @@ class TourOut(BaseModel):
 
 
 @router.get("/{wave_id}/tours", response_model=Page[TourOut])
-def tours(wave_id: int, me: CurrentUser, session: SessionDep) -> Page[TourOut]:
+def tours(wave_id: Id, me: CurrentUser, session: SessionDep) -> Page[TourOut]:
     """A released wave's tours, each with its picks in walking order and its tote assignment."""
     wave = _load(session, me, wave_id)
     rows = session.exec(select(Tour).where(Tour.wave_id == wave.id).order_by(Tour.number)).all()
@@ -227,7 +228,7 @@ class WavePreviewOut(BaseModel):
 
 
 @router.get("/{wave_id}/preview", response_model=WavePreviewOut)
-def preview(wave_id: int, me: CurrentUser, session: SessionDep) -> WavePreviewOut:
+def preview(wave_id: Id, me: CurrentUser, session: SessionDep) -> WavePreviewOut:
     """Each tour's walking path through the site layout, with its metres and estimated minutes (planned or
     released): one line per tour on the floor map."""
     return WavePreviewOut(**wave_preview(session, _load(session, me, wave_id)))

@@ -10,6 +10,7 @@ from backend import audit
 from backend.api.deps import CurrentUser, SessionDep, load_principal, resolve_site
 from backend.api.schemas import Page, Strict
 from backend.auth.principal import Principal
+from backend.bounds import Text
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.models import TASK_KINDS, Location, User, UserSite, WorkerProfile, Zone, utcnow
 from backend.tasks.eligibility import allowed_kinds, role_kinds
@@ -19,12 +20,12 @@ router = APIRouter(prefix="/workers", tags=["workers"])
 
 
 class WorkerIn(Strict):
-    site: str | None = Field(default=None, description="the site whose profile this is (default: your only site); "
+    site: Text | None = Field(default=None, description="the site whose profile this is (default: your only site); "
                                                        "the worker's profiles at other sites are not changed")
-    zones: list[str] = Field(max_length=200, description="zone codes; empty = any zone")
-    skills: list[str] = Field(max_length=20, description="task kinds, within what the worker's roles do; "
+    zones: list[Text] = Field(max_length=200, description="zone codes; empty = any zone")
+    skills: list[Text] = Field(max_length=20, description="task kinds, within what the worker's roles do; "
                                                          "empty = every kind their roles do")
-    equipment: list[str] = Field(max_length=20,
+    equipment: list[Text] = Field(max_length=20,
                                  description="e.g. forklift, reach_truck (a task may need one in details.equipment)")
 
 
@@ -50,7 +51,7 @@ def _out(session, user: User, site_id: int, zone_codes: dict[int, str]) -> Worke
 
 
 @router.get("", response_model=Page[WorkerOut])
-def list_workers(me: CurrentUser, session: SessionDep, site: str | None = None) -> Page[WorkerOut]:
+def list_workers(me: CurrentUser, session: SessionDep, site: Text | None = None) -> Page[WorkerOut]:
     site_row = resolve_site(session, me, site)
     zone_codes = dict(session.exec(select(Zone.id, Zone.code).where(Zone.site_id == site_row.id)).all())
     users = session.exec(select(User).join(UserSite, UserSite.user_id == User.id)
@@ -70,7 +71,7 @@ def _check_may_edit(me: Principal, worker: Principal) -> None:
 
 
 @router.put("/{username}", response_model=WorkerOut)
-def set_worker(username: str, body: WorkerIn, me: CurrentUser, session: SessionDep) -> WorkerOut:
+def set_worker(username: Text, body: WorkerIn, me: CurrentUser, session: SessionDep) -> WorkerOut:
     """Set the worker's zones, skills and equipment at one site (their profiles at other sites stay as they are)."""
     site_row = resolve_site(session, me, body.site)
     user = session.exec(select(User).where(User.username == username)).first()

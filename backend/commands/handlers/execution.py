@@ -14,6 +14,7 @@ from datetime import date
 
 from pydantic import AliasChoices, Field
 
+from backend.bounds import Id, Quantity, QuantityOrZero, ScanText, Text
 from backend.commands.context import CommandContext
 from backend.commands.handlers.putaway import raise_conflict
 from backend.commands.registry import CommandPayload, CommandSet
@@ -29,95 +30,95 @@ PACKERS = ("packer", "supervisor", "admin")
 
 
 class ConfirmPick(CommandPayload):
-    task_id: int = Field(ge=1)
-    location: str = Field(min_length=1, max_length=80, description="location barcode, code + check digits, or digits")
-    product: str = Field(min_length=1, max_length=512, description="GTIN, GS1 string or LPN, as scanned")
-    tote: str = Field(min_length=1, max_length=40)
-    quantity: int = Field(ge=1)
+    task_id: Id
+    location: ScanText = Field(min_length=1, max_length=80, description="location barcode, code + check digits, or digits")
+    product: ScanText = Field(min_length=1, max_length=512, description="GTIN, GS1 string or LPN, as scanned")
+    tote: ScanText = Field(min_length=1, max_length=40)
+    quantity: Quantity
 
 
 class ShortPick(CommandPayload):
-    task_id: int = Field(ge=1)
-    location: str = Field(min_length=1, max_length=80)
-    found: int = Field(ge=0)
-    reason: str = Field(min_length=1, max_length=200)
-    product: str | None = Field(default=None, max_length=512)
-    tote: str | None = Field(default=None, max_length=40)
+    task_id: Id
+    location: ScanText = Field(min_length=1, max_length=80)
+    found: QuantityOrZero
+    reason: Text = Field(min_length=1, max_length=200)
+    product: ScanText | None = Field(default=None, max_length=512)
+    tote: ScanText | None = Field(default=None, max_length=40)
 
 
 class ConfirmReplenish(CommandPayload):
-    task_id: int = Field(ge=1)
-    from_location: str | None = Field(default=None, min_length=1, max_length=80,
+    task_id: Id
+    from_location: ScanText | None = Field(default=None, min_length=1, max_length=80,
                                       description="the reserve location: barcode, code + check digits, or digits")
-    product: str | None = Field(default=None, min_length=1, max_length=512,
+    product: ScanText | None = Field(default=None, min_length=1, max_length=512,
                                 description="what was taken, as scanned: GTIN, GS1 string (with the lot for a "
                                             "lot-tracked product) or the pallet's LPN/SSCC")
-    to_location: str = Field(min_length=1, max_length=80, validation_alias=AliasChoices("to_location", "location"),
+    to_location: ScanText = Field(min_length=1, max_length=80, validation_alias=AliasChoices("to_location", "location"),
                              description="the pick face, scanned like from_location (`location` is the older name)")
-    quantity: int | None = Field(default=None, ge=1, description="units moved (default: the task's quantity)")
+    quantity: Quantity | None = Field(default=None, description="units moved (default: the task's quantity)")
 
 
 class CountLine(CommandPayload):
-    product: str = Field(min_length=1, max_length=512, description="SKU, GTIN or GS1 string")
-    lot: str = Field(default="", max_length=64, description="empty: the GS1 string's lot, or the location's only "
+    product: ScanText = Field(min_length=1, max_length=512, description="SKU, GTIN or GS1 string")
+    lot: Text = Field(default="", max_length=64, description="empty: the GS1 string's lot, or the location's only "
                                                             "lot of a lot-tracked product")
     expiry: date | None = Field(default=None, description="for a lot the location did not hold (else the GS1's)")
-    quantity: int = Field(ge=0)
+    quantity: QuantityOrZero
 
 
 class Count(CommandPayload):
-    task_id: int = Field(ge=1)
-    location: str = Field(min_length=1, max_length=80)
+    task_id: Id
+    location: ScanText = Field(min_length=1, max_length=80)
     lines: list[CountLine] = Field(max_length=500)
 
 
 class PackItem(CommandPayload):
-    product: str = Field(min_length=1, max_length=512)
-    quantity: int = Field(ge=1)
+    product: ScanText = Field(min_length=1, max_length=512)
+    quantity: Quantity
 
 
 class Pack(CommandPayload):
     """Pack part (or all) of what a tote holds for one order into one new carton; with `weight_kg`, close it too."""
 
-    tote: str = Field(min_length=1, max_length=512, description="the tote, as scanned")
-    station: str = Field(min_length=1, max_length=40, description="the pack bench location")
+    tote: ScanText = Field(min_length=1, max_length=512, description="the tote, as scanned")
+    station: Text = Field(min_length=1, max_length=40, description="the pack bench location")
     items: list[PackItem] = Field(min_length=1, max_length=500)
-    order: str | None = Field(default=None, max_length=64, description="needed when the tote holds several orders")
-    carton_type: str | None = Field(default=None, max_length=16, description="a carton size (packing.CARTON_TYPES)")
+    order: Text | None = Field(default=None, max_length=64, description="needed when the tote holds several orders")
+    carton_type: Text | None = Field(default=None, max_length=16, description="a carton size (packing.CARTON_TYPES)")
     weight_kg: float | None = Field(default=None, gt=0, le=1000, description="close the carton at once, weighed")
 
 
 class ReportPackShort(CommandPayload):
     """Fewer of a product in the tote than its picks put there: raises a `pack_short` exception."""
 
-    tote: str = Field(min_length=1, max_length=512)
-    station: str = Field(min_length=1, max_length=40)
-    product: str = Field(min_length=1, max_length=512, description="SKU or GTIN of the missing item")
-    quantity: int = Field(ge=1)
-    order: str | None = Field(default=None, max_length=64)
+    tote: ScanText = Field(min_length=1, max_length=512)
+    station: Text = Field(min_length=1, max_length=40)
+    product: ScanText = Field(min_length=1, max_length=512, description="SKU or GTIN of the missing item")
+    quantity: Quantity
+    order: Text | None = Field(default=None, max_length=64)
 
 
 class Load(CommandPayload):
     """A closed carton scanned onto the load at a dock door."""
 
-    dock: str = Field(min_length=1, max_length=80)
-    carton: str = Field(min_length=1, max_length=512, description="the carton's SSCC label, as scanned")
+    dock: Text = Field(min_length=1, max_length=80)
+    carton: ScanText = Field(min_length=1, max_length=512, description="the carton's SSCC label, as scanned")
 
 
 class CloseCarton(CommandPayload):
-    carton: str = Field(min_length=1, max_length=40)
-    station: str = Field(min_length=1, max_length=40)
+    carton: Text = Field(min_length=1, max_length=40)
+    station: Text = Field(min_length=1, max_length=40)
     weight_kg: float = Field(gt=0, le=1000)
 
 
 class PrintCartonLabels(CommandPayload):
-    order: str = Field(min_length=1, max_length=64)
-    station: str = Field(min_length=1, max_length=40, description="the bench or dock whose printer prints them")
+    order: Text = Field(min_length=1, max_length=64)
+    station: Text = Field(min_length=1, max_length=40, description="the bench or dock whose printer prints them")
 
 
 class Ship(CommandPayload):
-    order: str = Field(min_length=1, max_length=64)
-    dock: str = Field(min_length=1, max_length=40)
+    order: Text = Field(min_length=1, max_length=64)
+    dock: Text = Field(min_length=1, max_length=40)
 
 
 def _claim_for_the_fact(ctx: CommandContext, task, state: str, holder: int | None) -> bool:  # noqa: ANN001

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from backend import audit
+from backend.bounds import Text
 from backend.commands.context import CommandContext
 from backend.commands.registry import CommandPayload, CommandSet
 
@@ -12,7 +13,7 @@ commands = CommandSet()
 
 
 class MessageAck(CommandPayload):
-    message_id: str = Field(min_length=1, max_length=64)
+    message_id: Text = Field(min_length=1, max_length=64)
 
 
 @commands.command("message_ack", payload=MessageAck)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from backend.bounds import Id, ScanText, Text
 from backend.commands.context import CommandContext
 from backend.commands.registry import CommandPayload, CommandSet
 from backend.models import Site, Task, WarehouseException
@@ -20,10 +21,10 @@ commands = CommandSet()
 
 
 class ConfirmPutaway(CommandPayload):
-    task_id: int = Field(ge=1)
-    scan: str = Field(min_length=1, max_length=80, description="destination location code, code + check digits, "
+    task_id: Id
+    scan: ScanText = Field(min_length=1, max_length=80, description="destination location code, code + check digits, "
                                                                "or check digits")
-    reason: str | None = Field(default=None, max_length=200, description="required when not the suggested location")
+    reason: Text | None = Field(default=None, max_length=200, description="required when not the suggested location")
 
 
 def raise_conflict(ctx: CommandContext, task: Task, *, state: str, holder: int | None, message: str,

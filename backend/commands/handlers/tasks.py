@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 from sqlmodel import select
 
+from backend.bounds import Id, Text
 from backend.commands.context import CommandContext
 from backend.commands.registry import CommandPayload, CommandSet
 from backend.errors import NotFound
@@ -18,13 +19,13 @@ TaskKind = Literal[TASK_KINDS]  # type: ignore[valid-type]
 
 
 class ClaimNextTask(CommandPayload):
-    position: str | None = Field(default=None, max_length=40, description="the location code the worker is at")
+    position: Text | None = Field(default=None, max_length=40, description="the location code the worker is at")
     kinds: list[TaskKind] | None = Field(default=None, max_length=7,
                                          description="only these kinds of task (the screen the worker chose)")
 
 
 class TaskRef(CommandPayload):
-    task_id: int = Field(ge=1)
+    task_id: Id
 
 
 @commands.command("claim_next_task", payload=ClaimNextTask)

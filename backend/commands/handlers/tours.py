@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from backend.bounds import Id, ScanText
 from backend.commands.context import CommandContext
 from backend.commands.registry import CommandPayload, CommandSet
 from backend.errors import NotFound
@@ -14,14 +15,14 @@ commands = CommandSet()
 
 
 class BindTote(CommandPayload):
-    tour_id: int = Field(ge=1)
-    tote_no: int = Field(ge=1, description="the slot on the cart")
-    tote: str = Field(min_length=1, max_length=40, description="the tote's label, as scanned")
+    tour_id: Id
+    tote_no: int = Field(ge=1, le=999, description="the slot on the cart")
+    tote: ScanText = Field(min_length=1, max_length=40, description="the tote's label, as scanned")
 
 
 class DropTotes(CommandPayload):
-    tour_id: int = Field(ge=1)
-    location: str = Field(min_length=1, max_length=80, description="the pack station's label, as scanned")
+    tour_id: Id
+    location: ScanText = Field(min_length=1, max_length=80, description="the pack station's label, as scanned")
 
 
 def _tour(ctx: CommandContext, tour_id: int) -> Tour:

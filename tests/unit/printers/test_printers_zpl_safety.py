@@ -4,6 +4,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from printers import (
     Address,
@@ -122,3 +124,48 @@ def test_gs1_lot_with_zpl_special_characters_keeps_one_label_and_its_text() -> N
 def test_field_texts_reads_fields_in_order() -> None:
     zpl = b"^XA^FO1,1^A0N,20,20^FH_^FDa_5Eb^FS^FO1,1^FDplain_5E^FS^XZ"
     assert field_texts(zpl) == ["a^b", "plain_5E"]
+
+
+# --- properties: any text at all -----------------------------------------------------------------
+
+# Everything a field could be handed: command characters, controls, the hex indicator, any Unicode.
+FIELD_TEXT = st.one_of(st.text(), st.text(alphabet="^~_\\\r\n\x00\x1b\x7fAZ09 ,:Łó東", max_size=60))
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=FIELD_TEXT)
+def test_any_escaped_text_is_printable_ascii_without_command_characters_and_decodes_back(text: str) -> None:
+    escaped = escape_field(text)
+    assert not set(escaped) & {"^", "~", "\n", "\r"}
+    assert escaped == "" or (escaped.isascii() and escaped.isprintable())
+    assert decode_field_hex(escaped) == text
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=FIELD_TEXT.filter(lambda t: t.strip()), dpi=st.sampled_from([203, 300]))
+def test_any_text_in_a_shipping_label_prints_literally_on_exactly_one_label(text: str, dpi: int) -> None:
+    label = ShippingLabel(
+        sscc="376123450000000023",
+        ship_to=Address(name=text, lines=(text,), city="Rotterdam", postcode="1000", country="NL"),
+        ship_from=Address(name="WES", lines=("Dock 1",), city="Rotterdam"),
+        carrier="DHL", service="Express", order_reference="SO-1", carton_number=1, carton_count=1,
+        weight_kg=Decimal("1.5"),
+    )
+    zpl = render_zpl("shipping", label, PrinterSetup.for_dpi(dpi))
+    assert_one_safe_label(zpl)
+    assert text in field_texts(zpl)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=FIELD_TEXT.filter(lambda t: t.strip()))
+def test_any_description_and_lot_on_an_lpn_label_print_on_exactly_one_label(text: str) -> None:
+    try:
+        label = LpnLabel(sscc="376123450000000016", lpn="LPN-1", description=text, lot=text, sku="SKU-1")
+    except LabelDataError as refusal:  # (a clear refusal of data the template cannot carry is fine too)
+        assert refusal.field in ("description", "lot")
+        return
+    zpl = render_zpl("lpn", label)
+    assert_one_safe_label(zpl)
+    # (a long description wraps onto several fields, at spaces: the characters stay, in order)
+    printed = "".join("".join(field.split()) for field in field_texts(zpl))
+    assert "".join(text.split()) in printed
