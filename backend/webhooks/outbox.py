@@ -1,0 +1,120 @@
+"""The outbox: business events written in the transaction of the change they report, numbered at its COMMIT.
+
+    outbox.record(session, site_id, "order.shipped", payload)   # with the change, before the commit
+
+Every event is recorded whether or not anyone subscribed: the pull feed (`GET /api/v1/events`) serves
+them all, and webhook subscriptions (backend.webhooks.delivery) are cursors over the same rows.
+
+Numbering
+---------
+An event row is inserted without its public `id`. Just before its transaction commits, the session's
+`before_commit` hook (`watch`, installed on every session factory by backend.db) gives the
+transaction's events consecutive ids from the `integration_event` counter row, which then stays locked
+until the COMMIT. So ids follow commit order: once a reader sees id N, every event with a smaller id
+has committed (or never will: a rolled-back transaction leaves no row and consumed no id). The
+counter is the transaction's last lock, taken when the COMMIT is already on its way (on PostgreSQL
+the statement goes in the same pipeline as the COMMIT: no round trip of its own), so the time other
+writers of events wait on it is the COMMIT alone, and no deadlock can involve it.
+
+The numbering statement numbers every event row it can see without an id: besides the
+transaction's own, those committed by a session that bypassed the hook (a raw connection, a tool);
+the delivery component runs it on its own too (`number_events`) so such rows are never stranded.
+
+On the device-command path (PostgreSQL) events are written by the command's own statements
+(backend.execution.picking's order.picked); those mark the session with `may_have_written`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event, insert, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.models import IntegrationEvent, utcnow
+
+EVENT_TYPES = (
+    "receipt.completed", "putaway.completed", "order.allocated", "wave.released", "order.picked", "order.packed",
+    "order.shipped", "inventory.adjusted", "count.posted", "exception.raised", "exception.resolved",
+)
+COUNTER = "integration_event"
+WRITTEN = "wes_events_written"  # on session.info: this transaction (may have) recorded events
+NUMBERED = "wes_events_numbered"  # … and they were numbered: the delivery component wakes after the COMMIT
+
+# PostgreSQL: the unnumbered rows get the counter's next ids, in insertion order, in one statement. (A row
+# numbered meanwhile by another transaction, an orphan both saw, is left alone: `e.id IS NULL` is re-checked
+# after waiting for its lock.)
+_NUMBER = (
+    "WITH mine AS (SELECT pk, row_number() OVER (ORDER BY pk) AS n FROM integration_event WHERE id IS NULL), "
+    "k AS (SELECT count(*) AS k FROM mine), "
+    f"ids AS (INSERT INTO counter (name, next_value) SELECT '{COUNTER}', 1 + k.k FROM k WHERE k.k > 0 "
+    "ON CONFLICT (name) DO UPDATE SET next_value = counter.next_value + excluded.next_value - 1 "
+    "RETURNING next_value) "
+    "UPDATE integration_event AS e SET id = ids.next_value - k.k - 1 + mine.n FROM mine, k, ids "
+    "WHERE e.pk = mine.pk AND e.id IS NULL")
+
+
+def record(session: Session, site_id: int, type_: str, payload: dict[str, Any],
+           occurred_at: datetime | None = None) -> None:
+    """Append one event to the outbox, in the session's transaction (numbered when it commits)."""
+    if type_ not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type_!r}")
+    session.add(IntegrationEvent(site_id=site_id, type=type_, payload=payload, occurred_at=occurred_at or utcnow()))
+    session.info[WRITTEN] = True
+
+
+def record_many(session: Session, events: list[tuple[int, str, dict[str, Any]]]) -> None:
+    """Many events (site id, type, payload) in one INSERT: an allocation run of thousands of orders."""
+    if not events:
+        return
+    now = utcnow()
+    for _, type_, _ in events:
+        if type_ not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {type_!r}")
+    session.execute(insert(IntegrationEvent.__table__),
+                    [{"site_id": site_id, "type": type_, "payload": payload, "occurred_at": now}
+                     for site_id, type_, payload in events])
+    session.info[WRITTEN] = True
+
+
+def may_have_written(session: Session) -> None:
+    """A raw statement of this transaction may have inserted events: number them at the COMMIT."""
+    session.info[WRITTEN] = True
+
+
+def number_events(session: Session) -> None:
+    """Give the event rows without an id (this transaction's, and any stranded ones) the next ids.
+
+    PostgreSQL: sent ahead through the transaction's raw pipeline (backend.rawsql), so it travels
+    with the COMMIT. SQLite has one writer at a time: the ids are simply taken in order.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        from backend.rawsql import Raw
+
+        Raw(session).later(_NUMBER)
+        return
+    from backend.containers import next_values
+
+    pks = session.execute(text("SELECT pk FROM integration_event WHERE id IS NULL ORDER BY pk")).scalars().all()
+    if pks:
+        ids = next_values(session, COUNTER, len(pks))
+        session.execute(text("UPDATE integration_event SET id = :id WHERE pk = :pk"),
+                        [{"id": id_, "pk": pk} for id_, pk in zip(ids, pks)])
+
+
+def _before_commit(session: Session) -> None:
+    if not session.info.pop(WRITTEN, False):
+        return
+    for _ in range(10):  # (objects added by flush hooks are flushed by the next round)
+        if not (session.new or session.dirty or session.deleted):
+            break
+        session.flush()
+    number_events(session)
+    session.info[NUMBERED] = True
+
+
+def watch(sessions: sessionmaker) -> None:
+    """Number events at every COMMIT of this factory's sessions (backend.db.make_session_factory)."""
+    if not event.contains(sessions, "before_commit", _before_commit):
+        event.listen(sessions, "before_commit", _before_commit)
