@@ -138,6 +138,17 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/at-risk/hit-rate"): SUPERVISORS,
     ("POST", "/at-risk/{reference}/release"): SUPERVISORS,
     ("GET", "/anomalies"): SUPERVISORS,
+    # ERP webhooks and the pull feed of events (backend/api/routes/webhooks.py)
+    ("POST", "/webhooks"): MASTER_DATA,
+    ("GET", "/webhooks"): MASTER_DATA,
+    ("GET", "/webhooks/{subscription_id}"): MASTER_DATA,
+    ("PUT", "/webhooks/{subscription_id}"): MASTER_DATA,
+    ("DELETE", "/webhooks/{subscription_id}"): MASTER_DATA,
+    ("POST", "/webhooks/{subscription_id}/rotate-secret"): MASTER_DATA,
+    ("GET", "/webhooks/{subscription_id}/deliveries"): MASTER_DATA,
+    ("POST", "/webhooks/{subscription_id}/redeliver"): MASTER_DATA,
+    ("POST", "/webhooks/deliveries/{delivery_id}/redeliver"): MASTER_DATA,
+    ("GET", "/events"): MASTER_DATA,
 }
 
 PATH_VALUES = {"code": "R1-01", "sku": SKU_A, "reference": "ASN-1", "task_id": "1", "exception_id": "1",
@@ -145,6 +156,7 @@ PATH_VALUES = {"code": "R1-01", "sku": SKU_A, "reference": "ASN-1", "task_id": "
 PATH_VALUES.update(job_id="1", tour_id="1")  # printing and documents
 PATH_VALUES.update(device_id="1", username="root")  # devices and workers
 PATH_VALUES.update(table="pick_rate")  # KPIs
+PATH_VALUES.update(subscription_id="1", delivery_id="1")  # webhooks
 
 
 def _api_routes(app) -> list[tuple[str, str]]:  # noqa: ANN001
