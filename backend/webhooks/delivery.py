@@ -20,15 +20,16 @@ Order and "at least once"
 -------------------------
 A subscription is a cursor: `delivered_through` is the id of the last event it has delivered (event
 ids follow commit order: backend.webhooks.outbox). The lease holder posts the next event of the site
-after the cursor whose type the subscription wants; only a 2xx answer moves the cursor past it, in the
-same transaction that logs the delivery. Any other answer, a timeout or a refused connection leaves the
+after the cursor whose type the subscription wants, then the next, one at a time; only a 2xx answer moves
+the cursor past an event, in the transaction that logs it (answers are recorded RECORD_EVERY at a time, or
+every RECORD_SECONDS, and at once after a failure). Any other answer, a timeout or a refused connection leaves the
 cursor where it is: the same event is tried again after `webhook_retry_initial_seconds` doubling up to
 `webhook_retry_max_seconds`, for as long as it takes, and no later event goes before it. A worker that
-dies (or loses its lease) after the receiver took an event but before the cursor moved leaves it to be
+dies (or loses its lease) after the receiver took events but before the cursor moved leaves them to be
 posted again by the next holder: with the same `X-WES-Event-Id`, which is what receivers de-duplicate on.
 
 Manual redelivery (`POST /api/v1/webhooks/…/redeliver`) queues a `webhook_delivery` row: the lease
-holder posts queued ones before its next in-order event; they do not move the cursor.
+holder posts queued ones before its next events in order; they do not move the cursor.
 """
 
 from __future__ import annotations
@@ -49,9 +50,11 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 import httpx
-from sqlalchemy import event, exists, func, or_, update
+from sqlalchemy import event, exists, func, insert, or_, update
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
+from backend.db import make_read_engine
 from backend.models import IntegrationEvent, Site, WebhookDelivery, WebhookSubscription, utcnow
 from backend.runtime import Runtime
 from backend.webhooks import outbox
@@ -62,8 +65,12 @@ log = logging.getLogger("wes.webhooks")
 WAKE = "wes_webhooks_wake"  # on session.info: a subscription changed or a redelivery was queued
 GATHER_SECONDS = 0.02
 EVENTS_PER_READ = 100
+# Delivered events are recorded (cursor, log) this many at a time, or after this long: a worker that dies
+# between two records posts at most that many again.
+RECORD_EVERY = 20
+RECORD_SECONDS = 0.5
 USER_AGENT = "wes-webhooks/1"
-Step = Literal["again", "idle", "wait", "lost"]
+Step = Literal["again", "idle", "wait", "lost", "released"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +130,11 @@ class WebhookSender:
         if self.settings.webhook_lease_seconds <= self.settings.webhook_timeout_seconds:
             raise ValueError("WES_WEBHOOK_LEASE_SECONDS must be longer than WES_WEBHOOK_TIMEOUT_SECONDS")
         self.dialect = runtime.engine.dialect.name
+        # Looking for work is a read: on SQLite not through the app's sessions, whose BEGIN takes the writer lock.
+        self._read_engine = make_read_engine(self.settings.database_url, pool_size=1) \
+            if self.dialect == "sqlite" else None
+        self._reads = (sessionmaker(bind=self._read_engine, class_=Session, expire_on_commit=False, autoflush=False)
+                       if self._read_engine is not None else self.sessions)
         self.owner = owner or f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.max_subscriptions = max_subscriptions
         self._pool = ThreadPoolExecutor(max_workers=max_subscriptions + 1, thread_name_prefix="webhooks")
@@ -155,6 +167,8 @@ class WebhookSender:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._pool.shutdown(wait=True)
+        if self._read_engine is not None:
+            self._read_engine.dispose()
         log.info("webhook sender %s stopped", self.owner)
 
     def wake(self) -> None:
@@ -223,9 +237,14 @@ class WebhookSender:
                                     IntegrationEvent.id > sub.delivered_through)
         has_manual = exists().where(WebhookDelivery.subscription_id == sub.id,
                                     WebhookDelivery.state.in_(("queued", "sending")))
-        with self.sessions() as session:
-            outbox.number_events(session)  # (rows a session without the outbox's hook left unnumbered)
-            session.commit()
+        with self._reads() as session:
+            stranded = session.exec(select(IntegrationEvent.pk).where(IntegrationEvent.id.is_(None)).limit(1)).first()
+            session.rollback()
+        if stranded is not None:  # (rows a session without the outbox's hook left unnumbered, or one committing)
+            with self.sessions() as session:
+                outbox.number_events(session)
+                session.commit()
+        with self._reads() as session:
             self._subscribed = session.exec(select(func.count()).select_from(sub).where(sub.active)).one() > 0
             if not self._subscribed:
                 session.rollback()
@@ -240,27 +259,22 @@ class WebhookSender:
         return list(due), next_retry
 
     def drain(self, sub_id: int) -> None:
-        """Post the subscription's queued redeliveries and next events while this worker holds its lease."""
-        if not self._claim(sub_id):
-            return
+        """Post the subscription's queued redeliveries and next events while this worker holds its lease.
+
+        The lease is taken in the first step's transaction and given back with the last record (a short
+        batch, a failure, nothing to do), so one wake costs two transactions: read, and record.
+        """
+        held = False
         try:
             with httpx.Client(timeout=self.settings.webhook_timeout_seconds, follow_redirects=False) as client:
                 while not self._stopping.is_set():
-                    if self.step(sub_id, client) != "again":
+                    result = self.step(sub_id, client, claim=not held)
+                    held = result not in ("released", "lost")
+                    if result != "again":
                         break
         finally:
-            self._release(sub_id)
-
-    def _claim(self, sub_id: int) -> bool:
-        now = utcnow()
-        with self.sessions() as session:
-            claimed = session.execute(
-                update(WebhookSubscription).where(WebhookSubscription.id == sub_id, self._lease_free(now))
-                .values(lease_owner=self.owner, lease_until=now + self._lease())
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            session.commit()
-        return claimed == 1
+            if held:
+                self._release(sub_id)
 
     def _release(self, sub_id: int) -> None:
         with self.sessions() as session:
@@ -282,13 +296,20 @@ class WebhookSender:
 
     # one event
 
-    def step(self, sub_id: int, client: httpx.Client) -> Step:
-        """Post one thing (a queued redelivery, else the next events in order) and record what happened."""
+    def step(self, sub_id: int, client: httpx.Client, *, claim: bool = False) -> Step:
+        """Post one thing (a queued redelivery, else the next events in order) and record what happened;
+        `claim`: take the lease first (in the same transaction)."""
+        now = utcnow()
         with self.sessions() as session:
-            sub = session.get(WebhookSubscription, sub_id)
-            if sub is None or not sub.active or sub.lease_owner != self.owner:
+            if claim and not self._take_lease(session, sub_id, now):
                 session.rollback()
-                return "lost" if sub is not None and sub.lease_owner != self.owner else "idle"
+                return "lost"
+            sub = session.get(WebhookSubscription, sub_id)
+            if sub is None or sub.lease_owner != self.owner:
+                session.rollback()
+                return "lost"
+            if not sub.active:
+                return self._give_back(session, sub_id)
             site_code = session.exec(select(Site.code).where(Site.id == sub.site_id)).one()
             manual = session.exec(
                 select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub_id,
@@ -299,15 +320,18 @@ class WebhookSender:
                 outgoing = [Outgoing(found.id, found.type, event_body(found.id, found.type, site_code,
                                                                        found.occurred_at, found.payload))]
                 manual_id: int | None = manual.id
+                manual.state = "sending"
+                session.add(manual)
+                full = True
             else:
-                if sub.retry_at is not None and sub.retry_at > utcnow():
-                    session.rollback()
-                    return "wait"
+                if sub.retry_at is not None and sub.retry_at > now:
+                    return self._give_back(session, sub_id)
                 manual_id = None
                 rows = session.exec(
                     select(IntegrationEvent).where(IntegrationEvent.site_id == sub.site_id,
                                                    IntegrationEvent.id > sub.delivered_through)
                     .order_by(IntegrationEvent.id).limit(EVENTS_PER_READ)).all()
+                full = len(rows) == EVENTS_PER_READ
                 wanted = set(sub.event_types)
                 outgoing, skipped_through = [], None
                 for row in rows:
@@ -317,33 +341,58 @@ class WebhookSender:
                         continue
                     outgoing.append(Outgoing(row.id, row.type, event_body(row.id, row.type, site_code,
                                                                           row.occurred_at, row.payload)))
-                if not outgoing:
-                    if skipped_through is not None:
-                        self._advance(session, sub_id, skipped_through)
-                        session.commit()
-                        return "again" if len(rows) == EVENTS_PER_READ else "idle"
-                    session.rollback()
-                    return "idle"
                 if skipped_through is not None:
                     self._advance(session, sub_id, skipped_through)
-            url, signing, failures = sub.url, secrets_in_force(sub, utcnow()), sub.failures
+                if not outgoing:
+                    if full:
+                        session.commit()
+                        return "again"
+                    return self._give_back(session, sub_id)
+            url, signing, failures = sub.url, secrets_in_force(sub, now), sub.failures
             session.commit()
         if manual_id is not None:
-            self._mark_sending(manual_id)
             answer = post(client, url, outgoing[0], signing)
             self._record_manual(sub_id, manual_id, answer)
             return "again"
-        for outgoing_event in outgoing:
+        # Posted one after another; the answers are recorded (cursor, log, lease) every RECORD_EVERY events or
+        # RECORD_SECONDS, at a failure and at the end. Posted but not recorded when the worker dies: posted again.
+        answered: list[tuple[Outgoing, Answer]] = []
+        recorded_at = time.monotonic()
+        for index, outgoing_event in enumerate(outgoing):
             if self._stopping.is_set():
-                return "idle"
+                break
             answer = post(client, url, outgoing_event, signing)
-            result = self._record(sub_id, outgoing_event, answer, failures + 1)
+            answered.append((outgoing_event, answer))
+            last = index == len(outgoing) - 1
+            if not answer.delivered or last or len(answered) >= RECORD_EVERY \
+                    or time.monotonic() - recorded_at >= RECORD_SECONDS:
+                # The lease goes back with the record that ends this drain (a failure, or the end of a short batch).
+                release = not answer.delivered or (last and not full)
+                result = self._record(sub_id, answered, failures, release=release)
+                answered, failures, recorded_at = [], 0, time.monotonic()
+                if result != "again":
+                    return result
+        if answered:
+            result = self._record(sub_id, answered, failures)
             if result != "again":
                 return result
-            failures = 0
-            if self._has_manual(sub_id):
-                break  # (a redelivery asked for meanwhile goes next)
-        return "again"
+        return "idle" if self._stopping.is_set() else "again"
+
+    def _take_lease(self, session: Session, sub_id: int, now: datetime) -> bool:
+        return session.execute(
+            update(WebhookSubscription).where(WebhookSubscription.id == sub_id, self._lease_free(now))
+            .values(lease_owner=self.owner, lease_until=now + self._lease())
+            .execution_options(synchronize_session=False)
+        ).rowcount == 1
+
+    def _give_back(self, session: Session, sub_id: int) -> Step:
+        """Nothing to post now: the lease goes back in this transaction."""
+        session.execute(
+            update(WebhookSubscription)
+            .where(WebhookSubscription.id == sub_id, WebhookSubscription.lease_owner == self.owner)
+            .values(lease_owner=None, lease_until=None).execution_options(synchronize_session=False))
+        session.commit()
+        return "released"
 
     def _advance(self, session: Session, sub_id: int, through: int) -> None:
         session.execute(
@@ -352,55 +401,46 @@ class WebhookSender:
                                               WebhookSubscription.delivered_through < through)
             .values(delivered_through=through).execution_options(synchronize_session=False))
 
-    def _has_manual(self, sub_id: int) -> bool:
-        with self.sessions() as session:
-            found = session.exec(select(WebhookDelivery.id).where(
-                WebhookDelivery.subscription_id == sub_id, WebhookDelivery.state == "queued").limit(1)).first()
-            session.rollback()
-        return found is not None
-
-    def _record(self, sub_id: int, outgoing: Outgoing, answer: Answer, attempt: int) -> Step:
-        """Log the try; on a 2xx move the cursor past the event, else back off. Only while holding the lease."""
+    def _record(self, sub_id: int, answered: list[tuple[Outgoing, Answer]], failures: int, *,
+                release: bool = False) -> Step:
+        """Log the tries (all delivered, but perhaps the last); the cursor moves past the last delivered one, a
+        failure backs off. Only while this worker holds the lease (else nothing is recorded: "lost"), which is
+        renewed, or given back (`release`: then "released" or "wait")."""
         now = utcnow()
         sub = WebhookSubscription
         mine = (sub.id == sub_id, sub.lease_owner == self.owner)
+        delivered = [outgoing for outgoing, answer in answered if answer.delivered]
+        failed = answered[-1] if not answered[-1][1].delivered else None
+        values: dict = ({"lease_owner": None, "lease_until": None} if release else
+                        {"lease_until": now + self._lease()})
+        values["updated_at"] = now
+        if delivered:
+            values.update(delivered_through=delivered[-1].event_id, failures=0, retry_at=None, last_error="")
+        if failed is not None:
+            tries = 0 if delivered else failures  # (failed tries of this event before)
+            delay = min(self.settings.webhook_retry_max_seconds,
+                        self.settings.webhook_retry_initial_seconds * 2 ** min(tries, 30))
+            values.update(failures=tries + 1, retry_at=now + timedelta(seconds=delay),
+                          last_error=failed[1].error[:500])
         with self.sessions() as session:
-            if answer.delivered:
-                changed = session.execute(
-                    update(sub).where(*mine).values(
-                        delivered_through=outgoing.event_id, failures=0, retry_at=None, last_error="",
-                        lease_until=now + self._lease(), updated_at=now,
-                    ).execution_options(synchronize_session=False)).rowcount
-            else:
-                current = session.exec(select(sub.failures).where(sub.id == sub_id)).first() or 0
-                delay = min(self.settings.webhook_retry_max_seconds,
-                            self.settings.webhook_retry_initial_seconds * 2 ** min(current, 30))
-                changed = session.execute(
-                    update(sub).where(*mine).values(
-                        failures=sub.failures + 1, retry_at=now + timedelta(seconds=delay),
-                        last_error=answer.error[:500], lease_until=now + self._lease(), updated_at=now,
-                    ).execution_options(synchronize_session=False)).rowcount
+            changed = session.execute(update(sub).where(*mine).values(**values)
+                                      .execution_options(synchronize_session=False)).rowcount
             if not changed:
                 session.rollback()
                 log.warning("webhook sender %s: lost the lease on subscription %s", self.owner, sub_id)
                 return "lost"
-            session.add(WebhookDelivery(
-                subscription_id=sub_id, event_id=outgoing.event_id, event_type=outgoing.event_type,
-                state="delivered" if answer.delivered else "failed", attempt=attempt,
-                http_status=answer.http_status, error=answer.error[:500], duration_ms=round(answer.duration_ms, 2),
-                created_at=now, finished_at=now))
+            session.execute(insert(WebhookDelivery.__table__), [{
+                "subscription_id": sub_id, "event_id": outgoing.event_id, "event_type": outgoing.event_type,
+                "state": "delivered" if answer.delivered else "failed", "manual": False,
+                "attempt": failures + 1 if index == 0 else 1, "http_status": answer.http_status,
+                "error": answer.error[:500], "duration_ms": round(answer.duration_ms, 2), "requested_by": None,
+                "created_at": now, "finished_at": now,
+            } for index, (outgoing, answer) in enumerate(answered)])
             session.commit()
-        if not answer.delivered:
+        if failed is not None:
             log.info("webhook sender %s: subscription %s: event %s not delivered (%s)", self.owner, sub_id,
-                     outgoing.event_id, answer.error)
-            return "wait"
-        return "again"
-
-    def _mark_sending(self, delivery_id: int) -> None:
-        with self.sessions() as session:
-            session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
-                            .values(state="sending").execution_options(synchronize_session=False))
-            session.commit()
+                     failed[0].event_id, failed[1].error)
+        return "released" if release else "wait" if failed is not None else "again"
 
     def _record_manual(self, sub_id: int, delivery_id: int, answer: Answer) -> None:
         now = utcnow()
