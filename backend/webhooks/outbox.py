@@ -104,7 +104,9 @@ def number_events(session: Session) -> None:
 
 
 def _before_commit(session: Session) -> None:
-    if not session.info.pop(WRITTEN, False):
+    # (SQLAlchemy calls this for a SAVEPOINT's release too: the numbering waits for the real COMMIT, so the
+    # counter stays the transaction's last lock even in a batch of device commands, a SAVEPOINT each.)
+    if session.in_nested_transaction() or not session.info.pop(WRITTEN, False):
         return
     for _ in range(10):  # (objects added by flush hooks are flushed by the next round)
         if not (session.new or session.dirty or session.deleted):
