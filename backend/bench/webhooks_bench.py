@@ -1,0 +1,213 @@
+"""`wes bench webhooks`: events made through the real app, delivered to a local HTTP receiver.
+
+A scratch database (a temporary SQLite file, or a database of its own on the given PostgreSQL server),
+the app served by uvicorn on a local port, and a `Receiver` (backend.bench.webhook_receiver) subscribed
+to every event type of the site. Producers (threads, one HTTP client each) post blind receipts
+(`POST /api/v1/receipts`), each one `receipt.completed` event, recorded and committed with the receipt.
+
+Two phases:
+
+- live: the receiver is up while `--events` events are made. The lag of an event is the time it
+  arrived at the receiver minus its `occurred_at` (taken just before its transaction commits, so the
+  lag is from a little before the commit). Reported: p50, p99, max; and events/s delivered.
+- backlog: the receiver is down while `--events` more are made (the sender backs off), then comes
+  back. Reported: how long until the first event arrives (the sender's backoff, at most
+  `WES_WEBHOOK_RETRY_MAX_SECONDS`), and the drain rate from the first to the last arrival (one
+  subscription, strictly in order).
+
+Both phases check that every event arrived exactly once and in id order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from backend.bench.realtime import ScratchDatabase
+from backend.bench.webhook_receiver import Receiver, free_port
+
+PRODUCERS = 4
+API = "/api/v1"
+PASSWORD = "bench-password-1"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", help="default: a fresh SQLite file; for PostgreSQL a fresh database is "
+                                               "created on that server and dropped afterwards")
+    parser.add_argument("--events", type=int, default=1000, help="events per phase (default 1000)")
+    parser.add_argument("--json", action="store_true")
+
+
+class _Server:
+    """create_app under uvicorn in a thread, on a free local port."""
+
+    def __init__(self, settings: Any) -> None:  # noqa: ANN401
+        import uvicorn
+
+        from backend.app import create_app
+
+        self.app = create_app(settings)
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> "_Server":
+        self.thread.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base_url}/health", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("the app did not start")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=60)
+
+
+def _setup(server: _Server) -> dict[str, str]:
+    """A site, a dock, a product and a supervisor; the supervisor's bearer header."""
+    from backend.auth.security import PasswordHashing
+    from backend.models import User
+
+    runtime = server.app.state.runtime
+    with runtime.sessions() as session:
+        session.add(User(username="bench-admin", roles=["admin"], all_sites=True,
+                         password_hash=PasswordHashing().hash(PASSWORD)))
+        session.commit()
+    with httpx.Client(base_url=server.base_url, timeout=60) as http:
+        token = http.post(f"{API}/auth/token", data={"username": "bench-admin", "password": PASSWORD}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        for path, body in [
+            ("/companies", {"code": "BENCH", "name": "Bench"}),
+            ("/sites", {"code": "B1", "name": "Bench site", "company": "BENCH"}),
+            ("/zones", {"site": "B1", "zones": [{"code": "DOCK"}]}),
+            ("/products", {"products": [{"sku": "BENCH-1", "description": "Bench widget"}]}),
+            ("/locations", {"site": "B1", "locations": [{"code": "DOCK-1", "kind": "dock", "zone": "DOCK",
+                                                          "x": 0, "y": 0}]}),
+        ]:
+            r = http.post(API + path, json=body, headers=headers)
+            if r.status_code >= 300:
+                raise RuntimeError(f"setting up the bench site failed: {path}: {r.text}")
+    return headers
+
+
+def _produce(base_url: str, headers: dict[str, str], events: int) -> float:
+    """`events` blind receipts from PRODUCERS threads; the rate (events/s) they were made at."""
+    def work(share: int) -> None:
+        with httpx.Client(base_url=base_url, timeout=60, headers=headers) as http:
+            for _ in range(share):
+                r = http.post(f"{API}/receipts", json={"site": "B1", "dock": "DOCK-1", "sku": "BENCH-1",
+                                                        "quantity": 1, "blind": True})
+                if r.status_code != 201:
+                    raise RuntimeError(f"a receipt failed: {r.text}")
+
+    shares = [events // PRODUCERS + (1 if i < events % PRODUCERS else 0) for i in range(PRODUCERS)]
+    threads = [threading.Thread(target=work, args=(share,)) for share in shares]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return events / (time.perf_counter() - started)
+
+
+def _check(received: list, expected: int, phase: str) -> None:
+    ids = [r.event_id for r in received]
+    if len(ids) != expected or len(set(ids)) != expected or ids != sorted(ids):
+        raise RuntimeError(f"{phase}: {len(ids)} deliveries of {len(set(ids))} events (expected {expected}, "
+                           "each once, in id order)")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def run(events: int = 1000, database_url: str | None = None) -> dict[str, Any]:
+    from backend.config import Settings
+
+    scratch = ScratchDatabase(database_url)
+    receiver = Receiver().start()
+    server = None
+    try:
+        settings = Settings(database_url=scratch.url, environment="test", print_spool_enabled=False,
+                            cycle_count_every_minutes=0, at_risk_sweep_seconds=0)
+        server = _Server(settings).start()
+        headers = _setup(server)
+        with httpx.Client(base_url=server.base_url, timeout=60, headers=headers) as http:
+            r = http.post(f"{API}/webhooks", json={"site": "B1", "url": receiver.url})
+            if r.status_code != 201:
+                raise RuntimeError(f"subscribing failed: {r.text}")
+
+        # live: the receiver up
+        produce_rate = _produce(server.base_url, headers, events)
+        if not receiver.wait_for(lambda got: len(got) >= events, timeout=600):
+            raise RuntimeError(f"live: only {len(receiver.received)} of {events} events arrived")
+        live = list(receiver.received)
+        _check(live, events, "live")
+        lags = [(r.at - datetime.fromisoformat(r.event["occurred_at"]).timestamp()) * 1000 for r in live]
+        first_made = min(datetime.fromisoformat(r.event["occurred_at"]).timestamp() for r in live)
+        live_rate = events / (max(r.at for r in live) - first_made)
+
+        # backlog: the receiver down while events are made, then up
+        receiver.stop()
+        receiver.received.clear()
+        _produce(server.base_url, headers, events)
+        back = time.time()
+        receiver.start()
+        if not receiver.wait_for(lambda got: len(got) >= events, timeout=600):
+            raise RuntimeError(f"backlog: only {len(receiver.received)} of {events} events arrived")
+        backlog = list(receiver.received)
+        _check(backlog, events, "backlog")
+        first_back = min(r.at for r in backlog)
+        drain_rate = (events - 1) / (max(r.at for r in backlog) - first_back)
+        return {
+            "database": scratch.kind, "events": events, "producers": PRODUCERS,
+            "produced_events_per_s": round(produce_rate, 1),
+            "live_delivered_events_per_s": round(live_rate, 1),
+            "lag_p50_ms": round(_percentile(lags, 50), 1), "lag_p99_ms": round(_percentile(lags, 99), 1),
+            "lag_max_ms": round(max(lags), 1),
+            "backlog_drain_events_per_s": round(drain_rate, 1),
+            "backlog_first_after_s": round(first_back - back, 2),
+            "duplicates": 0, "lost": 0,
+        }
+    finally:
+        if server is not None:
+            server.stop()
+        receiver.stop()
+        scratch.drop()
+
+
+def table(result: dict[str, Any]) -> str:
+    rows = [
+        ("database", result["database"]),
+        ("events per phase", f"{result['events']}"),
+        (f"made through the API, {result['producers']} clients (events/s)", f"{result['produced_events_per_s']}"),
+        ("live: delivered (events/s)", f"{result['live_delivered_events_per_s']}"),
+        ("live: lag commit → receiver p50 (ms)", f"{result['lag_p50_ms']}"),
+        ("live: lag p99 (ms)", f"{result['lag_p99_ms']}"),
+        ("live: lag max (ms)", f"{result['lag_max_ms']}"),
+        ("backlog: first event after the receiver is back (s)", f"{result['backlog_first_after_s']}"),
+        ("backlog: drained (events/s)", f"{result['backlog_drain_events_per_s']}"),
+        ("lost / duplicated", f"{result['lost']} / {result['duplicates']}"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value:>10}" for name, value in rows)
+
+
+def main(args: argparse.Namespace) -> int:
+    result = run(args.events, args.database_url)
+    print(json.dumps(result, indent=2) if args.json else table(result))
+    return 0
