@@ -1,7 +1,7 @@
 """`wes bench webhooks`: events made through the real app, delivered to a local HTTP receiver.
 
 A scratch database (a temporary SQLite file, or a database of its own on the given PostgreSQL server),
-the app served by uvicorn on a local port, and a `Receiver` (backend.bench.webhook_receiver) subscribed
+`wes serve` on a local port (a process of its own), and a `Receiver` (backend.bench.webhook_receiver) subscribed
 to every event type of the site. Producers (threads, one HTTP client each) post blind receipts
 (`POST /api/v1/receipts`), each one `receipt.completed` event, recorded and committed with the receipt.
 
@@ -22,15 +22,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import statistics
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from backend.bench.realtime import ScratchDatabase
+from backend.bench.realtime import ROOT, ScratchDatabase, _wait_for_health
 from backend.bench.webhook_receiver import Receiver, free_port
 
 PRODUCERS = 4
@@ -46,47 +52,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 class _Server:
-    """create_app under uvicorn in a thread, on a free local port."""
+    """`wes serve` in a process of its own (its own GIL, as in production), on a free local port."""
 
-    def __init__(self, settings: Any) -> None:  # noqa: ANN401
-        import uvicorn
-
-        from backend.app import create_app
-
-        self.app = create_app(settings)
+    def __init__(self, database_url: str, folder: Path) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.log_path = folder / "server.log"
+        self.log = open(self.log_path, "wb")  # noqa: SIM115
+        env = {**os.environ, "WES_ENVIRONMENT": "test", "WES_LOG_LEVEL": "warning", "WES_PRINT_SPOOL_ENABLED": "false",
+               "WES_CYCLE_COUNT_EVERY_MINUTES": "0", "WES_AT_RISK_SWEEP_SECONDS": "0"}
+        self.process = subprocess.Popen([sys.executable, "-m", "backend.cli", "serve", "--database-url", database_url,
+                                         "--port", str(self.port)], cwd=ROOT, env=env, stdout=self.log,
+                                        stderr=subprocess.STDOUT)
 
     def start(self) -> "_Server":
-        self.thread.start()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.base_url}/health", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("the app did not start")
+        try:
+            _wait_for_health(self.base_url, self.process)
+        except RuntimeError as exc:
+            self.log.flush()
+            raise RuntimeError(f"{exc}; server log (tail):\n{self.log_path.read_text(errors='replace')[-3000:]}") \
+                from exc
+        return self
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=60)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
 
 
-def _setup(server: _Server) -> dict[str, str]:
-    """A site, a dock, a product and a supervisor; the supervisor's bearer header."""
+def _setup(server: _Server, database_url: str) -> dict[str, str]:
+    """A site, a dock, a product and an admin (written straight to the database); the admin's bearer header."""
     from backend.auth.security import PasswordHashing
+    from backend.db import make_engine, make_session_factory
     from backend.models import User
 
-    runtime = server.app.state.runtime
-    with runtime.sessions() as session:
-        session.add(User(username="bench-admin", roles=["admin"], all_sites=True,
-                         password_hash=PasswordHashing().hash(PASSWORD)))
-        session.commit()
+    engine = make_engine(database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            session.add(User(username="bench-admin", roles=["admin"], all_sites=True,
+                             password_hash=PasswordHashing().hash(PASSWORD)))
+            session.commit()
+    finally:
+        engine.dispose()
     with httpx.Client(base_url=server.base_url, timeout=60) as http:
         token = http.post(f"{API}/auth/token", data={"username": "bench-admin", "password": PASSWORD}).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}
@@ -136,16 +147,13 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def run(events: int = 1000, database_url: str | None = None) -> dict[str, Any]:
-    from backend.config import Settings
-
     scratch = ScratchDatabase(database_url)
+    folder = tempfile.TemporaryDirectory(prefix="wes-bench-webhooks-")
     receiver = Receiver().start()
     server = None
     try:
-        settings = Settings(database_url=scratch.url, environment="test", print_spool_enabled=False,
-                            cycle_count_every_minutes=0, at_risk_sweep_seconds=0)
-        server = _Server(settings).start()
-        headers = _setup(server)
+        server = _Server(scratch.url, Path(folder.name)).start()
+        headers = _setup(server, scratch.url)
         with httpx.Client(base_url=server.base_url, timeout=60, headers=headers) as http:
             r = http.post(f"{API}/webhooks", json={"site": "B1", "url": receiver.url})
             if r.status_code != 201:
@@ -188,6 +196,7 @@ def run(events: int = 1000, database_url: str | None = None) -> dict[str, Any]:
             server.stop()
         receiver.stop()
         scratch.drop()
+        folder.cleanup()
 
 
 def table(result: dict[str, Any]) -> str:

@@ -13,8 +13,8 @@ Claiming (several replicas)
 A worker posts to a subscription only while it holds the subscription's lease
 (`lease_owner/lease_until`), taken with one conditional UPDATE ("free, expired, or mine"), as the
 print spool does for printers; it is renewed with every event recorded and must outlast one POST
-(`webhook_lease_seconds` > `webhook_timeout_seconds`). On SQLite (one process) leases left by a previous
-run are cleared at start.
+(`webhook_lease_seconds` > `webhook_timeout_seconds`). SQLite is one process with one sender: no leases
+there (what a subscription needs to be posted is read without the writer lock, which only the record takes).
 
 Order and "at least once"
 -------------------------
@@ -130,6 +130,9 @@ class WebhookSender:
         if self.settings.webhook_lease_seconds <= self.settings.webhook_timeout_seconds:
             raise ValueError("WES_WEBHOOK_LEASE_SECONDS must be longer than WES_WEBHOOK_TIMEOUT_SECONDS")
         self.dialect = runtime.engine.dialect.name
+        # SQLite is one process, one sender: no leases (nothing to share), and posting needs only reads first,
+        # so a wake waits for the writer lock once (to record), not behind every receipt twice.
+        self.leases = self.dialect != "sqlite"
         # Looking for work is a read: on SQLite not through the app's sessions, whose BEGIN takes the writer lock.
         self._read_engine = make_read_engine(self.settings.database_url, pool_size=1) \
             if self.dialect == "sqlite" else None
@@ -277,6 +280,8 @@ class WebhookSender:
                 self._release(sub_id)
 
     def _release(self, sub_id: int) -> None:
+        if not self.leases:
+            return
         with self.sessions() as session:
             session.execute(
                 update(WebhookSubscription)
@@ -300,12 +305,12 @@ class WebhookSender:
         """Post one thing (a queued redelivery, else the next events in order) and record what happened;
         `claim`: take the lease first (in the same transaction)."""
         now = utcnow()
-        with self.sessions() as session:
-            if claim and not self._take_lease(session, sub_id, now):
+        with (self.sessions if self.leases else self._reads)() as session:
+            if claim and self.leases and not self._take_lease(session, sub_id, now):
                 session.rollback()
                 return "lost"
             sub = session.get(WebhookSubscription, sub_id)
-            if sub is None or sub.lease_owner != self.owner:
+            if sub is None or (self.leases and sub.lease_owner != self.owner):
                 session.rollback()
                 return "lost"
             if not sub.active:
@@ -320,8 +325,9 @@ class WebhookSender:
                 outgoing = [Outgoing(found.id, found.type, event_body(found.id, found.type, site_code,
                                                                        found.occurred_at, found.payload))]
                 manual_id: int | None = manual.id
-                manual.state = "sending"
-                session.add(manual)
+                if self.leases:
+                    manual.state = "sending"
+                    session.add(manual)
                 full = True
             else:
                 if sub.retry_at is not None and sub.retry_at > now:
@@ -342,7 +348,12 @@ class WebhookSender:
                     outgoing.append(Outgoing(row.id, row.type, event_body(row.id, row.type, site_code,
                                                                           row.occurred_at, row.payload)))
                 if skipped_through is not None:
-                    self._advance(session, sub_id, skipped_through)
+                    if self.leases:
+                        self._advance(session, sub_id, skipped_through)
+                    else:
+                        with self.sessions() as writer:
+                            self._advance(writer, sub_id, skipped_through)
+                            writer.commit()
                 if not outgoing:
                     if full:
                         session.commit()
@@ -387,6 +398,9 @@ class WebhookSender:
 
     def _give_back(self, session: Session, sub_id: int) -> Step:
         """Nothing to post now: the lease goes back in this transaction."""
+        if not self.leases:
+            session.rollback()
+            return "released"
         session.execute(
             update(WebhookSubscription)
             .where(WebhookSubscription.id == sub_id, WebhookSubscription.lease_owner == self.owner)
@@ -394,11 +408,14 @@ class WebhookSender:
         session.commit()
         return "released"
 
+    def _mine(self, sub_id: int) -> tuple:
+        """The subscription, while this worker holds its lease."""
+        sub = WebhookSubscription
+        return (sub.id == sub_id, sub.lease_owner == self.owner) if self.leases else (sub.id == sub_id,)
+
     def _advance(self, session: Session, sub_id: int, through: int) -> None:
         session.execute(
-            update(WebhookSubscription).where(WebhookSubscription.id == sub_id,
-                                              WebhookSubscription.lease_owner == self.owner,
-                                              WebhookSubscription.delivered_through < through)
+            update(WebhookSubscription).where(*self._mine(sub_id), WebhookSubscription.delivered_through < through)
             .values(delivered_through=through).execution_options(synchronize_session=False))
 
     def _record(self, sub_id: int, answered: list[tuple[Outgoing, Answer]], failures: int, *,
@@ -408,12 +425,12 @@ class WebhookSender:
         renewed, or given back (`release`: then "released" or "wait")."""
         now = utcnow()
         sub = WebhookSubscription
-        mine = (sub.id == sub_id, sub.lease_owner == self.owner)
+        mine = self._mine(sub_id)
         delivered = [outgoing for outgoing, answer in answered if answer.delivered]
         failed = answered[-1] if not answered[-1][1].delivered else None
-        values: dict = ({"lease_owner": None, "lease_until": None} if release else
-                        {"lease_until": now + self._lease()})
-        values["updated_at"] = now
+        values: dict = {"updated_at": now}
+        if self.leases:
+            values.update({"lease_owner": None, "lease_until": None} if release else {"lease_until": now + self._lease()})
         if delivered:
             values.update(delivered_through=delivered[-1].event_id, failures=0, retry_at=None, last_error="")
         if failed is not None:
@@ -450,10 +467,9 @@ class WebhookSender:
                     state="delivered" if answer.delivered else "failed", http_status=answer.http_status,
                     error=answer.error[:500], duration_ms=round(answer.duration_ms, 2), finished_at=now,
                 ).execution_options(synchronize_session=False))
-            session.execute(
-                update(WebhookSubscription).where(WebhookSubscription.id == sub_id,
-                                                  WebhookSubscription.lease_owner == self.owner)
-                .values(lease_until=now + self._lease()).execution_options(synchronize_session=False))
+            if self.leases:
+                session.execute(update(WebhookSubscription).where(*self._mine(sub_id))
+                                .values(lease_until=now + self._lease()).execution_options(synchronize_session=False))
             session.commit()
 
 

@@ -156,6 +156,32 @@ def _picked_events_say_what_the_order_lines_say(api: Api, picked: list[dict]) ->
     assert len({e["data"]["order"]["id"] for e in picked}) == len(picked)  # once per order
 
 
+def test_picks_confirmed_in_one_batch_of_commands_record_each_order_picked_once(hook_api):  # noqa: ANN001
+    """A batch runs its commands in one transaction, a SAVEPOINT each: the events are numbered at its COMMIT."""
+    test_execution_flow._outbound_site(hook_api)
+    wave = test_execution_flow._released_wave(hook_api)
+    sup = hook_api.as_("sup")
+    replenish = sup.get(f"{API}/tasks", params={"site": "S1", "kind": "replenish"}).json()["data"][0]
+    done = test_execution_flow._one(hook_api, "pick", "confirm_replenish",
+                                    {"task_id": replenish["id"], "to_location": "PF-03"})
+    assert done["ok"], done
+    tours = sup.get(f"{API}/waves/{wave['id']}/tours").json()["data"]
+    totes, tote_for = test_execution_flow._totes(hook_api, 8), {}
+    actor = test_execution_flow._picker(hook_api)
+    batch = [test_execution_flow._confirm(actor, f"batch-pick-{n:04d}", pick,
+                                          tote_for.setdefault((tour["id"], pick["tote"]), totes[len(tote_for)]))
+             for n, (tour, pick) in enumerate((t, p) for t in tours for p in t["picks"])]
+    outcomes = hook_api.runtime.extras["commands"].apply_batch(batch)
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
+    orders = sup.get(f"{API}/orders", params={"site": "S1"}).json()["data"]
+    assert {o["status"] for o in orders} == {"picked"}
+    picked = [e for e in _feed(hook_api) if e["type"] == "order.picked"]
+    assert sorted(e["data"]["order"]["reference"] for e in picked) == sorted(o["reference"] for o in orders)
+    _picked_events_say_what_the_order_lines_say(hook_api, picked)
+    with hook_api.runtime.sessions() as session:
+        assert session.exec(select(IntegrationEvent).where(IntegrationEvent.id.is_(None))).all() == []
+
+
 # --- the receiver down, then up -----------------------------------------------------------------------------
 
 
