@@ -389,7 +389,7 @@ def confirm_pick(session: Session, task: PickRow, *, location: str, product: str
         db.expire(Tour, [task.tour_id])
         db.expire(Order, [task.order_id])
         db.expire(WorkerProfile, [user_id])
-        outbox.may_have_written(session)  # (order.picked, in the statement)
+        outbox.written_unnumbered(session)  # (order.picked, in the statement; numbered after the COMMIT)
     else:
         before = db.scalar(_ORDER_STATUS, order_id=task.order_id) if task.order_id is not None else None
         taken = _take(session, task, params)

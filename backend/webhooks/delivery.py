@@ -185,7 +185,8 @@ class WebhookSender:
 
     def _after_commit(self, session: Session) -> None:
         numbered = session.info.pop(outbox.NUMBERED, False)
-        if session.info.pop(WAKE, False) or (numbered and self._subscribed):
+        unnumbered = session.info.pop(outbox.UNNUMBERED, False)
+        if session.info.pop(WAKE, False) or ((numbered or unnumbered) and self._subscribed):
             self.wake()
 
     async def _run(self) -> None:
@@ -243,10 +244,9 @@ class WebhookSender:
         with self._reads() as session:
             stranded = session.exec(select(IntegrationEvent.pk).where(IntegrationEvent.id.is_(None)).limit(1)).first()
             session.rollback()
-        if stranded is not None:  # (rows a session without the outbox's hook left unnumbered, or one committing)
+        if stranded is not None:  # (a device command's, or one committing now: backend.webhooks.outbox)
             with self.sessions() as session:
-                outbox.number_events(session)
-                session.commit()
+                outbox.number_waiting(session)
         with self._reads() as session:
             self._subscribed = session.exec(select(func.count()).select_from(sub).where(sub.active)).one() > 0
             if not self._subscribed:

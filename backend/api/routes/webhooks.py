@@ -20,6 +20,7 @@ from backend.auth.principal import Principal
 from backend.errors import Invalid, NotFound
 from backend.models import IntegrationEvent, Site, WebhookDelivery, WebhookSubscription, utcnow
 from backend.webhooks.delivery import WAKE
+from backend.webhooks import outbox
 from backend.webhooks.outbox import EVENT_TYPES
 from backend.webhooks.signing import new_secret
 
@@ -326,6 +327,7 @@ def events(me: CurrentUser, session: SessionDep, site: str | None = None,
     """The site's events with an id above `after`, oldest first: ids follow commit order, so paging on
     `next_after` never skips an event that commits later."""
     site_row = resolve_site(session, me, site)
+    outbox.number_waiting(session)  # (events of device commands get their ids after their COMMIT)
     conditions = [IntegrationEvent.site_id == site_row.id, IntegrationEvent.id > after]
     if types:
         wanted = [t.strip() for t in types.split(",") if t.strip()]
