@@ -20,7 +20,7 @@ The numbering statement numbers every event row it can see without an id: beside
 transaction's own, those committed without one. The device commands' transactions (PostgreSQL) leave
 theirs so on purpose: a confirmed pick writes order.picked in its own statement, and taking the counter
 row at its COMMIT would make every pick that finishes an order wait for the one before it to commit
-(measured: `wes bench realtime` lost about a quarter of its commands/s). They say so with
+(its WAL flush included). They say so with
 `written_unnumbered`; the webhook sender, woken by that commit (and polling for other replicas'),
 and the pull feed, before it reads, number such rows (`number_waiting`) in a transaction of their own,
 under the same counter lock: a row is seen only once numbered, and numbered after every row already
