@@ -212,6 +212,12 @@ def cmd_bench_batching(args: argparse.Namespace) -> int:
     return batching_main(args)
 
 
+def cmd_bench_webhooks(args: argparse.Namespace) -> int:
+    from backend.bench.webhooks_bench import main as webhooks_main
+
+    return webhooks_main(args)
+
+
 def cmd_bench_kpis(args: argparse.Namespace) -> int:
     from backend.bench.kpis_bench import main as kpis_main
 
@@ -384,6 +390,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     logins_arguments(p)
     p.set_defaults(func=cmd_bench_logins)
+
+    p = bench_sub.add_parser("webhooks", help="events made through the app, delivered to a local HTTP receiver: "
+                                              "events/s and the lag from commit to delivery")
+    from backend.bench.webhooks_bench import add_arguments as webhooks_arguments
+
+    webhooks_arguments(p)
+    p.set_defaults(func=cmd_bench_webhooks)
     return parser
 
 

@@ -15,12 +15,14 @@ from backend.insights.at_risk import at_risk_sweeper
 from backend.printing import firmware_profiles, print_spool
 from backend.realtime.component import realtime
 from backend.runtime import Runtime
+from backend.webhooks.delivery import webhooks
 
 Component = Callable[[Runtime], AbstractAsyncContextManager[None]]
 
 COMPONENTS: tuple[Component, ...] = (
     firmware_profiles,  # first: a broken profile stops start-up; others read runtime.extras["profiles"]
     print_spool,
+    webhooks,  # posts the outbox's events to the ERP's subscriptions
     realtime,  # hub, device event streams, device commands
     cycle_count_scheduler,  # its first pass starts as the app serves
     at_risk_sweeper,  # records and scores the at-risk predictions (first sweep one interval after start)

@@ -92,6 +92,17 @@ class Settings(BaseSettings):
     metrics_token: str = ""
     # /ws/echo, the floor under /ws/device's round trip in `wes bench realtime` (which turns it on); off: 404.
     echo_socket_enabled: bool = False
+    # ERP webhooks (backend.webhooks.delivery): a sender per app posts each site's events to its subscriptions
+    # (off: this replica only records them). A failed event is retried after initial × 2^n seconds, up to the cap.
+    webhook_delivery_enabled: bool = True
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    webhook_retry_initial_seconds: float = Field(default=1.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=300.0, gt=0)
+    # A sender's claim on a subscription; must outlast one POST (webhook_timeout_seconds).
+    webhook_lease_seconds: float = Field(default=60.0, ge=2)
+    # How long a rotated-out signing secret still signs, unless the rotation says otherwise.
+    webhook_secret_overlap_hours: float = Field(default=24.0, ge=0)
     # Realtime (devices, commands, hub): "" picks memory:// on SQLite and the database's LISTEN/NOTIFY on PostgreSQL.
     realtime_hub_url: str = ""
     ws_auth_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -178,7 +178,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, class_=Session, expire_on_commit=False, autoflush=False)
+    from backend.webhooks.outbox import watch
+
+    factory = sessionmaker(bind=engine, class_=Session, expire_on_commit=False, autoflush=False)
+    watch(factory)  # business events recorded in a transaction are numbered at its COMMIT
+    return factory
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from datetime import date
 from sqlmodel import Session, select
 
 from backend import audit
+from backend.webhooks import outbox
 from backend.bulk import insert_rows, update_rows
 from backend.allocation import core
 from backend.errors import Conflict
@@ -53,7 +54,8 @@ def allocate_orders(
     user_id: int | None = None,
 ) -> AllocationRun:
     # Plain column rows, not ORM objects: a wave touches tens of thousands of them.
-    query = select(Order.id, Order.cut_off, Order.priority, Order.min_shelf_life_days, Order.backorder_policy).where(
+    query = select(Order.id, Order.cut_off, Order.priority, Order.min_shelf_life_days, Order.backorder_policy,
+                   Order.reference, Order.customer, Order.carrier, Order.service).where(
         Order.site_id == site_id, Order.status.in_(ALLOCATABLE))
     orders: list = []
     if order_ids is None:
@@ -82,7 +84,7 @@ def allocate_orders(
     products = []
     for condition in among(session, Product.id, product_ids):
         products.extend(session.exec(
-            select(Product.id, Product.expiry_tracked, Product.units_per_case).where(condition)).all())
+            select(Product.id, Product.expiry_tracked, Product.units_per_case, Product.sku).where(condition)).all())
 
     quants = _lock_and_load_candidates(session, site_id, product_ids, dry_run)
     candidates = [
@@ -153,6 +155,15 @@ def allocate_orders(
     if dry_run:
         return run
     _write(session, run, result.reserved_by_quant, allocated_by_line, orders, user_id, site_id)
+    skus = {p.id: p.sku for p in products}
+    outbox.record_many(session, [(site_id, "order.allocated", {
+        "order": {"id": order.id, "reference": order.reference, "customer": order.customer, "carrier": order.carrier,
+                  "service": order.service, "status": run.order_status[order.id]},
+        "lines": [{"line_no": line.line_no, "sku": skus[line.product_id], "quantity": line.quantity,
+                   "allocated": line.quantity_allocated + allocated_by_line[line.id],
+                   "backordered": line.quantity - line.quantity_allocated - allocated_by_line[line.id]}
+                  for line in by_order[order.id]],
+    }) for order in orders if order.id in run.order_status])
     return run
 
 

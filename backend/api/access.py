@@ -114,6 +114,9 @@ TOUR = ("tour_id", "tour")
 EXCEPTION = ("exception_id", "exception")
 DEVICE = ("device_id", "device")
 PRINT_JOB = ("job_id", "print job")
+SUBSCRIPTION = ("subscription_id", "webhook subscription")
+DELIVERY = ("delivery_id", "webhook delivery")
+INTEGRATORS = frozenset({"admin", "integration"})
 
 
 def _row(param: tuple[str, str]) -> str:
@@ -300,6 +303,24 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", f"{API}/at-risk/{{reference}}/release"): site(SUPERVISORS, "body.site", row=ORDER,
                                                            refusal="unknown_order"),
     ("GET", f"{API}/anomalies"): site(SUPERVISORS),
+    # ERP webhooks and the pull feed of events (backend/api/routes/webhooks.py)
+    ("POST", f"{API}/webhooks"): site(INTEGRATORS, "body.site"),
+    ("GET", f"{API}/webhooks"): site(INTEGRATORS),
+    ("GET", f"{API}/webhooks/{{subscription_id}}"): site(INTEGRATORS, _row(SUBSCRIPTION), row=SUBSCRIPTION,
+                                                        refusal="unknown_subscription"),
+    ("PUT", f"{API}/webhooks/{{subscription_id}}"): site(INTEGRATORS, _row(SUBSCRIPTION), row=SUBSCRIPTION,
+                                                        refusal="unknown_subscription"),
+    ("DELETE", f"{API}/webhooks/{{subscription_id}}"): site(INTEGRATORS, _row(SUBSCRIPTION), row=SUBSCRIPTION,
+                                                           refusal="unknown_subscription"),
+    ("POST", f"{API}/webhooks/{{subscription_id}}/rotate-secret"): site(
+        INTEGRATORS, _row(SUBSCRIPTION), row=SUBSCRIPTION, refusal="unknown_subscription"),
+    ("GET", f"{API}/webhooks/{{subscription_id}}/deliveries"): site(
+        INTEGRATORS, _row(SUBSCRIPTION), row=SUBSCRIPTION, refusal="unknown_subscription"),
+    ("POST", f"{API}/webhooks/{{subscription_id}}/redeliver"): site(
+        INTEGRATORS, _row(SUBSCRIPTION), row=SUBSCRIPTION, refusal="unknown_subscription"),
+    ("POST", f"{API}/webhooks/deliveries/{{delivery_id}}/redeliver"): site(
+        INTEGRATORS, _row(DELIVERY), row=DELIVERY, refusal="unknown_delivery"),
+    ("GET", f"{API}/events"): site(INTEGRATORS),
 }
 
 

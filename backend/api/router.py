@@ -26,6 +26,7 @@ from backend.api.routes import tasks
 from backend.api.routes import tours
 from backend.api.routes import users
 from backend.api.routes import waves
+from backend.api.routes import webhooks
 from backend.api.routes import workers
 
 # documents first: /locations/labels.pdf must not be read as the location code "labels.pdf"
@@ -33,6 +34,7 @@ ROUTERS = [documents, printing, auth, users, org, locations, products, container
 ROUTERS += [devices, device_commands, workers, tours, packing]
 ROUTERS += [at_risk, anomalies]
 ROUTERS += [kpis]
+ROUTERS += [webhooks]
 
 # Every route's roles come from the access matrix (backend/api/access.py), checked before anything else.
 api_router = APIRouter(dependencies=[Depends(authorize)])

@@ -29,6 +29,7 @@ from backend.masterdata import product_at_site
 from backend.models import OPEN_TASK_STATES, Location, Product, Quant, Site, Task, WarehouseException, utcnow
 from backend.scanning.result import ScanKind
 from backend.tasks.engine import tell_assigned
+from backend.webhooks import outbox, payloads
 from backend.tasks.states import require_workable
 
 DEFAULT_CYCLE_DAYS = {"A": 30, "B": 91, "C": 365}
@@ -123,8 +124,7 @@ def count_location(session: Session, site: Site, task: Task, *, location: str, l
                     + ", ".join(skus[v["product_id"]] for v in needs_approval)[:400],
             details={"location_id": loc.id, "location": loc.code, "variances": as_counted,
                      **({"first_count": first_count} if first_count is not None else {})})
-        session.add(exc)
-        session.flush()
+        payloads.exception_raised(session, exc)
         loc.last_counted_at = utcnow()
         result.update(status="awaiting_approval", exception_id=exc.id,
                       message=f"{loc.code} counted: the difference was sent to a supervisor for approval")
@@ -139,7 +139,27 @@ def count_location(session: Session, site: Site, task: Task, *, location: str, l
     session.add(task)
     audit.record(session, user_id=user_id, site_id=site.id, action="task.count", entity="task", entity_id=task.id,
                  after=result)
+    if result["status"] == "posted":
+        _announce_count(session, site, loc, task.id, as_counted, counted, skus, reference=f"task:{task.id}")
     return result
+
+
+def _announce_count(session: Session, site: Site, loc: Location, task_id: int, variances: list[dict],
+                    counted: dict | None, skus: dict[int, str], *, reference: str,
+                    exception_id: int | None = None) -> None:
+    """`count.posted`: the count as booked, every product counted (and every difference)."""
+    lines = {(v["product_id"], v["lot"]): {"sku": v["sku"], "lot": v["lot"], "system": v["system"],
+                                          "counted": v["counted"]} for v in variances}
+    if counted:
+        missing = [pid for pid, _ in counted if pid not in skus]
+        if missing:
+            skus = {**skus, **dict(session.exec(select(Product.id, Product.sku).where(Product.id.in_(missing))).all())}
+        for (pid, lot), n in counted.items():
+            lines.setdefault((pid, lot), {"sku": skus[pid], "lot": lot, "system": n, "counted": n})
+    outbox.record(session, site.id, "count.posted", {
+        "task_id": task_id, "location": loc.code, "reference": reference, "exception_id": exception_id,
+        "lines": [{**line, "difference": line["counted"] - line["system"]}
+                  for _, line in sorted(lines.items(), key=lambda kv: (kv[1]["sku"], kv[1]["lot"]))]})
 
 
 def _recount(session: Session, task: Task, loc: Location, user_id: int, first_count: list[dict]) -> Task:
@@ -157,8 +177,9 @@ def _recount(session: Session, task: Task, loc: Location, user_id: int, first_co
 
 def post_adjustments(session: Session, site: Site, loc: Location, variances: list[dict], user_id: int,
                      *, reference: str) -> None:
-    """Book the counted quantities: one count_adjustment move per difference."""
+    """Book the counted quantities: one count_adjustment move per difference (and one `inventory.adjusted`)."""
     system = _system_stock(session, loc.id)
+    adjusted = []
     for v in variances:
         quants = system.get((v["product_id"], v["lot"]), [])
         on_hand = sum(q.on_hand for q in quants)
@@ -169,6 +190,7 @@ def post_adjustments(session: Session, site: Site, loc: Location, variances: lis
             post_move(session, site_id=site.id, product_id=v["product_id"], quantity=delta, reason="count_adjustment",
                       destination=StockIdentity(v["product_id"], loc.id, container, v["lot"], expiry),
                       reference=reference, user_id=user_id)
+            adjusted.append((v["product_id"], v["lot"], expiry, delta))
         elif delta < 0:
             short = -delta
             for quant in quants:
@@ -178,10 +200,18 @@ def post_adjustments(session: Session, site: Site, loc: Location, variances: lis
                               reason="count_adjustment", reference=reference, user_id=user_id,
                               source=StockIdentity(v["product_id"], loc.id, quant.container_id, quant.lot,
                                                    quant.expiry))
+                    adjusted.append((v["product_id"], quant.lot, quant.expiry, -take))
                     short -= take
             if short:
                 raise Conflict(f"{short} of the missing units are reserved for picks; cancel or short those picks "
                                "first", code="reserved_stock_missing", details={"product_id": v["product_id"]})
+    if adjusted:
+        skus = dict(session.exec(select(Product.id, Product.sku).where(
+            Product.id.in_({a[0] for a in adjusted}))).all())
+        outbox.record(session, site.id, "inventory.adjusted", {
+            "reason": "count_adjustment", "reference": reference, "location": loc.code,
+            "lines": [{"sku": skus[pid], "lot": lot, "expiry": payloads.iso(expiry), "location": loc.code,
+                       "quantity": qty} for pid, lot, expiry, qty in adjusted]})
 
 
 def approve_variance(session: Session, site: Site, exc: WarehouseException, user_id: int) -> None:
@@ -190,6 +220,8 @@ def approve_variance(session: Session, site: Site, exc: WarehouseException, user
                   "expiry": date.fromisoformat(v["expiry"]) if v.get("expiry") else None}
                  for v in exc.details["variances"]]
     post_adjustments(session, site, loc, variances, user_id, reference=f"exception:{exc.id}")
+    _announce_count(session, site, loc, exc.task_id, exc.details["variances"], None, {},
+                    reference=f"exception:{exc.id}", exception_id=exc.id)
 
 
 def request_counts(session: Session, site: Site, location_ids: list[int], *, reason: str, priority: int = 100) -> list[Task]:

@@ -83,6 +83,7 @@ from backend.models import (
 from backend.models.inventory import PACKED_FROM
 from backend.runtime import Runtime
 from backend.scanning.result import ScanKind
+from backend.webhooks import outbox, payloads
 
 
 @dataclass(frozen=True)
@@ -464,11 +465,23 @@ def _print_labels(session: Session, site: Site, order: Order, cartons: list[Cont
                                   station=station, user_id=user_id).id for row in cartons}
 
 
+def _latest(moves: list, units: int) -> list:
+    """The newest moves (newest first) that make up `units`: the ones this action just booked."""
+    taken, out = 0, []
+    for lot, expiry, quantity in moves:
+        if taken >= units:
+            break
+        out.append((lot, expiry, quantity))
+        taken += quantity
+    return out
+
+
 def _mark_packed(session: Session, order: Order) -> None:
     if order.status in ("picking", "picked"):
         order.status = "packed"
         order.updated_at = utcnow()
         session.add(order)
+        payloads.order_event(session, order, "order.packed", with_cartons=True)
 
 
 def _close(session: Session, site: Site, order: Order, carton_row: Container, weight_kg: float, station: str,
@@ -565,8 +578,14 @@ def report_missing(session: Session, site: Site, *, tote: str, station: str, pro
         details={"tote": tote_row.code, "station": bench.code, "order": order_row.reference, "sku": product_row.sku,
                  "quantity": quantity, "reported_by": user_id, "reported_by_name": who.username if who else None,
                  "picked_at": shelf_codes, "count_task_ids": [t.id for t in counts]})
-    session.add(exc)
-    session.flush()
+    payloads.exception_raised(session, exc)
+    lots = session.exec(select(Move.lot, Move.expiry, Move.quantity).where(
+        Move.reference == f"order:{order_row.reference}", Move.reason == "pack_short", Move.site_id == site.id,
+        Move.from_container_id == tote_row.id, Move.product_id == product_row.id).order_by(Move.id.desc())).all()
+    outbox.record(session, site.id, "inventory.adjusted", {
+        "reason": "pack_short", "reference": f"order:{order_row.reference}", "exception_id": exc.id,
+        "lines": [{"sku": product_row.sku, "lot": lot, "expiry": payloads.iso(expiry), "location": tote_row.code,
+                   "quantity": -quantity} for lot, expiry, quantity in _latest(lots, quantity)]})
     count = None
     cartons = session.exec(select(func.count()).select_from(Container).where(Container.order_id == order_row.id)).one()
     if order_row.status in ("picking", "picked") and cartons and _count_final(session, order_row, None):
@@ -680,6 +699,7 @@ def ship_order(session: Session, site: Site, *, order_reference: str, dock: str,
                        code="cartons_not_loaded", details={"missing": missing, "dock": door.code})
     cartons = list(session.exec(select(Container).where(Container.order_id == order.id)
                                 .order_by(Container.carton_no, Container.id)).all())
+    shipped = payloads.cartons(session, order.id)  # (what they hold, before it leaves the books)
     units = 0
     for carton in cartons:
         for product_id, location_id, lot, expiry, on_hand in session.exec(select(
@@ -696,6 +716,8 @@ def ship_order(session: Session, site: Site, *, order_reference: str, dock: str,
     order.updated_at = utcnow()
     session.add(order)
     score_shipped(session, order, order.updated_at)  # did it make its cut-off, and was that predicted?
+    payloads.order_event(session, order, "order.shipped", cartons=shipped, dock=door.code, units=units,
+                         shipped_at=order.updated_at.isoformat())
     audit.record(session, user_id=user_id, site_id=site.id, action="order.shipped", entity="order", entity_id=order.id,
                  after={"cartons": [c.sscc for c in cartons], "units": units, "carrier": order.carrier,
                         "dock": door.code})

@@ -42,6 +42,7 @@ from backend.scanning.db_lookup import ahead_product_scan
 from backend.scanning.lookup import LocationRef
 from backend.tasks.engine import SET_POSITION, tell_assigned, view_of
 from backend.tasks.states import require_workable
+from backend.webhooks import outbox, payloads
 
 
 _OPEN = "(" + ", ".join(f"'{state}'" for state in OPEN_TASK_STATES) + ")"
@@ -314,6 +315,30 @@ _DONE = (
     "version = version + 1, details = :details, assigned_to = :user_id WHERE id = :task_id")
 
 
+# PostgreSQL, in the confirm's statement: `order.picked` when this pick leaves its order none open (order_ is
+# _ORDER_PROGRESS's RETURNING; the lines are read as before the statement, so this pick's units are added).
+# Keep it saying what payloads.order_event says (tests/api/test_webhook_events.py compares them).
+_ORDER_PICKED_EVENT = (
+    "INSERT INTO integration_event (site_id, type, occurred_at, payload) "
+    "SELECT o.site_id, 'order.picked', :now, json_build_object("
+    "'order', json_build_object('id', o.id, 'reference', o.reference, 'customer', o.customer, 'carrier', o.carrier, "
+    "'service', o.service, 'status', o.status), "
+    "'lines', (SELECT json_agg(json_build_object('line_no', ol.line_no, 'sku', p.sku, 'quantity', ol.quantity, "
+    "'allocated', ol.quantity_allocated, 'picked', ol.quantity_picked "
+    "+ CASE WHEN ol.id = :order_line_id THEN :quantity ELSE 0 END) ORDER BY ol.line_no) "
+    "FROM order_line AS ol JOIN product AS p ON p.id = ol.product_id WHERE ol.order_id = o.id)) "
+    "FROM order_ AS o WHERE o.status = 'picked'")
+_ORDER_STATUS = "SELECT status FROM outbound_order WHERE id = :order_id"
+
+
+def _announce_picked(session: Session, order_id: int | None, before: str | None) -> None:
+    """`order.picked` if the order just became picked (its status read before the pick was booked)."""
+    if order_id is None or before == "picked":
+        return
+    if Raw(session).scalar(_ORDER_STATUS, order_id=order_id) == "picked":
+        payloads.order_event(session, session.get(Order, order_id), "order.picked", status="picked")
+
+
 def _book_pick_statement(take: str) -> str:
     """PostgreSQL: a confirmed pick's writes as one statement (one parse, plan and execution, not nine).
 
@@ -325,7 +350,8 @@ def _book_pick_statement(take: str) -> str:
                          "(SELECT id FROM into_)")
     return (f"WITH reservation_ AS ({_RESERVATION}), line_ AS ({_LINE_PICKED}), into_ AS ({_INTO} RETURNING id), "
             f"move_ AS ({move}), take_ AS ({take}), done_ AS ({_DONE}), tour_ AS ({_TOUR_PROGRESS}), "
-            f"order_ AS ({_ORDER_PROGRESS}), audit_ AS ({audit.INSERT}), position_ AS ({SET_POSITION}) "
+            f"order_ AS ({_ORDER_PROGRESS} RETURNING id, site_id, reference, customer, carrier, service, status), "
+            f"picked_ AS ({_ORDER_PICKED_EVENT}), audit_ AS ({audit.INSERT}), position_ AS ({SET_POSITION}) "
             + ("SELECT id FROM take_" if "RETURNING" in take else "SELECT 1"))
 
 
@@ -363,11 +389,14 @@ def confirm_pick(session: Session, task: PickRow, *, location: str, product: str
         db.expire(Tour, [task.tour_id])
         db.expire(Order, [task.order_id])
         db.expire(WorkerProfile, [(user_id, task.site_id)])
+        outbox.written_unnumbered(session)  # (order.picked, in the statement; numbered after the COMMIT)
     else:
+        before = db.scalar(_ORDER_STATUS, order_id=task.order_id) if task.order_id is not None else None
         taken = _take(session, task, params)
         db.later(_DONE, **params)
         _progress(session, task.id, task.tour_id, task.order_line_id, task.order_id)
         db.later(audit.INSERT, **params)
+        _announce_picked(session, task.order_id, before)
     db.expire(Task, [task.id])
     view = list(task.view)
     view[2], view[4], view[5], view[13], view[20] = "done", task.version + 1, user_id, tote_code, tote_code
@@ -410,6 +439,7 @@ def short_pick(session: Session, site: Site, task: Task, *, location: str, found
         details={"location": loc.code, "sku": product_row.sku, "expected": task.quantity, "found": found,
                  "reason": reason})
     session.add(exc)
+    order_before = Raw(session).scalar(_ORDER_STATUS, order_id=row.order_id) if row.order_id is not None else None
     count = session.exec(select(Task).where(Task.site_id == site.id, Task.kind == "count",
                                             Task.from_location_id == loc.id, Task.state.in_(OPEN_TASK_STATES))).first()
     if count is None:
@@ -436,6 +466,8 @@ def short_pick(session: Session, site: Site, task: Task, *, location: str, found
                    "backordered": missing - sum(t.quantity for t in new_tasks)}
     session.add(exc)
     _progress(session, task.id, task.tour_id, task.order_line_id)
+    payloads.exception_raised(session, exc)
+    _announce_picked(session, row.order_id, order_before)
     audit.record(session, user_id=user_id, site_id=site.id, action="task.short_pick", entity="task",
                  entity_id=task.id, after={"found": found, "missing": missing, "reason": reason})
     for new in new_tasks:

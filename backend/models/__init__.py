@@ -22,6 +22,7 @@ from .master import (
 )
 from .printing import LABEL_TYPES, PRINT_JOB_STATES, Printer, PrintJob, PrintRoute
 from .outbound import ORDER_STATUSES, Order, OrderLine, Reservation, Tour, TourTote, Wave
+from .webhooks import DELIVERY_STATES, IntegrationEvent, WebhookDelivery, WebhookSubscription
 from .work import OPEN_TASK_STATES, TASK_KINDS, TASK_STATES, PutawayRule, Task, WarehouseException
 
 __all__ = [
@@ -32,5 +33,6 @@ __all__ = [
     "KpiPickHour", "KpiRollup", "KpiShippedOrder",
     "AuditEntry", "Move", "Quant", "CONTAINER_KINDS", "LOCATION_KINDS", "PACK_LEVELS",
     "Company", "Container", "Location", "Product", "ProductGtin", "Site", "Counter", "Zone",
+    "DELIVERY_STATES", "IntegrationEvent", "WebhookDelivery", "WebhookSubscription",
     "ORDER_STATUSES", "Order", "OrderLine", "Reservation", "Tour", "TourTote", "Wave", "OPEN_TASK_STATES", "TASK_KINDS", "TASK_STATES", "PutawayRule", "Task", "WarehouseException",
 ]

@@ -98,6 +98,7 @@ from backend.models import Printer, PrintJob, WarehouseException, utcnow
 from backend.printing.delivery import Delivery, PrinterLink, Timeouts
 from backend.printing.service import ENQUEUED_KEY, PRINTER_CHANGED_KEY
 from backend.runtime import Runtime
+from backend.webhooks import payloads
 
 log = logging.getLogger("wes.print_spool")
 
@@ -494,8 +495,7 @@ class PrintSpool:
                 return
         exc = WarehouseException(site_id=printer.site_id, kind="printer_fault", message=message[:500],
                                  details={"printer": printer.code, "printer_id": printer.id, **details})
-        session.add(exc)
-        session.flush()
+        payloads.exception_raised(session, exc)
         printer.fault_exception_id = exc.id
         audit.record(session, user_id=None, site_id=printer.site_id, action="exception.raise",
                      entity="warehouse_exception", entity_id=exc.id, after={"kind": "printer_fault",
@@ -516,8 +516,7 @@ class PrintSpool:
             details={"printer": printer.code, "printer_id": printer.id, "reason": "uncertain_delivery",
                      "job_ids": job_ids, "error": error[:300]},
         )
-        session.add(exc)
-        session.flush()
+        payloads.exception_raised(session, exc)
         session.execute(
             update(PrintJob).where(PrintJob.id.in_(job_ids), PrintJob.state == "sending").values(
                 state="failed", error_code="uncertain_delivery", last_error=error[:500], attempt_id=None,

@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from backend import audit
 from backend.errors import Conflict, Invalid, NotFound
 from backend.inventory.ledger import StockIdentity, post_move
+from backend.webhooks import outbox
 from backend.models import Container, Location, Product, PutawayRule, Quant, Site, Task, utcnow
 from backend.scanning import DEFAULT_SCAN_PROFILE, ScanProfile, classify_scan, confirms_location
 from backend.scanning.db_lookup import SiteScanLookup
@@ -274,6 +275,7 @@ def confirm_putaway(
     # A pick face holds loose stock: the LPN is broken down there; reserve keeps the pallet.
     # A part of a mixed LPN goes loose too: the LPN stays at the dock with the rest.
     keep_container = destination.kind != "pick_face" and not part
+    moved = [(q.product_id, q.lot, q.expiry, q.on_hand) for q in quants]  # (before the moves change the quants)
     for quant in quants:
         post_move(
             session, site_id=site.id, product_id=quant.product_id, quantity=quant.on_hand, reason="putaway",
@@ -298,4 +300,12 @@ def confirm_putaway(
     session.add(task)
     audit.record(session, user_id=user_id, site_id=site.id, action="task.confirm_putaway", entity="task",
                  entity_id=task.id, before=before, after=audit.snapshot(task, ("state", "to_location_id")))
+    skus = dict(session.exec(select(Product.id, Product.sku).where(
+        Product.id.in_({m[0] for m in moved} or {-1}))).all())
+    outbox.record(session, site.id, "putaway.completed", {
+        "task_id": task.id, "lpn": container.code, "sscc": container.sscc, "from_location": source.code,
+        "to_location": destination.code, "suggested_location": suggested.code if suggested else None,
+        "deviation_reason": reason if deviated else None,
+        "lines": [{"sku": skus[product_id], "lot": lot, "expiry": expiry.isoformat() if expiry else None,
+                   "quantity": quantity} for product_id, lot, expiry, quantity in moved]})
     return task

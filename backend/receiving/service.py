@@ -26,6 +26,7 @@ from backend.containers import container_by_code, create_containers, new_ssccs
 from backend.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from backend.inventory.ledger import StockIdentity, post_move
 from backend.masterdata import product_at_site
+from backend.webhooks import outbox, payloads
 from backend.models import (
     Container,
     InboundLine,
@@ -296,6 +297,7 @@ class Receiver:
                                           status="has_label"))
         if shipment is not None:
             self._update_shipment_status(shipment)
+        self._announce(outcome, [shipment] if shipment is not None else [], req)
         return outcome
 
     # -- pallets ---------------------------------------------------------
@@ -351,7 +353,27 @@ class Receiver:
         # In id order: two pallets spanning the same ASNs lock them in the same order.
         for shipment_id in sorted(shipments):
             self._update_shipment_status(shipments[shipment_id])
+        self._announce(outcome, [shipments[i] for i in sorted(shipments)], req)
         return outcome
+
+    def _announce(self, outcome: ReceiveOutcome, shipments: list[InboundShipment], req: ReceiveRequest) -> None:
+        """`receipt.completed`: what this receipt booked, and each ASN's lines and status after it (an ASN is
+        complete for the ERP when its status is `received`)."""
+        asns = []
+        for shipment in shipments:
+            lines = self.session.exec(
+                select(InboundLine.line_no, Product.sku, InboundLine.quantity_expected, InboundLine.quantity_received)
+                .join(Product, Product.id == InboundLine.product_id).where(InboundLine.shipment_id == shipment.id)
+                .order_by(InboundLine.line_no)).all()
+            asns.append({"reference": shipment.reference, "supplier": shipment.supplier, "status": shipment.status,
+                         "lines": [{"line_no": n, "sku": sku, "expected": e, "received": r} for n, sku, e, r in lines]})
+        outbox.record(self.session, self.site.id, "receipt.completed", {
+            "lpn": outcome.lpn, "location": outcome.location, "damaged": req.damaged,
+            "exception_id": outcome.exception_id,
+            "lines": [{"receipt_id": ln.receipt_id, "asn": ln.shipment, "line_no": ln.line_no, "sku": ln.sku,
+                       "quantity": ln.quantity, "lot": ln.lot, "expiry": ln.expiry.isoformat() if ln.expiry else None,
+                       "blind": ln.shipment is None} for ln in outcome.lines],
+            "asns": asns})
 
     def _finish(self, outcome: ReceiveOutcome, dock: Location, container: Container | None, req: ReceiveRequest,
                 damage: str = "", details: dict | None = None) -> None:
@@ -359,8 +381,7 @@ class Receiver:
         if req.damaged:
             exc = WarehouseException(site_id=self.site.id, kind="damaged", raised_by=self.user.id, message=damage,
                                      details={**(details or {}), "note": req.damage_note})
-            self.session.add(exc)
-            self.session.flush()
+            payloads.exception_raised(self.session, exc)
             outcome.exception_id = exc.id
         elif container is not None:
             tasks = plan_putaway_for_container(self.session, self.site, container, dock, self.user.id)
@@ -593,8 +614,7 @@ def raise_over_receipt_exception(session: Session, site_id: int, user: Principal
         details["posts_to"] = {"shipment": error.posts_to[0], "line_no": error.posts_to[1]}
     exc = WarehouseException(site_id=site_id, kind="over_receipt", raised_by=user.id, message=error.message,
                              details=details)
-    session.add(exc)
-    session.flush()
+    payloads.exception_raised(session, exc)
     audit.record(session, user_id=user.id, site_id=site_id, action="exception.raise", entity="warehouse_exception",
                  entity_id=exc.id, after={"kind": "over_receipt"})
     return exc

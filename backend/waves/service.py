@@ -19,6 +19,7 @@ from sqlalchemy import func, insert, update
 from sqlmodel import Session, select
 
 from backend import audit
+from backend.webhooks import outbox
 from backend.bulk import insert_rows, update_rows
 from backend.allocation.service import allocate_orders
 from backend.errors import Conflict, Invalid
@@ -410,6 +411,16 @@ def _persist_tours(session: Session, site: Site, wave: Wave, tours: list[dict],
     audit.record(session, user_id=user_id, site_id=site.id, action="wave.release", entity="wave", entity_id=wave.id,
                  after={"orders": wave.orders, "tours": wave.tours, "picks": len(pick_rows),
                         "replenishments": len(repl_keys)})
+    released = []
+    for condition in among(session, Order.id, in_wave):
+        released.extend(session.exec(select(Order.id, Order.reference, Order.customer, Order.carrier, Order.service,
+                                            Order.cut_off).where(condition)).all())
+    outbox.record(session, site.id, "wave.released", {
+        "wave": {"id": wave.id, "orders": wave.orders, "lines": wave.lines, "tours": wave.tours,
+                 "replenishments": len(repl_keys), "released_at": now.isoformat()},
+        "orders": [{"id": oid, "reference": ref, "customer": customer, "carrier": carrier, "service": service,
+                    "cut_off": cut_off.isoformat() if cut_off else None}
+                   for oid, ref, customer, carrier, service, cut_off in sorted(released)]})
 
 
 def discard_wave(session: Session, wave: Wave, user_id: int | None) -> Wave:

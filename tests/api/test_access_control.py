@@ -40,6 +40,7 @@ PATH_VALUES.update(user_id="999999")  # accounts: nobody, so the walk disables n
 # would sign its callers out; tests/api/test_accounts.py covers them).
 PUBLIC = {"/auth/token", "/auth/refresh"}
 SIGNS_OUT = {("POST", "/auth/logout")}
+PATH_VALUES.update(subscription_id="1", delivery_id="1")  # webhooks
 
 
 def _api_routes(app) -> list[tuple[str, str]]:  # noqa: ANN001

@@ -38,6 +38,7 @@ from backend.api.access import ACCESS, API, Access, Scope
 from backend.app import create_app
 from backend.auth.signins import issue_pair
 from backend.models import Site, User, UserSite
+from backend.models.webhooks import IntegrationEvent, WebhookDelivery
 from backend.models.auth import ROLES
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
@@ -187,6 +188,19 @@ def _seed(api: Api, site: Site_, n: int) -> None:
         return pair.refresh_token
 
     site.new_refresh_token = new_refresh_token
+    # an ERP's webhook subscription, and one delivery of its log
+    subscription = _ok(client.post(f"{API}/webhooks", headers=root, json={
+        "site": site.code, "url": f"http://127.0.0.1:9/{p}-hook", "start_after": 0}), 201)
+    with api.runtime.sessions() as session:
+        site_id = session.exec(select(Site.id).where(Site.code == site.code)).one()
+        event = session.exec(select(IntegrationEvent).where(IntegrationEvent.site_id == site_id)
+                             .order_by(IntegrationEvent.id)).first()
+        delivery = WebhookDelivery(subscription_id=subscription["id"], event_id=event.id, event_type=event.type,
+                                   state="failed", http_status=503, error="walk")
+        session.add(delivery)
+        session.commit()
+        site.rows.update(**{"webhook subscription": subscription["id"], "webhook delivery": delivery.id,
+                            "event": event.id})
 
 
 # --- the requests ---------------------------------------------------------------------------------------------
@@ -250,6 +264,11 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", f"{API}/auth/password"): lambda s: {"current_password": "not-the-password",
                                                  "new_password": "walked-long-passphrase-42"},
     ("POST", f"{API}/users/{{user_id}}/password"): lambda s: {"new_password": "walked-long-passphrase-42"},
+    ("POST", f"{API}/webhooks"): lambda s: {"url": "http://127.0.0.1:9/walk", "event_types": ["order.shipped"]},
+    ("PUT", f"{API}/webhooks/{{subscription_id}}"): lambda s: {"description": "walked"},
+    ("POST", f"{API}/webhooks/{{subscription_id}}/rotate-secret"): lambda s: {"overlap_hours": 1},
+    ("POST", f"{API}/webhooks/{{subscription_id}}/redeliver"): lambda s: {"event_id": s.rows["event"]},
+    ("POST", f"{API}/webhooks/deliveries/{{delivery_id}}/redeliver"): lambda s: {},
 }
 QUERY = {("GET", f"{API}/printer-routes/resolve"): {"label_type": "lpn"}}
 OTHER_PATH_VALUES = {"table": "pick_rate"}
@@ -437,7 +456,8 @@ def _walk(world: World) -> None:
             world.answers.append(_answer(operation, caller, "names A", _send(api, caller, request)))
 
 
-QUIET = {"print_spool_enabled": False, "cycle_count_every_minutes": 0, "at_risk_sweep_seconds": 0}
+QUIET = {"print_spool_enabled": False, "cycle_count_every_minutes": 0, "at_risk_sweep_seconds": 0,
+         "webhook_delivery_enabled": False}
 
 
 @pytest.fixture(scope="module")
@@ -544,7 +564,7 @@ def _row_exists(world: World, access: Access) -> bool:
     kind, value = access.row[1], world.a.rows[access.row[1]]
     probe = {"wave": f"{API}/waves/{value}", "tour": f"{API}/tours/{value}", "task": f"{API}/tasks/{value}",
              "print job": f"{API}/print-jobs/{value}", "device": f"{API}/devices/{value}",
-             "exception": f"{API}/exceptions/{value}"}.get(kind)
+             "exception": f"{API}/exceptions/{value}", "webhook subscription": f"{API}/webhooks/{value}"}.get(kind)
     if probe is None:
         return True
     root = next(c for c in world.callers if c.name == ROOT)

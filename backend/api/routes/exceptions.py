@@ -19,6 +19,7 @@ from backend.insights.desk import exception_detail
 from backend.models import Site, User, WarehouseException, utcnow
 from backend.realtime.stream import touch_site
 from backend.receiving.service import Receiver, approved_request
+from backend.webhooks import payloads
 
 router = APIRouter(prefix="/exceptions", tags=["exceptions"])
 
@@ -129,6 +130,7 @@ def _resolve(session, me: Principal, exc: WarehouseException, state: str, note: 
     audit.record(session, user_id=me.id, site_id=exc.site_id, action=f"exception.{state}",
                  entity="warehouse_exception", entity_id=exc.id, before=before, after={"state": state, "note": note})
     touch_site(session, exc.site_id)  # the walls' exception queue
+    payloads.exception_resolved(session, exc)
 
 
 @router.post("/{exception_id}/approve", response_model=ExceptionOut)

@@ -16,6 +16,7 @@ from backend.commands.registry import CommandPayload, CommandSet
 from backend.models import Site, Task, WarehouseException
 from backend.receiving.putaway_service import confirm_putaway as confirm_putaway_service
 from backend.tasks import engine
+from backend.webhooks import payloads
 
 commands = CommandSet()
 
@@ -33,8 +34,7 @@ def raise_conflict(ctx: CommandContext, task: Task, *, state: str, holder: int |
                              message=message[:500], details={"command": ctx.command_id, "state_before": state,
                                                              "holder_before": holder, "reported_by": ctx.user_id,
                                                              **details})
-    ctx.session.add(exc)
-    ctx.session.flush()
+    payloads.exception_raised(ctx.session, exc)
     return exc
 
 
