@@ -7,7 +7,7 @@
  * cache-first. /api/ and /ws/ are never cached.
  */
 
-const SHELL_VERSION = "v6";
+const SHELL_VERSION = "v7";
 const SHELL_CACHE = `wes-shell-${SHELL_VERSION}`;
 const SHELL_FILES = [
   "./",
