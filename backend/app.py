@@ -81,7 +81,9 @@ class _TooLarge(StarletteHTTPException):
 
 def build_runtime(settings: Settings) -> Runtime:
     engine = make_engine(settings.database_url)
-    passwords = PasswordHashing()
+    passwords = PasswordHashing(time_cost=settings.password_hash_time_cost,
+                                memory_kib=settings.password_hash_memory_kib,
+                                parallelism=settings.password_hash_parallelism)
     return Runtime(
         settings=settings,
         engine=engine,

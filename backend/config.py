@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./var/wes.db"
     secret_key: str = DEV_SECRET
     # Access tokens are short; the PWA and wall renew them with a rotating refresh token that lasts a shift.
+    # argon2id's cost for stored passwords (argon2-cffi's defaults). Production refuses less than OWASP's
+    # minimum (19 MiB, t=2); the test suite lowers it so that its thousands of logins do not take minutes.
+    password_hash_time_cost: int = Field(default=3, ge=1, le=20)
+    password_hash_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
+    password_hash_parallelism: int = Field(default=4, ge=1, le=16)
     access_token_minutes: int = Field(default=15, ge=1)
     refresh_token_hours: float = Field(default=12.0, gt=0)
     # Failed logins (backend.auth.login): free attempts per user name and per client address, then a doubling wait
@@ -155,6 +160,9 @@ class Settings(BaseSettings):
                                  "or WES_ENVIRONMENT=development on a development machine")
             if self.metrics_token and len(self.metrics_token) < SECRET_MIN_LENGTH:
                 raise ValueError(f"WES_METRICS_TOKEN needs {SECRET_MIN_LENGTH} or more random characters")
+            if self.password_hash_memory_kib < 19456 or self.password_hash_time_cost < 2:
+                raise ValueError("WES_PASSWORD_HASH_MEMORY_KIB must be 19456+ and WES_PASSWORD_HASH_TIME_COST 2+ in "
+                                 "production (OWASP's minimum for argon2id)")
         return self
 
     @property

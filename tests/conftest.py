@@ -102,7 +102,9 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 def make_settings(database_url: str, **overrides) -> Settings:  # noqa: ANN003
-    return Settings(database_url=database_url, environment="test", **overrides)
+    # argon2 at its lowest cost: the suite signs in thousands of times (production refuses this cost).
+    cheap_hashing = {"password_hash_time_cost": 1, "password_hash_memory_kib": 64, "password_hash_parallelism": 1}
+    return Settings(database_url=database_url, environment="test", **{**cheap_hashing, **overrides})
 
 
 class Api:

@@ -250,6 +250,9 @@ def test_admins_manage_only_users_within_their_sites_and_never_an_all_sites_user
     assert s2_admin.post(f"{API}/users/{ids['s2-pick']}/disable").status_code == 200
     r = s2_admin.post(f"{API}/users/{ids['s2-admin']}/disable")
     assert r.status_code == 409 and r.json()["error"]["code"] == "cannot_disable_self"
+    # their own password goes through POST /auth/password, with the current one
+    r = s2_admin.post(f"{API}/users/{ids['s2-admin']}/password", json={"new_password": NEW_PASSWORD})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "use_own_password_change"
     r = api.as_("picker").post(f"{API}/users/{ids['s1-pick']}/disable")
     assert r.status_code == 403 and r.json()["error"]["code"] == "role_forbidden"
     assert _login(api.client, "s1-pick").status_code == 200

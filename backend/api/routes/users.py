@@ -11,7 +11,7 @@ from backend.api.deps import CurrentUser, RuntimeDep, SessionDep
 from backend.api.schemas import Page, Strict
 from backend.auth.passwords import check_password
 from backend.auth.signins import revoke_all
-from backend.bounds import StrictBool, Text
+from backend.bounds import Id, StrictBool, Text
 from backend.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.models import Site, User, UserSite, utcnow
 
@@ -108,7 +108,7 @@ def _managed(session, me, user_id: int) -> User:  # noqa: ANN001
 
 
 @router.post("/{user_id}/disable", response_model=UserPublic)
-def disable_user(user_id: int, me: CurrentUser, session: SessionDep) -> UserPublic:
+def disable_user(user_id: Id, me: CurrentUser, session: SessionDep) -> UserPublic:
     """The user can no longer sign in; every token they hold is refused at once, their wall screens close and
     the devices they are signed on at are signed off."""
     user = _managed(session, me, user_id)
@@ -124,7 +124,7 @@ def disable_user(user_id: int, me: CurrentUser, session: SessionDep) -> UserPubl
 
 
 @router.post("/{user_id}/enable", response_model=UserPublic)
-def enable_user(user_id: int, me: CurrentUser, session: SessionDep) -> UserPublic:
+def enable_user(user_id: Id, me: CurrentUser, session: SessionDep) -> UserPublic:
     """The user may sign in again (their old tokens stay revoked)."""
     user = _managed(session, me, user_id)
     if not user.active:
@@ -137,10 +137,13 @@ def enable_user(user_id: int, me: CurrentUser, session: SessionDep) -> UserPubli
 
 
 @router.post("/{user_id}/password", response_model=UserPublic)
-def reset_password(user_id: int, body: PasswordReset, me: CurrentUser, runtime: RuntimeDep,
+def reset_password(user_id: Id, body: PasswordReset, me: CurrentUser, runtime: RuntimeDep,
                    session: SessionDep) -> UserPublic:
     """An admin sets a new password (the password policy applies); every token the user holds is revoked."""
     user = _managed(session, me, user_id)
+    if user.id == me.id:
+        raise Conflict("change your own password with POST /auth/password (your current one is needed there)",
+                       code="use_own_password_change")
     site_codes = session.exec(select(Site.code).where(Site.id.in_(_site_ids(session, user.id) or [-1]))).all()
     check_password(body.new_password, username=user.username, full_name=user.full_name, site_codes=site_codes,
                    field="new_password")
