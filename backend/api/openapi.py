@@ -93,7 +93,8 @@ def install_error_documentation(app: FastAPI) -> None:
         for path, operations in document["paths"].items():
             for method, operation in operations.items():
                 responses = operation.setdefault("responses", {})
-                for status in error_statuses(path, method, operation):
+                declared = {int(status) for status in responses if status.isdigit() and status.startswith("4")}
+                for status in sorted(set(error_statuses(path, method, operation)) | declared):
                     responses[str(status)] = _error_response(status, responses.get(str(status)))
         for unused in ("HTTPValidationError", "ValidationError"):
             if not any(unused in str(p) for p in document["paths"].values()):

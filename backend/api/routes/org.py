@@ -241,7 +241,8 @@ def _site_by_code(session, me, code: str) -> tuple[Site, str]:  # noqa: ANN001
     return row
 
 
-@router.get("/sites/{code}/layout", response_model=SiteLayoutOut)
+@router.get("/sites/{code}/layout", response_model=SiteLayoutOut,
+            responses={409: {"description": "`no_layout`: the site has no pick or reserve locations to route through"}})
 def get_site_layout(code: Text, me: CurrentUser, session: SessionDep) -> SiteLayoutOut:
     """The layout waves are planned on: the one set on the site, or the one inferred from its locations."""
     site, _ = _site_by_code(session, me, code)
