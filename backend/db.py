@@ -172,9 +172,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA mmap_size=268435456")
         cur.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn):  # noqa: ANN001
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    from backend.sqlite_writers import serialize_writers
+
+    serialize_writers(engine)  # BEGIN IMMEDIATE, after this process's writers before it
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -15,7 +15,6 @@ from backend.db import make_command_engine, make_read_engine
 from backend.rawsql import queue_savepoints
 from backend.realtime import stream
 from backend.realtime.hub import make_hub
-from backend.realtime.sqlite_writers import serialize_writers
 from backend.realtime.wall import WALLS, Walls
 from backend.runtime import Runtime
 from backend.tasks.engine import DISPATCH_WEIGHT, NAMES_CACHE
@@ -49,7 +48,6 @@ async def realtime(runtime: Runtime) -> AsyncIterator[None]:
                                      WALLS: walls})
     uninstall = stream.install(runtime.sessions, hub.announce)
     sqlite = runtime.engine.dialect.name == "sqlite"
-    writers = serialize_writers(runtime.engine) if sqlite else None
     # Commands run in batches on one thread: whatever queued up while it worked on the last batch, in one
     # transaction (backend.commands.runner). On PostgreSQL on an engine of their own, whose SAVEPOINTs
     # travel with the next statement (backend.db.make_command_engine, backend.rawsql.queue_savepoints).
@@ -76,7 +74,5 @@ async def realtime(runtime: Runtime) -> AsyncIterator[None]:
         if command_engine is not None:
             command_engine.dispose()
         await hub.stop()
-        if writers is not None:
-            writers.undo()
         if read_engine is not None:
             read_engine.dispose()

@@ -1,11 +1,14 @@
 """SQLite writers take turns on a Python lock instead of SQLite's busy-wait.
 
-Every transaction on the app's SQLite engine starts with BEGIN IMMEDIATE
-(backend.db). When two threads want it at once, the loser gets SQLITE_BUSY
-and sqlite's busy handler sleeps in steps of 1, 2, 5, 10, 15, 20, 25, 50 ms
-before trying again, so a 1 ms wait easily becomes 25 ms. Queueing the
-threads of this process on a lock first hands the writer lock over the
-moment it is free (other processes still meet the busy handler as before).
+Every transaction on an SQLite engine of backend.db starts with BEGIN IMMEDIATE
+(the writer lock). When two threads want it at once, the loser gets SQLITE_BUSY
+and sqlite's busy handler sleeps in steps of 1, 2, 5, … 100 ms before trying
+again: a 1 ms wait easily becomes 25 ms, and a thread that writes now and then
+(the webhook sender recording deliveries) loses to busy request threads again
+and again, for a second or more. Queueing the threads of this process on a fair
+lock first, in the same `begin` listener that sends BEGIN IMMEDIATE, hands the
+writer lock over in arrival order the moment it is free (other processes still
+meet the busy handler as before).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ class FairLock:
 
 
 class Writers:
-    """The installed lock of one SQLite engine (see serialize_writers).
+    """The writer lock of one SQLite engine, installed by serialize_writers.
 
     The lock has one owner at a time: a pooled connection in a transaction (taken when it begins,
     given back when it commits, rolls back or returns to the pool). Only the owner's end gives it back.
@@ -60,11 +63,8 @@ class Writers:
         self.lock = FairLock()
         self._owner: int | None = None
         self._guard = threading.Lock()
-        self._active = True
-        self._engine = engine
         dialect = engine.dialect
-        self._original = (dialect.do_commit, dialect.do_rollback)
-        original_commit, original_rollback = self._original
+        original_commit, original_rollback = dialect.do_commit, dialect.do_rollback
 
         def do_commit(dbapi_connection) -> None:  # noqa: ANN001
             try:
@@ -78,8 +78,6 @@ class Writers:
             finally:
                 self._release(dbapi_connection)
 
-        # insert=True: before backend.db's listener issues BEGIN IMMEDIATE.
-        event.listen(engine, "begin", self._before_begin, insert=True)
         event.listen(engine.pool, "close", self._on_gone)
         event.listen(engine.pool, "invalidate", self._on_gone)
         event.listen(engine.pool, "checkin", self._on_gone)
@@ -102,27 +100,21 @@ class Writers:
     def _on_gone(self, dbapi_connection, *_args) -> None:  # noqa: ANN001, ANN002
         self._release(dbapi_connection)
 
-    def _before_begin(self, conn) -> None:  # noqa: ANN001
-        if not self._active:
-            return
+    def begin(self, conn) -> None:  # noqa: ANN001
+        """Wait for this process's turn, then take SQLite's writer lock (BEGIN IMMEDIATE): a `begin` listener."""
         key = self._key(conn.connection)
         with self._guard:
-            if self._owner == key:
-                return
-        if self.lock.acquire(timeout=_WAIT):
+            mine = self._owner == key
+        if not mine and self.lock.acquire(timeout=_WAIT):
             with self._guard:
                 self._owner = key
-
-    def undo(self) -> None:
-        # Listeners stay (removing them can race a checkin on another thread); they just stop taking the lock.
-        self._active = False
-        self._engine.dialect.do_commit, self._engine.dialect.do_rollback = self._original
-        with self._guard:
-            held, self._owner = self._owner is not None, None
-        if held:
-            self.lock.release()
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self._give_back(key)
+            raise
 
 
-def serialize_writers(engine: Engine) -> Writers:
-    """Install the lock on a SQLite engine; `.undo()` takes it off."""
-    return Writers(engine)
+def serialize_writers(engine: Engine) -> None:
+    """Every transaction of this SQLite engine begins with the writer lock, taken in turn (backend.db)."""
+    event.listen(engine, "begin", Writers(engine).begin)
