@@ -52,11 +52,14 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./var/wes.db"
     secret_key: str = DEV_SECRET
     # Access tokens are short; the PWA and wall renew them with a rotating refresh token that lasts a shift.
-    # argon2id's cost for stored passwords (argon2-cffi's defaults). Production refuses less than OWASP's
-    # minimum (19 MiB, t=2); the test suite lowers it so that its thousands of logins do not take minutes.
+    # argon2id's cost for stored passwords: argon2-cffi's time and memory, one lane. Production refuses less than
+    # OWASP's minimum (19 MiB, t=2); the test suite lowers it so that its thousands of logins do not take minutes.
+    # One lane: a check then runs on one core (~170 ms here), so the hashing slots (login_hash_slots, half the
+    # cores) bound the CPU that logins take; with four lanes each check spread over every core for ~120 ms, and
+    # a login flood slowed every other request with it. (A stored hash is checked with the lanes it was made with.)
     password_hash_time_cost: int = Field(default=3, ge=1, le=20)
     password_hash_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
-    password_hash_parallelism: int = Field(default=4, ge=1, le=16)
+    password_hash_parallelism: int = Field(default=1, ge=1, le=16)
     access_token_minutes: int = Field(default=15, ge=1)
     refresh_token_hours: float = Field(default=12.0, gt=0)
     # Failed logins (backend.auth.login): free attempts per user name and per client address, then a doubling wait
@@ -68,6 +71,9 @@ class Settings(BaseSettings):
     login_failure_memory_seconds: int = Field(default=3600, ge=1)
     # Password checks (argon2) running at once; more are refused with 429 (0: half the CPU cores, at least 1).
     login_hash_slots: int = Field(default=0, ge=0)
+    # A login over HTTP refused with 429 is answered after this long (at most its Retry-After): a client that
+    # floods /auth/token gets one answer per connection per this long, and the wait costs no thread or CPU.
+    login_refusal_delay_seconds: float = Field(default=1.0, ge=0, le=30)
     # Requests bigger than this are refused with 413 before they are parsed.
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     # GS1 company prefix used for SSCCs of pallets and cartons we build.

@@ -104,7 +104,10 @@ def database_url(request: pytest.FixtureRequest) -> str:
 def make_settings(database_url: str, **overrides) -> Settings:  # noqa: ANN003
     # argon2 at its lowest cost: the suite signs in thousands of times (production refuses this cost).
     cheap_hashing = {"password_hash_time_cost": 1, "password_hash_memory_kib": 64, "password_hash_parallelism": 1}
-    return Settings(database_url=database_url, environment="test", **{**cheap_hashing, **overrides})
+    # Refused logins answered at once: the lockout tests make dozens (the hold-back has a test of its own).
+    quick_refusals = {"login_refusal_delay_seconds": 0}
+    return Settings(database_url=database_url, environment="test",
+                    **{**cheap_hashing, **quick_refusals, **overrides})
 
 
 class Api:

@@ -18,7 +18,14 @@
   every slot taken is refused at once with 429 `login_busy` (Retry-After 1), before any database work, instead of
   queueing, so a flood of logins cannot starve the CPU that every other request needs. A locked client is refused
   before it takes a slot, a locked name right after its row is read: neither costs any hashing.
+- Refusals held back (HTTP): `verify_async` answers a 429 only after `login_refusal_delay_seconds` (at most the
+  Retry-After), on the event loop with nothing held. A flood's clients send their next attempt when answered, so
+  answering at once only invites the next one: each refusal then costs the whole request path (parsing,
+  routing, the envelope) and a 50-client flood kept the event loop busy answering 450 refusals a second, while
+  other users' requests queued behind them. Held back, a connection gets one answer per delay.
 - No database transaction is open while a password is hashed (on SQLite every transaction holds the writer lock).
+- Hashing yields the CPU: argon2 runs on threads of its own whose scheduling priority is lowered (Linux: nice 10
+  per thread), so when the CPU is short the floor's requests run first and a flood's checks take what is left.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import os
 import secrets
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -48,6 +56,28 @@ class _ClientFailures:
     failures: int
     last_failure: float  # time.monotonic()
     locked_until: float
+
+
+HASHING_NICENESS = 10
+_hashers: ThreadPoolExecutor | None = None
+_hashers_lock = threading.Lock()
+
+
+def _lower_priority() -> None:
+    try:  # (Linux: the nice value is per thread; elsewhere the threads keep the process's priority)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+    except (AttributeError, OSError):
+        pass
+
+
+def hashing_threads() -> ThreadPoolExecutor:
+    """The process's password-hashing threads, at a lower priority (one per core; the slots bound their use)."""
+    global _hashers
+    with _hashers_lock:
+        if _hashers is None:
+            _hashers = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="argon2",
+                                          initializer=_lower_priority)
+        return _hashers
 
 
 def hash_slots(settings: Settings) -> int:
@@ -78,6 +108,7 @@ class LoginGuard:
         self.slot_count = hash_slots(settings)
         self._clients: dict[str, _ClientFailures] = {}
         self._clients_lock = threading.Lock()
+        self.sleep = anyio.sleep  # (how refusals are held back: backend.auth.login's docstring)
 
     # --- the one entry point ---
 
@@ -95,11 +126,27 @@ class LoginGuard:
                            client: str | None) -> User:
         """`verify` for the event loop: an attempt refused (locked client, no free slot) never takes a worker
         thread, so a flood of logins cannot fill the thread pool every other request needs."""
-        name = self._admit(username, password, client)
+        try:
+            name = self._admit(username, password, client)
+        except TooManyRequests as refused:
+            await self._hold_back(refused)
+            raise
+        held = True
         try:
             return await anyio.to_thread.run_sync(self._check, sessions, name, password, client)
-        finally:
+        except TooManyRequests as refused:  # the name is locked: the slot goes back before the wait
             self.slots.release()
+            held = False
+            await self._hold_back(refused)
+            raise
+        finally:
+            if held:
+                self.slots.release()
+
+    async def _hold_back(self, refused: TooManyRequests) -> None:
+        delay = min(float(refused.retry_after), self.settings.login_refusal_delay_seconds)
+        if delay > 0:
+            await self.sleep(delay)
 
     def _admit(self, username: object, password: object, client: str | None) -> str | None:
         """Checks that need no database; on success a hashing slot is held (the caller releases it)."""
@@ -128,7 +175,7 @@ class LoginGuard:
             had_failures = throttle is not None
             session.commit()  # nothing written: end the transaction before hashing
         stored = user.password_hash if user is not None else self.dummy_hash
-        verified = self.passwords.verify(stored, password)
+        verified = hashing_threads().submit(self.passwords.verify, stored, password).result()
         if user is not None and verified and user.active:
             if had_failures:
                 self._forget_name(sessions, name)

@@ -15,7 +15,7 @@ class PasswordHashing:
     """argon2id; the cost is argon2-cffi's default (t=3, 64 MiB, p=4) unless the settings lower it (tests only:
     production refuses less than OWASP's minimum, backend.config)."""
 
-    def __init__(self, *, time_cost: int = 3, memory_kib: int = 65536, parallelism: int = 4) -> None:
+    def __init__(self, *, time_cost: int = 3, memory_kib: int = 65536, parallelism: int = 1) -> None:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
 
     def hash(self, password: str) -> str:

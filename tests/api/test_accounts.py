@@ -180,6 +180,68 @@ def test_logins_beyond_the_hashing_slots_are_refused_at_once_with_429(api):  # n
         assert session.get(LoginThrottle, "alice") is None
 
 
+def test_a_refused_login_is_answered_after_the_hold_back_with_nothing_held_meanwhile(database_url):  # noqa: ANN001
+    """A 429 over HTTP waits `login_refusal_delay_seconds` (at most its Retry-After) before it is answered, so a
+    flooding client gets one answer per delay; while it waits it holds no hashing slot. (The wait is recorded by
+    a stand-in for the guard's sleep: nothing here depends on the clock.)"""
+    app = create_app(make_settings(database_url, login_refusal_delay_seconds=2.5, login_free_failures_per_user=1,
+                                   login_backoff_seconds=LONG_WAIT))
+    with TestClient(app) as client:
+        api = Api(client)
+        api.add_user("alice", ["picker"])
+        guard = api.runtime.logins
+        waits: list[tuple[float, bool]] = []
+
+        async def record(delay: float) -> None:
+            free = guard.slots.acquire(blocking=False)  # every slot is free while a refusal waits
+            if free:
+                guard.slots.release()
+            waits.append((delay, free))
+
+        guard.sleep = record
+        assert _login(client, "alice", "wrong-guess-1").status_code == 401
+        assert waits == []  # a wrong password is answered as it is: only 429s wait
+        locked = _login(client, "alice", "wrong-guess-2")
+        assert locked.status_code == 429 and locked.json()["error"]["details"]["scope"] == "user"
+        assert waits == [(2.5, True)]
+        taken = 0
+        while guard.slots.acquire(blocking=False):
+            taken += 1
+        try:
+            busy = _login(client, "bob", "any-password-1")
+        finally:
+            for _ in range(taken):
+                guard.slots.release()
+        assert busy.status_code == 429 and busy.json()["error"]["code"] == "login_busy"
+        assert waits[1][0] == 1.0  # never longer than the answer's own Retry-After (1 s for login_busy)
+
+
+def test_passwords_are_checked_on_the_lower_priority_hashing_threads(api):  # noqa: ANN001
+    """argon2 runs on threads of its own at nice 10 (Linux), never on the request's worker thread."""
+    import os
+    import threading
+
+    from backend.auth.login import HASHING_NICENESS
+
+    api.add_user("alice", ["picker"])
+    passwords = api.runtime.logins.passwords
+    seen: list[tuple[str, int | None]] = []
+    original = passwords.verify
+
+    def verify(stored: str, password: str) -> bool:
+        thread = threading.current_thread()
+        niceness = os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) if hasattr(os, "getpriority") else None
+        seen.append((thread.name, niceness))
+        return original(stored, password)
+
+    passwords.verify = verify
+    assert _login(api.client, "alice").status_code == 200
+    assert _login(api.client, "alice", "wrong-guess-1").status_code == 401
+    assert len(seen) == 2 and all(name.startswith("argon2") for name, _ in seen)
+    if os.name == "posix" and hasattr(os, "getpriority"):
+        assert all(niceness >= HASHING_NICENESS for _, niceness in seen)
+
+
 # --- password policy ----------------------------------------------------------------------------------
 
 
