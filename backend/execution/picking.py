@@ -83,29 +83,35 @@ class PickRow:
     view: tuple  # the columns of engine.view_of
 
 
-# The task (locked), and everything a confirm reads, in one statement. (`container_id + 0`: a bare
-# MIN/MAX(container_id) is planned by PostgreSQL as a walk of the container_id index, through every
-# bound tote of the site, instead of reading the slot's few rows.)
+# The task (locked), and everything a confirm reads about it, in one statement; its tote slot in the next.
 _LOAD = (
     "SELECT t.id, t.site_id, t.kind, t.state, t.assigned_to, t.version, t.details, t.quantity, t.product_id, t.lot, "
     "t.from_location_id, t.tour_id, t.tote_no, t.order_line_id, t.reservation_id, t.depends_on_task_id, dep.state, "
     "s.code, s.check_digits, r.quantity, q.id, q.location_id, q.container_id, q.lot, q.expiry, "
     "p.sku, t.expiry, d.code, d.check_digits, c.code, t.priority, t.zone_id, t.wave_id, t.sequence, t.reference, "
-    "ol.order_id, "
-    "(SELECT COUNT(*) FROM tour_tote AS tt WHERE tt.tour_id = t.tour_id AND tt.tote_no = t.tote_no), "
-    "(SELECT MIN(tt.container_id + 0) FROM tour_tote AS tt WHERE tt.tour_id = t.tour_id AND tt.tote_no = t.tote_no), "
-    "(SELECT MAX(tt.container_id + 0) FROM tour_tote AS tt WHERE tt.tour_id = t.tour_id AND tt.tote_no = t.tote_no) "
+    "ol.order_id "
     "FROM task AS t LEFT JOIN task AS dep ON dep.id = t.depends_on_task_id "
     "LEFT JOIN order_line AS ol ON ol.id = t.order_line_id "
     "LEFT JOIN location AS s ON s.id = t.from_location_id LEFT JOIN location AS d ON d.id = t.to_location_id "
     "LEFT JOIN product AS p ON p.id = t.product_id LEFT JOIN container AS c ON c.id = t.container_id "
     "LEFT JOIN reservation AS r ON r.id = t.reservation_id LEFT JOIN quant AS q ON q.id = r.quant_id "
     "WHERE t.id = :id{for_update_of t}")
+# The task's tote slot: its order rows and the totes bound to it (none yet, or one). A statement of its own, after
+# the lock: on PostgreSQL a locking read that waited for another transaction (a supervisor moving the pick to a new
+# slot) gets the task row as that transaction left it, but subqueries of the same statement still see the slots as
+# they were before, and the pick would be refused for a slot that was not there yet. (`container_id + 0`: a bare
+# MIN/MAX(container_id) is planned as a walk of the container_id index through every bound tote of the site.)
+_SLOT = (
+    "SELECT COUNT(*), MIN(tt.container_id + 0), MAX(tt.container_id + 0) FROM task AS t "
+    "JOIN tour_tote AS tt ON tt.tour_id = t.tour_id AND tt.tote_no = t.tote_no WHERE t.id = :id")
 
 
 def ahead_load(session: Session, task_id: int) -> None:
-    """Send load_pick's read ahead (backend.rawsql)."""
-    Raw(session).ahead(_LOAD, id=task_id)
+    """Send load_pick's reads ahead (backend.rawsql): send it before the other reads of a confirm, so that they run
+    once the task is locked (and see what a transaction that held the lock changed)."""
+    db = Raw(session)
+    db.ahead(_LOAD, id=task_id)
+    db.ahead(_SLOT, id=task_id)
 
 
 def read_keys(task: PickRow, worker_id: int) -> list[tuple]:
@@ -123,7 +129,8 @@ def load_pick(session: Session, task_id: int) -> PickRow | None:
     (id_, site_id, kind, state, holder, version, details, quantity, product_id, lot, from_location_id, tour_id,
      tote_no, order_line_id, reservation_id, depends_on, dependency_state, code, digits, reserved, quant_id,
      quant_location_id, quant_container_id, quant_lot, quant_expiry, sku, expiry, to_code, to_digits, lpn, priority,
-     zone_id, wave_id, sequence, reference, order_id, slot_rows, slot_min, slot_max) = row
+     zone_id, wave_id, sequence, reference, order_id) = row
+    slot_rows, slot_min, slot_max = db.one(_SLOT, id=task_id)
     # (The slot's tote, the last column, is the scanned one after a confirm; a done pick's container is its tote.)
     view = (id_, kind, state, priority, version, holder, sku, quantity, lot, expiry, code, to_code, to_digits, lpn,
             zone_id, wave_id, tour_id, sequence, tote_no, reference, lpn if state == "done" else None,

@@ -176,9 +176,9 @@ def _run_task_command(ctx: CommandContext, task_id: int, action) -> dict:  # noq
 def _confirm_pick_ahead(session, actor, p: ConfirmPick) -> None:  # noqa: ANN001
     """What a confirm will read (the task, the product and tote scanned, where the worker is signed on, whether
     they hold more work): one round trip for all, and for a whole batch of confirms."""
+    picking.ahead_load(session, p.task_id)  # (first: the task's lock, then the rest read after it)
     picking.ahead_of_confirm(session, actor.site_id, p.product, p.tote)
     engine.ahead_of_completion(session, actor.user_id, p.task_id)
-    picking.ahead_load(session, p.task_id)
 
 
 @commands.command("confirm_pick", payload=ConfirmPick, ahead=_confirm_pick_ahead)
