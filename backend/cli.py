@@ -59,7 +59,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("wes demo refuses to run with WES_ENVIRONMENT=production", file=sys.stderr)
         return 2
     # The demo is a development server, said explicitly (its users' passwords are printed on its scan sheet).
-    settings = _settings(args, database_url=args.database_url or "sqlite:///./var/demo.db", environment="development")
+    # Its own SQLite file unless a database is named (--database-url, else WES_DATABASE_URL).
+    database_url = args.database_url or os.environ.get("WES_DATABASE_URL") or "sqlite:///./var/demo.db"
+    settings = _settings(args, database_url=database_url, environment="development")
     if args.reset and settings.is_sqlite:
         path = settings.database_url.split("///", 1)[1]
         for suffix in ("", "-wal", "-shm"):

@@ -124,3 +124,12 @@ def test_the_readme_s_wes_demo_runs_on_a_fresh_machine_in_development_mode(tmp_p
                              env={**env, "PYTHONPATH": str(root), "WES_ENVIRONMENT": "production"},
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "refuses to run with WES_ENVIRONMENT=production" in refused.stderr
+    # A database named in the environment is the one the demo seeds (as every other command reads it there).
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    named = subprocess.run([sys.executable, "-m", "backend.cli", "demo", "--no-serve", "--printer-port", "0"],
+                           cwd=elsewhere, env={**env, "PYTHONPATH": str(root),
+                                               "WES_DATABASE_URL": f"sqlite:///{tmp_path / 'named.db'}"},
+                           capture_output=True, text=True, timeout=300)
+    assert named.returncode == 0, named.stderr[-2000:]
+    assert (tmp_path / "named.db").exists() and not (elsewhere / "var" / "demo.db").exists()
