@@ -623,9 +623,11 @@ def claim_next(session: Session, worker_id: int, site_id: int, *, position_locat
             return []
         location_ids = {r.from_location_id or r.to_location_id for r in rows} | ({where} if where else set())
         location_ids.discard(None)
-        placeholders, params = in_params("l", location_ids)
-        starts = {lid: (x, y) for lid, x, y in db.all(f"SELECT id, x, y FROM location WHERE id IN {placeholders}",
-                                                      **params)}
+        starts: dict[int, tuple] = {}
+        if location_ids:  # (tasks with no location at all: nothing to read, and `IN ()` is no SQL for PostgreSQL)
+            placeholders, params = in_params("l", location_ids)
+            starts = {lid: (x, y) for lid, x, y in db.all(
+                f"SELECT id, x, y FROM location WHERE id IN {placeholders}", **params)}
         ranked = rank_candidates(rows, starts, starts.get(where) if where else None, priority_per_metre, equipment)
         for candidate in ranked:
             chosen = candidate.task

@@ -77,3 +77,20 @@ def test_a_tour_claim_audits_every_task_it_took(pg_api: Api) -> None:
         assert row.after == {"state": "assigned", "assigned_to": picker, "priority": view["priority"],
                              "version": view["version"]}
         assert row.at.tzinfo is not None
+
+
+def test_a_claim_among_tasks_without_a_location_does_not_fail(pg_api: Api) -> None:
+    """Dispatch ranks candidates by walking distance; with no location among them there is nothing to read (the
+    empty `IN ()` it once sent is no SQL for PostgreSQL) and the claim goes by priority."""
+    _outbound_site(pg_api)
+    sessions = pg_api.runtime.sessions
+    with sessions() as session:
+        site_id = session.exec(select(Site.id).where(Site.code == "S1")).one()
+        picker = session.exec(select(User.id).where(User.username == "pick")).one()
+        session.add(WorkerProfile(user_id=picker, site_id=site_id, skills=["count"], zone_ids=[], equipment=[]))
+        session.add(Task(site_id=site_id, kind="count", reference="no location yet", priority=100))
+        session.commit()
+    with sessions() as session:
+        claimed = engine.claim_next(session, picker, site_id)
+        session.commit()
+    assert [(view["kind"], view["reference"]) for view in claimed] == [("count", "no location yet")]
