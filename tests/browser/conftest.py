@@ -7,13 +7,16 @@ Playwright never downloads a browser here: it launches WES_TEST_CHROMIUM
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from printers.virtual import VirtualPrinter
 from tests.conftest import IN_CI
 from tests.live import LiveServer
 from tests.helpers import SKU_A, SKU_B, SKU_C, add_site_users, build_site, sscc
@@ -43,6 +46,24 @@ def live_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def virtual_printer() -> Iterator[VirtualPrinter]:
+    """printers.virtual.VirtualPrinter on an ephemeral TCP port, served by its own event loop thread (the demo's
+    printer too: `wes demo` starts one on 9100)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    printer = VirtualPrinter()
+    asyncio.run_coroutine_threadsafe(printer.start(), loop).result(10)
+    try:
+        yield printer
+    finally:
+        asyncio.run_coroutine_threadsafe(printer.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
 
 
 @pytest.fixture

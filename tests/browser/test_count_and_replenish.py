@@ -8,18 +8,17 @@ Each test saves the role's main screen under tests/browser/artifacts/ and prints
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers import PASSWORD, SKU_A, SKU_B, SKU_C, add_site_users, add_stock, build_site, gtin13
+from tests.browser.handheld import enrolled, scan, shot
+from tests.helpers import SKU_A, SKU_B, SKU_C, add_site_users, add_stock, build_site, gtin13
 from tests.live import LiveServer
 
 # Both databases: the browser conftest's live_server takes the parameter.
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("live_server", ["sqlite", pytest.param(
     "postgresql", marks=pytest.mark.postgres)], indirect=True)]
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 GS1_B = "]C101" + "0" + gtin13(2) + "17270331" + "10LOT7"  # GS1-128: SKU-B, expiry 2027-03-31, lot LOT7
 EAN_A = "]E0" + gtin13(1)  # SKU-A's EAN-13 with its AIM prefix
 
@@ -36,30 +35,6 @@ def floor(live_server: LiveServer) -> LiveServer:
     add_stock(live_server, "S1", "PF-01", SKU_A, 20)
     add_stock(live_server, "S1", "R1-01", SKU_A, 48, lpn="P-A-1")
     return live_server
-
-
-def scan(page: Page, raw: str) -> None:
-    """Type like a keystroke-output scanner: a fast burst of keys, then the Enter suffix."""
-    page.keyboard.type(raw, delay=5)
-    page.keyboard.press("Enter")
-
-
-def enrolled(page: Page, server: LiveServer, username: str) -> None:  # noqa: ANN001
-    r = server.as_("sup").post("/api/v1/devices", json={"site": "S1", "name": "HH-01"})
-    assert r.status_code == 201, r.text
-    page.goto("/app/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("wes-home")).to_be_visible()
-    page.get_by_label("Enrollment token").fill(r.json()["enrollment_token"])
-    page.get_by_role("button", name="Enroll device").click()
-    expect(page.locator(".device-bar .link-state")).to_have_text("online")
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
 def in_view(page: Page, selector: str) -> None:

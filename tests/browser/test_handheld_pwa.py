@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.handheld import sign_in
 from tests.helpers import PASSWORD, SKU_A, SKU_B, SKU_C, sscc
 
 pytestmark = pytest.mark.browser
@@ -18,14 +19,6 @@ def datawedge_scan(page: Page, raw: str) -> None:
     """Type like a keystroke-output scanner: a fast burst of keys, then the Enter suffix."""
     page.keyboard.type(raw, delay=5)
     page.keyboard.press("Enter")
-
-
-def sign_in(page: Page, username: str) -> None:
-    page.goto("/app/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("wes-home")).to_be_visible()
 
 
 def tiles(page: Page):  # noqa: ANN201

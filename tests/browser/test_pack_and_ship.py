@@ -7,12 +7,8 @@ A loader scans the cartons onto the load at a dock door; a missing carton blocks
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -20,15 +16,15 @@ from playwright.sync_api import Page, expect
 from backend.gs1 import is_valid_sscc
 from printers.virtual import VirtualPrinter
 from printers.zpl import field_texts
+from tests.browser.handheld import enrolled, shot
 from tests.api.test_outbound_flow import SOON, _orders, _outbound_site
-from tests.helpers import PASSWORD, SKU_A, SKU_C, gtin13
+from tests.helpers import SKU_A, SKU_C, gtin13
 from tests.printing.support import HangingUpPrinter
 
 # Both databases: the browser conftest's live_server takes the parameter.
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("live_server", ["sqlite", pytest.param(
     "postgresql", marks=pytest.mark.postgres)], indirect=True)]
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
 ORDER = {"reference": "SO-9", "cut_off": SOON, "carrier": "DHL", "lines": [
     {"line_no": 1, "sku": SKU_A, "quantity": 30}, {"line_no": 2, "sku": SKU_C, "quantity": 2}]}
 
@@ -37,23 +33,6 @@ def datawedge_scan(page: Page, raw: str) -> None:
     """Type like a keystroke-output scanner: a fast burst of keys, then the Enter suffix."""
     page.keyboard.type(raw, delay=5)
     page.keyboard.press("Enter")
-
-
-@pytest.fixture
-def virtual_printer() -> Iterator[VirtualPrinter]:
-    """printers.virtual.VirtualPrinter on an ephemeral TCP port, served by its own event loop thread."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    printer = VirtualPrinter()
-    asyncio.run_coroutine_threadsafe(printer.start(), loop).result(10)
-    try:
-        yield printer
-    finally:
-        asyncio.run_coroutine_threadsafe(printer.stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
 
 
 def _command(server, user: str, type_: str, payload: dict) -> dict:  # noqa: ANN001
@@ -96,19 +75,6 @@ def picked_tote(live_server, virtual_printer):  # noqa: ANN001, ANN201
     return server
 
 
-def enrolled(page: Page, server, username: str) -> None:  # noqa: ANN001
-    r = server.as_("sup").post("/api/v1/devices", json={"site": "S1", "name": f"{username}-device"})
-    assert r.status_code == 201, r.text
-    page.goto("/app/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("wes-home")).to_be_visible()
-    page.get_by_label("Enrollment token").fill(r.json()["enrollment_token"])
-    page.get_by_role("button", name="Enroll device").click()
-    expect(page.locator(".device-bar .link-state")).to_have_text("online")
-
-
 def printed(printer: VirtualPrinter) -> list[tuple[str, str]]:
     """Each label the printer received: the SSCC under its barcode and what its CARTON box says."""
     labels = []
@@ -117,11 +83,6 @@ def printed(printer: VirtualPrinter) -> list[tuple[str, str]]:
         sscc = next(t for t in texts if t.startswith("(00) ")).removeprefix("(00) ")
         labels.append((sscc, texts[texts.index("CARTON") + 1]))
     return labels
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name))
 
 
 def in_view(page: Page, selector: str) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.handheld import sign_in
 from tests.api.test_outbound_flow import SOON, _orders
 from tests.helpers import PASSWORD, SKU_A, add_site_users, add_stock, build_site, gtin13
 
@@ -50,14 +51,6 @@ def new_device(server, name: str = "HH-01") -> dict:  # noqa: ANN001
     r = server.as_("sup").post("/api/v1/devices", json={"site": "S1", "name": name})
     assert r.status_code == 201, r.text
     return r.json()
-
-
-def sign_in(page: Page, username: str) -> None:
-    page.goto("/app/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("wes-home")).to_be_visible()
 
 
 def enrolled_picker(page: Page, server, username: str = "pick") -> dict:  # noqa: ANN001

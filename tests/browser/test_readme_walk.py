@@ -11,13 +11,10 @@ README step; when the README and the app disagree, this test fails at that step.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import re
-import threading
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -61,27 +58,10 @@ README_SAYS = (
 
 
 @pytest.fixture
-def demo_printer() -> Iterator[VirtualPrinter]:
-    """The demo's virtual Zebra printer (`wes demo` starts one on 9100), here on an ephemeral port."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    printer = VirtualPrinter()
-    asyncio.run_coroutine_threadsafe(printer.start(), loop).result(10)
-    try:
-        yield printer
-    finally:
-        asyncio.run_coroutine_threadsafe(printer.stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-
-
-@pytest.fixture
-def demo_server(live_server, demo_printer):  # noqa: ANN001, ANN201
+def demo_server(live_server, virtual_printer):  # noqa: ANN001, ANN201
     """`wes demo` on the live server: the demo's seed (its defaults: seed 1, 300 orders) with the labels routed
     to the virtual printer, and one enrollment token per handheld, kept where the served scan sheet finds them."""
-    demo.seed(live_server.runtime, printer_port=demo_printer.port)
+    demo.seed(live_server.runtime, printer_port=virtual_printer.port)
     live_server.app.state.demo_enrollments = demo.handheld_enrollments(live_server.runtime)
     return live_server
 
@@ -412,14 +392,14 @@ def served_sheet_text(page: Page) -> str:
 # --- the walk -------------------------------------------------------------------------------------------
 
 
-def test_a_day_on_the_demo_as_the_readme_tells_it(demo_server, demo_printer, page: Page) -> None:  # noqa: ANN001
+def test_a_day_on_the_demo_as_the_readme_tells_it(demo_server, virtual_printer, page: Page) -> None:  # noqa: ANN001
     day = " ".join(README.read_text().split("### A day on the demo", 1)[1].split("\n#", 1)[0].split())
     assert [words for words in README_SAYS if words not in day] == [], "the README's walk changed: follow it here"
     walk = Walk(page, demo_server)
-    received = step_1_receive(walk, demo_printer)
+    received = step_1_receive(walk, virtual_printer)
     step_2_put_away(walk, received)
     tour = step_3_pick(walk)
-    packed = step_4_pack(walk, tour, demo_printer)
+    packed = step_4_pack(walk, tour, virtual_printer)
     step_5_ship(walk, packed)
 
     # The order left: nothing of it is on hand in its tote or its carton any more, and the books balance.

@@ -11,10 +11,6 @@ and a mixed LPN no location takes whole is put away one product at a time.
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -22,14 +18,13 @@ from sqlmodel import select
 
 from backend.firmware import ScannerProfile, load_profiles
 from backend.models import Location, Site
-from printers.virtual import VirtualPrinter
 from printers.zpl import field_texts
-from tests.helpers import PASSWORD, SKU_A, SKU_B, SKU_C, add_site_users, build_site, gtin13, gtin14_case, sscc
+from tests.browser.handheld import enrolled, shot, sign_in
+from tests.helpers import SKU_A, SKU_B, SKU_C, add_site_users, build_site, gtin13, gtin14_case, sscc
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("live_server", ["sqlite", pytest.param(
     "postgresql", marks=pytest.mark.postgres)], indirect=True)]
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
 GS = "\x1d"
 TC52 = load_profiles().scanner("zebra-tc52")
 CT40 = load_profiles().scanner("honeywell-ct40")
@@ -62,32 +57,10 @@ def wedge_scan(page: Page, raw: str, profile: ScannerProfile = TC52) -> None:
     page.keyboard.press({"\n": "Enter", "\r": "Enter", "\t": "Tab"}[profile.suffix])
 
 
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name))
-
-
 def in_view(page: Page, selector: str) -> bool:
     """Wholly inside the 360×640 viewport: no scrolling needed to reach it."""
     box = page.locator(selector).first.bounding_box()
     return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 640 and box["x"] + box["width"] <= 360
-
-
-def sign_in(page: Page, username: str) -> None:
-    page.goto("/app/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("wes-home")).to_be_visible()
-
-
-def enrolled(page: Page, server, username: str) -> None:  # noqa: ANN001
-    r = server.as_("sup").post("/api/v1/devices", json={"site": "S1", "name": f"{username}-handheld"})
-    assert r.status_code == 201, r.text
-    sign_in(page, username)
-    page.get_by_label("Enrollment token").fill(r.json()["enrollment_token"])
-    page.get_by_role("button", name="Enroll device").click()
-    expect(page.locator(".device-bar .link-state")).to_have_text("online")
 
 
 def banner(page: Page):  # noqa: ANN201
@@ -100,23 +73,6 @@ def patient_scanner(page: Page) -> None:
     one) can stall the browser between two keys of a burst for longer than a scanner's gap; a burst cut in two
     would lose its start, so the gap allowed here is wider than on a handheld (still slower than typing)."""
     page.add_init_script("localStorage.setItem('wes.scanner', JSON.stringify({ maxGapMs: 400 }));")
-
-
-@pytest.fixture
-def virtual_printer() -> Iterator[VirtualPrinter]:
-    """printers.virtual.VirtualPrinter on an ephemeral TCP port, served by its own event loop thread."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    printer = VirtualPrinter()
-    asyncio.run_coroutine_threadsafe(printer.start(), loop).result(10)
-    try:
-        yield printer
-    finally:
-        asyncio.run_coroutine_threadsafe(printer.stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
 
 
 @pytest.fixture

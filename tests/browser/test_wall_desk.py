@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -26,15 +25,14 @@ from websockets.sync.client import connect
 from backend import demo
 from backend.models import Product, ProductGtin
 from printers.virtual import VirtualPrinter
+from tests.browser.handheld import shot
 from tests.browser.conftest import CspWatch
 from tests.api.test_outbound_flow import SOON, _orders
-from tests.browser.test_readme_walk import demo_printer  # noqa: F401 (the demo's virtual printer, a fixture)
 from tests.helpers import PASSWORD, SKU_A, SKU_C, add_site_users, add_stock, build_site, gtin13
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
 WALL_VIEWPORT = {"width": 1920, "height": 1080}
 WAIT_MS = 15_000  # how long the page may take to show what the server pushed (generous: not a timing check)
 
@@ -132,11 +130,6 @@ def open_desk(page: Page, username: str = "sup", password: str = PASSWORD, tab: 
     page.get_by_role("button", name="Show the wall").click()
     expect(page.locator(".wall-link")).to_have_text("online")
     expect(page.locator("wes-desk .kpis .kpi").first).to_be_visible(timeout=WAIT_MS)
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
 def new_count(server: LiveServer, location: str = "R1-01") -> int:
@@ -368,10 +361,10 @@ def clipped(page: Page, selector: str, *, tall_is_fine: bool = False) -> list[st
 
 
 def test_the_wall_and_the_desk_fill_a_1920x1080_screen_on_the_demo_without_clipping(
-        live_server: LiveServer, demo_printer: VirtualPrinter, screen: Page) -> None:
+        live_server: LiveServer, virtual_printer: VirtualPrinter, screen: Page) -> None:
     """The demo as `wes demo` seeds it (one wave out, hundreds of open orders) an hour into the shift: every panel
     of the wall fits its box (rows that do not fit are counted, "+ N more", never cut), and the desk's too."""
-    demo.seed(live_server.runtime, printer_port=demo_printer.port)
+    demo.seed(live_server.runtime, printer_port=virtual_printer.port)
     handheld = a_shift_on_the_demo(live_server)
     try:
         wall_and_desk_on_the_demo(live_server, screen)
