@@ -76,24 +76,21 @@ detail for the operator). Connections go only to addresses inside
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import socket
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from itertools import takewhile
 from typing import Literal
 
-from sqlalchemy import event, exists, func, or_, update
+from sqlalchemy import exists, func, or_, update
 from sqlmodel import Session, select
 
 from backend import audit
+from backend.leased_work import LeasedWork
 from backend.models import Printer, PrintJob, WarehouseException, utcnow
 from backend.printing.delivery import Delivery, PrinterLink, Timeouts
 from backend.printing.service import ENQUEUED_KEY, PRINTER_CHANGED_KEY
@@ -114,66 +111,44 @@ GATHER_SECONDS = 0.02
 Step = Literal["again", "partial", "idle", "wait", "lost"]
 
 
-class PrintSpool:
-    """Start with `await start()`, stop with `await stop()`; `wake()` may be called from any thread."""
+class PrintSpool(LeasedWork):
+    """Start with `await start()`, stop with `await stop()`; `wake()` may be called from any thread
+    (backend.leased_work: the scheduling and leases it shares with the webhook sender)."""
+
+    name = "print-spool"
+    lease_model = Printer
 
     def __init__(self, runtime: Runtime, *, owner: str | None = None, max_printers: int = 8) -> None:
-        self.sessions = runtime.sessions
-        self.settings = runtime.settings
-        self.dialect = runtime.engine.dialect.name
-        self.owner = owner or f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.max_printers = max_printers
+        super().__init__(runtime, owner=owner, max_rows=max_printers, log=log)
         self.timeouts = Timeouts(connect=self.settings.print_connect_timeout, send=self.settings.print_send_timeout,
                                  status=self.settings.print_status_timeout)
-        self._pool = ThreadPoolExecutor(max_workers=max_printers + 1, thread_name_prefix="print-spool")
-        self._stopping = threading.Event()
-        self._draining: set[int] = set()
         # printer id → retry time, for printers whose last drain here ended backing off
         self._backed_off: dict[int, datetime] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._runner: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake_event: asyncio.Event | None = None
         # counts commits that queued jobs in this process; lingering drains wait on it
         self._arrival = threading.Condition()
         self._arrivals = 0
-        # kept so event.remove() gets the very same callable
-        self._on_commit = self._after_commit
 
-    # lifecycle
+    def lease_seconds(self) -> float:
+        return self.settings.print_lease_seconds
 
-    async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._wake_event = asyncio.Event()
-        if self.dialect == "sqlite":
-            await self._loop.run_in_executor(self._pool, self._clear_leases)
-        event.listen(self.sessions, "after_commit", self._on_commit)
-        self._runner = asyncio.create_task(self._run(), name="print-spool")
-        log.info("print spool %s started", self.owner)
+    def poll_seconds(self) -> float:
+        return self.settings.print_poll_seconds
 
-    async def stop(self) -> None:
-        self._stopping.set()
-        self.wake()
+    def due(self) -> tuple[list[int], datetime | None]:
+        return self.due_printers()
+
+    def drain_starting(self, printer_id: int) -> None:
+        self._backed_off.pop(printer_id, None)
+
+    def drained(self, printer_id: int, retry_at: datetime | None) -> None:
+        if retry_at is not None:
+            self._backed_off[printer_id] = retry_at
+
+    def stopping(self) -> None:
         with self._arrival:
             self._arrival.notify_all()
-        event.remove(self.sessions, "after_commit", self._on_commit)
-        if self._runner is not None:
-            await self._runner
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._pool.shutdown(wait=True)
-        log.info("print spool %s stopped", self.owner)
 
-    def wake(self) -> None:
-        loop, wake_event = self._loop, self._wake_event
-        if loop is None or wake_event is None:
-            return
-        try:
-            loop.call_soon_threadsafe(wake_event.set)
-        except RuntimeError:  # loop already closed
-            pass
-
-    def _after_commit(self, session: Session) -> None:
+    def after_commit(self, session: Session) -> None:
         changed = session.info.pop(PRINTER_CHANGED_KEY, None)
         if changed:
             for printer_id in changed:
@@ -198,52 +173,7 @@ class PrintSpool:
             arrived = self._arrival.wait_for(lambda: self._arrivals != seen or self._stopping.is_set(), timeout)
         return arrived and not self._stopping.is_set()
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        assert self._wake_event is not None
-        while not self._stopping.is_set():
-            delay = self.settings.print_poll_seconds
-            try:
-                due, next_retry = await loop.run_in_executor(self._pool, self.due_printers)
-                for printer_id in due:
-                    if printer_id in self._draining or len(self._draining) >= self.max_printers:
-                        continue
-                    self._draining.add(printer_id)
-                    self._backed_off.pop(printer_id, None)
-                    task = asyncio.create_task(self._drain_in_thread(printer_id))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
-                if next_retry is not None:
-                    delay = min(delay, max(0.005, (next_retry - utcnow()).total_seconds()))
-            except Exception:
-                log.exception("print spool %s: looking for work failed", self.owner)
-            try:
-                await asyncio.wait_for(self._wake_event.wait(), delay)
-                # a burst of commits wakes the spool once: let it finish before looking
-                await asyncio.sleep(GATHER_SECONDS)
-            except TimeoutError:
-                pass
-            self._wake_event.clear()
-
-    async def _drain_in_thread(self, printer_id: int) -> None:
-        loop = asyncio.get_running_loop()
-        failed = False
-        try:
-            retry_at = await loop.run_in_executor(self._pool, self.drain, printer_id)
-            if retry_at is not None:
-                self._backed_off[printer_id] = retry_at
-        except Exception:
-            failed = True
-            log.exception("print spool %s: printer id %s: draining failed", self.owner, printer_id)
-        finally:
-            self._draining.discard(printer_id)
-            if not failed:  # look again now (more work may have come); after an error, wait for the poll
-                self.wake()
-
     # scheduling (worker threads)
-
-    def _lease_free(self, now: datetime):  # noqa: ANN202
-        return or_(Printer.lease_owner.is_(None), Printer.lease_until < now, Printer.lease_owner == self.owner)
 
     def due_printers(self) -> tuple[list[int], datetime | None]:
         """Printers this worker could send to now, and the earliest time a backed-off printer is due."""
@@ -252,7 +182,7 @@ class PrintSpool:
         with self.sessions() as session:
             due = session.exec(
                 select(Printer.id).where(
-                    Printer.enabled, has_work, self._lease_free(now),
+                    Printer.enabled, has_work, self.lease_free(now),
                     or_(Printer.retry_at.is_(None), Printer.retry_at <= now),
                 ).order_by(Printer.id)
             ).all()
@@ -295,8 +225,8 @@ class PrintSpool:
         now = utcnow()
         with self.sessions() as session:
             claimed = session.execute(
-                update(Printer).where(Printer.id == printer_id, self._lease_free(now))
-                .values(lease_owner=self.owner, lease_until=now + self._lease())
+                update(Printer).where(Printer.id == printer_id, self.lease_free(now))
+                .values(lease_owner=self.owner, lease_until=now + self.lease())
                 .execution_options(synchronize_session=False)
             ).rowcount
             target = session.exec(select(Printer.host, Printer.port).where(Printer.id == printer_id)).first()
@@ -313,17 +243,6 @@ class PrintSpool:
             retry_at = session.exec(select(Printer.retry_at).where(Printer.id == printer_id)).first()
             session.commit()
         return retry_at
-
-    def _clear_leases(self) -> None:
-        with self.sessions() as session:
-            session.execute(update(Printer).where(Printer.lease_owner.is_not(None))
-                            .values(lease_owner=None, lease_until=None).execution_options(synchronize_session=False))
-            session.commit()
-
-    def _lease(self) -> timedelta:
-        return timedelta(seconds=self.settings.print_lease_seconds)
-
-    # one batch
 
     def step(self, printer_id: int, host: str, port: int, *, peek: bool = False) -> Step:
         """One batch to the printer (the caller holds its lease): ~HS first, then its next queued jobs."""
@@ -356,7 +275,7 @@ class PrintSpool:
     def _renew(self, session: Session, printer_id: int, now: datetime) -> bool:
         renewed = session.execute(
             update(Printer).where(Printer.id == printer_id, Printer.lease_owner == self.owner)
-            .values(lease_until=now + self._lease()).execution_options(synchronize_session=False)
+            .values(lease_until=now + self.lease()).execution_options(synchronize_session=False)
         ).rowcount
         if not renewed:
             log.warning("print spool %s: lost the lease on printer id %s", self.owner, printer_id)

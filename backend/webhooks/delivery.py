@@ -34,27 +34,22 @@ holder posts queued ones before its next events in order; they do not move the c
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import os
-import socket
-import threading
 import time
-import uuid
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
 import httpx
-from sqlalchemy import event, exists, func, insert, or_, update
+from sqlalchemy import exists, func, insert, or_, update
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
 from backend.db import make_read_engine
+from backend.leased_work import LeasedWork
 from backend.models import IntegrationEvent, Site, WebhookDelivery, WebhookSubscription, utcnow
 from backend.runtime import Runtime
 from backend.webhooks import outbox
@@ -63,7 +58,6 @@ from backend.webhooks.signing import SIGNATURE_HEADER, signature_header
 log = logging.getLogger("wes.webhooks")
 
 WAKE = "wes_webhooks_wake"  # on session.info: a subscription changed or a redelivery was queued
-GATHER_SECONDS = 0.02
 EVENTS_PER_READ = 100
 # Delivered events are recorded (cursor, log) this many at a time, or after this long: a worker that dies
 # between two records posts at most that many again.
@@ -121,15 +115,17 @@ def post(client: httpx.Client, url: str, outgoing: Outgoing, signing: list[str])
     return Answer(False, response.status_code, f"HTTP {response.status_code}: {response.text[:200]}", took)
 
 
-class WebhookSender:
-    """Start with `await start()`, stop with `await stop()`; `wake()` may be called from any thread."""
+class WebhookSender(LeasedWork):
+    """Start with `await start()`, stop with `await stop()`; `wake()` may be called from any thread
+    (backend.leased_work: the scheduling and leases it shares with the print spool)."""
+
+    name = "webhooks"
+    lease_model = WebhookSubscription
 
     def __init__(self, runtime: Runtime, *, owner: str | None = None, max_subscriptions: int = 8) -> None:
-        self.sessions = runtime.sessions
-        self.settings = runtime.settings
-        if self.settings.webhook_lease_seconds <= self.settings.webhook_timeout_seconds:
+        if runtime.settings.webhook_lease_seconds <= runtime.settings.webhook_timeout_seconds:
             raise ValueError("WES_WEBHOOK_LEASE_SECONDS must be longer than WES_WEBHOOK_TIMEOUT_SECONDS")
-        self.dialect = runtime.engine.dialect.name
+        super().__init__(runtime, owner=owner, max_rows=max_subscriptions, log=log)
         # SQLite is one process, one sender: no leases (nothing to share), and posting needs only reads first,
         # so a wake waits for the writer lock once (to record), not behind every receipt twice.
         self.leases = self.dialect != "sqlite"
@@ -138,100 +134,28 @@ class WebhookSender:
             if self.dialect == "sqlite" else None
         self._reads = (sessionmaker(bind=self._read_engine, class_=Session, expire_on_commit=False, autoflush=False)
                        if self._read_engine is not None else self.sessions)
-        self.owner = owner or f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.max_subscriptions = max_subscriptions
-        self._pool = ThreadPoolExecutor(max_workers=max_subscriptions + 1, thread_name_prefix="webhooks")
-        self._stopping = threading.Event()
-        self._draining: set[int] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._runner: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake_event: asyncio.Event | None = None
         self._subscribed = True  # any active subscription at all (else commits need not wake the sender)
-        self._on_commit = self._after_commit  # (event.remove needs the very same callable)
 
-    # lifecycle
+    def lease_seconds(self) -> float:
+        return self.settings.webhook_lease_seconds
 
-    async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._wake_event = asyncio.Event()
-        if self.dialect == "sqlite":
-            await self._loop.run_in_executor(self._pool, self._clear_leases)
-        event.listen(self.sessions, "after_commit", self._on_commit)
-        self._runner = asyncio.create_task(self._run(), name="webhook-sender")
-        log.info("webhook sender %s started", self.owner)
+    def poll_seconds(self) -> float:
+        return self.settings.webhook_poll_seconds
 
-    async def stop(self) -> None:
-        self._stopping.set()
-        self.wake()
-        event.remove(self.sessions, "after_commit", self._on_commit)
-        if self._runner is not None:
-            await self._runner
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._pool.shutdown(wait=True)
+    def due(self) -> tuple[list[int], datetime | None]:
+        return self.due_subscriptions()
+
+    def stopped(self) -> None:
         if self._read_engine is not None:
             self._read_engine.dispose()
-        log.info("webhook sender %s stopped", self.owner)
 
-    def wake(self) -> None:
-        loop, wake_event = self._loop, self._wake_event
-        if loop is None or wake_event is None:
-            return
-        try:
-            loop.call_soon_threadsafe(wake_event.set)
-        except RuntimeError:  # loop already closed
-            pass
-
-    def _after_commit(self, session: Session) -> None:
+    def after_commit(self, session: Session) -> None:
         numbered = session.info.pop(outbox.NUMBERED, False)
         unnumbered = session.info.pop(outbox.UNNUMBERED, False)
         if session.info.pop(WAKE, False) or ((numbered or unnumbered) and self._subscribed):
             self.wake()
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        assert self._wake_event is not None
-        while not self._stopping.is_set():
-            delay = self.settings.webhook_poll_seconds
-            try:
-                due, next_retry = await loop.run_in_executor(self._pool, self.due_subscriptions)
-                for sub_id in due:
-                    if sub_id in self._draining or len(self._draining) >= self.max_subscriptions:
-                        continue
-                    self._draining.add(sub_id)
-                    task = asyncio.create_task(self._drain_in_thread(sub_id))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
-                if next_retry is not None:
-                    delay = min(delay, max(0.005, (next_retry - utcnow()).total_seconds()))
-            except Exception:
-                log.exception("webhook sender %s: looking for work failed", self.owner)
-            try:
-                await asyncio.wait_for(self._wake_event.wait(), delay)
-                await asyncio.sleep(GATHER_SECONDS)  # a burst of commits wakes the sender once
-            except TimeoutError:
-                pass
-            self._wake_event.clear()
-
-    async def _drain_in_thread(self, sub_id: int) -> None:
-        loop = asyncio.get_running_loop()
-        failed = False
-        try:
-            await loop.run_in_executor(self._pool, self.drain, sub_id)
-        except Exception:
-            failed = True
-            log.exception("webhook sender %s: subscription %s: delivering failed", self.owner, sub_id)
-        finally:
-            self._draining.discard(sub_id)
-            if not failed:  # look again now (more may have come); after an error, wait for the poll
-                self.wake()
-
     # scheduling (worker threads)
-
-    def _lease_free(self, now: datetime):  # noqa: ANN202
-        return or_(WebhookSubscription.lease_owner.is_(None), WebhookSubscription.lease_until < now,
-                   WebhookSubscription.lease_owner == self.owner)
 
     def due_subscriptions(self) -> tuple[list[int], datetime | None]:
         """Subscriptions with something to post that this worker could take now, and the earliest retry time."""
@@ -253,7 +177,7 @@ class WebhookSender:
                 session.rollback()
                 return [], None
             due = session.exec(
-                select(sub.id).where(sub.active, or_(has_events, has_manual), self._lease_free(now),
+                select(sub.id).where(sub.active, or_(has_events, has_manual), self.lease_free(now),
                                      or_(sub.retry_at.is_(None), sub.retry_at <= now, has_manual))
                 .order_by(sub.id)
             ).all()
@@ -289,15 +213,6 @@ class WebhookSender:
                 .values(lease_owner=None, lease_until=None).execution_options(synchronize_session=False)
             )
             session.commit()
-
-    def _clear_leases(self) -> None:
-        with self.sessions() as session:
-            session.execute(update(WebhookSubscription).where(WebhookSubscription.lease_owner.is_not(None))
-                            .values(lease_owner=None, lease_until=None).execution_options(synchronize_session=False))
-            session.commit()
-
-    def _lease(self) -> timedelta:
-        return timedelta(seconds=self.settings.webhook_lease_seconds)
 
     # one event
 
@@ -391,8 +306,8 @@ class WebhookSender:
 
     def _take_lease(self, session: Session, sub_id: int, now: datetime) -> bool:
         return session.execute(
-            update(WebhookSubscription).where(WebhookSubscription.id == sub_id, self._lease_free(now))
-            .values(lease_owner=self.owner, lease_until=now + self._lease())
+            update(WebhookSubscription).where(WebhookSubscription.id == sub_id, self.lease_free(now))
+            .values(lease_owner=self.owner, lease_until=now + self.lease())
             .execution_options(synchronize_session=False)
         ).rowcount == 1
 
@@ -430,7 +345,7 @@ class WebhookSender:
         failed = answered[-1] if not answered[-1][1].delivered else None
         values: dict = {"updated_at": now}
         if self.leases:
-            values.update({"lease_owner": None, "lease_until": None} if release else {"lease_until": now + self._lease()})
+            values.update({"lease_owner": None, "lease_until": None} if release else {"lease_until": now + self.lease()})
         if delivered:
             values.update(delivered_through=delivered[-1].event_id, failures=0, retry_at=None, last_error="")
         if failed is not None:
@@ -469,7 +384,7 @@ class WebhookSender:
                 ).execution_options(synchronize_session=False))
             if self.leases:
                 session.execute(update(WebhookSubscription).where(*self._mine(sub_id))
-                                .values(lease_until=now + self._lease()).execution_options(synchronize_session=False))
+                                .values(lease_until=now + self.lease()).execution_options(synchronize_session=False))
             session.commit()
 
 
