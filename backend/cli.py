@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -202,76 +203,22 @@ def cmd_printer_sim(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench_waves(args: argparse.Namespace) -> int:
-    from backend.bench.waves_bench import main as waves_main
-
-    return waves_main(args)
-
-
-def cmd_bench_batching(args: argparse.Namespace) -> int:
-    from backend.bench.batching_bench import main as batching_main
-
-    return batching_main(args)
-
-
-def cmd_bench_webhooks(args: argparse.Namespace) -> int:
-    from backend.bench.webhooks_bench import main as webhooks_main
-
-    return webhooks_main(args)
-
-
-def cmd_bench_kpis(args: argparse.Namespace) -> int:
-    from backend.bench.kpis_bench import main as kpis_main
-
-    return kpis_main(args)
-
-
-def cmd_bench_logins(args: argparse.Namespace) -> int:
-    from backend.bench.logins import main as logins_main
-
-    return logins_main(args)
-
-
-def cmd_bench_print(args: argparse.Namespace) -> int:
-    import json
-    import logging
-
-    from backend.bench.print_bench import print_table, run_print_bench
-
-    if args.labels < 1:
-        print("--labels must be 1 or more", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("wes.print_spool").setLevel(logging.ERROR)  # the outages are on purpose
-    result = run_print_bench(args.labels, database_url=args.database_url)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print_table(result)
-    return 0 if result["lost"] == 0 and result["duplicated"] == 0 else 1
-
-
-def cmd_bench_realtime(args: argparse.Namespace) -> int:
-    import json
-
-    from backend.bench.realtime import run, table
-
-    if args.clients < 1 or args.seconds <= 0:
-        print("--clients must be 1 or more and --seconds positive", file=sys.stderr)
-        return 2
-    try:
-        think = tuple(int(v) for v in args.think_ms.split(","))
-        if len(think) != 2 or not 0 <= think[0] <= think[1]:
-            raise ValueError
-    except ValueError:
-        print("--think-ms takes MIN,MAX milliseconds, e.g. 500,1100", file=sys.stderr)
-        return 2
-    if args.walls < 0:
-        print("--walls must be 0 or more", file=sys.stderr)
-        return 2
-    result = run(args.clients, args.database_url, args.seconds, think_ms=think, walls=args.walls, verbose=args.verbose)
-    print(json.dumps(result) if args.json else table(result))
-    return 0 if result["errors"] == result["lost_events"] == result["duplicate_applies"] == 0 else 1
+# `wes bench <name>`: backend.bench.<module> has add_arguments(parser) and main(args) -> exit code.
+BENCHES = (
+    ("waves", "waves_bench", "import → allocate → plan → release of N orders through the service layer, with "
+                             "travel against FCFS + S-shape and OR-Tools"),
+    ("batching", "batching_bench", "order batching on Henn & Wäscher instances: ours against FCFS and savings "
+                                   "batching with S-shape, optimal and OR-Tools routing"),
+    ("print", "print_bench", "ZPL/PDF rendering and the print spool end to end into a virtual printer"),
+    ("realtime", "realtime", "N handhelds on websockets against a real `wes serve`: command round trip, push "
+                             "latency, commands/s"),
+    ("kpis", "kpis_bench", "GET /api/v1/kpis over 24 h, 7 days and a whole history of N pick lines (default 30 "
+                           "days, 1,000,000)"),
+    ("logins", "logins", "a login flood from N clients against a real `wes serve` while others read "
+                         "GET /api/v1/tasks: logins/s by answer, the readers' p50/p99"),
+    ("webhooks", "webhooks_bench", "events made through the app, delivered to a local HTTP receiver: events/s and "
+                                   "the lag from commit to delivery"),
+)
 
 
 def _start_demo_printer(port: int, out_dir: str) -> None:
@@ -344,61 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="benchmarks: print figures (or JSON with --json)")
     bench_sub = p.add_subparsers(dest="bench", required=True)
 
-    p = bench_sub.add_parser("waves", help="import → allocate → plan → release of N orders through the service "
-                                           "layer, with travel against FCFS + S-shape and OR-Tools")
-    from backend.bench.waves_bench import add_arguments as waves_arguments
-
-    waves_arguments(p)
-    p.set_defaults(func=cmd_bench_waves)
-
-    p = bench_sub.add_parser("batching", help="order batching on Henn & Wäscher instances: ours against FCFS and "
-                                              "savings batching with S-shape, optimal and OR-Tools routing")
-    from backend.bench.batching_bench import add_arguments as batching_arguments
-
-    batching_arguments(p)
-    p.set_defaults(func=cmd_bench_batching)
-
-    p = bench_sub.add_parser("print", help="ZPL/PDF rendering and the print spool end to end into a virtual printer")
-    db_opts(p)
-    p.add_argument("--labels", type=int, default=2000)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_bench_print)
-
-    p = bench_sub.add_parser("realtime", help="N handhelds on websockets against a real `wes serve`: command "
-                                              "round trip, push latency, commands/s")
-    p.add_argument("--database-url", help="sqlite (default: a temporary file) or a PostgreSQL server, on which "
-                                          "a scratch database is created and dropped")
-    p.add_argument("--clients", type=int, default=300)
-    p.add_argument("--seconds", type=float, default=30.0)
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--think-ms", default="500,1100",
-                   help="MIN,MAX: a handheld's pause before each command (the offered load; default 500,1100)")
-    p.add_argument("--walls", type=int, default=0,
-                   help="supervisor wall screens watching /ws/wall during the run; reports the wall's update delay "
-                        "after a pick (default 0)")
-    p.add_argument("--verbose", action="store_true", help="progress and the server's log on stderr")
-    p.set_defaults(func=cmd_bench_realtime)
-
-    p = bench_sub.add_parser("kpis", help="GET /api/v1/kpis over 24 h, 7 days and a whole history of N pick lines "
-                                          "(default 30 days, 1,000,000)")
-    from backend.bench.kpis_bench import add_arguments as kpis_arguments
-
-    kpis_arguments(p)
-    p.set_defaults(func=cmd_bench_kpis)
-
-    p = bench_sub.add_parser("logins", help="a login flood from N clients against a real `wes serve` while others "
-                                            "read GET /api/v1/tasks: logins/s by answer, the readers' p50/p99")
-    from backend.bench.logins import add_arguments as logins_arguments
-
-    logins_arguments(p)
-    p.set_defaults(func=cmd_bench_logins)
-
-    p = bench_sub.add_parser("webhooks", help="events made through the app, delivered to a local HTTP receiver: "
-                                              "events/s and the lag from commit to delivery")
-    from backend.bench.webhooks_bench import add_arguments as webhooks_arguments
-
-    webhooks_arguments(p)
-    p.set_defaults(func=cmd_bench_webhooks)
+    for name, module_name, help_ in BENCHES:
+        module = importlib.import_module(f"backend.bench.{module_name}")
+        p = bench_sub.add_parser(name, help=help_)
+        module.add_arguments(p)
+        p.set_defaults(func=module.main)
     return parser
 
 

@@ -232,3 +232,28 @@ def print_table(result: dict[str, Any]) -> None:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value:>10}")
+
+
+def add_arguments(parser) -> None:  # noqa: ANN001
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--labels", type=int, default=2000)
+    parser.add_argument("--json", action="store_true")
+
+
+def main(args) -> int:  # noqa: ANN001
+    """`wes bench print`: the table (or JSON); exit 1 if a label was lost or printed twice."""
+    import json
+    import logging
+    import sys
+
+    if args.labels < 1:
+        print("--labels must be 1 or more", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("wes.print_spool").setLevel(logging.ERROR)  # the outages are on purpose
+    result = run_print_bench(args.labels, database_url=args.database_url)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_table(result)
+    return 0 if result["lost"] == 0 and result["duplicated"] == 0 else 1

@@ -278,3 +278,36 @@ def table(result: dict) -> str:
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
+
+def add_arguments(parser) -> None:  # noqa: ANN001
+    parser.add_argument("--database-url", help="sqlite (default: a temporary file) or a PostgreSQL server, on which "
+                                               "a scratch database is created and dropped")
+    parser.add_argument("--clients", type=int, default=300)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--think-ms", default="500,1100",
+                        help="MIN,MAX: a handheld's pause before each command (the offered load; default 500,1100)")
+    parser.add_argument("--walls", type=int, default=0,
+                        help="supervisor wall screens watching /ws/wall during the run; reports the wall's update "
+                             "delay after a pick (default 0)")
+    parser.add_argument("--verbose", action="store_true", help="progress and the server's log on stderr")
+
+
+def main(args) -> int:  # noqa: ANN001
+    """`wes bench realtime`: the table (or JSON); exit 1 on any error, lost event or duplicate apply."""
+    if args.clients < 1 or args.seconds <= 0:
+        print("--clients must be 1 or more and --seconds positive", file=sys.stderr)
+        return 2
+    try:
+        think = tuple(int(v) for v in args.think_ms.split(","))
+        if len(think) != 2 or not 0 <= think[0] <= think[1]:
+            raise ValueError
+    except ValueError:
+        print("--think-ms takes MIN,MAX milliseconds, e.g. 500,1100", file=sys.stderr)
+        return 2
+    if args.walls < 0:
+        print("--walls must be 0 or more", file=sys.stderr)
+        return 2
+    result = run(args.clients, args.database_url, args.seconds, think_ms=think, walls=args.walls, verbose=args.verbose)
+    print(json.dumps(result) if args.json else table(result))
+    return 0 if result["errors"] == result["lost_events"] == result["duplicate_applies"] == 0 else 1
