@@ -7,7 +7,7 @@
  * cache-first. /api/ and /ws/ are never cached.
  */
 
-const SHELL_VERSION = "v7";
+const SHELL_VERSION = "v8";
 const SHELL_CACHE = `wes-shell-${SHELL_VERSION}`;
 const SHELL_FILES = [
   "./",
@@ -32,6 +32,7 @@ const SHELL_FILES = [
   "lib/putaway-screen.js",
   "lib/scan-check-screen.js",
   "lib/outbox.js",
+  "lib/socket-link.js",
   "lib/device-link.js",
   "lib/work-session.js",
   "lib/enroll-card.js",

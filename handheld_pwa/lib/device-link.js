@@ -11,28 +11,22 @@
  * One websocket to /ws/device (same origin). It authenticates with the device
  * token, the signed-in user's access token and the last event seq kept in
  * localStorage (so missed events come first), stores the seq after every
- * event, answers server pings, and reconnects with capped, jittered backoff.
+ * event, answers server pings, and reconnects with capped, jittered backoff
+ * (the loop is socket-link.js's, shared with the wall).
  */
+
+import { SocketLink } from "./socket-link.js";
 
 const DEVICE_KEY = "wes.device";
 const SEQ_KEY = "wes.device.seq";
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
-// Authentication refused, device revoked, worker signed off (disabled, signed out): retrying will not help.
-const NO_RETRY = new Set([4401, 4403, 4410]);
 
-export class DeviceLink extends EventTarget {
+export class DeviceLink extends SocketLink {
   constructor(storage, { accessToken, url = defaultUrl() }) {
-    super();
+    super({ url, accessToken, backoffMs: BACKOFF_MS });
     this.storage = storage;
-    this.accessToken = accessToken;
-    this.url = url;
-    this.state = "offline";
-    this.socket = null;
-    this.attempt = 0;
-    this.timer = null;
-    this.wanted = false;
     this.lastRefusal = null;
-    this.onOnline = () => { if (this.wanted) this.#connectNow(); };
+    this.onOnline = () => { if (this.wanted) this.connectNow(); };
     this.onOffline = () => { if (this.socket) this.socket.close(); };
   }
 
@@ -63,20 +57,15 @@ export class DeviceLink extends EventTarget {
 
   start() {
     if (this.wanted) return;
-    this.wanted = true;
     window.addEventListener("online", this.onOnline);
     window.addEventListener("offline", this.onOffline);
-    this.#connectNow();
+    super.start();
   }
 
   stop() {
-    this.wanted = false;
     window.removeEventListener("online", this.onOnline);
     window.removeEventListener("offline", this.onOffline);
-    clearTimeout(this.timer);
-    if (this.socket) this.socket.close(1000, "signed out");
-    this.socket = null;
-    this.#setState("offline");
+    super.stop();
   }
 
   send(message) {
@@ -85,69 +74,24 @@ export class DeviceLink extends EventTarget {
     return true;
   }
 
-  /** Drop the socket as a dead spot would (tests, "reconnect" button). */
-  drop() {
-    if (this.socket) this.socket.close();
+  canConnect() {
+    return this.enrolled;
   }
 
-  #connectNow() {
-    clearTimeout(this.timer);
-    if (!this.wanted || !this.enrolled || this.socket) return;
-    this.#setState("connecting");
-    let socket;
-    try {
-      socket = new WebSocket(this.url);
-    } catch {
-      this.#retry();
-      return;
-    }
-    this.socket = socket;
-    socket.onopen = async () => {
-      let token;
-      try {
-        token = await this.accessToken(); // renewed first when about to expire
-      } catch {
-        token = null; // no renewal (offline): the server answers auth_failed and the app decides
-      }
-      if (this.socket !== socket || socket.readyState !== WebSocket.OPEN) return;
-      socket.send(JSON.stringify({ id: "auth", type: "auth", device_token: this.device.token,
-        access_token: token, last_seq: this.lastSeq }));
-    };
-    socket.onmessage = (event) => this.#receive(socket, event.data);
-    socket.onclose = (event) => {
-      if (this.socket !== socket) return;
-      this.socket = null;
-      this.#setState("offline");
-      if (NO_RETRY.has(event.code)) {
-        this.dispatchEvent(new CustomEvent("refused", { detail: { code: event.code, reason: event.reason,
-          error: this.lastRefusal } }));
-        return;
-      }
-      this.#retry();
-    };
+  authMessage(token) {
+    return { id: "auth", type: "auth", device_token: this.device.token, access_token: token, last_seq: this.lastSeq };
   }
 
-  #retry() {
-    if (!this.wanted) return;
-    const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
-    this.attempt += 1;
-    this.timer = setTimeout(() => this.#connectNow(), base / 2 + Math.random() * base / 2);
+  refused(event) {
+    this.dispatchEvent(new CustomEvent("refused", { detail: { code: event.code, reason: event.reason,
+      error: this.lastRefusal } }));
   }
 
-  #receive(socket, text) {
-    let message;
-    try {
-      message = JSON.parse(text);
-    } catch {
-      return;
-    }
-    if (message.type === "ping") {
-      socket.send(JSON.stringify({ id: message.id, type: "pong" }));
-    } else if (message.type === "auth_ok") {
-      this.attempt = 0;
+  receive(message) {
+    if (message.type === "auth_ok") {
       this.lastRefusal = null;
       this.session = message;
-      this.#setState("online");
+      this.authenticated();
     } else if (message.type === "result") {
       this.dispatchEvent(new CustomEvent("result", { detail: message }));
     } else if (message.type === "error") {
@@ -159,12 +103,6 @@ export class DeviceLink extends EventTarget {
       this.dispatchEvent(new CustomEvent("server-event", { detail: message }));
       this.storage.setItem(SEQ_KEY, String(message.seq));
     }
-  }
-
-  #setState(state) {
-    if (this.state === state) return;
-    this.state = state;
-    this.dispatchEvent(new CustomEvent("status", { detail: { state } }));
   }
 }
 
