@@ -1,6 +1,6 @@
 """All tables. Importing this package registers them on SQLModel.metadata."""
 
-from .auth import ROLES, LoginThrottle, RefreshToken, User, UserSite
+from .auth import LoginThrottle, RefreshToken, User, UserSite
 from .base import utcnow
 from .devices import DEVICE_KINDS, Device, DeviceCommand, DeviceEvent, WorkerProfile
 from .inbound import InboundLine, InboundShipment, Receipt
@@ -28,7 +28,7 @@ from .work import OPEN_TASK_STATES, TASK_KINDS, TASK_STATES, PutawayRule, Task, 
 __all__ = [
     "LABEL_TYPES", "PRINT_JOB_STATES", "Printer", "PrintJob", "PrintRoute",
     "DEVICE_KINDS", "Device", "DeviceCommand", "DeviceEvent", "WorkerProfile",
-    "ROLES", "LoginThrottle", "RefreshToken", "User", "UserSite", "utcnow", "InboundLine", "InboundShipment", "Receipt",
+    "LoginThrottle", "RefreshToken", "User", "UserSite", "utcnow", "InboundLine", "InboundShipment", "Receipt",
     "OrderRiskPrediction",
     "KpiPickHour", "KpiRollup", "KpiShippedOrder",
     "AuditEntry", "Move", "Quant", "CONTAINER_KINDS", "LOCATION_KINDS", "PACK_LEVELS",
