@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from backend.config import Settings
 from backend.gs1 import check_digit, make_sscc
 from backend.inventory.ledger import StockIdentity, post_move
+from backend.location_kinds import STATIONS
 from backend.masterdata import upsert_locations, upsert_products, upsert_zones
 from backend.models import (
     Company,
@@ -349,7 +350,7 @@ def scan_sheet(session: Session, site: Site, *, server: str, enrollments: Sequen
     """
     now = now or utcnow()
     locations = {loc.code: loc for loc in session.exec(select(Location).where(
-        Location.site_id == site.id, Location.kind.in_(("dock", "pack", "ship")))).all()}
+        Location.site_id == site.id, Location.kind.in_(STATIONS))).all()}
 
     def place(code: str, note: str) -> SheetCode:
         return SheetCode(code, code, "location", note=note, check_digits=locations[code].check_digits)

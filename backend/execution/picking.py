@@ -39,6 +39,7 @@ from backend.models import (
 )
 from backend.rawsql import IN_BATCH, Pending, Raw, changed_since_read, note_changed
 from backend.scanning.db_lookup import ahead_product_scan
+from backend.location_kinds import STORAGE_KINDS
 from backend.scanning.lookup import LocationRef
 from backend.tasks.engine import SET_POSITION, tell_assigned, view_of
 from backend.tasks.states import require_workable
@@ -497,7 +498,7 @@ def _reallocate(session: Session, site: Site, task: Task, missing: int, *, exclu
     rows = session.exec(
         select(Quant, Location.kind, Location.zone_id).join(Location, Location.id == Quant.location_id).where(
             Quant.site_id == site.id, Quant.product_id == product.id, Quant.on_hand > Quant.reserved,
-            Quant.location_id != exclude_location, Location.kind.in_(("pick_face", "reserve")), Location.active,
+            Quant.location_id != exclude_location, Location.kind.in_(STORAGE_KINDS), Location.active,
             Quant.container_id.is_(None) | (Location.kind == "reserve"))
         .order_by(Quant.id).with_for_update(of=Quant)
     ).all()

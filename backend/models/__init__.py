@@ -9,7 +9,6 @@ from .inventory import AuditEntry, Move, Quant
 from .kpi_rollups import KpiPickHour, KpiRollup, KpiShippedOrder
 from .master import (
     CONTAINER_KINDS,
-    LOCATION_KINDS,
     PACK_LEVELS,
     Company,
     Container,
@@ -31,7 +30,7 @@ __all__ = [
     "LoginThrottle", "RefreshToken", "User", "UserSite", "utcnow", "InboundLine", "InboundShipment", "Receipt",
     "OrderRiskPrediction",
     "KpiPickHour", "KpiRollup", "KpiShippedOrder",
-    "AuditEntry", "Move", "Quant", "CONTAINER_KINDS", "LOCATION_KINDS", "PACK_LEVELS",
+    "AuditEntry", "Move", "Quant", "CONTAINER_KINDS", "PACK_LEVELS",
     "Company", "Container", "Location", "Product", "ProductGtin", "Site", "Counter", "Zone",
     "DELIVERY_STATES", "IntegrationEvent", "WebhookDelivery", "WebhookSubscription",
     "ORDER_STATUSES", "Order", "OrderLine", "Reservation", "Tour", "TourTote", "Wave", "OPEN_TASK_STATES", "TASK_KINDS", "TASK_STATES", "PutawayRule", "Task", "WarehouseException",
