@@ -22,7 +22,7 @@ from .master import (
 from .printing import LABEL_TYPES, PRINT_JOB_STATES, Printer, PrintJob, PrintRoute
 from .outbound import ORDER_STATUSES, Order, OrderLine, Reservation, Tour, TourTote, Wave
 from .webhooks import DELIVERY_STATES, IntegrationEvent, WebhookDelivery, WebhookSubscription
-from .work import OPEN_TASK_STATES, TASK_KINDS, TASK_STATES, PutawayRule, Task, WarehouseException
+from .work import TASK_KINDS, TASK_STATES, PutawayRule, Task, WarehouseException
 
 __all__ = [
     "LABEL_TYPES", "PRINT_JOB_STATES", "Printer", "PrintJob", "PrintRoute",
@@ -33,5 +33,5 @@ __all__ = [
     "AuditEntry", "Move", "Quant", "CONTAINER_KINDS", "PACK_LEVELS",
     "Company", "Container", "Location", "Product", "ProductGtin", "Site", "Counter", "Zone",
     "DELIVERY_STATES", "IntegrationEvent", "WebhookDelivery", "WebhookSubscription",
-    "ORDER_STATUSES", "Order", "OrderLine", "Reservation", "Tour", "TourTote", "Wave", "OPEN_TASK_STATES", "TASK_KINDS", "TASK_STATES", "PutawayRule", "Task", "WarehouseException",
+    "ORDER_STATUSES", "Order", "OrderLine", "Reservation", "Tour", "TourTote", "Wave", "TASK_KINDS", "TASK_STATES", "PutawayRule", "Task", "WarehouseException",
 ]
