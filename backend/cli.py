@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from backend.config import Settings
+from backend.roles import ROLES
 
 
 def _settings(args: argparse.Namespace, **overrides) -> Settings:  # noqa: ANN003
@@ -276,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     db_opts(p)
     p.add_argument("--username", required=True)
     p.add_argument("--password")
-    p.add_argument("--roles", required=True, help="comma separated: picker,receiver,packer,supervisor,admin,integration")
+    p.add_argument("--roles", required=True, help=f"comma separated: {','.join(ROLES)}")
     p.add_argument("--sites", help="comma separated site codes")
     p.add_argument("--all-sites", action="store_true")
     p.set_defaults(func=cmd_create_user)

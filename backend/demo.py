@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from backend.config import Settings
 from backend.gs1 import check_digit, make_sscc
 from backend.inventory.ledger import StockIdentity, post_move
+from backend.location_kinds import STATIONS
 from backend.masterdata import upsert_locations, upsert_products, upsert_zones
 from backend.models import (
     Company,
@@ -40,6 +41,7 @@ from backend.models import (
     Zone,
     utcnow,
 )
+from backend.roles import Role
 from backend.runtime import Runtime
 from printers.scan_sheet import ScanSheet, SheetCode, SheetSection
 from printers.scan_sheet import scan_sheet_pdf as render_scan_sheet
@@ -57,20 +59,20 @@ CARRIERS = ("DHL", "UPS", "DPD", "GLS")
 class DemoUser:
     username: str
     password: str
-    roles: tuple[str, ...]
+    roles: tuple[Role, ...]
 
 
 DEMO_USERS = (
-    DemoUser("admin", "orange-forklift-7", ("admin",)),
-    DemoUser("super", "blue-wall-board-7", ("supervisor",)),
-    DemoUser("supervisor1", "blue-wall-board-7", ("supervisor",)),
-    DemoUser("picker1", "green-tote-cart-7", ("picker",)),
-    DemoUser("picker2", "green-tote-cart-7", ("picker",)),
-    DemoUser("receiver1", "red-dock-door-7", ("receiver",)),
-    DemoUser("packer1", "brown-carton-tape-7", ("packer",)),
+    DemoUser("admin", "orange-forklift-7", (Role.ADMIN,)),
+    DemoUser("super", "blue-wall-board-7", (Role.SUPERVISOR,)),
+    DemoUser("supervisor1", "blue-wall-board-7", (Role.SUPERVISOR,)),
+    DemoUser("picker1", "green-tote-cart-7", (Role.PICKER,)),
+    DemoUser("picker2", "green-tote-cart-7", (Role.PICKER,)),
+    DemoUser("receiver1", "red-dock-door-7", (Role.RECEIVER,)),
+    DemoUser("packer1", "brown-carton-tape-7", (Role.PACKER,)),
     # Loading is a packer's job here (the ship command is the packers'): loader1 ships at SHIP-01.
-    DemoUser("loader1", "grey-truck-bay-7", ("packer",)),
-    DemoUser("erp", "ledger-sync-key-7", ("integration",)),
+    DemoUser("loader1", "grey-truck-bay-7", (Role.PACKER,)),
+    DemoUser("erp", "ledger-sync-key-7", (Role.INTEGRATION,)),
 )
 # The floor's places: where goods come in, are packed and leave (all on the front cross aisle, y = 0).
 RECEIVING_DOCKS = tuple(f"DOCK-{i:02d}" for i in range(1, 7))
@@ -348,7 +350,7 @@ def scan_sheet(session: Session, site: Site, *, server: str, enrollments: Sequen
     """
     now = now or utcnow()
     locations = {loc.code: loc for loc in session.exec(select(Location).where(
-        Location.site_id == site.id, Location.kind.in_(("dock", "pack", "ship")))).all()}
+        Location.site_id == site.id, Location.kind.in_(STATIONS))).all()}
 
     def place(code: str, note: str) -> SheetCode:
         return SheetCode(code, code, "location", note=note, check_digits=locations[code].check_digits)
@@ -388,7 +390,7 @@ def scan_sheet(session: Session, site: Site, *, server: str, enrollments: Sequen
 def _sign_in_section(enrollments: Sequence[Enrollment], server: str) -> SheetSection:
     codes = [SheetCode(f"{user.username} · {', '.join(user.roles)}", user.username,
                        note=f"password {user.password}")
-             for user in DEMO_USERS if user.roles[0] not in ("admin", "integration") and user.username != "super"]
+             for user in DEMO_USERS if user.roles[0] not in (Role.ADMIN, Role.INTEGRATION) and user.username != "super"]
     for enrollment in enrollments:
         codes.append(SheetCode(f"Enroll {enrollment.device}", enrollment.qr_payload(server), "qr",
                                note=f"token {enrollment.token} · once, before "

@@ -6,7 +6,8 @@ against its JSON Schema there). A broken file raises `ProfileError` naming
 the file and the JSON pointer of the field at fault.
 
 Uses only the standard library and jsonschema; `PrinterProfile.to_printer_setup`
-imports the sibling `printers` package when called.
+and the printer profiles' width check (dots per millimetre: `printers.setup.DOTS_PER_MM`)
+import the sibling `printers` package when called.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "firmware_profiles"
 GS = "\x1d"
-# Zebra's 203/300/600 dpi printheads have 8/12/24 dots per millimetre
-_DOTS_PER_MM = {152: 6, 203: 8, 300: 12, 600: 24}
 
 
 class ProfileError(Exception):
@@ -245,7 +244,9 @@ def _printer(path: Path, document: dict[str, Any]) -> PrinterProfile:
     dpi = document["dpi"]
     if not document["id"].endswith(f"-{dpi}"):
         raise ProfileError(path, "/dpi", f"dpi {dpi} does not match the id {document['id']!r}")
-    expected_dots = document["print_width_mm"] * _DOTS_PER_MM[dpi]
+    from printers.setup import DOTS_PER_MM
+
+    expected_dots = document["print_width_mm"] * DOTS_PER_MM[dpi]
     if abs(document["print_width_dots"] - expected_dots) > 0.02 * expected_dots:
         raise ProfileError(
             path, "/print_width_dots",

@@ -1,6 +1,7 @@
 """GS1 identifiers: check digits, GTINs, SSCCs, and location check digits.
 
-A thin typed layer over biip's checksum code. Everything here is pure and
+A thin typed layer over the one GS1 check digit, `printers.gs1.gs1_check_digit`
+(printers is the lower layer: it renders the same keys). Everything here is pure and
 strict: inputs are never trimmed or padded behind the caller's back, so a
 value that passes `is_valid_*` is exactly the value that was checked.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from biip.checksums import gs1_standard_check_digit
+from printers.gs1 import gs1_check_digit
 
 __all__ = [
     "GS1ValueError",
@@ -52,7 +53,7 @@ def check_digit(payload: str) -> int:
     if not payload or not _is_ascii_digits(payload):
         msg = f"Expected a non-empty string of digits, got {payload!r:.40}."
         raise GS1ValueError(msg)
-    return gs1_standard_check_digit(payload)
+    return int(gs1_check_digit(payload))
 
 
 def _has_valid_check_digit(value: str) -> bool:

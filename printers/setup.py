@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-# Zebra's nominal resolutions are really 8, 12 and 24 dots per millimetre.
-_DOTS_PER_MM = {152: 6.0, 203: 8.0, 300: 12.0, 600: 24.0}
+# Zebra's nominal resolutions are really 8, 12 and 24 dots per millimetre (backend.firmware checks profiles by it).
+DOTS_PER_MM = {152: 6.0, 203: 8.0, 300: 12.0, 600: 24.0}
 # Resident fonts are one letter or digit; downloaded ones live on a drive (E:TT0003M_.TTF).
 _FONT = re.compile(r"[A-Z0-9]|[REBA]:[A-Z0-9_-]{1,16}\.(?:FNT|TTF|TTE)")
 
@@ -28,8 +28,8 @@ class PrinterSetup:
     text_font: str = "0"
 
     def __post_init__(self) -> None:
-        if self.dpi not in _DOTS_PER_MM:
-            raise ValueError(f"dpi must be one of {sorted(_DOTS_PER_MM)}")
+        if self.dpi not in DOTS_PER_MM:
+            raise ValueError(f"dpi must be one of {sorted(DOTS_PER_MM)}")
         if not 64 <= self.print_width_dots <= 4000:
             raise ValueError("print_width_dots out of range")
         if not 0 <= self.darkness <= 30:
@@ -45,7 +45,7 @@ class PrinterSetup:
 
     @property
     def dots_per_mm(self) -> float:
-        return _DOTS_PER_MM[self.dpi]
+        return DOTS_PER_MM[self.dpi]
 
     @property
     def print_width_mm(self) -> float:
@@ -54,5 +54,5 @@ class PrinterSetup:
     @classmethod
     def for_dpi(cls, dpi: int, print_width_mm: float = 104.0, **options: object) -> PrinterSetup:
         """A 4-inch printer (104 mm printable, as ZT411/ZD421/ZQ520) at the given resolution."""
-        width = int(print_width_mm * _DOTS_PER_MM.get(dpi, dpi / 25.4) + 0.5)
+        width = int(print_width_mm * DOTS_PER_MM.get(dpi, dpi / 25.4) + 0.5)
         return cls(dpi=dpi, print_width_dots=width, **options)  # type: ignore[arg-type]

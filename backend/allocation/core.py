@@ -93,6 +93,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TypeAlias
 
+from backend.location_kinds import STORAGE_KINDS, LocationKind
+
 QuantId: TypeAlias = int
 ProductId: TypeAlias = int
 LocationId: TypeAlias = int
@@ -110,11 +112,6 @@ class UnknownProduct(AllocationInputError):
 
 class DuplicateId(AllocationInputError):
     pass
-
-
-class LocationKind(StrEnum):
-    PICK_FACE = "pick_face"
-    RESERVE = "reserve"
 
 
 class OrderUnit(StrEnum):
@@ -178,12 +175,11 @@ class StockCandidate:
     walk_key: int | None = None  # the location's walking sequence; last tie-break before quant id
 
     def __post_init__(self) -> None:
-        try:
-            object.__setattr__(self, "location_kind", LocationKind(self.location_kind))
-        except ValueError:
+        if self.location_kind not in STORAGE_KINDS:  # stock is allocated only where it is stored
             raise AllocationInputError(
                 f"quant {self.quant_id}: location kind {self.location_kind!r} is not pick_face or reserve"
-            ) from None
+            )
+        object.__setattr__(self, "location_kind", LocationKind(self.location_kind))
         if isinstance(self.available, bool) or not isinstance(self.available, int) or self.available < 0:
             raise AllocationInputError(f"quant {self.quant_id}: available must be an integer >= 0")
 

@@ -12,7 +12,8 @@ from backend import audit
 from backend.allocation import core
 from backend.allocation.replenishment import PickFace, PickFaceStock, plan_min_max_replenishment
 from backend.bulk import insert_rows
-from backend.models import OPEN_TASK_STATES, Location, Product, Quant, Task, utcnow
+from backend.models import Location, Product, Quant, Task, utcnow
+from backend.tasks.states import WORK_TO_COME_STATES
 
 
 def run_min_max(session: Session, site_id: int, *, today: date, user_id: int | None) -> list[dict]:
@@ -37,7 +38,7 @@ def run_min_max(session: Session, site_id: int, *, today: date, user_id: int | N
     inbound: dict[tuple[int, int], int] = defaultdict(int)
     for to_loc, pid, qty in session.exec(
         select(Task.to_location_id, Task.product_id, func.sum(Task.quantity)).where(
-            Task.site_id == site_id, Task.kind == "replenish", Task.state.in_(OPEN_TASK_STATES),
+            Task.site_id == site_id, Task.kind == "replenish", Task.state.in_(WORK_TO_COME_STATES),
             Task.to_location_id.in_(face_ids)).group_by(Task.to_location_id, Task.product_id)
     ).all():
         inbound[(to_loc, pid)] = int(qty or 0)

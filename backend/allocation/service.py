@@ -21,6 +21,7 @@ from backend.webhooks import outbox
 from backend.bulk import insert_rows, update_rows
 from backend.allocation import core
 from backend.errors import Conflict
+from backend.location_kinds import STORAGE_KINDS
 from backend.masterdata import among
 from backend.models import Location, Order, OrderLine, Product, Quant, Reservation, utcnow
 
@@ -175,7 +176,7 @@ def _lock_and_load_candidates(session: Session, site_id: int, product_ids: list[
                    Quant.lot, Quant.expiry, Quant.container_id, Location.kind)
             .join(Location, Location.id == Quant.location_id)
             .where(Quant.site_id == site_id, condition, Quant.on_hand > Quant.reserved,
-                   Location.kind.in_(("pick_face", "reserve")), Location.active)
+                   Location.kind.in_(STORAGE_KINDS), Location.active)
             .order_by(Quant.id)
         )
         if not dry_run:

@@ -27,7 +27,10 @@ import sys
 from dataclasses import dataclass
 from enum import StrEnum
 
-from backend.models.auth import ROLES
+from backend.roles import (
+    ADMINS, EVERYONE, INTEGRATORS, MASTER_DATA, NOBODY, ORDER_DESK, PACKING, RECEIVING, ROLES, SITE_SETUP, SUPERVISORS,
+    WORKERS, Role,
+)
 
 API = "/api/v1"
 
@@ -63,15 +66,6 @@ class Access:
         return self.scope not in (Scope.PUBLIC, Scope.SIGNED_IN)
 
 
-EVERYONE = frozenset(ROLES)
-WORKERS = frozenset({"picker", "receiver", "packer", "supervisor", "admin"})  # who works the floor on a device
-SUPERVISORS = frozenset({"supervisor", "admin"})
-MASTER_DATA = frozenset({"admin", "integration"})
-SITE_SETUP = frozenset({"admin", "integration", "supervisor"})
-ORDER_DESK = frozenset({"supervisor", "admin", "integration"})
-RECEIVING = frozenset({"receiver", "supervisor", "admin"})
-PACKING = frozenset({"packer", "supervisor", "admin"})
-NOBODY: frozenset[str] = frozenset()
 
 
 def public(note: str = "") -> Access:
@@ -116,7 +110,6 @@ DEVICE = ("device_id", "device")
 PRINT_JOB = ("job_id", "print job")
 SUBSCRIPTION = ("subscription_id", "webhook subscription")
 DELIVERY = ("delivery_id", "webhook delivery")
-INTEGRATORS = frozenset({"admin", "integration"})
 
 
 def _row(param: tuple[str, str]) -> str:
@@ -154,7 +147,7 @@ ORDER = ("reference", "order")
 ACCESS: dict[tuple[str, str], Access] = {
     # outside the API
     ("GET", "/health"): public("database reachable"),
-    ("GET", "/metrics"): all_sites(frozenset({"admin"}), "or the WES_METRICS_TOKEN bearer (Prometheus)"),
+    ("GET", "/metrics"): all_sites(ADMINS, "or the WES_METRICS_TOKEN bearer (Prometheus)"),
     ("GET", "/demo"): public("the demo sign-in screen's data"),
     ("GET", "/demo/scan-sheet.pdf"): public("the demo's scan sheet"),
     ("WS", "/ws/device"): device(WORKERS, "worker_not_allowed", 4401,
@@ -167,21 +160,21 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", f"{API}/auth/me"): signed_in(),
     ("POST", f"{API}/auth/logout"): signed_in("signs the caller out everywhere"),
     ("POST", f"{API}/auth/password"): signed_in("the caller's own password, the old one required"),
-    ("GET", f"{API}/users"): own(frozenset({"admin"}), "users all of whose sites are the caller's"),
-    ("POST", f"{API}/users"): own(frozenset({"admin"}), "sites among the caller's; all_sites only by an all-sites "
-                                                          "admin", refusal="unknown_site", status=422),
-    ("POST", f"{API}/users/{{user_id}}/disable"): own(frozenset({"admin"}), "users all of whose sites are the "
-                                                     "caller's", refusal="unknown_user"),
-    ("POST", f"{API}/users/{{user_id}}/enable"): own(frozenset({"admin"}), "users all of whose sites are the "
-                                                    "caller's", refusal="unknown_user"),
-    ("POST", f"{API}/users/{{user_id}}/password"): own(frozenset({"admin"}), "users all of whose sites are the "
-                                                      "caller's", refusal="unknown_user"),
+    ("GET", f"{API}/users"): own(ADMINS, "users all of whose sites are the caller's"),
+    ("POST", f"{API}/users"): own(ADMINS, "sites among the caller's; all_sites only by an all-sites admin",
+                                          refusal="unknown_site", status=422),
+    ("POST", f"{API}/users/{{user_id}}/disable"): own(ADMINS, "users all of whose sites are the caller's",
+                                                      refusal="unknown_user"),
+    ("POST", f"{API}/users/{{user_id}}/enable"): own(ADMINS, "users all of whose sites are the caller's",
+                                                     refusal="unknown_user"),
+    ("POST", f"{API}/users/{{user_id}}/password"): own(ADMINS, "users all of whose sites are the caller's",
+                                                       refusal="unknown_user"),
     # companies, sites, zones, layout
     ("GET", f"{API}/companies"): own(EVERYONE, "the companies of the caller's sites"),
-    ("POST", f"{API}/companies"): all_sites(frozenset({"admin"}), "the group's: an all-sites admin"),
+    ("POST", f"{API}/companies"): all_sites(ADMINS, "the group's: an all-sites admin"),
     ("GET", f"{API}/sites"): own(EVERYONE, "the caller's sites"),
-    ("POST", f"{API}/sites"): all_sites(frozenset({"admin"}), "creating or changing a site (its company, its "
-                                                            "receiving tolerances): an all-sites admin"),
+    ("POST", f"{API}/sites"): all_sites(ADMINS, "creating or changing a site (its company, its "
+                                                "receiving tolerances): an all-sites admin"),
     ("GET", f"{API}/sites/{{code}}/layout"): site(EVERYONE, "{code}"),
     ("PUT", f"{API}/sites/{{code}}/layout"): site(SITE_SETUP, "{code}"),
     ("DELETE", f"{API}/sites/{{code}}/layout"): site(SITE_SETUP, "{code}"),
@@ -201,15 +194,14 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", f"{API}/products"): company(MASTER_DATA),
     ("GET", f"{API}/products/{{sku}}"): company(EVERYONE, row=("sku", "product"), refusal="unknown_sku"),
     ("GET", f"{API}/containers"): site(EVERYONE),
-    ("POST", f"{API}/containers"): site(frozenset({"receiver", "packer", "supervisor", "admin", "integration"}),
-                                        "body.site"),
+    ("POST", f"{API}/containers"): site(RECEIVING | PACKING | {Role.INTEGRATION}, "body.site"),
     ("GET", f"{API}/containers/{{code}}"): site(EVERYONE, row=("code", "container"), refusal="unknown_lpn"),
     ("GET", f"{API}/inventory"): site(EVERYONE),
     ("GET", f"{API}/moves"): site(EVERYONE),
     # receiving
-    ("GET", f"{API}/inbound-shipments"): site(RECEIVING | {"integration"}),
+    ("GET", f"{API}/inbound-shipments"): site(RECEIVING | {Role.INTEGRATION}),
     ("POST", f"{API}/inbound-shipments"): site(ORDER_DESK, "body.site"),
-    ("GET", f"{API}/inbound-shipments/{{reference}}"): site(RECEIVING | {"integration"}, row=("reference", "asn"),
+    ("GET", f"{API}/inbound-shipments/{{reference}}"): site(RECEIVING | {Role.INTEGRATION}, row=("reference", "asn"),
                                                             refusal="unknown_shipment"),
     ("POST", f"{API}/receipts"): site(RECEIVING, "body.site"),
     ("POST", f"{API}/receipts/lpn-label"): site(RECEIVING, "body.site"),
@@ -219,8 +211,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", f"{API}/tasks/waiting"): site(WORKERS),
     ("GET", f"{API}/tasks/{{task_id}}"): by_task(EVERYONE),
     ("POST", f"{API}/tasks/{{task_id}}/check-scan"): by_task(WORKERS),
-    ("POST", f"{API}/tasks/{{task_id}}/confirm-putaway"): by_task(frozenset({"receiver", "picker", "supervisor",
-                                                                           "admin"})),
+    ("POST", f"{API}/tasks/{{task_id}}/confirm-putaway"): by_task(RECEIVING | {Role.PICKER}),
     ("POST", f"{API}/tasks/{{task_id}}/assign"): by_task(SUPERVISORS),
     ("POST", f"{API}/tasks/{{task_id}}/reassign"): by_task(SUPERVISORS),
     ("POST", f"{API}/tasks/{{task_id}}/unassign"): by_task(SUPERVISORS),
@@ -277,10 +268,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", f"{API}/print-jobs"): site(EVERYONE, "body.site"),
     ("GET", f"{API}/print-jobs/{{job_id}}"): by_print_job(EVERYONE),
     ("GET", f"{API}/print-jobs/{{job_id}}/label.pdf"): by_print_job(EVERYONE),
-    ("POST", f"{API}/print-jobs/{{job_id}}/reprint"): by_print_job(frozenset({"receiver", "packer", "supervisor",
-                                                                             "admin"})),
-    ("POST", f"{API}/print-jobs/{{job_id}}/cancel"): by_print_job(frozenset({"receiver", "packer", "supervisor",
-                                                                            "admin", "integration"})),
+    ("POST", f"{API}/print-jobs/{{job_id}}/reprint"): by_print_job(RECEIVING | PACKING),
+    ("POST", f"{API}/print-jobs/{{job_id}}/cancel"): by_print_job(RECEIVING | PACKING | {Role.INTEGRATION}),
     # devices and workers
     ("GET", f"{API}/devices"): site(SUPERVISORS),
     ("POST", f"{API}/devices"): site(SUPERVISORS, "body.site"),

@@ -14,7 +14,7 @@ from backend.api.access import API, Scope, access_for
 from backend.auth.principal import Principal
 from backend.errors import Forbidden, NotFound, Unauthorized
 from backend.models import Company, Site, User, UserSite
-from backend.models.auth import ROLES
+from backend.roles import ROLES, in_order
 from backend.runtime import Runtime
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -86,7 +86,7 @@ def authorize(request: Request, runtime: RuntimeDep, session: SessionDep,
         return None
     principal = read_principal(runtime, session, token)
     if access.checks_roles and not principal.roles & access.roles:
-        allowed = ", ".join(role for role in ROLES if role in access.roles)
+        allowed = ", ".join(in_order(access.roles))
         raise Forbidden(f"this action needs one of the roles: {allowed}", code="role_forbidden")
     if access.scope is Scope.ALL_SITES and not principal.all_sites:
         raise Forbidden("only group-wide users may do this", code="all_sites_forbidden")

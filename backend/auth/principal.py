@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -15,7 +16,7 @@ class Principal:
     all_sites: bool
     site_ids: frozenset[int]
 
-    def has_any(self, roles: tuple[str, ...]) -> bool:
+    def has_any(self, roles: Iterable[str]) -> bool:
         return bool(self.roles.intersection(roles))
 
     def may_access(self, site_id: int) -> bool:

@@ -33,10 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
+from backend.roles import WORKERS, in_order
+
 if TYPE_CHECKING:
     from backend.commands.context import CommandContext
 
-WORKER_ROLES = ("picker", "receiver", "packer", "supervisor", "admin")
+WORKER_ROLES = in_order(WORKERS)  # the order a refusal lists them in
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 # Message types the websocket itself uses: never command names.
 RESERVED = frozenset({"auth", "ping", "pong", "result", "error", "auth_ok"})

@@ -26,11 +26,11 @@ from backend.errors import Conflict, Invalid
 from backend.execution.common import classify, verify_location
 from backend.inventory.ledger import StockIdentity, post_move
 from backend.masterdata import product_at_site
-from backend.models import OPEN_TASK_STATES, Location, Product, Quant, Site, Task, WarehouseException, utcnow
+from backend.models import Location, Product, Quant, Site, Task, WarehouseException, utcnow
 from backend.scanning.result import ScanKind
 from backend.tasks.engine import tell_assigned
 from backend.webhooks import outbox, payloads
-from backend.tasks.states import require_workable
+from backend.tasks.states import WORK_TO_COME_STATES, require_workable
 
 DEFAULT_CYCLE_DAYS = {"A": 30, "B": 91, "C": 365}
 # PostgreSQL advisory lock (this namespace, the site's id), held by a transaction creating the site's count tasks.
@@ -231,7 +231,7 @@ def request_counts(session: Session, site: Site, location_ids: list[int], *, rea
         session.execute(text("SELECT pg_advisory_xact_lock(CAST(:namespace AS integer), CAST(:site AS integer))"),
                         {"namespace": COUNT_LOCK_NAMESPACE, "site": site.id})
     open_counts = set(session.exec(select(Task.from_location_id).where(
-        Task.site_id == site.id, Task.kind == "count", Task.state.in_(OPEN_TASK_STATES))).all())
+        Task.site_id == site.id, Task.kind == "count", Task.state.in_(WORK_TO_COME_STATES))).all())
     created = []
     for loc in session.exec(select(Location).where(Location.site_id == site.id, Location.id.in_(location_ids))
                             .order_by(Location.code)).all():

@@ -80,6 +80,7 @@ from backend.models import (
     WarehouseException,
     utcnow,
 )
+from backend.location_kinds import PACK_BENCH, SHIP_DOORS, STORAGE_KINDS
 from backend.models.inventory import PACKED_FROM
 from backend.runtime import Runtime
 from backend.scanning.result import ScanKind
@@ -103,7 +104,6 @@ CARTON_TYPES = (
     CartonType("XL", "Extra large", (800, 600, 500), 31.5),
 )
 _CARTON_TYPE_CODES = {t.code for t in CARTON_TYPES}
-SHIP_DOORS = ("ship", "dock")  # the location kinds a load is built at
 _MISSING_COUNT_PRIORITY = 10  # as a short pick's: the shelf the units came from is counted before anything else
 
 
@@ -125,7 +125,7 @@ def _station(session: Session, site: Site, code: str, kinds: tuple[str, ...], fi
     if loc.kind not in kinds:
         wanted = " or ".join(k.replace("_", " ") for k in kinds)
         raise Invalid(f"{loc.code} is a {loc.kind.replace('_', ' ')} location, not a {wanted}: scan the "
-                      + ("pack bench" if kinds == ("pack",) else "dock door"), code="wrong_station",
+                      + ("pack bench" if kinds == PACK_BENCH else "dock door"), code="wrong_station",
                       details={"field": field})
     return loc
 
@@ -372,7 +372,7 @@ def pack_tote(session: Session, runtime: Runtime, site: Site, *, tote: str, stat
               user_id: int, order: str | None = None, carton_type: str | None = None,
               weight_kg: float | None = None) -> dict:
     """Pack the scanned items of one order from the tote into a new carton (closed at once with `weight_kg`)."""
-    bench = _station(session, site, station, ("pack",))
+    bench = _station(session, site, station, PACK_BENCH)
     if carton_type is not None and carton_type not in _CARTON_TYPE_CODES:
         raise Invalid(f"no carton size {carton_type!r}: choose one of {', '.join(t.code for t in CARTON_TYPES)}",
                       code="unknown_carton_type", details={"field": "carton_type"})
@@ -511,7 +511,7 @@ def print_carton_set(session: Session, site: Site, *, order: str, station: str, 
     if order_row is None:
         raise NotFound(f"order {order!r} not found", code="unknown_order", details={"field": "order"})
     order_row = _locked_order(session, order_row.id)
-    _station(session, site, station, ("pack", "ship", "dock"))
+    _station(session, site, station, PACK_BENCH + SHIP_DOORS)
     cartons = list(session.exec(select(Container).where(Container.order_id == order_row.id, Container.status != "open")
                                 .order_by(Container.carton_no, Container.id)).all())
     if not cartons or not _count_final(session, order_row, None):
@@ -543,7 +543,7 @@ def report_missing(session: Session, site: Site, *, tote: str, station: str, pro
     """The packer finds fewer of a product in the tote than the order's picks put there (see the module docstring)."""
     from backend.execution.counting import request_counts
 
-    bench = _station(session, site, station, ("pack",))
+    bench = _station(session, site, station, PACK_BENCH)
     tote_row = _container(session, site, tote, "tote", "tote")
     product_row, _ = _product(session, site, product, "product")
     chosen = _order_in_tote(session, _split(session, tote_row), tote_row, order, {product_row.id})
@@ -567,7 +567,7 @@ def report_missing(session: Session, site: Site, *, tote: str, station: str, pro
         session.add(line)
     session.flush()
     shelves = sorted(session.exec(select(Location.id).where(
-        Location.id.in_(set(picked_at)), Location.kind.in_(("pick_face", "reserve")))).all())
+        Location.id.in_(set(picked_at)), Location.kind.in_(STORAGE_KINDS))).all())
     counts = request_counts(session, site, shelves, reason="pack_short", priority=_MISSING_COUNT_PRIORITY)
     shelf_codes = sorted(session.exec(select(Location.code).where(Location.id.in_(shelves))).all()) if shelves else []
     who = session.get(User, user_id)

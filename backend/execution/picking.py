@@ -23,7 +23,6 @@ from backend.errors import Conflict, Invalid, NotFound
 from backend.execution.common import container_by_scan, verify_location, verify_product
 from backend.inventory.ledger import StockIdentity
 from backend.models import (
-    OPEN_TASK_STATES,
     Location,
     Order,
     OrderLine,
@@ -39,13 +38,14 @@ from backend.models import (
 )
 from backend.rawsql import IN_BATCH, Pending, Raw, changed_since_read, note_changed
 from backend.scanning.db_lookup import ahead_product_scan
+from backend.location_kinds import STORAGE_KINDS
 from backend.scanning.lookup import LocationRef
 from backend.tasks.engine import SET_POSITION, tell_assigned, view_of
-from backend.tasks.states import require_workable
+from backend.tasks.states import WORK_TO_COME_STATES, require_workable
 from backend.webhooks import outbox, payloads
 
 
-_OPEN = "(" + ", ".join(f"'{state}'" for state in OPEN_TASK_STATES) + ")"
+_WORK_TO_COME = "(" + ", ".join(f"'{state}'" for state in WORK_TO_COME_STATES) + ")"
 
 
 @dataclass(slots=True)
@@ -291,16 +291,16 @@ def _taken(session: Session, taken: Pending | None) -> None:
 # (`task.id <> :task_id`: the task just picked is done, whether or not its UPDATE ran before this one.)
 _TOUR_PROGRESS = (
     "UPDATE tour SET status = CASE WHEN EXISTS (SELECT 1 FROM task WHERE task.tour_id = :tour_id "
-    f"AND task.kind = 'pick' AND task.state IN {_OPEN} AND task.id <> :task_id) THEN 'picking' ELSE 'picked' END "
-    "WHERE id = :tour_id")
+    f"AND task.kind = 'pick' AND task.state IN {_WORK_TO_COME} AND task.id <> :task_id) "
+    "THEN 'picking' ELSE 'picked' END WHERE id = :tour_id")
 # (The order id as a plain parameter: PostgreSQL plans a correlated EXISTS against a subquery's
 # result as a scan of every task.)
 _ORDER_OF_LINE = "SELECT order_id FROM order_line WHERE id = :line_id"
 _ORDER_PROGRESS = (
     "UPDATE outbound_order SET status = CASE WHEN EXISTS (SELECT 1 FROM order_line JOIN task "
     "ON task.order_line_id = order_line.id WHERE order_line.order_id = :order_id AND task.kind = 'pick' "
-    f"AND task.state IN {_OPEN} AND task.id <> :task_id) THEN 'picking' ELSE 'picked' END, updated_at = :now "
-    "WHERE id = :order_id AND status IN ('in_wave', 'picking')")
+    f"AND task.state IN {_WORK_TO_COME} AND task.id <> :task_id) THEN 'picking' ELSE 'picked' END, "
+    "updated_at = :now WHERE id = :order_id AND status IN ('in_wave', 'picking')")
 
 
 def _progress(session: Session, task_id: int, tour_id: int | None, order_line_id: int | None,
@@ -447,8 +447,8 @@ def short_pick(session: Session, site: Site, task: Task, *, location: str, found
                  "reason": reason})
     session.add(exc)
     order_before = Raw(session).scalar(_ORDER_STATUS, order_id=row.order_id) if row.order_id is not None else None
-    count = session.exec(select(Task).where(Task.site_id == site.id, Task.kind == "count",
-                                            Task.from_location_id == loc.id, Task.state.in_(OPEN_TASK_STATES))).first()
+    count = session.exec(select(Task).where(Task.site_id == site.id, Task.kind == "count", Task.from_location_id == loc.id,
+                                            Task.state.in_(WORK_TO_COME_STATES))).first()
     if count is None:
         count = Task(site_id=site.id, kind="count", state="pending", priority=_SHORT_PICK_COUNT_PRIORITY,
                      from_location_id=loc.id, zone_id=loc.zone_id, reference=f"short_pick:{task.id}",
@@ -497,7 +497,7 @@ def _reallocate(session: Session, site: Site, task: Task, missing: int, *, exclu
     rows = session.exec(
         select(Quant, Location.kind, Location.zone_id).join(Location, Location.id == Quant.location_id).where(
             Quant.site_id == site.id, Quant.product_id == product.id, Quant.on_hand > Quant.reserved,
-            Quant.location_id != exclude_location, Location.kind.in_(("pick_face", "reserve")), Location.active,
+            Quant.location_id != exclude_location, Location.kind.in_(STORAGE_KINDS), Location.active,
             Quant.container_id.is_(None) | (Location.kind == "reserve"))
         .order_by(Quant.id).with_for_update(of=Quant)
     ).all()

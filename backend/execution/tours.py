@@ -26,12 +26,12 @@ from backend.errors import Conflict, Invalid, NotFound
 from backend.execution.common import classify
 from backend.execution import picking
 from backend.models import Container, Location, Order, Product, Site, Task, Tour, TourTote
+from backend.location_kinds import DROP_KINDS
 from backend.routing.layout import DEPOT
 from backend.scanning.result import ScanKind
 from backend.tasks.states import FINAL_STATES, HELD_STATES
 from backend.waves.site_layout import site_geometry
 
-DROP_KINDS = ("pack", "staging")
 
 
 def tour_view(session: Session, tour: Tour) -> dict:

@@ -31,7 +31,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import Session, func, select
 
 from backend.config import Settings
-from backend.models import OPEN_TASK_STATES, Location, Move, Product, Quant, Site, Task, WarehouseException
+from backend.models import Location, Move, Product, Quant, Site, Task, WarehouseException
+from backend.tasks.states import WORK_TO_COME_STATES
 
 
 def _period_words(days: int) -> str:
@@ -86,7 +87,7 @@ def _short_picks(session: Session, site: Site, now: datetime, s: Settings) -> li
         Task.site_id == site.id, Task.kind == "pick", Task.state == "done", Task.done_at >= start, Task.done_at <= now,
         Task.from_location_id.in_(ids)).group_by(Task.from_location_id)).all())
     waiting = dict(session.exec(select(Task.from_location_id, func.min(Task.id)).where(
-        Task.site_id == site.id, Task.kind == "count", Task.state.in_(OPEN_TASK_STATES),
+        Task.site_id == site.id, Task.kind == "count", Task.state.in_(WORK_TO_COME_STATES),
         Task.from_location_id.in_(ids)).group_by(Task.from_location_id)).all())
     when = _period_words(s.anomaly_short_pick_days)
     found = []

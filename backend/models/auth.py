@@ -7,8 +7,6 @@ from sqlmodel import Field, SQLModel
 
 from .base import utcnow
 
-ROLES = ("picker", "receiver", "packer", "supervisor", "admin", "integration")
-
 
 class User(SQLModel, table=True):
     __tablename__ = "app_user"

@@ -7,9 +7,10 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, Column, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from backend.location_kinds import LOCATION_KINDS
+
 from .base import utcnow
 
-LOCATION_KINDS = ("pick_face", "reserve", "dock", "staging", "pack", "ship", "quarantine")
 CONTAINER_KINDS = ("pallet", "case", "tote", "carton")
 PACK_LEVELS = ("each", "inner", "case", "pallet")
 
@@ -64,7 +65,7 @@ class Location(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("site_id", "code"),
         CheckConstraint(
-            "kind IN ('pick_face','reserve','dock','staging','pack','ship','quarantine')",
+            "kind IN (" + ",".join(f"'{kind}'" for kind in LOCATION_KINDS) + ")",
             name="location_kind",
         ),
         Index("ix_location_site_kind", "site_id", "kind"),

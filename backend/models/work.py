@@ -7,11 +7,11 @@ from datetime import date, datetime
 from sqlalchemy import JSON, CheckConstraint, Column, Index, text
 from sqlmodel import Field, SQLModel
 
+from backend.tasks.states import TASK_STATES
+
 from .base import utcnow
 
 TASK_KINDS = ("receive", "putaway", "pick", "replenish", "pack", "count", "move")
-TASK_STATES = ("pending", "assigned", "in_progress", "done", "suspended", "cancelled", "exception")
-OPEN_TASK_STATES = ("pending", "assigned", "in_progress", "suspended")
 
 
 class Task(SQLModel, table=True):
@@ -21,7 +21,7 @@ class Task(SQLModel, table=True):
             "kind IN ('receive','putaway','pick','replenish','pack','count','move')", name="task_kind"
         ),
         CheckConstraint(
-            "state IN ('pending','assigned','in_progress','done','suspended','cancelled','exception')",
+            "state IN (" + ",".join(f"'{state}'" for state in TASK_STATES) + ")",
             name="task_state",
         ),
         Index("ix_task_site_state", "site_id", "state", "priority"),

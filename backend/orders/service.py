@@ -13,9 +13,9 @@ from backend.bulk import insert_rows, update_rows
 from backend.errors import Conflict, Invalid
 from backend.masterdata import among, product_ids_by_sku
 from backend.models import Order, OrderLine, Product, Quant, Reservation, Site, Task, utcnow
+from backend.tasks.states import UNSTARTED_STATES
 
 CANCELLABLE = ("new", "allocated", "partly_allocated", "backordered", "held", "in_wave", "picking")
-UNSTARTED_TASK_STATES = ("pending", "assigned", "suspended")
 
 
 @dataclass
@@ -184,7 +184,7 @@ def cancel_order(session: Session, order: Order, user_id: int) -> dict:
     revoked = 0
     picked = 0
     for task in tasks:
-        if task.state in UNSTARTED_TASK_STATES:
+        if task.state in UNSTARTED_STATES:
             task.state = "cancelled"
             task.updated_at = utcnow()
             task.version += 1

@@ -25,6 +25,7 @@ from backend.firmware import FirmwareProfiles, load_profiles
 from backend.models import LABEL_TYPES, Printer, PrintJob, PrintRoute, Site, Zone, utcnow
 from backend.printing.networks import Network, resolve
 from backend.printing.routing import resolve_printer
+from backend.roles import PACKING, RECEIVING, SITE_SETUP, SUPERVISORS, WORKERS, Role, in_order
 from printers.errors import LabelDataError
 from printers.render import render_zpl
 from printers.setup import PrinterSetup
@@ -74,13 +75,13 @@ def label_json(data: Any) -> Any:
 # digits, a product's GTIN and lot, a QR code that enrolls a handheld), so nobody else may print one. Labels the
 # server makes in the course of work (a received pallet's LPN, a closed carton's shipping label, a tour's totes)
 # are not affected. The table is rendered in docs/printing.md.
-LABEL_MAKERS: dict[str, tuple[str, ...]] = {
-    "shipping": ("packer", "supervisor", "admin"),  # a shipping carton's SSCC and address: the pack bench
-    "lpn": ("receiver", "packer", "supervisor", "admin"),  # a pallet's or case's SSCC: receiving, building pallets
-    "tote": ("picker", "receiver", "packer", "supervisor", "admin"),  # a tote whose label tore: whoever carries it
-    "location": ("supervisor", "admin", "integration"),  # a bin's code and check digits: site set-up
-    "product": ("receiver", "supervisor", "admin", "integration"),  # GTIN, lot, expiry: relabelling at the dock
-    "enrollment": ("supervisor", "admin"),  # enrolls a handheld: those who manage devices
+LABEL_MAKERS: dict[str, tuple[Role, ...]] = {
+    "shipping": in_order(PACKING),  # a shipping carton's SSCC and address: the pack bench
+    "lpn": in_order(RECEIVING | PACKING),  # a pallet's or case's SSCC: receiving, building pallets
+    "tote": in_order(WORKERS),  # a tote whose label tore: whoever carries it
+    "location": in_order(SITE_SETUP),  # a bin's code and check digits: site set-up
+    "product": in_order(RECEIVING | {Role.INTEGRATION}),  # GTIN, lot, expiry: relabelling at the dock
+    "enrollment": in_order(SUPERVISORS),  # enrolls a handheld: those who manage devices
 }
 
 

@@ -74,6 +74,7 @@ from backend.models import (
 from backend.realtime.connection import Connection
 from backend.realtime.errors import CLOSE_SIGNED_OFF, ProtocolError
 from backend.realtime.messages import dumps
+from backend.roles import FLOOR
 from backend.runtime import Runtime
 from backend.tasks.states import HELD_STATES, OPEN_STATES
 
@@ -81,7 +82,7 @@ from backend.tasks.states import HELD_STATES, OPEN_STATES
 log = logging.getLogger("wes.realtime.wall")
 
 WALL_ROLES = tuple(sorted(ACCESS[("WS", "/ws/wall")].roles))  # declared in backend/api/access.py
-FLOOR_ROLES = ("picker", "receiver", "packer")
+FLOOR_ROLES = FLOOR
 MIN_INTERVAL = 0.25
 MAX_INTERVAL = 0.6
 READ_SHARE = 10

@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-STORAGE_KINDS = frozenset({"reserve", "pick_face"})
+from backend.location_kinds import STORAGE_KINDS
+
 
 
 @dataclass(frozen=True)

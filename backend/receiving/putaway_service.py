@@ -23,6 +23,7 @@ from backend.scanning import DEFAULT_SCAN_PROFILE, ScanProfile, classify_scan, c
 from backend.scanning.db_lookup import SiteScanLookup
 from backend.scanning.errors import ScanError, UnknownScan
 from backend.scanning.lookup import LocationRef
+from backend.location_kinds import STORAGE_KINDS
 from backend.scanning.result import ScanKind
 from backend.tasks import engine
 from backend.tasks.states import HELD_STATES, WORKABLE_STATES, require_workable
@@ -53,7 +54,7 @@ def putaway_candidates(session: Session, site_id: int, only: int | None = None,
     if only is not None:
         query = query.where(Location.id == only)
     else:
-        query = query.where(Location.kind.in_(("reserve", "pick_face")), Location.active)
+        query = query.where(Location.kind.in_(STORAGE_KINDS), Location.active)
     if for_products is not None:
         query = query.where((Location.kind == "reserve") & Location.fixed_product_id.is_(None)
                             | Location.fixed_product_id.in_(sorted(for_products)))

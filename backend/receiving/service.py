@@ -41,6 +41,7 @@ from backend.models import (
     WarehouseException,
 )
 from backend.receiving.putaway_service import plan_putaway_for_container
+from backend.roles import SUPERVISORS, Role
 from backend.scanning import ScanProfile, classify_scan
 from backend.scanning.profile import GS
 from backend.scanning.db_lookup import SiteScanLookup
@@ -554,9 +555,9 @@ class Receiver:
 
 def blind_receipt_allowed(user: Principal, site: Site) -> bool:
     """Whether this user may receive goods no ASN announced at this site."""
-    if user.has_any(("supervisor", "admin")):
+    if user.has_any(SUPERVISORS):
         return True
-    return user.has_any(("receiver",)) and site.allow_blind_receipt_by_receivers
+    return user.has_any((Role.RECEIVER,)) and site.allow_blind_receipt_by_receivers
 
 
 def planned_putaway_out(session: Session, tasks: list) -> list[PlannedPutawayOut]:

@@ -19,14 +19,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from backend.models import TASK_KINDS
+from backend.roles import Role
 
-ROLE_KINDS: dict[str, tuple[str, ...]] = {
-    "picker": ("putaway", "pick", "replenish", "count", "move"),
-    "receiver": ("receive", "putaway", "count", "move"),
-    "packer": ("pack",),
-    "supervisor": TASK_KINDS,
-    "admin": TASK_KINDS,
-    "integration": (),
+ROLE_KINDS: dict[Role, tuple[str, ...]] = {
+    Role.PICKER: ("putaway", "pick", "replenish", "count", "move"),
+    Role.RECEIVER: ("receive", "putaway", "count", "move"),
+    Role.PACKER: ("pack",),
+    Role.SUPERVISOR: TASK_KINDS,
+    Role.ADMIN: TASK_KINDS,
+    Role.INTEGRATION: (),
 }
 DEVICE_KINDS: dict[str, tuple[str, ...]] = {
     "handheld": TASK_KINDS,

@@ -1,10 +1,12 @@
-"""The task state machine: which state may follow which."""
+"""The task state machine: which state may follow which, and the groups of states the rules name (declared
+once here; backend.models.work's CHECK constraint takes TASK_STATES from here)."""
 
 from __future__ import annotations
 
 from backend.errors import Conflict
 
 # pending → assigned → in_progress → done, plus suspended, cancelled and exception.
+TASK_STATES = ("pending", "assigned", "in_progress", "done", "suspended", "cancelled", "exception")
 TRANSITIONS: dict[str, frozenset[str]] = {
     "pending": frozenset({"assigned", "in_progress", "done", "suspended", "cancelled", "exception"}),
     "assigned": frozenset({"pending", "assigned", "in_progress", "done", "suspended", "cancelled", "exception"}),
@@ -16,10 +18,16 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 # Work someone may hold: these are the states a holder's device shows.
 HELD_STATES = ("assigned", "in_progress")
-OPEN_STATES = ("pending", "assigned", "in_progress", "suspended", "exception")
 FINAL_STATES = ("done", "cancelled")
+# Not final, exception included: every task still on the books (the wall's, the floor map's, at-risk's counts).
+OPEN_STATES = tuple(state for state in TASK_STATES if state not in FINAL_STATES)
+# Open less exception: work still to come as planned (a location's count, a face's replenishment, an order's
+# picks); a task in exception has hit a problem and waits for a supervisor's decision, so it is not counted.
+WORK_TO_COME_STATES = tuple(state for state in OPEN_STATES if state != "exception")
 # States in which the work may still be done and confirmed on the floor.
 WORKABLE_STATES = ("pending", "assigned", "in_progress")
+# Not yet begun on the floor: cancelling the order revokes these picks (in_progress ones are being picked).
+UNSTARTED_STATES = ("pending", "assigned", "suspended")
 
 
 class InvalidTransition(Conflict):

@@ -29,6 +29,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from backend.errors import Conflict, Invalid
+from backend.location_kinds import DEPOT_KINDS, STORAGE_KINDS
 from backend.models import Location, Site
 from backend.routing.layout import Layout, PickPoint
 from backend.waves.batching import PlanSettings
@@ -96,7 +97,7 @@ def infer_layout(session: Session, site: Site) -> dict:
     """The layout read off the site's locations (see the module docstring)."""
     rows = session.exec(
         select(Location.x, func.max(Location.y)).where(
-            Location.site_id == site.id, Location.kind.in_(("pick_face", "reserve"))
+            Location.site_id == site.id, Location.kind.in_(STORAGE_KINDS)
         ).group_by(Location.x)
     ).all()
     if not rows:
@@ -104,7 +105,7 @@ def infer_layout(session: Session, site: Site) -> dict:
     aisle_x = sorted({round(float(x), 2) for x, _ in rows})
     length = max(float(y) for _, y in rows) + 1.0
     depots = session.exec(select(Location.x, Location.y, Location.code).where(
-        Location.site_id == site.id, Location.kind.in_(("pack", "ship")))).all()
+        Location.site_id == site.id, Location.kind.in_(DEPOT_KINDS))).all()
 
     def outside(x: float, y: float) -> float:  # metres from the aisle area's rectangle
         return max(aisle_x[0] - x, 0.0, x - aisle_x[-1]) + max(-y, 0.0, y - length)

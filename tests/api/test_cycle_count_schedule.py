@@ -15,7 +15,8 @@ from backend.app import create_app
 from backend.cli import main
 from backend.execution import cycle_counts
 from backend.execution.cycle_counts import CYCLE_COUNT_PRIORITY, SchedulingFailed, schedule_due_counts
-from backend.models import OPEN_TASK_STATES, AuditEntry, Location, Product, Site, Task
+from backend.models import AuditEntry, Location, Product, Site, Task
+from backend.tasks.states import WORK_TO_COME_STATES
 from tests.conftest import Api, make_settings
 from tests.helpers import SKU_A, SKU_B, SKU_C, add_stock, build_site
 
@@ -50,7 +51,7 @@ def open_counts(api: Api) -> dict[str, int]:
     with api.runtime.sessions() as session:
         return dict(session.exec(
             select(Location.code, func.count()).join(Task, Task.from_location_id == Location.id)
-            .where(Task.kind == "count", Task.state.in_(OPEN_TASK_STATES)).group_by(Location.code)).all())
+            .where(Task.kind == "count", Task.state.in_(WORK_TO_COME_STATES)).group_by(Location.code)).all())
 
 
 def test_a_pass_counts_the_due_locations_but_not_the_recently_counted_ones(api: Api) -> None:

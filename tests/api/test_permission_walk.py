@@ -39,7 +39,7 @@ from backend.app import create_app
 from backend.auth.signins import issue_pair
 from backend.models import Site, User, UserSite
 from backend.models.webhooks import IntegrationEvent, WebhookDelivery
-from backend.models.auth import ROLES
+from backend.roles import ROLES
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 

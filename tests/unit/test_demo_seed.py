@@ -28,7 +28,7 @@ from backend.models import (
     Task,
     User,
 )
-from backend.models.auth import ROLES
+from backend.roles import ROLES
 from backend.printing.routing import resolve_printer
 from backend.waves.site_layout import infer_layout
 from printers.scan_sheet import codes_of

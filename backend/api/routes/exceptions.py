@@ -19,6 +19,7 @@ from backend.insights.desk import exception_detail
 from backend.models import Site, User, WarehouseException, utcnow
 from backend.realtime.stream import touch_site
 from backend.receiving.service import Receiver, approved_request
+from backend.roles import Role
 from backend.webhooks import payloads
 
 router = APIRouter(prefix="/exceptions", tags=["exceptions"])
@@ -141,7 +142,7 @@ def approve(exception_id: Id, body: Resolution, me: CurrentUser, runtime: Runtim
     if exc.kind == "over_receipt":
         site = session.get(Site, exc.site_id)
         requester = session.get(User, (exc.details or {}).get("requested_by"))
-        who = Principal(id=requester.id if requester else me.id, username="", roles=frozenset({"supervisor"}),
+        who = Principal(id=requester.id if requester else me.id, username="", roles=frozenset({Role.SUPERVISOR}),
                         all_sites=True, site_ids=frozenset())
         outcome = Receiver(session, runtime.settings, who, site).receive(approved_request(exc.details), allow_over=True)
         exc.details = {**exc.details, "posted": {"lpn": outcome.lpn, "putaway_task_id": outcome.putaway_task_id,

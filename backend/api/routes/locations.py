@@ -12,12 +12,13 @@ from backend.api.schemas import Page, Strict, UpsertResult
 from backend.bounds import Count, Metres, Quantity, QuantityOrZero, StrictBool, Text
 from backend.errors import NotFound
 from backend.insights.floor import location_detail
+from backend.location_kinds import LOCATION_KIND_NAMES
 from backend.masterdata import upsert_locations
 from backend.models import Location, Product, Zone
 
 router = APIRouter(prefix="/locations", tags=["locations"])
 
-LocationKind = Literal["pick_face", "reserve", "dock", "staging", "pack", "ship", "quarantine"]
+LocationKind = Literal[LOCATION_KIND_NAMES]  # type: ignore[valid-type]  (the one list: backend.location_kinds)
 
 
 class LocationIn(Strict):

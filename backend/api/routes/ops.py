@@ -18,6 +18,7 @@ from fastapi.responses import PlainTextResponse
 
 from backend.api.deps import RuntimeDep, oauth2_scheme, read_principal
 from backend.errors import Forbidden, Unauthorized
+from backend.roles import Role
 
 router = APIRouter(tags=["ops"])
 
@@ -36,7 +37,7 @@ def require_metrics_access(runtime: RuntimeDep, token: Annotated[str | None, Dep
     # A session of its own, closed before the figures are read (SQLite: one writer's transaction at a time).
     with runtime.sessions() as session:
         principal = read_principal(runtime, session, token)
-    if "admin" not in principal.roles:
+    if Role.ADMIN not in principal.roles:
         raise Forbidden("metrics cover every site: they need the metrics token or an all-sites admin",
                         code="role_forbidden")
     if not principal.all_sites:

@@ -20,6 +20,7 @@ from backend.masterdata import upsert_zones
 from backend.models import (
     Company, InboundLine, InboundShipment, Location, Move, Order, OrderLine, PutawayRule, Site, Task, UserSite, Zone,
 )
+from backend.roles import Role
 from backend.waves.site_layout import check_layout, site_layout
 
 router = APIRouter(tags=["sites"])
@@ -130,7 +131,7 @@ class PutawayRulesPut(Strict):
 
 def require_group_admin(me: Principal, what: str) -> None:
     """Companies, sites and site settings are the group's: only an all-sites admin changes them (403 otherwise)."""
-    if not (me.all_sites and "admin" in me.roles):
+    if not (me.all_sites and Role.ADMIN in me.roles):
         raise Forbidden(f"only an all-sites admin may {what}", code="all_sites_forbidden")
 
 

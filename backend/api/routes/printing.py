@@ -19,6 +19,7 @@ from backend.firmware import FirmwareProfiles
 from backend.models import Printer, PrintJob, PrintRoute, Zone
 from backend.printing import cancel_job, enqueue_label, replace_routes, reprint_job, resolve_printer, upsert_printer
 from backend.printing.service import check_label_maker, profiles_for, zone_by_code
+from backend.roles import SUPERVISORS
 from backend.runtime import Runtime
 from printers.errors import LabelDataError
 from printers.render import render_pdf
@@ -231,7 +232,7 @@ class PrintJobOut(BaseModel):
 
 
 # An enrollment label's data is a one-time token that enrolls a handheld: only those who make them read it.
-ENROLLMENT_READERS = ("supervisor", "admin")
+ENROLLMENT_READERS = SUPERVISORS
 HIDDEN = "(hidden: enrollment labels are for supervisors and admins)"
 
 

@@ -14,17 +14,18 @@ from backend.auth.signins import revoke_all
 from backend.bounds import Id, StrictBool, Text
 from backend.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.models import Site, User, UserSite, utcnow
+from backend.roles import ROLE_NAMES
 
 router = APIRouter(prefix="/users", tags=["users"])
 
-Role = Literal["picker", "receiver", "packer", "supervisor", "admin", "integration"]
+RoleName = Literal[ROLE_NAMES]  # type: ignore[valid-type]  (the one list: backend.roles)
 
 
 class UserCreate(Strict):
     username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_@-][A-Za-z0-9_.@-]*$")
     password: Text = Field(min_length=1, max_length=1000, description="the password policy: docs/accounts.md")
     full_name: Text = Field(default="", max_length=200)
-    roles: Annotated[list[Role], Field(min_length=1)]
+    roles: Annotated[list[RoleName], Field(min_length=1)]
     sites: list[Text] = Field(default_factory=list)
     all_sites: StrictBool = False
 

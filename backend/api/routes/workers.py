@@ -13,6 +13,7 @@ from backend.auth.principal import Principal
 from backend.bounds import Text
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.models import TASK_KINDS, Location, User, UserSite, WorkerProfile, Zone, utcnow
+from backend.roles import Role
 from backend.tasks.eligibility import allowed_kinds, role_kinds
 from backend.tasks.engine import worker_profile
 
@@ -62,7 +63,7 @@ def list_workers(me: CurrentUser, session: SessionDep, site: Text | None = None)
 
 def _check_may_edit(me: Principal, worker: Principal) -> None:
     """A supervisor edits the workers of their own sites only; an all-sites user only an all-sites admin does."""
-    if worker.all_sites and not (me.all_sites and "admin" in me.roles):
+    if worker.all_sites and not (me.all_sites and Role.ADMIN in me.roles):
         raise Forbidden(f"{worker.username} works at every site: only an all-sites admin may change them",
                         code="worker_outside_your_sites")
     if not me.all_sites and not worker.site_ids <= me.site_ids:

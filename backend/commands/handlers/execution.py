@@ -22,11 +22,12 @@ from backend.errors import Conflict, NotFound
 from backend.execution import counting, packing, picking, replenishing
 from backend.models import Site, Task
 from backend.rawsql import Raw, changed_since_read, note_changed
+from backend.roles import PACKING, in_order
 from backend.tasks import engine
 from backend.tasks.states import WORKABLE_STATES
 
 commands = CommandSet()
-PACKERS = ("packer", "supervisor", "admin")
+PACKERS = in_order(PACKING)
 
 
 class ConfirmPick(CommandPayload):
