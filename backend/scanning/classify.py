@@ -398,6 +398,9 @@ def _gs1_result(raw: str, aim: str | None, message: GS1Message, lookup: ScanLook
     sscc_element = elements.get(ai="00")
     sscc = sscc_element.sscc.value if sscc_element is not None and sscc_element.sscc is not None else None
     quantity_element = elements.get(ai="37") or elements.get(ai="30")
+    if quantity_element is not None and not quantity_element.value.isdigit():  # (an empty count: "30" then GS)
+        _malformed("bad_quantity", f"GS1 ({quantity_element.ai.ai}) has no count of units.", raw,
+                   identifier=f"ai_{quantity_element.ai.ai}")
     weight_element = elements.get(ai="310")
 
     ais = {element.ai.ai for element in elements}

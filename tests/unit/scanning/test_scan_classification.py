@@ -385,3 +385,11 @@ def test_result_to_dict_carries_resolved_refs(lookup: InMemoryScanLookup) -> Non
     payload = classify_scan("A01-012-1", lookup=lookup).to_dict()
     assert payload["location"] == {"id": 1, "code": "A01-012-1", "check_digits": PICK_FACE.check_digits}
     json.dumps(payload)
+
+
+def test_a_quantity_element_without_a_count_is_malformed() -> None:
+    """AI 30 ended by a GS at once (hypothesis found it: it raised a ValueError, a 500 at the API)."""
+    with pytest.raises(MalformedScan) as caught:
+        classify_scan("]C130\x1d10ABC")
+    assert caught.value.code == "bad_quantity"
+    assert classify_scan("]C13010").quantity == 10
