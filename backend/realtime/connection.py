@@ -18,8 +18,7 @@ from sqlalchemy.exc import DataError as DatabaseDataError
 from starlette.websockets import WebSocket, WebSocketState
 
 from backend.api.access import ACCESS
-from backend.api.deps import load_principal
-from backend.auth.principal import Principal
+from backend.auth.principal import Principal, load_principal
 from backend.commands import Actor, CommandDispatcher, CommandEnvelope
 from backend.devices.profiles import scanner_settings
 from backend.devices.tokens import authenticate_device, authenticate_worker

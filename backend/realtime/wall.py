@@ -58,7 +58,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
 from backend.api.access import ACCESS
-from backend.api.deps import load_principal
+from backend.auth.principal import load_principal
 from backend.devices.tokens import authenticate_worker
 from backend.errors import DomainError
 from backend.config import Settings

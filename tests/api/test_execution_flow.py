@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import func, text
 from sqlmodel import select
 
-from backend.api.deps import load_principal
+from backend.auth.principal import load_principal
 from backend.commands import Actor, CommandEnvelope
 from backend.inventory.ledger import ledger_disagreements
 from backend.models import DeviceCommand, Location, Move, Site, Task, User, WorkerProfile

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import func, select
 
-from backend.api.deps import load_principal
+from backend.auth.principal import load_principal
 from backend.commands import Actor, CommandEnvelope
 from backend.models import AuditEntry, DeviceCommand, DeviceEvent, Task, User
 from tests.realtime.conftest import DeviceClient, enroll_device, make_task
