@@ -12,8 +12,8 @@ from sqlalchemy.orm import sessionmaker
 from backend.commands import CommandDispatcher, build_registry
 from backend.commands.runner import POSTGRES_MAX_BATCH, BatchRunner
 from backend.db import make_command_engine, make_read_engine
+from backend.devices import stream
 from backend.rawsql import queue_savepoints
-from backend.realtime import stream
 from backend.realtime.hub import make_hub
 from backend.realtime.wall import WALLS, Walls
 from backend.runtime import Runtime

@@ -21,6 +21,7 @@ from backend.api.access import ACCESS
 from backend.auth.principal import Principal, load_principal
 from backend.commands import Actor, CommandDispatcher, CommandEnvelope
 from backend.devices.profiles import scanner_settings
+from backend.devices.stream import StreamEvent, read_events
 from backend.devices.tokens import authenticate_device, authenticate_worker
 from backend.errors import DomainError, TooManyRequests, unstorable_input
 from backend.models import Device, Site
@@ -28,7 +29,6 @@ from backend.realtime import errors as close
 from backend.realtime.errors import ProtocolError
 from backend.realtime.hub import EVERYTHING
 from backend.realtime.messages import dumps, error, parse
-from backend.realtime.stream import StreamEvent, read_events
 from backend.runtime import Runtime
 from backend.tasks import engine
 
