@@ -1,7 +1,7 @@
 """The background parts of a running app, started in this order by create_app's lifespan.
 
 Each entry is a callable taking the Runtime and returning an async context
-manager: entering starts the part (and may hang objects on runtime.extras),
+manager: entering starts the part (and may set its fields of the Runtime),
 exiting stops it.
 """
 
@@ -20,7 +20,7 @@ from backend.webhooks.delivery import webhooks
 Component = Callable[[Runtime], AbstractAsyncContextManager[None]]
 
 COMPONENTS: tuple[Component, ...] = (
-    firmware_profiles,  # first: a broken profile stops start-up; others read runtime.extras["profiles"]
+    firmware_profiles,  # first: a broken profile stops start-up; others read runtime.firmware_profiles
     print_spool,
     webhooks,  # posts the outbox's events to the ERP's subscriptions
     realtime,  # hub, device event streams, device commands

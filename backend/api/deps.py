@@ -11,9 +11,9 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session, select
 
 from backend.api.access import API, Scope, access_for
-from backend.auth.principal import Principal
+from backend.auth.principal import Principal, read_principal
 from backend.errors import Forbidden, NotFound, Unauthorized
-from backend.models import Company, Site, User, UserSite
+from backend.models import Company, Site
 from backend.roles import ROLES, in_order
 from backend.runtime import Runtime
 
@@ -39,29 +39,6 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
-
-
-def load_principal(session: Session, user: User) -> Principal:
-    site_ids = session.exec(select(UserSite.site_id).where(UserSite.user_id == user.id)).all()
-    return Principal(
-        id=user.id,
-        username=user.username,
-        roles=frozenset(user.roles),
-        all_sites=user.all_sites,
-        site_ids=frozenset(site_ids),
-    )
-
-
-def read_principal(runtime: Runtime, session: Session, token: str | None) -> Principal:
-    """The user a bearer token names (401 without one, for an unknown or disabled user, or a bad token)."""
-    if not token:
-        raise Unauthorized("a bearer token is required")
-    user_id, version = runtime.tokens.read_versioned(token)
-    user = session.get(User, user_id)
-    if user is None or not user.active or user.token_version != version:
-        # Disabled, signed out, or the password changed since the token was issued (backend.auth.signins).
-        raise Unauthorized("the token is revoked or its user disabled: sign in again", code="invalid_token")
-    return load_principal(session, user)
 
 
 def api_path(path_format: str) -> str:

@@ -22,9 +22,9 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import update
 from sqlmodel import Session, select
 
+from backend.devices.stream import emit, installed, revoke_user
 from backend.errors import Unauthorized
 from backend.models import Device, RefreshToken, User
-from backend.realtime.stream import emit, installed, revoke_user
 from backend.runtime import Runtime
 
 
@@ -90,7 +90,7 @@ def revoke_all(session: Session, user: User, reason: str) -> list[int]:
     """Refuse every token the user holds, at once and everywhere (not committed; the caller's transaction):
     access tokens by the bumped token_version, refresh tokens by their revocation; the devices the user is
     signed on at are signed off (a `worker.signed_off` event in their streams closes their sockets) and their
-    wall sockets close (backend.realtime.stream.revoke_user). Returns the devices signed off."""
+    wall sockets close (backend.devices.stream.revoke_user). Returns the devices signed off."""
     user.token_version += 1
     session.add(user)
     now = datetime.now(timezone.utc)

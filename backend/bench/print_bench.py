@@ -125,7 +125,7 @@ async def measure_spool(labels: int, database_url: str | None) -> dict[str, Any]
                     session.flush()
                     upsert_printer(session, site, code="ZT-BENCH", name="bench printer", host="127.0.0.1",
                                    port=printer.port, profile_id="zebra-zt411-203", enabled=True, station=None,
-                                   zone_code=None, profiles=runtime.extras["profiles"], user_id=None)
+                                   zone_code=None, profiles=runtime.firmware_profiles, user_id=None)
                     replace_routes(session, site, [{"station": STATION, "label_type": "shipping",
                                                     "printer": "ZT-BENCH"}], user_id=None)
                     session.commit()

@@ -28,6 +28,7 @@ from backend.auth.security import PasswordHashing, TokenIssuer
 from backend.bench.waves_bench import _load_site, _order_rows
 from backend.bench.workload import generate_workload
 from backend.config import Settings
+from backend.devices import stream
 from backend.devices.tokens import digest
 from backend.gs1 import check_digit
 from backend.migrate import upgrade
@@ -35,7 +36,6 @@ from backend.models import (
     Container, Device, Product, ProductGtin, Site, Task, Tour, TourTote, User, UserSite, Wave, utcnow,
 )
 from backend.orders.service import import_orders
-from backend.realtime import stream
 from backend.waves.service import WaveCriteria, create_wave, release_wave
 
 PASSWORD = "bench-password"

@@ -30,12 +30,12 @@ from sqlalchemy.orm import Session
 
 from backend.commands.context import Actor, CommandContext
 from backend.commands.registry import CommandRegistry
+from backend.devices import stream
 from backend.errors import DomainError, _clean_validation_errors, unstorable_input
 from backend.models import utcnow
 from backend.rawsql import (
     ANYTHING, IN_BATCH, Raw, TransactionFailed, insert_json_rows, note_changed, track_changes,
 )
-from backend.realtime import stream
 from backend.runtime import Runtime
 
 log = logging.getLogger("wes.commands")

@@ -1,1 +1,1 @@
-"""Devices: enrollment, device tokens, and the scanner settings served to them."""
+"""Devices: enrollment, device tokens, the scanner settings served to them, and their event streams (`stream`)."""

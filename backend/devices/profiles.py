@@ -10,14 +10,12 @@ from backend.scanning import GS, ScanProfile
 
 
 def firmware_profiles(runtime: Runtime) -> FirmwareProfiles:
-    """The profiles loaded at start-up (extras["profiles"]), else loaded once here."""
-    loaded = runtime.extras.get("profiles")
-    if isinstance(loaded, FirmwareProfiles):
-        return loaded
-    cached = runtime.extras.get("device_profiles")
-    if cached is None:
-        cached = runtime.extras["device_profiles"] = load_profiles(runtime.settings.firmware_profiles_dir)
-    return cached
+    """The profiles loaded at start-up (runtime.firmware_profiles), else loaded once here."""
+    if runtime.firmware_profiles is not None:
+        return runtime.firmware_profiles
+    if runtime.device_profiles is None:
+        runtime.device_profiles = load_profiles(runtime.settings.firmware_profiles_dir)
+    return runtime.device_profiles
 
 
 def known_scanner(runtime: Runtime, profile_id: str) -> bool:

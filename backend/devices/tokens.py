@@ -24,11 +24,10 @@ def new_enrollment_secret() -> str:
 
 def device_tokens(runtime: Runtime) -> TokenIssuer:
     """Signs device tokens (kind "device", so they are never read as a user's)."""
-    issuer = runtime.extras.get("device_tokens")
-    if issuer is None:
+    if runtime.device_tokens is None:
         settings = runtime.settings
-        issuer = runtime.extras["device_tokens"] = TokenIssuer(settings.secret_key, settings.device_token_days * 24 * 60)
-    return issuer
+        runtime.device_tokens = TokenIssuer(settings.secret_key, settings.device_token_days * 24 * 60)
+    return runtime.device_tokens
 
 
 def authenticate_device(session: Session, runtime: Runtime, token: object, *, lock: bool = False) -> Device:

@@ -90,13 +90,13 @@ async def cycle_count_scheduler(runtime: Runtime) -> AsyncIterator[None]:
     """Component: a pass as the app starts serving, then one every WES_CYCLE_COUNT_EVERY_MINUTES (0: off).
 
     The first pass runs in the background (a large site never counted may have thousands of locations
-    due): `runtime.extras["cycle_counts_passed"]` is an asyncio.Event set when a pass has ended.
+    due): `runtime.cycle_counts_passed` is an asyncio.Event set when a pass has ended.
     """
     minutes = runtime.settings.cycle_count_every_minutes
     if not minutes:
         yield
         return
-    passed = runtime.extras["cycle_counts_passed"] = asyncio.Event()
+    passed = runtime.cycle_counts_passed = asyncio.Event()
 
     def one_pass(stopping: threading.Event) -> None:
         try:

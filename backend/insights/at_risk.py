@@ -676,7 +676,7 @@ def prediction_hit_rate(session: Session, site_id: int, start: datetime, end: da
 
 def sweep_site(runtime: Runtime, site_id: int, now: datetime) -> list[dict] | None:
     """Score and record for one site: its orders newly at risk (None: another process is sweeping it)."""
-    read_sessions: sessionmaker = runtime.extras.get("read_sessions") or runtime.sessions
+    read_sessions: sessionmaker = runtime.read_sessions or runtime.sessions
     with read_sessions() as session:
         predictions = predict(session, site_id, now, runtime.settings)
     with unit_of_work(runtime.sessions) as session:

@@ -1,6 +1,6 @@
 """Component: load and validate the firmware profiles at start-up; a broken profile stops the app.
 
-The profiles go to `runtime.extras["profiles"]` (device enrollment serves a
+The profiles go to `runtime.firmware_profiles` (device enrollment serves a
 device's profile from there) and onto every session the app makes
 (`session.info`), so `enqueue_label(session, …)` renders for a printer's dpi
 without being handed the runtime.
@@ -23,7 +23,7 @@ log = logging.getLogger("wes.firmware")
 async def firmware_profiles(runtime: Runtime) -> AsyncIterator[None]:
     # ProfileError names the file and the JSON pointer of the field; it propagates and start-up fails.
     profiles = load_profiles(runtime.settings.firmware_profiles_dir)
-    runtime.extras["profiles"] = profiles
+    runtime.firmware_profiles = profiles
     info = dict(runtime.sessions.kw.get("info") or {})
     info[PROFILES_KEY] = profiles
     runtime.sessions.configure(info=info)

@@ -468,15 +468,15 @@ def _reported(outcome: Delivery) -> str:
 
 @asynccontextmanager
 async def print_spool(runtime: Runtime) -> AsyncIterator[None]:
-    """Component: the app's spool worker (unless WES_PRINT_SPOOL_ENABLED=false); `runtime.extras["print_spool"]`."""
+    """Component: the app's spool worker (unless WES_PRINT_SPOOL_ENABLED=false); `runtime.print_spool`."""
     if not runtime.settings.print_spool_enabled:
         yield
         return
     spool = PrintSpool(runtime)
     await spool.start()
-    runtime.extras["print_spool"] = spool
+    runtime.print_spool = spool
     try:
         yield
     finally:
-        runtime.extras.pop("print_spool", None)
+        runtime.print_spool = None
         await spool.stop()

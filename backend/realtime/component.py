@@ -12,8 +12,8 @@ from sqlalchemy.orm import sessionmaker
 from backend.commands import CommandDispatcher, build_registry
 from backend.commands.runner import POSTGRES_MAX_BATCH, BatchRunner
 from backend.db import make_command_engine, make_read_engine
+from backend.devices import stream
 from backend.rawsql import queue_savepoints
-from backend.realtime import stream
 from backend.realtime.hub import make_hub
 from backend.realtime.wall import WALLS, Walls
 from backend.runtime import Runtime
@@ -60,13 +60,16 @@ async def realtime(runtime: Runtime) -> AsyncIterator[None]:
         queue_savepoints(command_engine)
         dispatcher = CommandDispatcher(runtime, build_registry(), bind=command_engine)
         runner = BatchRunner(dispatcher, max_batch=POSTGRES_MAX_BATCH)
-    runtime.extras.update(hub=hub, commands=dispatcher, command_runner=runner, read_sessions=read_sessions,
-                          device_connections={}, walls=walls)
+    runtime.hub = hub
+    runtime.commands = dispatcher
+    runtime.command_runner = runner
+    runtime.read_sessions = read_sessions
+    runtime.walls = walls
     log.info("realtime hub %s, commands run by %s", type(hub.backend).__name__, type(runner).__name__)
     try:
         yield
     finally:
-        for connection in list(runtime.extras.get("device_connections", {}).values()):
+        for connection in list(runtime.device_connections.values()):
             connection.close(1001, "server stopping")
         walls.stop()
         uninstall()

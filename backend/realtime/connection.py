@@ -18,10 +18,10 @@ from sqlalchemy.exc import DataError as DatabaseDataError
 from starlette.websockets import WebSocket, WebSocketState
 
 from backend.api.access import ACCESS
-from backend.api.deps import load_principal
-from backend.auth.principal import Principal
+from backend.auth.principal import Principal, load_principal
 from backend.commands import Actor, CommandDispatcher, CommandEnvelope
 from backend.devices.profiles import scanner_settings
+from backend.devices.stream import StreamEvent, read_events
 from backend.devices.tokens import authenticate_device, authenticate_worker
 from backend.errors import DomainError, TooManyRequests, unstorable_input
 from backend.models import Device, Site
@@ -29,7 +29,6 @@ from backend.realtime import errors as close
 from backend.realtime.errors import ProtocolError
 from backend.realtime.hub import EVERYTHING
 from backend.realtime.messages import dumps, error, parse
-from backend.realtime.stream import StreamEvent, read_events
 from backend.runtime import Runtime
 from backend.tasks import engine
 
@@ -291,8 +290,8 @@ class DeviceConnection(Connection):
 
     def __init__(self, websocket: WebSocket, runtime: Runtime) -> None:
         super().__init__(websocket, runtime)
-        self.hub = runtime.extras["hub"]
-        self.dispatcher: CommandDispatcher = runtime.extras["commands"]
+        self.hub = runtime.hub
+        self.dispatcher: CommandDispatcher = runtime.commands
         self.session_info: DeviceSession | None = None
         self.actor: Actor | None = None
         self.last_sent = 0
@@ -328,7 +327,7 @@ class DeviceConnection(Connection):
         self.session_info = info
         self.actor = Actor(info.principal, info.device_id, info.site_id)
         self.rename(f"device {info.device_id} ({info.principal.username})")
-        registry: dict[int, DeviceConnection] = self.runtime.extras.setdefault("device_connections", {})
+        registry = self.runtime.device_connections
         older = registry.get(info.device_id)
         if older is not None and older is not self:
             older.log.info("replaced by a newer connection of the same device")
@@ -373,7 +372,7 @@ class DeviceConnection(Connection):
         if self._unsubscribe_user is not None:
             self._unsubscribe_user()
         if self.session_info is not None:
-            registry = self.runtime.extras.get("device_connections", {})
+            registry = self.runtime.device_connections
             if registry.get(self.session_info.device_id) is self:
                 del registry[self.session_info.device_id]
         if self._catch_up_task is not None:
@@ -409,7 +408,7 @@ class DeviceConnection(Connection):
                 self.close(close.CLOSE_SIGNED_OFF, "worker signed off")
 
     async def _catch_up(self) -> None:
-        read_sessions = self.runtime.extras["read_sessions"]
+        read_sessions = self.runtime.read_sessions
         device_id = self.session_info.device_id
         misses = 0
         try:
@@ -464,7 +463,7 @@ class DeviceConnection(Connection):
                             "may wait for their results; send again later")
 
     async def _run_commands(self) -> None:
-        runner = self.runtime.extras["command_runner"]
+        runner = self.runtime.command_runner
         while True:
             envelope = await self._commands.get()
             try:

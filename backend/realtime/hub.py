@@ -26,7 +26,7 @@ from typing import Protocol
 
 from sqlalchemy.engine import make_url
 
-from backend.realtime.stream import Announcement, StreamEvent
+from backend.devices.stream import Announcement, StreamEvent
 
 log = logging.getLogger("wes.realtime.hub")
 

@@ -58,7 +58,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
 from backend.api.access import ACCESS
-from backend.api.deps import load_principal
+from backend.auth.principal import load_principal
 from backend.devices.tokens import authenticate_worker
 from backend.errors import DomainError
 from backend.config import Settings
@@ -339,9 +339,8 @@ def alert(target: Session | Runtime, site_id: int, kind: str, data: dict[str, An
     """
     text = message or str(data.get("reason") or data.get("message") or kind)
     if isinstance(target, Runtime):
-        walls = target.extras.get("walls")
-        if walls is not None:
-            walls.raise_alert(site_id, kind, text, data)
+        if target.walls is not None:
+            target.walls.raise_alert(site_id, kind, text, data)
         return
     walls = target.info.get(WALLS)
     if walls is None:
@@ -573,7 +572,7 @@ class SiteWall:
 
 
 class Walls:
-    """Every site's walls in this process (built by the realtime component, kept in runtime.extras["walls"])."""
+    """Every site's walls in this process (built by the realtime component, kept in runtime.walls)."""
 
     def __init__(self, hub, read_sessions: Callable[[], Session],  # noqa: ANN001
                  settings: Settings | None = None) -> None:
@@ -655,8 +654,8 @@ class WallConnection(Connection):
     def authenticated(self, message: dict[str, Any], reply: tuple[int, str, str, int]) -> None:
         self.site_id, site_code, username, user_id = reply
         self.rename(f"wall {site_code} ({username})")
-        self._unsubscribe_user = self.runtime.extras["hub"].subscribe_user(user_id, self)
-        self.board = self.runtime.extras["walls"].site(self.site_id)
+        self._unsubscribe_user = self.runtime.hub.subscribe_user(user_id, self)
+        self.board = self.runtime.walls.site(self.site_id)
         after_seq = message.get("after_seq")
         if after_seq is not None and (not isinstance(after_seq, int) or isinstance(after_seq, bool) or after_seq < 0):
             self.send_error(message.get("id"), "invalid_after_seq", "after_seq must be a whole number ≥ 0 (the "

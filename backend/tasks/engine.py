@@ -2,7 +2,7 @@
 
 Every function here works inside the caller's transaction and never
 commits: the caller's unit of work commits the change, its audit row and the
-device events together (see backend.realtime.stream).
+device events together (see backend.devices.stream).
 
 Events (in the holder's device stream):
   task.assigned  {"task": view, "reason": "claimed"|"assigned"|"reassigned"|"signed_on"|"reallocated"}
@@ -24,10 +24,10 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from backend import audit
+from backend.devices.stream import ahead_devices_of_worker, devices_of_workers, emit, emit_to_workers, touch_site
 from backend.errors import Conflict, NotFound
 from backend.models import Container, Location, Product, Task, WorkerProfile, utcnow
 from backend.rawsql import Raw, in_params, note_changed
-from backend.realtime.stream import ahead_devices_of_worker, devices_of_workers, emit, emit_to_workers, touch_site
 from backend.tasks import eligibility, tote_slots
 from backend.tasks.states import (
     FINAL_STATES, HELD_STATES, STATE_WORDS, WORKABLE_STATES, InvalidTransition, check_transition,
@@ -768,7 +768,7 @@ def sign_on(session: Session, device, user_id: int) -> bool:  # noqa: ANN001
     from backend.models import Device
 
     changed = False
-    session.info.pop("wes_realtime_worker_devices", None)  # who is signed on where changes here
+    session.info.pop("wes_stream_worker_devices", None)  # who is signed on where changes here
     if device.current_user_id != user_id:
         if device.current_user_id is not None:
             for task in held_tasks(session, device.current_user_id):

@@ -391,15 +391,15 @@ class WebhookSender(LeasedWork):
 @asynccontextmanager
 async def webhooks(runtime: Runtime) -> AsyncIterator[None]:
     """Component: the app's webhook sender (unless WES_WEBHOOK_DELIVERY_ENABLED=false);
-    `runtime.extras["webhook_sender"]`. Events are recorded and numbered either way (backend.webhooks.outbox)."""
+    `runtime.webhook_sender`. Events are recorded and numbered either way (backend.webhooks.outbox)."""
     if not runtime.settings.webhook_delivery_enabled:
         yield
         return
     sender = WebhookSender(runtime)
     await sender.start()
-    runtime.extras["webhook_sender"] = sender
+    runtime.webhook_sender = sender
     try:
         yield
     finally:
-        runtime.extras.pop("webhook_sender", None)
+        runtime.webhook_sender = None
         await sender.stop()

@@ -121,7 +121,7 @@ def test_the_app_runs_a_pass_when_it_starts_and_not_at_zero_minutes(sqlite_url: 
                         lambda engine, today, *, stopping: calls.append((engine, today)) or {})
     app = create_app(make_settings(sqlite_url))
     with TestClient(app) as client:
-        client.portal.call(app.state.runtime.extras["cycle_counts_passed"].wait)  # (in the background)
+        client.portal.call(app.state.runtime.cycle_counts_passed.wait)  # (in the background)
         assert [engine for engine, _ in calls] == [app.state.runtime.engine]
         assert isinstance(calls[0][1], date)
     calls.clear()
@@ -137,7 +137,7 @@ def test_a_failing_pass_is_logged_and_the_app_still_serves(sqlite_url: str, monk
     monkeypatch.setattr(cycle_counts, "schedule_due_counts", broken)
     app = create_app(make_settings(sqlite_url))
     with caplog.at_level(logging.ERROR, logger="wes.cycle_counts"), TestClient(app) as client:
-        client.portal.call(app.state.runtime.extras["cycle_counts_passed"].wait)
+        client.portal.call(app.state.runtime.cycle_counts_passed.wait)
         assert client.get("/health").status_code == 200
     assert "scheduling the due cycle counts failed" in caplog.text and "database on fire" in caplog.text
 
@@ -146,7 +146,7 @@ def test_an_app_started_on_a_site_with_due_counts_creates_them(sqlite_api: Api, 
     stocked_site(sqlite_api, {})  # never counted: every stocked location is due, whatever today is
     app = create_app(make_settings(sqlite_url))
     with TestClient(app) as client:
-        client.portal.call(app.state.runtime.extras["cycle_counts_passed"].wait)
+        client.portal.call(app.state.runtime.cycle_counts_passed.wait)
     assert open_counts(sqlite_api) == {code: 1 for code in ("R1-01", "R1-02", "R1-03", "R2-01", "R3-01", "R3-02")}
 
 

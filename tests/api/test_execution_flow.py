@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import func, text
 from sqlmodel import select
 
-from backend.api.deps import load_principal
+from backend.auth.principal import load_principal
 from backend.commands import Actor, CommandEnvelope
 from backend.inventory.ledger import ledger_disagreements
 from backend.models import DeviceCommand, Location, Move, Site, Task, User, WorkerProfile
@@ -171,7 +171,7 @@ def test_a_pick_whose_stock_went_missing_is_refused_and_its_batch_mates_stand(ap
         session.commit()
     actor = _picker(api)
 
-    outcomes = api.runtime.extras["commands"].apply_batch([
+    outcomes = api.runtime.commands.apply_batch([
         _confirm(actor, "batch-pick-0001", first, tote_1),
         _confirm(actor, "batch-pick-0002", second,
                  tote_2 if tour_2 != tour_1 or second["tote"] != first["tote"] else tote_1),
@@ -210,7 +210,7 @@ def test_in_a_batch_a_confirm_sees_what_an_earlier_one_changed(api):  # noqa: AN
     tote_1, tote_2 = _totes(api, 2)
     actor = _picker(api)
 
-    outcomes = api.runtime.extras["commands"].apply_batch([
+    outcomes = api.runtime.commands.apply_batch([
         _confirm(actor, "slot-pick-0001", first, tote_1), _confirm(actor, "slot-pick-0002", second, tote_2)])
 
     assert outcomes[0].ok, outcomes[0].error
@@ -232,7 +232,7 @@ def test_in_a_batch_one_tote_is_not_bound_to_two_slots(api):  # noqa: ANN001
     (tote,) = _totes(api, 1)
     actor = _picker(api)
 
-    outcomes = api.runtime.extras["commands"].apply_batch([
+    outcomes = api.runtime.commands.apply_batch([
         _confirm(actor, "tote-pick-0001", first, tote), _confirm(actor, "tote-pick-0002", second, tote)])
 
     assert outcomes[0].ok, outcomes[0].error

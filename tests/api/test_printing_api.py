@@ -346,7 +346,7 @@ def test_a_broken_printer_profile_stops_the_app_from_starting_and_names_the_file
 
 
 def test_the_shipped_profiles_are_loaded_at_start_up_for_everyone_to_use(papi):  # noqa: ANN001
-    profiles = papi.runtime.extras["profiles"]
+    profiles = papi.runtime.firmware_profiles
     assert {"zebra-zt411-203", "zebra-zt411-300", "zebra-zd421-203", "zebra-zq520-203"} <= set(profiles.printers)
     assert {"zebra-tc52", "honeywell-ct40"} <= set(profiles.scanners)
     assert Path(profiles.root) == DEFAULT_ROOT

@@ -171,7 +171,7 @@ def test_picks_confirmed_in_one_batch_of_commands_record_each_order_picked_once(
     batch = [test_execution_flow._confirm(actor, f"batch-pick-{n:04d}", pick,
                                           tote_for.setdefault((tour["id"], pick["tote"]), totes[len(tote_for)]))
              for n, (tour, pick) in enumerate((t, p) for t in tours for p in t["picks"])]
-    outcomes = hook_api.runtime.extras["commands"].apply_batch(batch)
+    outcomes = hook_api.runtime.commands.apply_batch(batch)
     assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
     orders = sup.get(f"{API}/orders", params={"site": "S1"}).json()["data"]
     assert {o["status"] for o in orders} == {"picked"}

@@ -7,7 +7,7 @@ import threading
 import pytest
 from sqlmodel import select
 
-from backend.api.deps import load_principal
+from backend.auth.principal import load_principal
 from backend.db import unit_of_work
 from backend.errors import DomainError
 from backend.inventory.ledger import ledger_disagreements

@@ -34,7 +34,7 @@ def test_two_replicas_deliver_each_event_once_in_order_with_valid_signatures(pos
         a1.add_user("root", ["admin"], all_sites=True)
         build_site(a1)
         add_site_users(a1)
-        senders = {a.runtime.extras["webhook_sender"].owner for a in (a1, a2)}
+        senders = {a.runtime.webhook_sender.owner for a in (a1, a2)}
         assert len(senders) == 2  # (both replicas run a sender)
         sub = _subscribe(a1, receiver.url)
         for n in range(30):

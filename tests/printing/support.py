@@ -49,7 +49,7 @@ def add_printer(runtime: Runtime, site_id: int, code: str, port: int, *, host: s
         site = session.get(Site, site_id)
         printer, _ = upsert_printer(session, site, code=code, name=code, host=host, port=port, profile_id=profile,
                                     enabled=enabled, station=station, zone_code=None,
-                                    profiles=runtime.extras["profiles"], user_id=None)
+                                    profiles=runtime.firmware_profiles, user_id=None)
         session.commit()
         return printer.id
 

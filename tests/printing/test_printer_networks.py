@@ -76,7 +76,7 @@ def _create(runtime: Runtime, site_id: int, code: str, host: str, port: int = 91
     with runtime.sessions() as session:
         printer, _ = upsert_printer(session, session.get(Site, site_id), code=code, name=code, host=host, port=port,
                                     profile_id="zebra-zt411-203", enabled=True, station=None, zone_code=None,
-                                    profiles=runtime.extras["profiles"], user_id=None,
+                                    profiles=runtime.firmware_profiles, user_id=None,
                                     networks=runtime.settings.printer_networks)
         session.commit()
         return printer.id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import func, select
 
-from backend.api.deps import load_principal
+from backend.auth.principal import load_principal
 from backend.commands import Actor, CommandEnvelope
 from backend.models import AuditEntry, DeviceCommand, DeviceEvent, Task, User
 from tests.realtime.conftest import DeviceClient, enroll_device, make_task
@@ -40,7 +40,7 @@ async def test_a_refused_command_in_a_batch_changes_nothing_and_the_others_stand
     actor = _actor(site, "pick", device["id"])
     start = CommandEnvelope("batch-start-0001", "start_task", {"task_id": mine})
     not_theirs = CommandEnvelope("batch-start-0002", "start_task", {"task_id": other})
-    outcomes = site.runtime.extras["commands"].apply_batch([
+    outcomes = site.runtime.commands.apply_batch([
         (actor, start, "ws"),
         (actor, not_theirs, "ws"),
         (actor, CommandEnvelope("batch-bad-0003", "start_task", {"task_id": "x"}), "ws"),  # invalid payload

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 
 import pytest
 
+from backend.devices.stream import Announcement, StreamEvent
 from backend.realtime.hub import Hub, MemoryBackend, PostgresBackend, decode_wakeups, encode_wakeups, make_hub
-from backend.realtime.stream import Announcement, StreamEvent
 
 
 def test_the_backend_follows_the_url():

@@ -90,7 +90,7 @@ def test_the_state_counts_work_by_zone_kind_and_state_and_each_workers_last_hour
         session.commit()
         held_id = held.id
 
-    with site.runtime.extras["read_sessions"]() as session:
+    with site.runtime.read_sessions() as session:
         data = wall_state(session, site_id, NOW)
     assert data["site"] == "S1" and data["at"] == NOW.isoformat()
     zero = dict.fromkeys(("pending", "assigned", "in_progress", "suspended", "exception"), 0)
@@ -131,7 +131,7 @@ async def test_every_wall_of_a_site_gets_the_same_state_from_one_read_per_change
         assert answer["type"] == "auth_ok" and answer["site"] == "S1" and isinstance(answer["seq"], int)
     firsts = [await w.state() for w in walls]
     assert len({m["seq"] for m in firsts}) == 1  # one state, the same message for all
-    board = site.runtime.extras["walls"].sites[_ids(site)[0]]
+    board = site.runtime.walls.sites[_ids(site)[0]]
     reads = board.reads
 
     task_id = make_task(site, kind="move")

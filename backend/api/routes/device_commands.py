@@ -53,7 +53,7 @@ async def apply_commands(body: CommandsIn, me: CurrentUser, runtime: RuntimeDep,
         if not me.may_access(device.site_id):
             raise Forbidden("this device belongs to a site you do not work at", code="device_forbidden")
         actor = Actor(me, device.id, device.site_id)
-    runner = runtime.extras["command_runner"]
+    runner = runtime.command_runner
     results = []
     for command in body.commands:
         outcome = await runner.run(actor, CommandEnvelope(command.id, command.type, command.payload), "http")

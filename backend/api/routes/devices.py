@@ -16,10 +16,10 @@ from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, ensure_site_ac
 from backend.api.schemas import Page, Strict
 from backend.bounds import Count, Id, MultilineText, Text
 from backend.devices.profiles import firmware_profiles, scanner_settings
+from backend.devices.stream import emit
 from backend.devices.tokens import device_tokens, digest, new_enrollment_secret
 from backend.errors import Conflict, Invalid, NotFound
 from backend.models import Device, Site, User, utcnow
-from backend.realtime.stream import emit
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 

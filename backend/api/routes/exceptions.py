@@ -14,10 +14,10 @@ from backend.api.deps import CurrentUser, RuntimeDep, SessionDep, ensure_site_ac
 from backend.api.schemas import Page, Strict
 from backend.auth.principal import Principal
 from backend.bounds import Count, Id, MultilineText, Text
+from backend.devices.stream import touch_site
 from backend.errors import Conflict, NotFound
 from backend.insights.desk import exception_detail
 from backend.models import Site, User, WarehouseException, utcnow
-from backend.realtime.stream import touch_site
 from backend.receiving.service import Receiver, approved_request
 from backend.roles import Role
 from backend.webhooks import payloads

@@ -16,7 +16,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse
 
-from backend.api.deps import RuntimeDep, oauth2_scheme, read_principal
+from backend.api.deps import RuntimeDep, oauth2_scheme
+from backend.auth.principal import read_principal
 from backend.errors import Forbidden, Unauthorized
 from backend.roles import Role
 

@@ -33,7 +33,7 @@ CODE = r"^[A-Za-z0-9_.\-/]+$"
 
 
 def _profiles(runtime: Runtime, session: Session) -> FirmwareProfiles:
-    return runtime.extras.get("profiles") or profiles_for(session)
+    return runtime.firmware_profiles or profiles_for(session)
 
 
 # --- printers ---------------------------------------------------------------------------------

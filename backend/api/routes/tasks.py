@@ -8,10 +8,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import aliased
 from sqlmodel import func, select
 
-from backend.api.deps import (
-    CurrentUser, SessionDep, ensure_site_access, load_principal, resolve_site,
-)
+from backend.api.deps import CurrentUser, SessionDep, ensure_site_access, resolve_site
 from backend.api.schemas import Page, Strict
+from backend.auth.principal import load_principal
 from backend.bounds import Count, Id, ScanText, Text
 from backend.commands.registry import WORKER_ROLES
 from backend.errors import DomainError, Invalid, NotFound

@@ -7,9 +7,9 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from backend import audit
-from backend.api.deps import CurrentUser, SessionDep, load_principal, resolve_site
+from backend.api.deps import CurrentUser, SessionDep, resolve_site
 from backend.api.schemas import Page, Strict
-from backend.auth.principal import Principal
+from backend.auth.principal import Principal, load_principal
 from backend.bounds import Text
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.models import TASK_KINDS, Location, User, UserSite, WorkerProfile, Zone, utcnow

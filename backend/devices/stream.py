@@ -1,4 +1,5 @@
-"""Device event streams: appended in the transaction that caused them, announced once it commits.
+"""Device event streams, the domain's transactional outbox: appended in the transaction that caused
+them, announced once it commits.
 
 Code that changes something a device must hear of calls `emit(session, …)`
 (or `emit_to_workers`). Nothing is written at once: just before the session
@@ -6,11 +7,14 @@ commits, the events are numbered (``UPDATE device SET last_seq = last_seq
 + n … RETURNING`` per device, taken in device-id order so two transactions
 never deadlock) and inserted, inside the same transaction (on PostgreSQL one
 statement a device, sent in the COMMIT's round trip). After the commit
-the hub hears "device D has events up to seq N" (with the events
+the `announce` given to `install` hears "device D has events up to seq N" (with the events
 themselves, for connections in this process). Rolled back, nothing happened.
+The same commit announces the sites whose work changed (`touch_site`, for
+the wall screens) and the users whose tokens were revoked (`revoke_user`).
 
 `install(sessions, announce)` hooks this onto a sessionmaker; the realtime
-component does that when the app starts.
+component does that when the app starts, with its hub's `announce`
+(backend.realtime.hub), which tells the websockets: nothing here knows of them.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.models import Device, DeviceEvent, utcnow
 from backend.rawsql import Pending, Raw
 
-_OUTBOX = "wes_realtime_outbox"
-_INSTALLED = "wes_realtime_installed"
-_WORKER_DEVICES = "wes_realtime_worker_devices"
+_OUTBOX = "wes_stream_outbox"
+_INSTALLED = "wes_stream_installed"
+_WORKER_DEVICES = "wes_stream_worker_devices"
 _DEVICES_OF_WORKER = "SELECT id FROM device WHERE current_user_id = :user_id AND revoked_at IS NULL ORDER BY id"
 _ADVANCE_HEAD = "UPDATE device SET last_seq = last_seq + :n WHERE id = :device_id RETURNING last_seq, site_id"
 _INSERT_EVENT = ("INSERT INTO device_event (device_id, seq, type, data, created_at) "
@@ -103,7 +107,7 @@ class _Outbox:
 def _outbox(session: Session) -> _Outbox:
     if not session.info.get(_INSTALLED):
         # Events written outside the app (a script's own sessionmaker) would never be announced.
-        raise RuntimeError("device events need a session from the app's sessionmaker (realtime not installed)")
+        raise RuntimeError("device events need a session from the app's sessionmaker (the device streams are not installed)")
     box = session.info.get(_OUTBOX)
     if box is None:
         box = session.info[_OUTBOX] = _Outbox()
