@@ -68,3 +68,38 @@ def test_a_lease_left_by_a_dead_sender_expires_and_the_other_replica_delivers(po
         with api.runtime.sessions() as session:
             row = session.get(WebhookSubscription, sub["id"])
             assert row.lease_owner != "dead-replica:1:0"
+
+
+def test_deleting_a_subscription_while_a_sender_records_its_deliveries_leaves_nothing_behind(postgres_url):  # noqa: ANN001
+    """The sender updates the subscription row, then logs its deliveries, in one transaction; the delete waits for
+    that row first, so the log rows committed meanwhile go with it (not a foreign key error, a 500)."""
+    import threading
+
+    from sqlalchemy import text
+
+    with TestClient(create_app(make_settings(postgres_url, webhook_delivery_enabled=False))) as client:
+        api = Api(client)
+        api.add_user("root", ["admin"], all_sites=True)
+        build_site(api)
+        add_site_users(api)
+        sub = _subscribe(api, "http://127.0.0.1:9/")
+        answers: list[int] = []
+        deleting = threading.Thread(target=lambda: answers.append(
+            api.as_("root").delete(f"/api/v1/webhooks/{sub['id']}").status_code))
+        with api.runtime.engine.connect() as sender:  # a sender's record, in flight: the row first, then the log
+            sender.execute(text("UPDATE webhook_subscription SET failures = 0 WHERE id = :id"), {"id": sub["id"]})
+            deleting.start()
+            with api.runtime.engine.connect() as watch:
+                while deleting.is_alive() and not watch.execute(text(
+                        "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database() AND pid <> pg_backend_pid()")).first():
+                    watch.rollback()
+            sender.execute(text(
+                "INSERT INTO webhook_delivery (subscription_id, event_id, event_type, state, manual, attempt, error, "
+                "created_at) VALUES (:id, 1, 'receipt.completed', 'delivered', false, 1, '', now())"), {"id": sub["id"]})
+            sender.commit()
+        deleting.join(30)
+        assert answers == [204]
+        with api.runtime.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM webhook_delivery")).scalar_one() == 0
+            assert conn.execute(text("SELECT count(*) FROM webhook_subscription")).scalar_one() == 0

@@ -129,8 +129,8 @@ class EventPage(BaseModel):
 # --- subscriptions ----------------------------------------------------------------------------
 
 
-def _load(session: Session, me: Principal, subscription_id: int) -> WebhookSubscription:
-    sub = session.get(WebhookSubscription, subscription_id)
+def _load(session: Session, me: Principal, subscription_id: int, *, lock: bool = False) -> WebhookSubscription:
+    sub = session.get(WebhookSubscription, subscription_id, with_for_update=lock)
     if sub is None:
         raise NotFound(f"webhook subscription {subscription_id} not found", code="unknown_subscription")
     ensure_site_access(me, sub.site_id, f"webhook subscription {subscription_id}", code="unknown_subscription")
@@ -218,7 +218,9 @@ def update_subscription(subscription_id: int, body: SubscriptionUpdate, me: Curr
 @router.delete("/webhooks/{subscription_id}", status_code=204)
 def delete_subscription(subscription_id: int, me: CurrentUser, session: SessionDep) -> Response:
     """Delete the subscription and its delivery log (the events stay: the pull feed still serves them)."""
-    sub = _load(session, me, _id(subscription_id))
+    # Locked first: a sender recording deliveries updates the row before it logs them, so it waits, then finds the
+    # subscription gone and logs nothing (else its log rows could land between the two deletes: a foreign key error).
+    sub = _load(session, me, _id(subscription_id), lock=True)
     session.execute(delete(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id))
     audit.record(session, user_id=me.id, site_id=sub.site_id, action="webhook.delete", entity="webhook_subscription",
                  entity_id=sub.id, before=_public(sub))
