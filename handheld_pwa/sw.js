@@ -7,7 +7,7 @@
  * cache-first. /api/ and /ws/ are never cached.
  */
 
-const SHELL_VERSION = "v8";
+const SHELL_VERSION = "v9";
 const SHELL_CACHE = `wes-shell-${SHELL_VERSION}`;
 const SHELL_FILES = [
   "./",

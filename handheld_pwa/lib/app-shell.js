@@ -51,7 +51,10 @@ export class AppShell extends HTMLElement {
       <main class="screen"></main>`;
     this.feedback = this.querySelector("wes-feedback");
     this.querySelector(".back").addEventListener("click", () => this.go("home"));
-    this.querySelector(".logout").addEventListener("click", () => this.logout());
+    this.querySelector(".logout").addEventListener("click", () => {
+      this.context.work.signOff();
+      this.logout();
+    });
     this.onHashChange = () => this.render();
     window.addEventListener("hashchange", this.onHashChange);
     const { work } = this.context;

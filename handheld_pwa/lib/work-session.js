@@ -83,6 +83,16 @@ export class WorkSession extends EventTarget {
     this.link.stop();
   }
 
+  /**
+   * The worker logs out of this handheld: tell the server (live only, never through the outbox, whose replay
+   * would run under the next worker's sign-in) so that dispatch stops sending work here, then close the link.
+   */
+  signOff() {
+    const id = globalThis.crypto && crypto.randomUUID ? crypto.randomUUID() : `sign-off-${Date.now()}`;
+    this.link.send({ id, type: "sign_off", payload: {} }); // (sent before the close frame; offline: nothing to tell)
+    this.stop();
+  }
+
   async command(type, payload) {
     await this.start();
     if (!this.outbox) throw new Error("this device is not enrolled");

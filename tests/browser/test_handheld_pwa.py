@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.handheld import sign_in
+from tests.browser.handheld import enrolled, shot, sign_in
 from tests.helpers import PASSWORD, SKU_A, SKU_B, SKU_C, sscc
 
 pytestmark = pytest.mark.browser
@@ -39,6 +39,31 @@ def test_login_shows_the_tiles_for_the_role(site, page: Page) -> None:  # noqa: 
 
     sign_in(page, "pick")
     expect(tiles(page)).to_have_text(["Pick", "Putaway", "Replenish", "Count", "Scan check"])
+
+
+def test_logging_out_of_an_enrolled_handheld_signs_the_worker_off_it(site, page: Page) -> None:  # noqa: ANN001
+    """Log out on a shared handheld: the server stops counting the worker as signed on there (no work is pushed to
+    it), their held work and other sessions stay; the next worker signs on as usual."""
+    enrolled(page, site, "pick")
+    sup = site.as_("sup")
+
+    def signed_on() -> str | None:
+        (device,) = [d for d in sup.get("/api/v1/devices", params={"site": "S1"}).json()["data"]
+                     if d["name"] == "pick-handheld"]
+        return device["signed_on"]
+
+    assert signed_on() == "pick"
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    for _ in range(100):  # (the sign_off command travels on the socket as it closes)
+        if signed_on() is None:
+            break
+        page.wait_for_timeout(50)
+    assert signed_on() is None
+    shot(page, "handheld-logged-out")
+    sign_in(page, "recv")  # the next worker on the same handheld
+    expect(page.locator(".device-bar .link-state")).to_have_text("online")
+    assert signed_on() == "recv"
 
 
 def test_wrong_password_is_refused_with_a_message(site, page: Page) -> None:  # noqa: ANN001

@@ -1,4 +1,5 @@
-"""claim_next_task, start_task, release_task: a worker taking, beginning and handing back work."""
+"""claim_next_task, start_task, release_task, sign_off: a worker taking, beginning and handing back work, and
+leaving the device."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 from sqlmodel import select
 
+from backend import audit
 from backend.bounds import Id, Text
 from backend.commands.context import CommandContext
 from backend.commands.registry import CommandPayload, CommandSet
@@ -58,3 +60,25 @@ def start_task(ctx: CommandContext, payload: TaskRef) -> dict:
 def release_task(ctx: CommandContext, payload: TaskRef) -> dict:
     task = engine.release(ctx.session, ctx.load_task(payload.task_id), ctx.user_id)
     return {"task": engine.task_view(ctx.session, task)}
+
+
+class SignOff(CommandPayload):
+    pass
+
+
+@commands.command("sign_off", payload=SignOff)
+def sign_off(ctx: CommandContext, payload: SignOff) -> dict:
+    """The worker logs out of this handheld: dispatch stops sending work to it. Tasks they hold stay theirs (to
+    finish on another handheld, or for a supervisor to move), and their other sessions are untouched."""
+    device = ctx.device
+    if device is None or device.current_user_id != ctx.user_id:
+        return {"signed_off": False}  # (signed on elsewhere since, or a device-less HTTP call: nothing to leave)
+    ctx.session.refresh(device, with_for_update=True)
+    if device.current_user_id != ctx.user_id:
+        return {"signed_off": False}
+    device.current_user_id = None
+    ctx.session.add(device)
+    ctx.session.info.pop("wes_stream_worker_devices", None)  # who is signed on where changes here
+    audit.record(ctx.session, user_id=ctx.user_id, site_id=device.site_id, action="device.sign_off", entity="device",
+                 entity_id=device.id)
+    return {"signed_off": True}
