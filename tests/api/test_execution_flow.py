@@ -27,10 +27,11 @@ def _one(api, user, type_, payload):  # noqa: ANN001, ANN202
     return result
 
 
-def _released_wave(api) -> dict:  # noqa: ANN001
+def _released_wave(api, totes: int = 8) -> dict:  # noqa: ANN001
+    """The standard orders, planned on carts of `totes` totes and released."""
     assert _orders(api, STANDARD).status_code == 201
     sup = api.as_("sup")
-    wave = sup.post("/api/v1/waves", json={"site": "S1", "cart": {"totes": 8}}).json()
+    wave = sup.post("/api/v1/waves", json={"site": "S1", "cart": {"totes": totes}}).json()
     assert sup.post(f"/api/v1/waves/{wave['id']}/release").status_code == 200
     return wave
 

@@ -19,11 +19,9 @@ import collections
 import os
 import time
 import warnings
-from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -35,8 +33,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from backend.app import create_app
-from tests.conftest import Api, make_settings
+from tests.conftest import Api
 from tests.helpers import SKU_A, build_site
 
 pytestmark = pytest.mark.schemathesis
@@ -52,19 +49,16 @@ CALLERS = {
 
 
 @pytest.fixture
-def fuzz_api(database_url: str) -> Iterator[Api]:
-    app = create_app(make_settings(database_url))
-    with TestClient(app) as client:
-        api = Api(client)
-        api.add_user("root", ["admin"], all_sites=True)
-        build_site(api)
-        # Something to find: an ASN, an order, a wave plan (most paths still name rows that are not there).
-        root = api.as_("root")
-        assert root.post("/api/v1/inbound-shipments", json={"site": "S1", "reference": "ASN-1", "lines": [
-            {"line_no": 1, "sku": SKU_A, "quantity": 12}]}).status_code == 201
-        assert root.post("/api/v1/orders", json={"site": "S1", "orders": [
-            {"reference": "SO-1", "lines": [{"line_no": 1, "sku": SKU_A, "quantity": 2}]}]}).status_code == 201
-        yield api
+def fuzz_api(api: Api) -> Api:
+    """The app (tests/conftest.py's `api`) with a site, and something to find: an ASN and an order (most paths
+    still name rows that are not there)."""
+    build_site(api)
+    root = api.as_("root")
+    assert root.post("/api/v1/inbound-shipments", json={"site": "S1", "reference": "ASN-1", "lines": [
+        {"line_no": 1, "sku": SKU_A, "quantity": 12}]}).status_code == 201
+    assert root.post("/api/v1/orders", json={"site": "S1", "orders": [
+        {"reference": "SO-1", "lines": [{"line_no": 1, "sku": SKU_A, "quantity": 2}]}]}).status_code == 201
+    return api
 
 
 # Signing out revokes the fuzzer's own token: every case after it would be a 401 (tests/api/test_accounts.py

@@ -8,7 +8,8 @@ from sqlmodel import select
 
 from backend.models import AuditEntry, Site, Task, User, WorkerProfile
 from backend.tasks import engine
-from tests.api.test_outbound_flow import STANDARD, _orders, _outbound_site
+from tests.api.test_execution_flow import _released_wave
+from tests.api.test_outbound_flow import _outbound_site
 from tests.conftest import Api
 
 pytestmark = pytest.mark.postgres
@@ -16,10 +17,7 @@ pytestmark = pytest.mark.postgres
 
 def test_a_picker_gets_the_next_tour_while_the_best_one_is_being_claimed(pg_api: Api) -> None:
     _outbound_site(pg_api)
-    assert _orders(pg_api, STANDARD).status_code == 201
-    sup = pg_api.as_("sup")
-    wave = sup.post("/api/v1/waves", json={"site": "S1", "cart": {"totes": 1}}).json()  # a tour per order
-    assert sup.post(f"/api/v1/waves/{wave['id']}/release").status_code == 200
+    wave = _released_wave(pg_api, totes=1)  # a tour per order
     sessions = pg_api.runtime.sessions
     with sessions() as session:
         site_id = session.exec(select(Site.id).where(Site.code == "S1")).one()
@@ -52,10 +50,7 @@ def test_a_picker_gets_the_next_tour_while_the_best_one_is_being_claimed(pg_api:
 
 def test_a_tour_claim_audits_every_task_it_took(pg_api: Api) -> None:
     _outbound_site(pg_api)
-    assert _orders(pg_api, STANDARD).status_code == 201
-    sup = pg_api.as_("sup")
-    wave = sup.post("/api/v1/waves", json={"site": "S1", "cart": {"totes": 4}}).json()
-    assert sup.post(f"/api/v1/waves/{wave['id']}/release").status_code == 200
+    _released_wave(pg_api, totes=4)
     with pg_api.runtime.sessions() as session:
         site_id = session.exec(select(Site.id).where(Site.code == "S1")).one()
         picker = session.exec(select(User.id).where(User.username == "pick")).one()

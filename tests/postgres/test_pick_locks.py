@@ -10,7 +10,8 @@ from sqlmodel import select
 
 from backend.execution import picking
 from backend.models import OrderLine, Task
-from tests.api.test_outbound_flow import STANDARD, _orders, _outbound_site
+from tests.api.test_execution_flow import _released_wave
+from tests.api.test_outbound_flow import _outbound_site
 from tests.conftest import Api
 
 pytestmark = pytest.mark.postgres
@@ -18,10 +19,7 @@ pytestmark = pytest.mark.postgres
 
 def test_a_pick_moved_to_a_new_tote_slot_while_its_confirm_waited_is_read_with_that_slot(pg_api: Api) -> None:
     _outbound_site(pg_api)
-    assert _orders(pg_api, STANDARD).status_code == 201
-    sup = pg_api.as_("sup")
-    wave = sup.post("/api/v1/waves", json={"site": "S1", "cart": {"totes": 4}}).json()
-    assert sup.post(f"/api/v1/waves/{wave['id']}/release").status_code == 200
+    wave = _released_wave(pg_api, totes=4)
     sessions = pg_api.runtime.sessions
     with sessions() as session:
         task = session.exec(select(Task).where(Task.wave_id == wave["id"], Task.kind == "pick",
