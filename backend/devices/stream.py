@@ -153,6 +153,11 @@ def devices_of_workers(session: Session, user_ids: Iterable[int | None]) -> list
     ).scalars())
 
 
+def forget_worker_devices(session: Session) -> None:
+    """Who is signed on where changes in this transaction: `devices_of_workers` reads it again."""
+    session.info.pop(_WORKER_DEVICES, None)
+
+
 def ahead_devices_of_worker(session: Session, user_id: int) -> None:
     """Send ahead the lookup `devices_of_workers` will make for this worker (backend.rawsql)."""
     if user_id not in session.info.get(_WORKER_DEVICES, ()):

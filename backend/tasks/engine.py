@@ -24,7 +24,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from backend import audit
-from backend.devices.stream import ahead_devices_of_worker, devices_of_workers, emit, emit_to_workers, touch_site
+from backend.devices.stream import (
+    ahead_devices_of_worker, devices_of_workers, emit, emit_to_workers, forget_worker_devices, touch_site,
+)
 from backend.errors import Conflict, NotFound
 from backend.models import Container, Location, Product, Task, WorkerProfile, utcnow
 from backend.rawsql import Raw, in_params, note_changed
@@ -768,7 +770,7 @@ def sign_on(session: Session, device, user_id: int) -> bool:  # noqa: ANN001
     from backend.models import Device
 
     changed = False
-    session.info.pop("wes_stream_worker_devices", None)  # who is signed on where changes here
+    forget_worker_devices(session)
     if device.current_user_id != user_id:
         if device.current_user_id is not None:
             for task in held_tasks(session, device.current_user_id):

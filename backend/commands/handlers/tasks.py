@@ -12,6 +12,7 @@ from backend import audit
 from backend.bounds import Id, Text
 from backend.commands.context import CommandContext
 from backend.commands.registry import CommandPayload, CommandSet
+from backend.devices.stream import forget_worker_devices
 from backend.errors import NotFound
 from backend.models import TASK_KINDS, Location
 from backend.tasks import engine
@@ -71,14 +72,13 @@ def sign_off(ctx: CommandContext, payload: SignOff) -> dict:
     """The worker logs out of this handheld: dispatch stops sending work to it. Tasks they hold stay theirs (to
     finish on another handheld, or for a supervisor to move), and their other sessions are untouched."""
     device = ctx.device
+    if device is not None:
+        ctx.session.refresh(device, with_for_update=True)
     if device is None or device.current_user_id != ctx.user_id:
         return {"signed_off": False}  # (signed on elsewhere since, or a device-less HTTP call: nothing to leave)
-    ctx.session.refresh(device, with_for_update=True)
-    if device.current_user_id != ctx.user_id:
-        return {"signed_off": False}
     device.current_user_id = None
     ctx.session.add(device)
-    ctx.session.info.pop("wes_stream_worker_devices", None)  # who is signed on where changes here
+    forget_worker_devices(ctx.session)
     audit.record(ctx.session, user_id=ctx.user_id, site_id=device.site_id, action="device.sign_off", entity="device",
                  entity_id=device.id)
     return {"signed_off": True}
