@@ -94,6 +94,17 @@ LOCATION_COLUMNS = ("zone_id", "capacity", "aisle", "bay", "level", "x", "y", "f
                     "replenish_min", "replenish_max", "active")
 
 
+def _to_id(row: dict, index: int, field: str, target: str, ids: dict, noun: str, code: str) -> None:
+    """The row's `field` (a code, or None to clear it), if given, replaced by `target`: the id it names."""
+    if field not in row:
+        return
+    value = row.pop(field)
+    if value is not None and value not in ids:
+        raise Invalid(f"row {index}: unknown {noun} {value!r}", code=code,
+                      details={"row": index, "field": field, "value": value})
+    row[target] = ids[value] if value is not None else None
+
+
 def upsert_locations(session: Session, site: Site, rows: list[dict], user_id: int | None) -> dict:
     """Create or change the site's locations by code.
 
@@ -117,18 +128,8 @@ def upsert_locations(session: Session, site: Site, rows: list[dict], user_id: in
     for index, given in enumerate(rows):
         known = stored.get(given["code"])
         row = dict(given) if known else {**_column_defaults(Location, LOCATION_COLUMNS), **given}
-        if "zone" in row:
-            zone_code = row.pop("zone")
-            if zone_code is not None and zone_code not in zones:
-                raise Invalid(f"row {index}: unknown zone {zone_code!r}", code="unknown_zone",
-                              details={"row": index, "field": "zone", "value": zone_code})
-            row["zone_id"] = zones[zone_code] if zone_code is not None else None
-        if "fixed_sku" in row:
-            fixed_sku = row.pop("fixed_sku")
-            if fixed_sku is not None and fixed_sku not in products:
-                raise Invalid(f"row {index}: unknown SKU {fixed_sku!r}", code="unknown_sku",
-                              details={"row": index, "field": "fixed_sku", "value": fixed_sku})
-            row["fixed_product_id"] = products[fixed_sku] if fixed_sku is not None else None
+        _to_id(row, index, "zone", "zone_id", zones, "zone", "unknown_zone")
+        _to_id(row, index, "fixed_sku", "fixed_product_id", products, "SKU", "unknown_sku")
         rmin = row.get("replenish_min", known[1] if known else None)
         rmax = row.get("replenish_max", known[2] if known else None)
         if rmin is not None and rmax is not None and rmin > rmax:
