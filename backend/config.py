@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     webhook_secret_overlap_hours: float = Field(default=24.0, ge=0)
     # Realtime (devices, commands, hub): "" picks memory:// on SQLite and the database's LISTEN/NOTIFY on PostgreSQL.
     realtime_hub_url: str = ""
+    # PostgreSQL: the device commands' statements wait in the pipeline for the next answer wanted instead of
+    # each being written to the socket (backend/pg_held.py; off, or a psycopg it was not checked against: plain).
+    pg_hold_statements: bool = True
     ws_auth_timeout_seconds: float = Field(default=10.0, gt=0)
     ws_heartbeat_seconds: float = Field(default=20.0, gt=0)
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024)

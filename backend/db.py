@@ -57,7 +57,7 @@ def make_read_engine(database_url: str, *, pool_size: int = 4) -> Engine:
 COMMAND_PING_AFTER_IDLE_S = 5.0
 
 
-def make_command_engine(database_url: str) -> Engine:
+def make_command_engine(database_url: str, *, hold_statements: bool = True) -> Engine:
     """PostgreSQL: the engine device commands run on (a few statements, over and over, all day).
 
     Every statement is prepared at its first use, with a generic plan: planned once per connection,
@@ -65,26 +65,33 @@ def make_command_engine(database_url: str) -> Engine:
     plan and ~0.1 ms to run). psycopg forgets its prepared statements at every ROLLBACK (a
     refused command), so the threshold matters as much as the plan cache mode.
 
-    Its connections hold a transaction's statements in their pipeline until an answer is wanted
-    and send the BEGIN with them (`_command_connection_class`).
+    Its connections are in autocommit mode and each transaction sends its own BEGIN, in the pipeline
+    with its first statements (backend.rawsql.watch): psycopg would send it with a Sync of its own and
+    wait for the answer, a round trip at the start of every batch of commands that buys nothing here.
+    SAVEPOINTs travel with the statements after them (backend.rawsql.PipelineDialect). With
+    `hold_statements` a pipeline's statements wait for the next answer wanted (backend.pg_held).
 
     The commands' batch thread holds one connection, the run-them-one-by-one fallback of a failed
     batch a second. Instead of pinging at every checkout, a connection is pinged only after it sat
     idle (the database may have restarted meanwhile); one psycopg knows is broken is replaced.
     """
-    engine = create_engine(make_url(database_url), pool_size=2, max_overflow=2,
-                           connect_args={"prepare_threshold": 0, "options": "-c plan_cache_mode=force_generic_plan"})
+    from sqlalchemy.dialects import registry
 
-    @event.listens_for(engine, "do_connect")
-    def _connect(_dialect, _record, cargs, cparams):  # noqa: ANN001, ANN202
-        connection_class = _command_connection_class()
-        conn = connection_class.connect(*cargs, **cparams)
-        conn.cursor_factory = connection_class.held_cursor
-        return conn
+    from backend import pg_held, rawsql
+
+    registry.register("postgresql.wes_pipeline", "backend.rawsql", "PipelineDialect")
+    engine = create_engine(make_url(database_url).set(drivername="postgresql+wes_pipeline"), pool_size=2,
+                           max_overflow=2, isolation_level="AUTOCOMMIT",
+                           connect_args={"prepare_threshold": 0, "options": "-c plan_cache_mode=force_generic_plan"})
+    held_cursor = pg_held.held_cursor_class() if hold_statements else None
+    rawsql.watch(engine, begins=True)
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+    def _on_connect(dbapi_conn, record):  # noqa: ANN001
+        record.info[rawsql.OWN_BEGIN] = True  # (AUTOCOMMIT: each transaction's BEGIN goes with its first statements)
         dbapi_conn.prepared_max = 256  # every command's statements (the default, 100, would evict some)
+        if held_cursor is not None:
+            dbapi_conn.cursor_factory = held_cursor
 
     @event.listens_for(engine, "checkin")
     def _on_checkin(_dbapi_conn, record):  # noqa: ANN001
@@ -97,62 +104,11 @@ def make_command_engine(database_url: str) -> Engine:
         idle_since = record.info.get("wes_idle_since")
         if idle_since is not None and time.monotonic() - idle_since > COMMAND_PING_AFTER_IDLE_S:
             try:
-                dbapi_conn.autocommit = True  # (no transaction, no ROLLBACK: the prepared statements stay)
-                dbapi_conn.execute("SELECT 1")
-                dbapi_conn.autocommit = False
+                dbapi_conn.execute("SELECT 1")  # (autocommit: no transaction, no ROLLBACK; prepared statements stay)
             except dbapi_conn.Error as exc:
                 raise DisconnectionError(f"connection lost: {exc}") from exc
 
     return engine
-
-
-_COMMAND_CONNECTION: type | None = None
-
-
-def _command_connection_class() -> type:
-    """psycopg's Connection, waiting less in a pipeline: one round trip less per transaction, no write per statement.
-
-    - The BEGIN goes with the transaction's first statements: psycopg sends a Sync after the BEGIN
-      it makes in pipeline mode and waits for its answer, a round trip at the start of every batch
-      of commands that buys nothing here (until the next Sync a failed statement leaves the
-      transaction aborted, as it would after one).
-    - A statement executed in a pipeline is only queued (`held` cursors): psycopg would write each
-      to the socket at once, a poll and a release of the GIL per statement, ~12 for a confirmed pick.
-      Queued statements go when an answer is waited for, or at `send_held` (`backend.rawsql.Raw.flush`).
-    """
-    global _COMMAND_CONNECTION
-    if _COMMAND_CONNECTION is None:
-        import psycopg
-        from psycopg.pq import TransactionStatus
-
-        class HeldCursor(psycopg.Cursor):
-            def _execute_gen(self, query, params=None, *, prepare=None, binary=None):  # noqa: ANN001, ANN202
-                if self._conn._pipeline is None:
-                    yield from super()._execute_gen(query, params, prepare=prepare, binary=binary)
-                    return
-                yield from self._start_query(query)
-                pgq = self._convert_query(query, params)
-                yield from self._maybe_prepare_gen(pgq, prepare=prepare, binary=binary)
-                self._last_query = query
-                yield from self._conn._prepared.maintain_gen(self._conn)
-
-        class CommandConnection(psycopg.Connection):
-            def _start_query(self):  # noqa: ANN202  (a generator, as psycopg's own)
-                if self._pipeline is None:
-                    yield from super()._start_query()
-                elif (not self._autocommit and self.pgconn.transaction_status == TransactionStatus.IDLE
-                      and not self._pipeline.command_queue):  # (anything held began with the BEGIN)
-                    yield from self._exec_command(self._get_tx_start_command())
-
-            def send_held(self) -> None:
-                """Send what the pipeline holds (nobody waits for the answers)."""
-                if self._pipeline is not None and self._pipeline.command_queue:
-                    with self.lock:
-                        self.wait(self._pipeline._communicate_gen())
-
-        CommandConnection.held_cursor = HeldCursor
-        _COMMAND_CONNECTION = CommandConnection
-    return _COMMAND_CONNECTION
 
 
 def _configure_sqlite(engine: Engine) -> None:

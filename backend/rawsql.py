@@ -31,7 +31,7 @@ answer is next waited for, or sooner; the transaction is then lost
 (`Raw.failed`) and rolled back as usual. `ahead` is only for rows this transaction does not
 change before reading them; in a batch of commands, whose reads are sent
 ahead together, `note_changed` and `changed_since_read` say what an earlier
-command changed. Inside a SAVEPOINT writes wait with it (`queue_savepoints`).
+command changed. Inside a SAVEPOINT writes wait with it (`PipelineDialect`).
 
 Statements are written once with ``:name`` parameters and work on SQLite and
 PostgreSQL (``{for_update}``, ``{for_update_of t}`` and ``{skip_locked}`` expand to
@@ -50,11 +50,14 @@ from datetime import date, datetime
 from typing import Any
 
 from psycopg.errors import PipelineAborted
+from psycopg.pq import ExecStatus, TransactionStatus
 from sqlalchemy import JSON, event
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from backend import pg_held
 from backend.models import Task
 
 _CHANGED = "wes_raw_changed"  # on session.info: what this transaction's earlier commands changed (a batch)
@@ -65,8 +68,7 @@ _RENDERED: dict[tuple[str, str], str] = {}
 _KEY = "wes_raw"
 IN_BATCH = "wes_in_batch"  # on session.info: several commands share this transaction (a batch)
 _OWNER = "wes_raw_owner"  # on the DBAPI connection's info: the Raw of its transaction (whose answers may be out)
-_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: the next statement begins a transaction
-_TUPLES_OK = 2  # psycopg.pq.ExecStatus.TUPLES_OK: a result with rows (cursor.description would build its columns)
+OWN_BEGIN = "wes_own_begin"  # … True: autocommit mode, each transaction sends its BEGIN (`watch(engine, begins=True)`)
 
 
 def _render(sql: str, dialect: str) -> str:
@@ -84,18 +86,22 @@ def _render(sql: str, dialect: str) -> str:
     return text
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
 class _Converters:
     """The bind/result processors of the column types the raw statements touch, per dialect."""
 
     _cache: dict[str, "_Converters"] = {}
 
     def __init__(self, dialect) -> None:  # noqa: ANN001
-        when = Task.__table__.c.updated_at.type
-        self.when = when._cached_bind_processor(dialect) or (lambda v: v)
-        self.when_back = when._cached_result_processor(dialect, None) or (lambda v: v)
-        json_type = JSON()
-        self.json = json_type._cached_bind_processor(dialect) or (lambda v: v)
-        self.json_back = json_type._cached_result_processor(dialect, None) or (lambda v: v)
+        when = Task.__table__.c.updated_at.type.dialect_impl(dialect)
+        self.when = when.bind_processor(dialect) or _same
+        self.when_back = when.result_processor(dialect, None) or _same
+        json_type = JSON().dialect_impl(dialect)
+        self.json = json_type.bind_processor(dialect) or _same
+        self.json_back = json_type.result_processor(dialect, None) or _same
 
     @classmethod
     def of(cls, dialect) -> "_Converters":  # noqa: ANN001
@@ -138,7 +144,7 @@ class Raw:
     """The DBAPI cursor of a session's transaction, with ``:name`` parameters on both databases."""
 
     __slots__ = ("session", "dialect", "postgres", "_cursor", "_conv", "_transaction", "_driver", "_queue",
-                 "_pipeline", "_sent", "_ahead", "failed")
+                 "_pipeline", "_sent", "_ahead", "failed", "_begins")
 
     def __new__(cls, session: Session) -> "Raw":
         if session.new or session.dirty or session.deleted:
@@ -162,9 +168,11 @@ class Raw:
         self._sent: list[tuple[str, Any, Pending | None]] = []  # … those statements
         self._ahead: dict[tuple, Pending] = {}
         self.failed = False  # a statement sent in this transaction failed: it can only be rolled back whole
+        self._begins = False
         if self.postgres:
-            _watch(connection.engine)
+            watch(connection.engine)
             connection.info[_OWNER] = self
+            self._begins = connection.info.get(OWN_BEGIN, False)
         session.info[_KEY] = self
         return self
 
@@ -200,7 +208,7 @@ class Raw:
     def _enqueue(self, text: str, params: Any, pending: Pending | None) -> None:
         """Send the statement now, in the open pipeline: the server starts on it while Python goes on.
 
-        Except inside a SAVEPOINT (backend.rawsql.queue_savepoints): the SAVEPOINT waits for the first
+        Except inside a SAVEPOINT (`PipelineDialect`): the SAVEPOINT waits for the first
         statement whose answer someone wants after a write (reads before that need not be inside it),
         and the writes after it wait with it; at its RELEASE they go, and the SAVEPOINT never does.
         """
@@ -228,6 +236,8 @@ class Raw:
         if self._pipeline is None:
             self._pipeline = self._driver.pipeline()
             self._pipeline.__enter__()
+            if self._begins and self._driver.info.transaction_status == TransactionStatus.IDLE:
+                self._cursor.execute("BEGIN", prepare=False)  # (the transaction begins with what follows)
         entry = (text, params, pending)
         self._sent.append(entry)
         try:
@@ -257,21 +267,20 @@ class Raw:
             if pending is not None:
                 cursor = pending._cursor
                 result = cursor.pgresult
-                pending._rows = cursor.fetchall() if result is not None and result.status == _TUPLES_OK else []
+                pending._rows = (cursor.fetchall() if result is not None and result.status == ExecStatus.TUPLES_OK
+                                 else [])
                 pending.rowcount = cursor.rowcount
                 pending._cursor = None
 
     def flush(self) -> None:
         """Let the server start on the statements a command connection holds (sent, nobody waits).
 
-        (Its cursors only queue them: see backend.db.make_command_engine. Elsewhere each statement
-        is on its way already.)
+        (Its cursors only queue them: see backend.pg_held. Elsewhere each statement is on its way already.)
         """
-        send_held = getattr(self._driver, "send_held", None)
-        if self._pipeline is None or send_held is None:
+        if self._pipeline is None or not pg_held.holds_statements(self._driver):
             return
         try:
-            send_held()
+            pg_held.send_held(self._driver)
         except self.dialect.loaded_dbapi.Error as exc:
             raise self._failed(self._sent[-1], exc) from exc
 
@@ -302,8 +311,8 @@ class Raw:
         self._ahead.clear()
 
     def _execute(self, sql: str, params: dict[str, Any]):  # noqa: ANN202
-        if self.postgres and (self.waiting or self._driver.pgconn.transaction_status == _IDLE):
-            # Goes with what is out (and with the BEGIN psycopg sends first): one round trip.
+        if self.postgres and (self.waiting or self._driver.info.transaction_status == TransactionStatus.IDLE):
+            # Goes with what is out (and with the transaction's BEGIN): one round trip.
             pending = Pending(self)
             self._enqueue(_render(sql, "postgresql"), params, pending)
             self.send()
@@ -437,10 +446,17 @@ def changed_since_read(session: Session, keys: Iterable[tuple]) -> bool:
     return bool(changed) and (ANYTHING in changed or not changed.isdisjoint(keys))
 
 
-def _watch(engine: Engine) -> None:
-    """Wait for a connection's statements out before anything else runs on it; drop them on rollback."""
+def watch(engine: Engine, *, begins: bool = False) -> None:
+    """Wait for a connection's statements out before anything else runs on it; drop them on rollback.
+
+    `begins`: the engine's connections are in autocommit mode and mark themselves OWN_BEGIN (the command
+    engine's, backend.db.make_command_engine): each transaction's BEGIN is sent by Raw with its first
+    statements, else here before the first ORM one. (Not for a connection merely executing with
+    isolation_level AUTOCOMMIT: its statements must not be wrapped in a transaction.)
+    """
     if not event.contains(engine, "commit", _send_with_commit):
-        event.listen(engine, "before_cursor_execute", _send_before_statement)
+        event.listen(engine, "before_cursor_execute", _send_or_begin_before_statement if begins
+                     else _send_before_statement)
         event.listen(engine, "commit", _send_with_commit)
         event.listen(engine, "rollback", _drop_on_rollback)
         event.listen(engine.pool, "checkin", _drop_on_checkin)
@@ -450,6 +466,14 @@ def _send_before_statement(conn, *_args) -> None:  # noqa: ANN001  (an ORM or Co
     raw = conn.info.get(_OWNER)
     if raw is not None and raw.waiting:
         raw.send(hold=False)  # (it may write: a SAVEPOINT still held goes first)
+
+
+def _send_or_begin_before_statement(conn, *_args) -> None:  # noqa: ANN001
+    _send_before_statement(conn)
+    if conn.info.get(OWN_BEGIN):
+        driver = conn.connection.driver_connection
+        if driver.info.transaction_status == TransactionStatus.IDLE:
+            driver.execute("BEGIN", prepare=False)
 
 
 def _send_with_commit(conn) -> None:  # noqa: ANN001
@@ -476,8 +500,10 @@ def _drop_on_checkin(_dbapi_connection, record) -> None:  # noqa: ANN001  (howev
         raw.discard()
 
 
-def queue_savepoints(engine: Engine) -> None:
-    """PostgreSQL, for many commands in one transaction (a SAVEPOINT each): no round trips of their own.
+class PipelineDialect(PGDialect_psycopg):
+    """The device commands' dialect (backend.db.make_command_engine): SAVEPOINTs without round trips of their own.
+
+    For many commands in one transaction, a SAVEPOINT each.
 
     SAVEPOINT is queued, and the writes after it wait with it while reads pass it (`Raw._enqueue`):
     they go when an answer is wanted after one of those writes, or before an ORM statement. At
@@ -489,39 +515,23 @@ def queue_savepoints(engine: Engine) -> None:
     prepared statements when it sees a ROLLBACK, while statements in the pipeline still use them);
     after a failed statement it raises TransactionFailed. SQLAlchemy's own bookkeeping of the
     nested transaction (which ORM objects to expire) is unchanged: only the dialect's three
-    statements are routed here, for this engine alone. Without a Raw in the transaction they run as usual.
+    statements are overridden here. Without a Raw in the transaction they run as usual.
     """
-    dialect = engine.dialect
-    if getattr(dialect, "_wes_queued_savepoints", False):
-        return
-    plain_rollback_to = dialect.do_rollback_to_savepoint
 
-    def owner(connection) -> Raw | None:  # noqa: ANN001
-        raw = connection.info.get(_OWNER)
-        if raw is None or raw._transaction is None or raw.session.get_transaction() is not raw._transaction:
-            return None
-        return raw
+    supports_statement_cache = True  # (it compiles as its base does)
 
-    plain_savepoint = dialect.do_savepoint
-    plain_release = dialect.do_release_savepoint
-
-    def queued_at(raw: Raw, name: str) -> int | None:
-        """Where the SAVEPOINT `name` waits in the queue (None: it was sent)."""
-        marker = (f"SAVEPOINT {name}", None, None)
-        return raw._queue.index(marker) if marker in raw._queue else None
-
-    def do_savepoint(connection, name: str) -> None:  # noqa: ANN001
-        raw = owner(connection)
+    def do_savepoint(self, connection, name: str) -> None:  # noqa: ANN001
+        raw = _owner(connection)
         if raw is None:
-            plain_savepoint(connection, name)
+            super().do_savepoint(connection, name)
         else:
             raw._enqueue(f"SAVEPOINT {name}", None, None)
 
-    def do_release_savepoint(connection, name: str) -> None:  # noqa: ANN001
-        raw = owner(connection)
+    def do_release_savepoint(self, connection, name: str) -> None:  # noqa: ANN001
+        raw = _owner(connection)
         if raw is None:
-            plain_release(connection, name)
-        elif (index := queued_at(raw, name)) is not None:
+            super().do_release_savepoint(connection, name)
+        elif (index := _queued_at(raw, name)) is not None:
             del raw._queue[index]  # never sent: neither is its RELEASE; the writes after it go now
             if not any(queued[0].startswith("SAVEPOINT ") for queued in raw._queue):
                 raw._send_queued()
@@ -530,24 +540,33 @@ def queue_savepoints(engine: Engine) -> None:
             raw._enqueue(f"RELEASE SAVEPOINT {name}", None, None)
             raw.flush()
 
-    def do_rollback_to_savepoint(connection, name: str) -> None:  # noqa: ANN001
-        raw = owner(connection)
+    def do_rollback_to_savepoint(self, connection, name: str) -> None:  # noqa: ANN001
+        raw = _owner(connection)
         if raw is not None:
             if raw.failed:
                 raise TransactionFailed(f"a statement sent after SAVEPOINT {name} or before it failed")
-            index = queued_at(raw, name)
+            index = _queued_at(raw, name)
             if index is not None:
                 del raw._queue[index:]  # the server never heard of it: nothing there to undo
                 return
             # After all that was sent, and not in the pipeline: psycopg forgets its prepared statements when
             # it sees a ROLLBACK, while statements already in the pipeline still use them.
             raw.send()
-        plain_rollback_to(connection, name)
+        super().do_rollback_to_savepoint(connection, name)
 
-    dialect.do_savepoint = do_savepoint
-    dialect.do_release_savepoint = do_release_savepoint
-    dialect.do_rollback_to_savepoint = do_rollback_to_savepoint
-    dialect._wes_queued_savepoints = True
+
+def _owner(connection) -> Raw | None:  # noqa: ANN001
+    """The Raw of the connection's current transaction, if any."""
+    raw = connection.info.get(_OWNER)
+    if raw is None or raw._transaction is None or raw.session.get_transaction() is not raw._transaction:
+        return None
+    return raw
+
+
+def _queued_at(raw: Raw, name: str) -> int | None:
+    """Where the SAVEPOINT `name` waits in the queue (None: it was sent)."""
+    marker = (f"SAVEPOINT {name}", None, None)
+    return raw._queue.index(marker) if marker in raw._queue else None
 
 
 def in_params(prefix: str, values) -> tuple[str, dict[str, Any]]:  # noqa: ANN001

@@ -256,7 +256,7 @@ class CommandDispatcher:
         savepoint = session.begin_nested()
         # SQLAlchemy sends the SAVEPOINT with the nested transaction's first statement through the session;
         # the raw SQL of the hot paths never goes through it, so without this a refused command's raw
-        # writes would not be undone. (PostgreSQL: queued, see backend.rawsql.queue_savepoints.)
+        # writes would not be undone. (PostgreSQL: queued, see backend.rawsql.PipelineDialect.)
         session.connection()
         ctx = CommandContext(session, self.runtime, actor, envelope.id, via)
         try:

@@ -13,7 +13,6 @@ from backend.commands import CommandDispatcher, build_registry
 from backend.commands.runner import POSTGRES_MAX_BATCH, BatchRunner
 from backend.db import make_command_engine, make_read_engine
 from backend.devices import stream
-from backend.rawsql import queue_savepoints
 from backend.realtime.hub import make_hub
 from backend.realtime.wall import WALLS, Walls
 from backend.runtime import Runtime
@@ -50,14 +49,13 @@ async def realtime(runtime: Runtime) -> AsyncIterator[None]:
     sqlite = runtime.engine.dialect.name == "sqlite"
     # Commands run in batches on one thread: whatever queued up while it worked on the last batch, in one
     # transaction (backend.commands.runner). On PostgreSQL on an engine of their own, whose SAVEPOINTs
-    # travel with the next statement (backend.db.make_command_engine, backend.rawsql.queue_savepoints).
+    # travel with the next statement (backend.db.make_command_engine).
     command_engine = None
     if sqlite:
         dispatcher = CommandDispatcher(runtime, build_registry())
         runner = BatchRunner(dispatcher)
     else:
-        command_engine = make_command_engine(settings.database_url)
-        queue_savepoints(command_engine)
+        command_engine = make_command_engine(settings.database_url, hold_statements=settings.pg_hold_statements)
         dispatcher = CommandDispatcher(runtime, build_registry(), bind=command_engine)
         runner = BatchRunner(dispatcher, max_batch=POSTGRES_MAX_BATCH)
     runtime.hub = hub

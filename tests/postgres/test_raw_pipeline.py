@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from backend.db import make_command_engine, make_engine
 from backend.rawsql import (
-    ANYTHING, Raw, TransactionFailed, changed_since_read, note_changed, own_error, queue_savepoints, track_changes,
+    ANYTHING, Raw, TransactionFailed, changed_since_read, note_changed, own_error, track_changes,
 )
 
 pytestmark = pytest.mark.postgres
@@ -85,6 +85,41 @@ def test_a_rollback_forgets_the_queue_and_the_connection_starts_clean(engine):  
     assert _quantities(engine) == {1: 10, 2: 21}
 
 
+def test_orm_statements_alone_are_one_transaction_on_either_engine(engine):  # noqa: ANN001
+    # (The command engine's connections are in autocommit mode: its transactions send their own BEGIN.)
+    with Session(engine) as session:
+        session.execute(text("UPDATE bin SET qty = 0 WHERE id = 1"))
+        session.execute(text("UPDATE bin SET qty = 0 WHERE id = 2"))
+        session.rollback()
+    assert _quantities(engine) == {1: 10, 2: 20}
+    with Session(engine) as session:
+        session.execute(text("UPDATE bin SET qty = 11 WHERE id = 1"))
+        Raw(session).later("UPDATE bin SET qty = 21 WHERE id = :id", id=2)
+        with engine.connect() as other:  # nothing is visible before the COMMIT
+            assert dict(other.exec_driver_sql("SELECT id, qty FROM bin").all()) == {1: 10, 2: 20}
+        session.commit()
+    assert _quantities(engine) == {1: 11, 2: 21}
+
+
+def test_a_connection_executing_with_autocommit_is_not_wrapped_in_a_transaction(postgres_url: str) -> None:
+    # On the app's engine, once Raw watches it. ANALYZE on such a connection (backend.bench.realtime_seed)
+    # inside a BEGIN that the pool's reset rolls back would leave the planner without statistics.
+    engine = make_engine(postgres_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE bin (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL)")
+        with Session(engine) as session:
+            Raw(session).later("INSERT INTO bin VALUES (:id, :qty)", id=1, qty=10)
+            session.commit()
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("INSERT INTO bin VALUES (3, 30)")
+            assert conn.connection.driver_connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            conn.rollback()
+        assert _quantities(engine) == {1: 10, 3: 30}
+    finally:
+        engine.dispose()
+
+
 def test_a_failing_statement_sent_ahead_fails_by_its_answer_and_nothing_stays(engine):  # noqa: ANN001
     with Session(engine) as session:
         db = Raw(session)
@@ -148,7 +183,6 @@ def test_a_failed_statement_keeps_its_own_error_when_the_aborted_ones_after_it_a
 def batch_engine(postgres_url: str):  # noqa: ANN201
     """The device commands' engine as the app sets it up for batches: SAVEPOINTs go with the queue."""
     engine = make_command_engine(postgres_url)
-    queue_savepoints(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE bin (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL)")
         conn.exec_driver_sql("INSERT INTO bin VALUES (1, 10), (2, 20)")
