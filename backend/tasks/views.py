@@ -1,9 +1,14 @@
 """What a device and a person see of a task: its view (the payload of task.* events and command results), the
-tasks a worker holds, and where a task stands in plain words."""
+tasks a worker holds, and where a task stands in plain words.
+
+A view is a TaskView; its as_message() is the dict devices receive. It is made from an ORM Task (task_view)
+or from the columns of _VIEW (task_views, view_of: the raw-SQL hot path).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
@@ -30,31 +35,79 @@ _VIEW = (
     "FROM task AS t WHERE t.id IN {ids}")
 
 
+class _Names(NamedTuple):
+    """The identities a view shows by name instead of id."""
+
+    sku: str | None
+    from_location: str | None
+    to_location: str | None
+    to_check_digits: str | None
+    lpn: str | None
+
+
+class TaskView(NamedTuple):
+    """What a device shows of a task. The fields are in the order of the message's keys (as_message)."""
+
+    id: int
+    kind: str
+    state: str
+    priority: int
+    version: int
+    assigned_to: int | None
+    sku: str | None
+    quantity: int | None
+    lot: str | None
+    expiry: str | None  # ISO date
+    from_location: str | None
+    to_location: str | None
+    to_check_digits: str | None
+    lpn: str | None
+    zone_id: int | None
+    wave_id: int | None
+    tour_id: int | None
+    sequence: int | None
+    tote_no: int | None
+    tote: str | None  # the tote to pick into (backend.tasks.tote_slots)
+    waits_for_task: int | None  # the replenishment this task waits for, while it is not done
+    reference: str
+
+    @classmethod
+    def of_task(cls, session: Session, task: Task) -> TaskView:
+        """The view of an ORM task, as it stands in this session (changes not flushed yet included)."""
+        names = _names(session, task)
+        return cls(
+            id=task.id, kind=task.kind, state=task.state, priority=task.priority, version=task.version,
+            assigned_to=task.assigned_to, sku=names.sku, quantity=task.quantity, lot=task.lot or None,
+            expiry=task.expiry.isoformat() if task.expiry else None, from_location=names.from_location,
+            to_location=names.to_location, to_check_digits=names.to_check_digits, lpn=names.lpn,
+            zone_id=task.zone_id, wave_id=task.wave_id, tour_id=task.tour_id, sequence=task.sequence,
+            tote_no=task.tote_no, tote=_slot_tote(session, task), waits_for_task=_waits_for(session, task),
+            reference=task.reference)
+
+    @classmethod
+    def of_row(cls, db: Raw, row: Sequence) -> TaskView:
+        """The view from the columns of _VIEW, in that order (as the database hands them back)."""
+        (id_, kind, state, priority, version, assigned_to, sku, quantity, lot, expiry, source, target, digits, lpn,
+         zone_id, wave_id, tour_id, sequence, tote_no, reference, tote, waits_for) = row
+        return cls(
+            id=id_, kind=kind, state=state, priority=priority, version=version, assigned_to=assigned_to, sku=sku,
+            quantity=quantity, lot=lot or None, expiry=db.date_text(expiry) or None, from_location=source,
+            to_location=target, to_check_digits=digits, lpn=lpn, zone_id=zone_id, wave_id=wave_id, tour_id=tour_id,
+            sequence=sequence, tote_no=tote_no, tote=tote, waits_for_task=waits_for, reference=reference)
+
+    def as_message(self) -> dict:
+        """The view as devices receive it (task.* events, command results)."""
+        return self._asdict()
+
+
 def task_view(session: Session, task: Task) -> dict:
     """What a device shows of a task (the payload of task.* events and command results)."""
-    names = _names(session, task)
-    return {
-        "id": task.id, "kind": task.kind, "state": task.state, "priority": task.priority, "version": task.version,
-        "assigned_to": task.assigned_to, "sku": names[0], "quantity": task.quantity,
-        "lot": task.lot or None, "expiry": task.expiry.isoformat() if task.expiry else None,
-        "from_location": names[1], "to_location": names[2], "to_check_digits": names[3], "lpn": names[4],
-        "zone_id": task.zone_id, "wave_id": task.wave_id, "tour_id": task.tour_id, "sequence": task.sequence,
-        "tote_no": task.tote_no, "tote": _slot_tote(session, task), "waits_for_task": _waits_for(session, task),
-        "reference": task.reference,
-    }
+    return TaskView.of_task(session, task).as_message()
 
 
 def view_of(db: Raw, row: Sequence) -> dict:
     """A task view from the columns of _VIEW, in that order."""
-    (id_, kind, state, priority, version, assigned_to, sku, quantity, lot, expiry, source, target, digits, lpn,
-     zone_id, wave_id, tour_id, sequence, tote_no, reference, tote, waits_for) = row
-    return {
-        "id": id_, "kind": kind, "state": state, "priority": priority, "version": version,
-        "assigned_to": assigned_to, "sku": sku, "quantity": quantity, "lot": lot or None,
-        "expiry": db.date_text(expiry) or None, "from_location": source, "to_location": target,
-        "to_check_digits": digits, "lpn": lpn, "zone_id": zone_id, "wave_id": wave_id, "tour_id": tour_id,
-        "sequence": sequence, "tote_no": tote_no, "tote": tote, "waits_for_task": waits_for, "reference": reference,
-    }
+    return TaskView.of_row(db, row).as_message()
 
 
 def task_views(session: Session, task_ids: Sequence[int]) -> list[dict]:
@@ -79,7 +132,7 @@ def _slot_tote(session: Session, task: Task) -> str | None:
     if task.kind != "pick" or task.tour_id is None:
         return None
     if task.state == "done":
-        return _names(session, task)[4]
+        return _names(session, task).lpn
     return Raw(session).scalar(f"SELECT {_SLOT_TOTE.format(task='task')} FROM task WHERE id = :id", id=task.id)
 
 
@@ -88,9 +141,10 @@ NAMES_CACHE = "wes_task_names_shared"
 # Built once: aliased() copies every column, which costs more than the query it serves.
 _SOURCE = aliased(Location, name="source_location")
 _TARGET = aliased(Location, name="target_location")
+_NO_NAMES = _Names(None, None, None, None, None)
 
 
-def _names(session: Session, task: Task) -> tuple:
+def _names(session: Session, task: Task) -> _Names:
     """SKU, location codes, check digits and LPN of a task in one query, remembered for the transaction."""
     key = (task.product_id, task.from_location_id, task.to_location_id, task.container_id)
     # SKUs, location codes and LPN codes are identities that never change for their ids: the app's
@@ -108,7 +162,7 @@ def _names(session: Session, task: Task) -> tuple:
         ).first() if task.id is not None else None
         if len(cache) > 4096:
             cache.clear()
-        cache[key] = tuple(row) if row is not None else (None,) * 5
+        cache[key] = _Names._make(row) if row is not None else _NO_NAMES
     return cache[key]
 
 
