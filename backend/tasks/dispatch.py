@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlmodel import Session, select
 
@@ -207,74 +207,107 @@ def claim_next(session: Session, worker_id: int, site_id: int, *, position_locat
     kinds = tuple(kind for kind in allowed if kinds is None or kind in kinds)
     if not kinds:
         return []  # nothing this worker may do here (see backend.tasks.eligibility)
-    zone_ids, equipment = worker.zone_ids, worker.equipment
     where = position_location_id or worker.last_location_id
     now = db.when(utcnow())
     tried_tours: set[int] = set()
-    chosen = taken = None
     for _round in range(rounds):
-        passed = sorted(tried_tours)
-        sql, kind_names, zone_names, passed_names = _candidates_sql(len(kinds), len(zone_ids), len(passed))
-        rows = [_Row(id_, priority, source, target, (db.loads(details) or {}).get("equipment"), holder, tour_id)
-                for id_, priority, source, target, details, holder, tour_id in db.all(
-                    sql, site_id=site_id, worker_id=worker_id, limit=candidates,
-                    **dict(zip(kind_names, kinds)), **dict(zip(zone_names, zone_ids)),
-                    **dict(zip(passed_names, passed)))]
+        rows = _candidate_rows(db, worker, site_id, kinds, sorted(tried_tours), candidates)
         if not rows:
             return []
-        location_ids = {r.from_location_id or r.to_location_id for r in rows} | ({where} if where else set())
-        location_ids.discard(None)
-        starts: dict[int, tuple] = {}
-        if location_ids:  # (tasks with no location at all: nothing to read, and `IN ()` is no SQL for PostgreSQL)
-            placeholders, params = in_params("l", location_ids)
-            starts = {lid: (x, y) for lid, x, y in db.all(
-                f"SELECT id, x, y FROM location WHERE id IN {placeholders}", **params)}
-        ranked = rank_candidates(rows, starts, starts.get(where) if where else None, priority_per_metre, equipment)
-        for candidate in ranked:
-            chosen = candidate.task
-            tour_id = chosen.tour_id
-            if tour_id is not None:
-                if tour_id in tried_tours:
-                    continue
-                tried_tours.add(tour_id)
-                # A pick tour is walked by one picker: all of it comes along, in walking order. The tour row is
-                # the claim's lock, so two pickers claiming at once never split a tour between them.
-                if db.one(_LOCK_TOUR, tour_id=tour_id) is None:
-                    continue  # another picker is claiming this tour right now
-                tote_slots.ahead_of_claim(session, tour_id, worker_id)
-                taken = db.all(_CLAIM_TOUR, worker_id=worker_id, now=now, task_id=chosen.id, tour_id=tour_id)
-                if not taken:
-                    tote_slots.forget_claim(session, tour_id, worker_id)
-            else:
-                taken = db.all(_CLAIM_ONE, worker_id=worker_id, now=now, task_id=chosen.id)
-            if taken:
-                break
-        if taken:
-            break
+        starts = _starts(db, rows, where)
+        ranked = rank_candidates(rows, starts, starts.get(where) if where else None, priority_per_metre,
+                                 worker.equipment)
+        claim = _claim_best(session, db, ranked, tried_tours, worker_id, now)
+        if claim is not None:
+            return _hand_over(session, db, worker_id, site_id, *claim)
         if len(rows) < candidates or not tried_tours:
             return []  # every candidate there is was tried
-    else:
-        return []
+    return []
+
+
+def _candidate_rows(db: Raw, worker: Worker, site_id: int, kinds: tuple[str, ...], passed: list[int],
+                    limit: int) -> list[_Row]:
+    """The `limit` most urgent pending tasks of these kinds the worker may claim here, but for the `passed` tours."""
+    sql, kind_names, zone_names, passed_names = _candidates_sql(len(kinds), len(worker.zone_ids), len(passed))
+    return [_Row(id_, priority, source, target, (db.loads(details) or {}).get("equipment"), holder, tour_id)
+            for id_, priority, source, target, details, holder, tour_id in db.all(
+                sql, site_id=site_id, worker_id=worker.id, limit=limit,
+                **dict(zip(kind_names, kinds)), **dict(zip(zone_names, worker.zone_ids)),
+                **dict(zip(passed_names, passed)))]
+
+
+def _starts(db: Raw, rows: list[_Row], where: int | None) -> dict[int, tuple]:
+    """The coordinates of the candidates' first locations and of the worker's position (`where`), by id."""
+    location_ids = {r.from_location_id or r.to_location_id for r in rows} | ({where} if where else set())
+    location_ids.discard(None)
+    if not location_ids:  # (tasks with no location at all: nothing to read, and `IN ()` is no SQL for PostgreSQL)
+        return {}
+    placeholders, params = in_params("l", location_ids)
+    return {lid: (x, y) for lid, x, y in db.all(f"SELECT id, x, y FROM location WHERE id IN {placeholders}", **params)}
+
+
+def _claim_best(session: Session, db: Raw, ranked: list[Candidate], tried_tours: set[int], worker_id: int,
+                now: Any) -> tuple[_Row, list[tuple]] | None:
+    """Claim the best-ranked candidate still free: it and the rows claimed, None if others took every one.
+
+    A tour is tried once, at its best-ranked candidate (`tried_tours` grows by the tours tried).
+    """
+    for candidate in ranked:
+        chosen = candidate.task
+        if chosen.tour_id is None:
+            taken = db.all(_CLAIM_ONE, worker_id=worker_id, now=now, task_id=chosen.id)
+        elif chosen.tour_id in tried_tours:
+            continue
+        else:
+            tried_tours.add(chosen.tour_id)
+            taken = _claim_tour(session, db, chosen, worker_id, now)
+        if taken:
+            return chosen, taken
+    return None
+
+
+def _claim_tour(session: Session, db: Raw, chosen: _Row, worker_id: int, now: Any) -> list[tuple] | None:
+    """The candidate and the rest of its tour, claimed under the tour's row lock; None while another picker
+    holds that lock."""
+    # A pick tour is walked by one picker: all of it comes along, in walking order. The tour row is
+    # the claim's lock, so two pickers claiming at once never split a tour between them.
+    tour_id = chosen.tour_id
+    if db.one(_LOCK_TOUR, tour_id=tour_id) is None:
+        return None  # another picker is claiming this tour right now
+    tote_slots.ahead_of_claim(session, tour_id, worker_id)
+    taken = db.all(_CLAIM_TOUR, worker_id=worker_id, now=now, task_id=chosen.id, tour_id=tour_id)
+    if not taken:
+        tote_slots.forget_claim(session, tour_id, worker_id)
+    return taken
+
+
+def _hand_over(session: Session, db: Raw, worker_id: int, site_id: int, chosen: _Row,
+               taken: list[tuple]) -> list[dict]:
+    """The claimed tasks (`taken`: id, priority, version, sequence) are the worker's now: record it and push
+    their views, the chosen task first and then in walking order, to the worker's devices."""
     taken.sort(key=lambda r: (r[0] != chosen.id, r[3] if r[3] is not None else 0, r[0]))
     claimed = [r[0] for r in taken]
     note_changed(session, [("worker", worker_id), *(("task", id_) for id_ in claimed)])
-    changed = {id_: (priority, version) for id_, priority, version, _ in taken}
-    holders = {chosen.id: chosen.assigned_to}
     db.expire(Task, claimed)
     # Part of the tour may still be on another picker's cart.
     tote_slots.keep_totes_with_their_cart(session, chosen.tour_id, claimed, worker_id, actor_id=worker_id)
-    audit.record_many(db, [{
-        "user_id": worker_id, "site_id": site_id, "action": "task.claim", "entity": "task", "entity_id": task_id,
-        "before": {"state": "pending", "assigned_to": holders.get(task_id), "priority": changed[task_id][0],
-                   "version": changed[task_id][1] - 1},
-        "after": {"state": "assigned", "assigned_to": worker_id, "priority": changed[task_id][0],
-                  "version": changed[task_id][1]}} for task_id in claimed])
+    _audit_claim(db, worker_id, site_id, chosen, taken)
     touch_site(session, site_id)
     views = task_views(session, claimed)
     devices = devices_of_workers(session, [worker_id])
     for view in views:
         emit(session, devices, "task.assigned", {"task": view, "reason": "claimed"})
     return views
+
+
+def _audit_claim(db: Raw, worker_id: int, site_id: int, chosen: _Row, taken: list[tuple]) -> None:
+    """A task.claim audit row per claimed task (only the chosen one can have been kept for the worker before)."""
+    audit.record_many(db, [{
+        "user_id": worker_id, "site_id": site_id, "action": "task.claim", "entity": "task", "entity_id": task_id,
+        "before": {"state": "pending", "assigned_to": chosen.assigned_to if task_id == chosen.id else None,
+                   "priority": priority, "version": version - 1},
+        "after": {"state": "assigned", "assigned_to": worker_id, "priority": priority, "version": version}}
+        for task_id, priority, version, _sequence in taken])
 
 
 def waiting_work(session: Session, worker_id: int, site_id: int) -> dict:
