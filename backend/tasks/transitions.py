@@ -11,9 +11,10 @@ Events (in the holder's device stream):
                   "completed_by_other"|"released"|"signed_off"|"signed_on_elsewhere"}
   task.updated   {"task": view}   (state, priority or details changed; still the holder's)
 
-A view is backend.tasks.views's; "claimed" comes from backend.tasks.dispatch, which also gives a worker freed
-by a change their next task. Who may be given what is decided in one place, backend.tasks.eligibility (roles,
-skills, zones, the device); which tote a pick goes into when it changes hands, in backend.tasks.tote_slots.
+A view is backend.tasks.views's TaskView message. Claims ("claimed") are backend.tasks.dispatch's, which also
+offers a worker freed by a change their next task. Who may be given what is decided in one place,
+backend.tasks.eligibility (roles, skills, zones, the device); which tote a pick goes into when it changes
+hands, in backend.tasks.tote_slots.
 """
 
 from __future__ import annotations
