@@ -11,7 +11,7 @@ from backend.config import Settings
 from backend.runtime import Runtime
 from backend.errors import NotFound
 from backend.models import Device, Site, Task
-from backend.tasks import engine
+from backend.tasks.transitions import load_for_update
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class CommandContext:
 
     def load_task(self, task_id: int, *, lock: bool = True) -> Task:
         """The task, locked for this transaction; another site's task answers like a missing one."""
-        task = engine.load_for_update(self.session, task_id) if lock else self.session.get(Task, task_id)
+        task = load_for_update(self.session, task_id) if lock else self.session.get(Task, task_id)
         if task is None or not self.may_use_site(task.site_id):
             raise NotFound(f"task {task_id} not found", code="unknown_task")
         self.task_id = task.id

@@ -28,7 +28,7 @@ from backend.inventory.ledger import StockIdentity, post_move
 from backend.masterdata import product_at_site
 from backend.models import Location, Product, Quant, Site, Task, WarehouseException, utcnow
 from backend.scanning.result import ScanKind
-from backend.tasks.engine import tell_assigned
+from backend.tasks.transitions import tell_assigned
 from backend.webhooks import outbox, payloads
 from backend.tasks.states import WORK_TO_COME_STATES, require_workable
 

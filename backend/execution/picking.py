@@ -40,8 +40,10 @@ from backend.rawsql import IN_BATCH, Pending, Raw, changed_since_read, note_chan
 from backend.scanning.db_lookup import ahead_product_scan
 from backend.location_kinds import STORAGE_KINDS
 from backend.scanning.lookup import LocationRef
-from backend.tasks.engine import SET_POSITION, tell_assigned, view_of
+from backend.tasks.dispatch import SET_POSITION
 from backend.tasks.states import WORK_TO_COME_STATES, require_workable
+from backend.tasks.transitions import tell_assigned
+from backend.tasks.views import view_of
 from backend.webhooks import outbox, payloads
 
 

@@ -88,8 +88,8 @@ from backend.models import (
 from backend.models.insights import OrderRiskPrediction
 from backend.periodic import every
 from backend.runtime import Runtime
+from backend.tasks.dispatch import offer_idle_workers
 from backend.tasks.eligibility import allowed_kinds
-from backend.tasks.engine import offer_idle_workers
 from backend.tasks.states import HELD_STATES, OPEN_STATES
 from backend.waves.service import WAVE_ORDER_STATES, WaveCriteria, create_wave, release_order_key, release_wave
 

@@ -16,7 +16,8 @@ from backend.devices import stream
 from backend.realtime.hub import make_hub
 from backend.realtime.wall import WALLS, Walls
 from backend.runtime import Runtime
-from backend.tasks.engine import DISPATCH_WEIGHT, NAMES_CACHE
+from backend.tasks.dispatch import DISPATCH_WEIGHT
+from backend.tasks.views import NAMES_CACHE
 
 log = logging.getLogger("wes.realtime")
 

@@ -30,7 +30,7 @@ from backend.realtime.errors import ProtocolError
 from backend.realtime.hub import EVERYTHING
 from backend.realtime.messages import dumps, error, parse
 from backend.runtime import Runtime
-from backend.tasks import engine
+from backend.tasks.transitions import sign_on
 
 log = logging.getLogger("wes.realtime")
 _numbers = itertools.count(1)
@@ -315,7 +315,7 @@ class DeviceConnection(Connection):
             principal = load_principal(session, user)
             if not principal.may_access(device.site_id) or not principal.has_any(DEVICE_ROLES):
                 raise ProtocolError("worker_not_allowed", f"{user.username} may not work at this device's site")
-            engine.sign_on(session, device, user.id)
+            sign_on(session, device, user.id)
             site = session.get(Site, device.site_id)
             session.commit()
             head = session.get(Device, device.id, populate_existing=True).last_seq

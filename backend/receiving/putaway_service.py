@@ -25,7 +25,7 @@ from backend.scanning.errors import ScanError, UnknownScan
 from backend.scanning.lookup import LocationRef
 from backend.location_kinds import STORAGE_KINDS
 from backend.scanning.result import ScanKind
-from backend.tasks import engine
+from backend.tasks import transitions
 from backend.tasks.states import HELD_STATES, WORKABLE_STATES, require_workable
 from backend.receiving.putaway import (
     CategoryZoneRule,
@@ -186,13 +186,13 @@ def plan_putaway_for_container(
                      after=audit.snapshot(task, ("kind", "state", "to_location_id", "quantity", "container_id",
                                                  "product_id")))
         if action == "task.replan" and task.state in HELD_STATES:
-            engine.updated(session, task)
+            transitions.updated(session, task)
         planned_tasks.append(task)
     for task in free:
         if not plan:  # an emptied LPN: its task stays, with nothing to suggest (as before)
             planned_tasks.append(task)
             continue
-        engine.cancel(session, task, actor_id=user_id, reason=f"LPN {container.code} was planned again")
+        transitions.cancel(session, task, actor_id=user_id, reason=f"LPN {container.code} was planned again")
     return planned_tasks
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from backend.models import Location, Site, Task, User, WorkerProfile
-from backend.tasks import engine
+from backend.tasks.dispatch import claim_next
 from tests.api.test_access_control import add_user_with_token
 from tests.conftest import Api, UserClient
 from tests.helpers import SKU_A, SKU_B, add_stock, build_site, gtin13, gtin14_case
@@ -217,7 +217,7 @@ def test_worker_profiles_are_per_site_and_a_supervisor_edits_only_workers_of_the
         session.add(task)
         session.commit()
         task_id = task.id
-        claimed = engine.claim_next(session, worker, s1.id)
+        claimed = claim_next(session, worker, s1.id)
         session.commit()
     assert [view["id"] for view in claimed] == [task_id]
 

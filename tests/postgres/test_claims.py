@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from backend.models import AuditEntry, Site, Task, User, WorkerProfile
-from backend.tasks import engine
+from backend.tasks.dispatch import claim_next
 from tests.api.test_execution_flow import _released_wave
 from tests.api.test_outbound_flow import _outbound_site
 from tests.conftest import Api
@@ -27,7 +27,7 @@ def test_a_picker_gets_the_next_tour_while_the_best_one_is_being_claimed(pg_api:
                                   equipment=[]))  # picks only
         session.commit()
     with sessions() as session:  # the tour this picker would be given, claimed and given back
-        best_tour = engine.claim_next(session, picker, site_id, candidates=1)[0]["tour_id"]
+        best_tour = claim_next(session, picker, site_id, candidates=1)[0]["tour_id"]
         session.rollback()
     assert best_tour is not None and len(tours) > 1
 
@@ -35,7 +35,7 @@ def test_a_picker_gets_the_next_tour_while_the_best_one_is_being_claimed(pg_api:
         other.execute(text("SELECT id FROM tour WHERE id = :id FOR UPDATE"), {"id": best_tour})
         with sessions() as session:
             # One candidate at a time: all of them belong to the tour being claimed.
-            claimed = engine.claim_next(session, picker, site_id, candidates=1)
+            claimed = claim_next(session, picker, site_id, candidates=1)
             session.commit()
         other.rollback()
 
@@ -57,7 +57,7 @@ def test_a_tour_claim_audits_every_task_it_took(pg_api: Api) -> None:
         session.add(WorkerProfile(user_id=picker, site_id=site_id, skills=["pick"], zone_ids=[],
                                   equipment=[]))  # picks only
         session.flush()
-        claimed = engine.claim_next(session, picker, site_id)
+        claimed = claim_next(session, picker, site_id)
         session.commit()
     assert len(claimed) > 1  # a tour: its rows go in one statement
     with pg_api.runtime.sessions() as session:
@@ -86,6 +86,6 @@ def test_a_claim_among_tasks_without_a_location_does_not_fail(pg_api: Api) -> No
         session.add(Task(site_id=site_id, kind="count", reference="no location yet", priority=100))
         session.commit()
     with sessions() as session:
-        claimed = engine.claim_next(session, picker, site_id)
+        claimed = claim_next(session, picker, site_id)
         session.commit()
     assert [(view["kind"], view["reference"]) for view in claimed] == [("count", "no location yet")]

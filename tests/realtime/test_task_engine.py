@@ -11,7 +11,7 @@ from sqlmodel import select
 from backend.app import create_app
 from backend.errors import Conflict
 from backend.models import Location, Site, Task, User, WorkerProfile, Zone
-from backend.tasks import engine
+from backend.tasks import dispatch, transitions
 from backend.tasks.states import TRANSITIONS, InvalidTransition, check_transition
 from tests.conftest import Api, make_settings
 from tests.helpers import build_site
@@ -34,10 +34,10 @@ def _row(id_: int, priority: int, at: int, equipment: str | None = None) -> Simp
 def test_ranking_prefers_urgent_work_then_nearby_work_and_skips_missing_equipment():
     starts = {1: (0.0, 0.0), 2: (30.0, 0.0), 3: (2.0, 1.0)}
     rows = [_row(10, 500, 2), _row(11, 500, 3), _row(12, 100, 2), _row(13, 500, 1, equipment="forklift")]
-    ranked = engine.rank_candidates(rows, starts, (0.0, 0.0), 1.0, equipment=())
+    ranked = dispatch.rank_candidates(rows, starts, (0.0, 0.0), 1.0, equipment=())
     assert [c.task.id for c in ranked] == [12, 11, 10]  # urgent first though far; forklift work skipped
     assert ranked[1].distance_m == 3.0  # rectilinear: along the aisle, then across
-    ranked = engine.rank_candidates(rows, starts, (0.0, 0.0), 0.0, equipment=("forklift",))
+    ranked = dispatch.rank_candidates(rows, starts, (0.0, 0.0), 0.0, equipment=("forklift",))
     assert [c.task.id for c in ranked] == [12, 10, 11, 13]  # weight 0: priority, then id; forklift allowed
 
 
@@ -80,14 +80,14 @@ def test_claiming_respects_zones_skills_dependencies_and_prefers_nearby(world): 
         ids = {name: t.id for name, t in tasks.items()}
 
     with world.sessions() as session:
-        claimed = engine.claim_next(session, worker, site_id, position_location_id=locations["R1-01"])
+        claimed = dispatch.claim_next(session, worker, site_id, position_location_id=locations["R1-01"])
         assert [t["id"] for t in claimed] == [ids["near"]]
         session.commit()
     with world.sessions() as session:
-        assert [t["id"] for t in engine.claim_next(session, worker, site_id)] == [ids["far"]]
+        assert [t["id"] for t in dispatch.claim_next(session, worker, site_id)] == [ids["far"]]
         session.commit()
     with world.sessions() as session:
-        assert engine.claim_next(session, worker, site_id) == []  # the rest does not fit this worker
+        assert dispatch.claim_next(session, worker, site_id) == []  # the rest does not fit this worker
         blocked = session.get(Task, ids["waiting"])
         assert blocked.state == "pending" and blocked.assigned_to is None
 
@@ -99,13 +99,13 @@ def test_only_the_holder_starts_a_task_and_a_stale_version_is_refused(world):  #
         session.add(task)
         session.commit()
         with pytest.raises(Conflict) as refused:
-            engine.start(session, task, worker)
+            transitions.start(session, task, worker)
         assert refused.value.code == "task_not_yours"
-        engine.assign(session, task, worker, actor_id=None)
-        engine.start(session, task, worker)
+        transitions.assign(session, task, worker, actor_id=None)
+        transitions.start(session, task, worker)
         assert task.state == "in_progress" and task.version == 3
         with pytest.raises(Conflict) as stale:
-            engine.reprioritise(session, task, 10, actor_id=None, expected_version=2)
+            transitions.reprioritise(session, task, 10, actor_id=None, expected_version=2)
         assert stale.value.code == "version_conflict"
         session.commit()
 
@@ -118,15 +118,15 @@ def test_new_work_is_offered_to_signed_on_workers_who_hold_nothing(world):  # no
         session.add(Device(site_id=site_id, name="HH-1", kind="handheld", current_user_id=worker))
         session.commit()
     with world.sessions() as session:
-        assert engine.offer_idle_workers(session, site_id) == 0  # nothing to do yet
+        assert dispatch.offer_idle_workers(session, site_id) == 0  # nothing to do yet
         first, second = (Task(site_id=site_id, kind="move", from_location_id=locations["R1-01"]) for _ in range(2))
         session.add_all([first, second])
         session.flush()
-        assert engine.offer_idle_workers(session, site_id) == 1
+        assert dispatch.offer_idle_workers(session, site_id) == 1
         session.commit()
         assert first.assigned_to == worker and first.state == "assigned" and second.state == "pending"
     with world.sessions() as session:
-        assert engine.offer_idle_workers(session, site_id) == 0  # busy now
+        assert dispatch.offer_idle_workers(session, site_id) == 0  # busy now
 
 
 def test_the_next_task_pushed_is_of_the_kind_just_finished_while_any_waits(world):  # noqa: ANN001
@@ -141,12 +141,12 @@ def test_the_next_task_pushed_is_of_the_kind_just_finished_while_any_waits(world
         session.commit()
         ids = (urgent_move.id, replenishment.id)
     with world.sessions() as session:
-        offered = engine.offer_next(session, worker, site_id, position_location_id=None, same_kind="replenish")
+        offered = dispatch.offer_next(session, worker, site_id, position_location_id=None, same_kind="replenish")
         assert [t["id"] for t in offered] == [ids[1]]  # the replenishment screen gets a replenishment
         session.commit()
     with world.sessions() as session:
         session.get(Task, ids[1]).state = "done"
         session.commit()
     with world.sessions() as session:
-        offered = engine.offer_next(session, worker, site_id, position_location_id=None, same_kind="replenish")
+        offered = dispatch.offer_next(session, worker, site_id, position_location_id=None, same_kind="replenish")
         assert [t["id"] for t in offered] == [ids[0]]  # none left of that kind: the most urgent of any other

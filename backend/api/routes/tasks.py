@@ -20,7 +20,8 @@ from backend.execution.picking import check_tote, load_pick
 from backend.execution.replenishing import verify_source
 from backend.insights.desk import task_candidates as candidates_for
 from backend.receiving.putaway_service import confirm_putaway, container_for_scan
-from backend.tasks import engine
+from backend.tasks import dispatch, transitions
+from backend.tasks.views import task_view
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -82,7 +83,7 @@ def _out(row) -> TaskOut:  # noqa: ANN001
 
 
 def load_task(session, me, task_id: int, *, lock: bool = False) -> Task:  # noqa: ANN001
-    task = engine.load_for_update(session, task_id) if lock else session.get(Task, task_id)
+    task = transitions.load_for_update(session, task_id) if lock else session.get(Task, task_id)
     if task is None:
         raise NotFound(f"task {task_id} not found", code="unknown_task")
     ensure_site_access(me, task.site_id, f"task {task_id}", code="unknown_task")
@@ -133,7 +134,7 @@ class WaitingOut(BaseModel):
 def waiting(me: CurrentUser, session: SessionDep, site: Text | None = None) -> WaitingOut:
     """Your work at a glance: what you may do here and how much of each kind waits (the handheld's home tiles)."""
     site_row = resolve_site(session, me, site)
-    return WaitingOut(**engine.waiting_work(session, me.id, site_row.id))
+    return WaitingOut(**dispatch.waiting_work(session, me.id, site_row.id))
 
 
 class ScanCheckIn(Strict):
@@ -202,8 +203,8 @@ def confirm_putaway_route(task_id: Id, body: PutawayConfirm, me: CurrentUser, se
     site = session.get(Site, task.site_id)
     holder = task.assigned_to
     confirm_putaway(session, site, task, body.scan, body.reason, me.id)
-    engine.completed(session, engine.task_view(session, task), task.site_id, me.id, previous_holder=holder,
-                     position_location_id=task.to_location_id)
+    transitions.completed(session, task_view(session, task), task.site_id, me.id, previous_holder=holder,
+                          position_location_id=task.to_location_id)
     session.commit()
     return _out(session.exec(_query().where(Task.id == task.id)).one())
 
@@ -258,8 +259,8 @@ def _done(session, task: Task) -> TaskOut:  # noqa: ANN001
 def assign_task(task_id: Id, body: AssignIn, me: CurrentUser, session: SessionDep) -> TaskOut:
     """Give a pending task to a worker (their device gets task.assigned)."""
     task = load_task(session, me, task_id, lock=True)
-    engine.assign(session, task, _worker(session, task, body.username), actor_id=me.id,
-                  expected_version=body.expected_version)
+    transitions.assign(session, task, _worker(session, task, body.username), actor_id=me.id,
+                       expected_version=body.expected_version)
     return _done(session, task)
 
 
@@ -268,7 +269,7 @@ def reassign_task(task_id: Id, body: ReassignIn, me: CurrentUser, session: Sessi
     """Move a task to another worker, or back to the pool: the old holder's device gets task.revoked."""
     task = load_task(session, me, task_id, lock=True)
     user_id = _worker(session, task, body.username) if body.username else None
-    engine.reassign(session, task, user_id, actor_id=me.id, expected_version=body.expected_version)
+    transitions.reassign(session, task, user_id, actor_id=me.id, expected_version=body.expected_version)
     return _done(session, task)
 
 
@@ -276,7 +277,7 @@ def reassign_task(task_id: Id, body: ReassignIn, me: CurrentUser, session: Sessi
 def unassign_task(task_id: Id, body: VersionCheck, me: CurrentUser, session: SessionDep) -> TaskOut:
     """Take a task back from its holder into the pool: their device gets task.revoked at once."""
     task = load_task(session, me, task_id, lock=True)
-    engine.unassign(session, task, actor_id=me.id, expected_version=body.expected_version)
+    transitions.unassign(session, task, actor_id=me.id, expected_version=body.expected_version)
     return _done(session, task)
 
 
@@ -303,7 +304,7 @@ def task_candidates(task_id: Id, me: CurrentUser, session: SessionDep) -> Candid
 @router.post("/{task_id}/suspend", response_model=TaskOut)
 def suspend_task(task_id: Id, body: ReasonIn, me: CurrentUser, session: SessionDep) -> TaskOut:
     task = load_task(session, me, task_id, lock=True)
-    engine.suspend(session, task, actor_id=me.id, reason=body.reason, expected_version=body.expected_version)
+    transitions.suspend(session, task, actor_id=me.id, reason=body.reason, expected_version=body.expected_version)
     return _done(session, task)
 
 
@@ -311,19 +312,19 @@ def suspend_task(task_id: Id, body: ReasonIn, me: CurrentUser, session: SessionD
 def resume_task(task_id: Id, body: VersionCheck, me: CurrentUser, session: SessionDep) -> TaskOut:
     """A suspended (or excepted) task goes back to the pool."""
     task = load_task(session, me, task_id, lock=True)
-    engine.resume(session, task, actor_id=me.id, expected_version=body.expected_version)
+    transitions.resume(session, task, actor_id=me.id, expected_version=body.expected_version)
     return _done(session, task)
 
 
 @router.post("/{task_id}/cancel", response_model=TaskOut)
 def cancel_task(task_id: Id, body: ReasonIn, me: CurrentUser, session: SessionDep) -> TaskOut:
     task = load_task(session, me, task_id, lock=True)
-    engine.cancel(session, task, actor_id=me.id, reason=body.reason, expected_version=body.expected_version)
+    transitions.cancel(session, task, actor_id=me.id, reason=body.reason, expected_version=body.expected_version)
     return _done(session, task)
 
 
 @router.post("/{task_id}/reprioritise", response_model=TaskOut)
 def reprioritise_task(task_id: Id, body: PriorityIn, me: CurrentUser, session: SessionDep) -> TaskOut:
     task = load_task(session, me, task_id, lock=True)
-    engine.reprioritise(session, task, body.priority, actor_id=me.id, expected_version=body.expected_version)
+    transitions.reprioritise(session, task, body.priority, actor_id=me.id, expected_version=body.expected_version)
     return _done(session, task)

@@ -14,7 +14,7 @@ from backend.bounds import Id, Text
 from backend.errors import NotFound
 from backend.execution.tours import label_new_totes, tour_view
 from backend.models import Tour
-from backend.tasks import engine
+from backend.tasks import transitions
 
 router = APIRouter(prefix="/tours", tags=["waves"])
 
@@ -93,6 +93,6 @@ def reassign_tour(tour_id: Id, body: TourReassignIn, me: CurrentUser, session: S
     pool: the old holders' devices get task.revoked, the new holder's task.assigned, at once."""
     tour = _tour(session, me, tour_id, lock=True)
     user_id = site_worker(session, tour.site_id, body.username, "tour") if body.username else None
-    moved = engine.reassign_tour(session, tour, user_id, actor_id=me.id)
+    moved = transitions.reassign_tour(session, tour, user_id, actor_id=me.id)
     session.commit()
     return TourReassignOut(tour=TourViewOut(**tour_view(session, tour)), moved=[t.id for t in moved])

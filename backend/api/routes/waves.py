@@ -16,7 +16,7 @@ from backend.bounds import Count, Id, Kilograms, Litres, PositiveCount, Text
 from backend.errors import NotFound
 from backend.insights.floor import wave_preview
 from backend.models import Container, Location, Order, OrderLine, Product, Site, Task, Tour, TourTote, User, Wave
-from backend.tasks.engine import offer_idle_workers
+from backend.tasks.dispatch import offer_idle_workers
 from backend.waves.service import WaveCriteria, cancel_wave, create_wave, discard_wave, lock_wave, release_wave, validate_cart
 
 router = APIRouter(prefix="/waves", tags=["waves"])

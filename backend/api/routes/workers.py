@@ -14,8 +14,8 @@ from backend.bounds import Text
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.models import TASK_KINDS, Location, User, UserSite, WorkerProfile, Zone, utcnow
 from backend.roles import Role
+from backend.tasks.dispatch import worker_profile
 from backend.tasks.eligibility import allowed_kinds, role_kinds
-from backend.tasks.engine import worker_profile
 
 router = APIRouter(prefix="/workers", tags=["workers"])
 

@@ -23,8 +23,10 @@ from backend.execution import counting, packing, picking, replenishing
 from backend.models import Site, Task
 from backend.rawsql import Raw, changed_since_read, note_changed
 from backend.roles import PACKING, in_order
-from backend.tasks import engine
+from backend.tasks.dispatch import ahead_of_completion, forget_ahead_of_completion
 from backend.tasks.states import WORKABLE_STATES
+from backend.tasks.transitions import completed
+from backend.tasks.views import task_view, task_views, view_of
 
 commands = CommandSet()
 PACKERS = in_order(PACKING)
@@ -163,15 +165,15 @@ def _run_task_command(ctx: CommandContext, task_id: int, action) -> dict:  # noq
     site = session.get(Site, task.site_id)
     state, holder = task.state, task.assigned_to
     if state == "done" and (task.details or {}).get("confirmed_by") == ctx.user_id:
-        return {"task": engine.task_view(session, task), "outcome": "already_done"}
+        return {"task": task_view(session, task), "outcome": "already_done"}
     mine = _claim_for_the_fact(ctx, task, state, holder)
     if not mine:
         task.state = "in_progress"
     result = _outcome(ctx, task, action(site, task), mine, state, holder)
     task.assigned_to = ctx.user_id
-    engine.completed(session, engine.task_view(session, task), task.site_id, ctx.user_id, previous_holder=holder,
-                     position_location_id=task.from_location_id if task.kind != "replenish" else task.to_location_id)
-    return {**result, "task": engine.task_view(session, task)}
+    completed(session, task_view(session, task), task.site_id, ctx.user_id, previous_holder=holder,
+              position_location_id=task.from_location_id if task.kind != "replenish" else task.to_location_id)
+    return {**result, "task": task_view(session, task)}
 
 
 def _confirm_pick_ahead(session, actor, p: ConfirmPick) -> None:  # noqa: ANN001
@@ -179,7 +181,7 @@ def _confirm_pick_ahead(session, actor, p: ConfirmPick) -> None:  # noqa: ANN001
     they hold more work): one round trip for all, and for a whole batch of confirms."""
     picking.ahead_load(session, p.task_id)  # (first: the task's lock, then the rest read after it)
     picking.ahead_of_confirm(session, actor.site_id, p.product, p.tote)
-    engine.ahead_of_completion(session, actor.user_id, p.task_id)
+    ahead_of_completion(session, actor.user_id, p.task_id)
 
 
 @commands.command("confirm_pick", payload=ConfirmPick, ahead=_confirm_pick_ahead)
@@ -191,14 +193,14 @@ def confirm_pick(ctx: CommandContext, p: ConfirmPick) -> dict:
     task = picking.load_pick(session, p.task_id)
     if task is not None and changed_since_read(session, picking.read_keys(task, ctx.user_id)):
         # An earlier command of this batch changed what was read ahead for this one: read it again.
-        engine.forget_ahead_of_completion(session, ctx.user_id, p.task_id)
+        forget_ahead_of_completion(session, ctx.user_id, p.task_id)
         task = picking.load_pick(session, p.task_id)
     if task is None or not ctx.may_use_site(task.site_id):
         raise NotFound(f"task {p.task_id} not found", code="unknown_task")
     ctx.task_id = task.id
     state, holder = task.state, task.assigned_to
     if state == "done" and (task.details or {}).get("confirmed_by") == ctx.user_id:
-        return {"task": engine.view_of(Raw(session), task.view), "outcome": "already_done"}
+        return {"task": view_of(Raw(session), task.view), "outcome": "already_done"}
     mine = _claim_for_the_fact(ctx, task, state, holder)
     if not mine:
         task.state = "in_progress"
@@ -206,9 +208,9 @@ def confirm_pick(ctx: CommandContext, p: ConfirmPick) -> dict:
                                           quantity=p.quantity, user_id=ctx.user_id)
     view = result.pop("view")
     result = _outcome(ctx, task, result, mine, state, holder)
-    engine.completed(session, view, task.site_id, ctx.user_id, previous_holder=holder,
-                     position_location_id=task.from_location_id,
-                     position_written=Raw(session).postgres)  # (part of the pick's one statement there)
+    completed(session, view, task.site_id, ctx.user_id, previous_holder=holder,
+              position_location_id=task.from_location_id,
+              position_written=Raw(session).postgres)  # (part of the pick's one statement there)
     settle()  # the stock taken last, just before the COMMIT (see picking._take)
     note_changed(session, [("task", task.id), ("tour", task.tour_id), ("worker", ctx.user_id), ("worker", holder)])
     return {**result, "task": view}
@@ -235,7 +237,7 @@ def count(ctx: CommandContext, p: Count) -> dict:
         user_id=ctx.user_id))
     if answer.get("recount_task_id"):
         # The counter holds the recount at once (pushed as task.assigned too): the answer brings it.
-        answer["tasks"] = engine.task_views(ctx.session, [answer["recount_task_id"]])
+        answer["tasks"] = task_views(ctx.session, [answer["recount_task_id"]])
     return answer
 
 

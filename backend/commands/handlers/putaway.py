@@ -15,7 +15,8 @@ from backend.commands.context import CommandContext
 from backend.commands.registry import CommandPayload, CommandSet
 from backend.models import Site, Task, WarehouseException
 from backend.receiving.putaway_service import confirm_putaway as confirm_putaway_service
-from backend.tasks import engine
+from backend.tasks.transitions import completed
+from backend.tasks.views import task_view
 from backend.webhooks import payloads
 
 commands = CommandSet()
@@ -46,10 +47,10 @@ def confirm_putaway(ctx: CommandContext, payload: ConfirmPutaway) -> dict:
     state, holder = task.state, task.assigned_to
     if state == "done":
         if task.details and task.details.get("confirmed_by") == ctx.user_id:
-            return {"task": engine.task_view(session, task), "outcome": "already_done"}
+            return {"task": task_view(session, task), "outcome": "already_done"}
         exc = raise_conflict(ctx, task, state=state, holder=holder, details={"scan": payload.scan},
                              message=f"putaway task {task.id} was already done when it was reported again")
-        return {"task": engine.task_view(session, task), "outcome": "already_done", "exception_id": exc.id}
+        return {"task": task_view(session, task), "outcome": "already_done", "exception_id": exc.id}
     mine = state in ("pending", "assigned", "in_progress") and holder in (None, ctx.user_id)
     if not mine:
         # The pallet moved whatever the task says now: let the putaway service post it.
@@ -68,7 +69,7 @@ def confirm_putaway(ctx: CommandContext, payload: ConfirmPutaway) -> dict:
         result = {"outcome": "conflict", "exception_id": exc.id}
     if task.state == "done":
         task.assigned_to = ctx.user_id
-    engine.completed(session, engine.task_view(session, task), task.site_id, ctx.user_id, previous_holder=holder,
-                     position_location_id=task.to_location_id)
-    result["task"] = engine.task_view(session, task)
+    completed(session, task_view(session, task), task.site_id, ctx.user_id, previous_holder=holder,
+              position_location_id=task.to_location_id)
+    result["task"] = task_view(session, task)
     return result

@@ -11,7 +11,7 @@ from backend.errors import Invalid, NotFound
 from backend.scanning import ScanKind, classify_scan
 from backend.scanning.db_lookup import SiteScanLookup
 from backend.scanning.errors import ScanError, UnknownScan
-from backend.tasks import engine
+from backend.tasks.dispatch import set_position
 
 commands = CommandSet()
 
@@ -33,5 +33,5 @@ def scan(ctx: CommandContext, payload: Scan) -> dict:
     except ScanError as exc:
         raise Invalid(exc.message, code=exc.code, details={"field": "raw", **exc.details}) from exc
     if result.kind == ScanKind.LOCATION and result.location is not None:
-        engine.set_position(ctx.session, ctx.user_id, site.id, result.location.id)
+        set_position(ctx.session, ctx.user_id, site.id, result.location.id)
     return {"scan": result.to_dict()}

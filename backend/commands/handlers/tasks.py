@@ -15,7 +15,9 @@ from backend.commands.registry import CommandPayload, CommandSet
 from backend.devices.stream import forget_worker_devices
 from backend.errors import NotFound
 from backend.models import TASK_KINDS, Location
-from backend.tasks import engine
+from backend.tasks import transitions
+from backend.tasks.dispatch import claim_next, set_position
+from backend.tasks.views import held_task_ids, task_view, task_views
 
 commands = CommandSet()
 TaskKind = Literal[TASK_KINDS]  # type: ignore[valid-type]
@@ -42,25 +44,25 @@ def claim_next_task(ctx: CommandContext, payload: ClaimNextTask) -> dict:
         if position_id is None:
             raise NotFound(f"location {payload.position!r} not found", code="unknown_location",
                            details={"field": "position"})
-        engine.set_position(ctx.session, ctx.user_id, site_id, position_id)
-    held = engine.held_task_ids(ctx.session, ctx.user_id, site_id)
+        set_position(ctx.session, ctx.user_id, site_id, position_id)
+    held = held_task_ids(ctx.session, ctx.user_id, site_id)
     if held:
-        return {"claimed": False, "tasks": engine.task_views(ctx.session, held)}
-    claimed = engine.claim_next(ctx.session, ctx.user_id, site_id, position_location_id=position_id,
-                                kinds=payload.kinds)
+        return {"claimed": False, "tasks": task_views(ctx.session, held)}
+    claimed = claim_next(ctx.session, ctx.user_id, site_id, position_location_id=position_id,
+                         kinds=payload.kinds)
     return {"claimed": bool(claimed), "tasks": claimed}
 
 
 @commands.command("start_task", payload=TaskRef)
 def start_task(ctx: CommandContext, payload: TaskRef) -> dict:
-    task = engine.start(ctx.session, ctx.load_task(payload.task_id), ctx.user_id)
-    return {"task": engine.task_view(ctx.session, task)}
+    task = transitions.start(ctx.session, ctx.load_task(payload.task_id), ctx.user_id)
+    return {"task": task_view(ctx.session, task)}
 
 
 @commands.command("release_task", payload=TaskRef)
 def release_task(ctx: CommandContext, payload: TaskRef) -> dict:
-    task = engine.release(ctx.session, ctx.load_task(payload.task_id), ctx.user_id)
-    return {"task": engine.task_view(ctx.session, task)}
+    task = transitions.release(ctx.session, ctx.load_task(payload.task_id), ctx.user_id)
+    return {"task": task_view(ctx.session, task)}
 
 
 class SignOff(CommandPayload):
