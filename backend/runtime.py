@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # the components' own types: those modules import this one
     from backend.commands.runner import CommandRunner
     from backend.firmware import FirmwareProfiles
     from backend.printing.spool import PrintSpool
-    from backend.realtime.connection import DeviceConnection
+    from backend.realtime.device import DeviceConnection
     from backend.realtime.hub import Hub
     from backend.realtime.wall import Walls
     from backend.webhooks.delivery import WebhookSender
