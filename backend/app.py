@@ -18,7 +18,7 @@ from backend.api.routes import demo as demo_pages
 from backend.auth.login import LoginGuard
 from backend.api.routes import ops as ops_routes
 from backend.auth.security import PasswordHashing, TokenIssuer
-from backend.components import COMPONENTS
+from backend.background import COMPONENTS
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.errors import envelope, install_error_handlers

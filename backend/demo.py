@@ -83,6 +83,8 @@ TOTES = tuple(f"TOTE-{i:04d}" for i in range(1, 81))
 # One enrollment token each, printed by `wes demo` and on the scan sheet.
 HANDHELDS = ("handheld-1", "handheld-2", "handheld-3", "handheld-4")
 PRINTER = "DEMO-ZT411"
+# The stock's expiry dates count from this day, whatever day the demo is built.
+STOCK_DATE = date(2026, 1, 1)
 
 
 def _gtin(prefix: str, item: int, length: int = 13) -> str:
@@ -95,181 +97,232 @@ def site_exists(session: Session) -> bool:
 
 
 def seed(runtime: Runtime, seed: int = 1, orders: int = 300, printer_port: int = 9100) -> None:
-    """Build the demo site in one transaction. Same seed, same site."""
+    """Build the demo site in one transaction, then release a first wave. Same seed, same site."""
     rng = random.Random(seed)
-    settings: Settings = runtime.settings
     with runtime.sessions() as session:
-        company = Company(code="DEMO", name="Demo Distribution Ltd")
-        session.add(company)
-        session.flush()
-        site = Site(company_id=company.id, code=SITE_CODE, name="Demo DC", receipt_tolerance_pct=5.0)
-        session.add(site)
-        session.flush()
-        for du in DEMO_USERS:
-            user = User(username=du.username, password_hash=runtime.passwords.hash(du.password), roles=list(du.roles),
-                        all_sites=du.username == "admin", full_name=du.username.capitalize())
-            session.add(user)
-            session.flush()
-            session.add(UserSite(user_id=user.id, site_id=site.id))
-        upsert_zones(session, site, [
-            {"code": "FAST", "name": "Fast pick", "category": None},
-            {"code": "RES-A", "name": "Reserve aisles 1-6", "category": None},
-            {"code": "RES-B", "name": "Reserve aisles 7-12", "category": None},
-            {"code": "DOCK", "name": "Receiving docks", "category": None},
-            {"code": "OUT", "name": "Pack and ship", "category": None},
-            {"code": "QA", "name": "Quarantine", "category": None},
-        ], None)
-        zones = {z.code: z.id for z in session.exec(select(Zone).where(Zone.site_id == site.id)).all()}
-        session.add(PutawayRule(site_id=site.id, category="beverage", zone_id=zones["RES-B"]))
-        session.add(PutawayRule(site_id=site.id, category="grocery", zone_id=zones["RES-A"]))
-
-        products = []
-        for i in range(1, PRODUCTS + 1):
-            category = CATEGORIES[i % len(CATEGORIES)]
-            per_case = rng.choice((6, 8, 12, 12, 24))
-            products.append({
-                "sku": f"SKU-{i:05d}",
-                "description": f"{category.capitalize()} item {i}",
-                "category": category,
-                "uom": "each",
-                "expiry_tracked": category in ("grocery", "health"),
-                "lot_tracked": category in ("grocery", "health"),
-                "units_per_case": per_case,
-                "units_per_pallet": per_case * 40,
-                "weight_g": float(rng.randint(80, 2500)),
-                "length_mm": float(rng.randint(50, 300)),
-                "width_mm": float(rng.randint(50, 300)),
-                "height_mm": float(rng.randint(30, 250)),
-                "abc_class": "A" if i <= 60 else "B" if i <= 180 else "C",
-                "gtins": {"each": _gtin("50123", i), "case": _case_gtin(_gtin("50123", i))},
-            })
-        upsert_products(session, company.id, products, None)
-        sku_ids = {p.sku: p.id for p in session.exec(select(Product).where(Product.company_id == company.id)).all()}
-
-        locations = []
-        for aisle in range(1, AISLES + 1):
-            aisle_x = 4.0 * aisle
-            zone = "RES-A" if aisle <= AISLES // 2 else "RES-B"
-            for side in (0, 1):
-                for bay in range(1, BAYS_PER_SIDE + 1):
-                    bay_no = bay * 2 - 1 + side
-                    y = 1.0 + 1.2 * bay
-                    for level in range(1, LEVELS + 1):
-                        code = f"A{aisle:02d}-{bay_no:03d}-{level}"
-                        pick = level == 1
-                        locations.append({
-                            "code": code, "kind": "pick_face" if pick else "reserve",
-                            "zone": "FAST" if pick else zone, "capacity": 200 if pick else 2000,
-                            "aisle": f"A{aisle:02d}", "bay": f"{bay_no:03d}", "level": str(level),
-                            "x": aisle_x, "y": y, "mixed_products": False,
-                        })
-        for i, code in enumerate(RECEIVING_DOCKS, start=1):
-            locations.append({"code": code, "kind": "dock", "zone": "DOCK", "x": 6.0 * i, "y": 0.0})
-        for i in range(1, 4):
-            locations.append({"code": f"QA-{i:02d}", "kind": "quarantine", "zone": "QA", "x": 60.0 + i, "y": 0.0,
-                              "mixed_products": True})
-        # Pack benches at the front of aisles 1-2: PACK-01, in front of aisle 1, is the inferred depot where
-        # carts start and end, and the nearest bench to most tours' last pick.
-        for i, code in enumerate(PACK_STATIONS):
-            locations.append({"code": code, "kind": "pack", "zone": "OUT", "x": 4.0 + 2.0 * i, "y": 0.0,
-                              "mixed_products": True})
-        for i, code in enumerate(SHIP_DOCKS, start=1):
-            locations.append({"code": code, "kind": "ship", "zone": "OUT", "x": 70.0 + i, "y": 0.0,
-                              "mixed_products": True})
-        # Fixed pick faces for the first products, with min/max for replenishment.
-        pick_faces = [loc for loc in locations if loc["kind"] == "pick_face"]
-        pick_codes = [loc["code"] for loc in pick_faces]
-        for index, loc in enumerate(pick_faces[:PRODUCTS]):
-            loc["fixed_sku"] = f"SKU-{index + 1:05d}"
-            loc["replenish_min"] = 20
-            loc["replenish_max"] = 150
-        upsert_locations(session, site, locations, None)
-        loc_ids = dict(session.exec(select(Location.code, Location.id).where(Location.site_id == site.id)).all())
-
-        # Stock: pick faces partly full, a reserve pallet for popular products.
-        today = date(2026, 1, 1)
-        for index, code in enumerate(pick_codes[:PRODUCTS]):
-            sku = f"SKU-{index + 1:05d}"
-            tracked = products[index]["expiry_tracked"]
-            lot = f"L{rng.randint(1000, 9999)}" if tracked else ""
-            expiry = today + timedelta(days=rng.randint(120, 700)) if tracked else None
-            qty = rng.randint(30, 150)
-            post_move(session, site_id=site.id, product_id=sku_ids[sku], quantity=qty, reason="initial",
-                      destination=StockIdentity(sku_ids[sku], loc_ids[code], None, lot, expiry), reference="demo")
-        reserve_codes = [loc["code"] for loc in locations if loc["kind"] == "reserve"]
-        rng.shuffle(reserve_codes)
-        for index in range(200):
-            sku = f"SKU-{index + 1:05d}"
-            code = reserve_codes[index]
-            per_case = products[index]["units_per_case"]
-            tracked = products[index]["expiry_tracked"]
-            container = Container(site_id=site.id, code=make_sscc(0, settings.gs1_company_prefix, 900000 + index),
-                                  kind="pallet", location_id=loc_ids[code])
-            container.sscc = container.code
-            session.add(container)
-            session.flush()
-            post_move(session, site_id=site.id, product_id=sku_ids[sku], quantity=per_case * rng.randint(10, 40),
-                      reason="initial", reference="demo",
-                      destination=StockIdentity(sku_ids[sku], loc_ids[code], container.id,
-                                                f"L{rng.randint(1000, 9999)}" if tracked else "",
-                                                today + timedelta(days=rng.randint(200, 900)) if tracked else None))
-
-        # Open ASNs: pallets with supplier SSCCs, one or two SKUs each.
-        for n in range(1, 11):
-            shipment = InboundShipment(site_id=site.id, reference=f"ASN-{n:05d}", supplier=f"Supplier {n % 4 + 1}",
-                                       expected_at=utcnow() + timedelta(hours=n))
-            session.add(shipment)
-            session.flush()
-            lines = []
-            for line_no in range(1, rng.randint(2, 5) + 1):
-                index = rng.randrange(PRODUCTS)
-                tracked = products[index]["expiry_tracked"]
-                lines.append({
-                    "shipment_id": shipment.id, "line_no": line_no, "product_id": sku_ids[f"SKU-{index + 1:05d}"],
-                    "quantity_expected": products[index]["units_per_case"] * rng.randint(5, 30),
-                    "quantity_received": 0,
-                    "lot": f"L{rng.randint(1000, 9999)}" if tracked else "",
-                    "expiry": today + timedelta(days=rng.randint(300, 900)) if tracked else None,
-                    "sscc": make_sscc(1, "4012345", n * 100 + line_no),
-                })
-            session.execute(insert(InboundLine), lines)
-
-        # Open orders with carrier cut-offs later today.
-        now = utcnow().replace(minute=0, second=0, microsecond=0)
-        popularity = [1.0 / (i + 1) ** 0.8 for i in range(PRODUCTS)]
-        for n in range(1, orders + 1):
-            order = Order(site_id=site.id, reference=f"SO-{n:06d}", customer=f"Customer {rng.randint(1, 80)}",
-                          priority=rng.choice((3, 5, 5, 5, 7)), carrier=rng.choice(CARRIERS),
-                          cut_off=now + timedelta(hours=rng.choice((2, 4, 6, 8))),
-                          ship_to={"name": f"Customer {n}", "city": rng.choice(("Leeds", "Lyon", "Lodz", "Lille"))})
-            session.add(order)
-            session.flush()
-            chosen = sorted(set(rng.choices(range(PRODUCTS), weights=popularity, k=rng.choice((1, 1, 2, 2, 3, 4)))))
-            for line_no, index in enumerate(chosen, start=1):
-                qty = rng.choice((1, 1, 1, 2, 2, 3, 6))
-                session.add(OrderLine(order_id=order.id, line_no=line_no, product_id=sku_ids[f"SKU-{index + 1:05d}"],
-                                      quantity=qty, unit_quantity=qty))
-        # Empty totes for the pick carts; a tote is bound to a tour's slot when the picker scans it.
-        session.execute(insert(Container), [{"site_id": site.id, "code": code, "kind": "tote", "status": "open",
-                                             "created_at": utcnow()} for code in TOTES])
-        # The demo's virtual Zebra printer (wes demo starts it on 127.0.0.1:9100) prints every label type:
-        # shipping labels at the pack benches (and reprints at the ship docks), LPN labels at the receiving
-        # docks, and anything else through the site's route.
-        from backend.firmware import load_profiles
-        from backend.printing.service import replace_routes, upsert_printer
-
-        upsert_printer(session, site, code=PRINTER, name="Virtual ZT411 at the pack benches", host="127.0.0.1",
-                       port=printer_port, profile_id="zebra-zt411-203", enabled=True, station=PACK_STATIONS[0],
-                       zone_code="OUT", profiles=load_profiles(), user_id=None)
-        routes: list[dict] = [{"station": None, "zone": None, "label_type": None, "printer": PRINTER}]
-        routes += [{"station": code, "label_type": "shipping", "printer": PRINTER}
-                   for code in PACK_STATIONS + SHIP_DOCKS]
-        routes += [{"station": code, "label_type": "tote", "printer": PRINTER} for code in PACK_STATIONS]
-        routes += [{"station": code, "label_type": "lpn", "printer": PRINTER} for code in RECEIVING_DOCKS]
-        replace_routes(session, site, routes, user_id=None)
+        company, site = _company_and_site(session)
+        _users(session, runtime, site)
+        _zones_and_putaway(session, site)
+        products, sku_ids = _products(session, company, rng)
+        locations, loc_ids = _locations(session, site)
+        _stock(session, runtime.settings, site, rng, products, sku_ids, locations, loc_ids)
+        _open_asns(session, site, rng, products, sku_ids)
+        _open_orders(session, site, rng, orders, sku_ids)
+        _totes(session, site)
+        _printer_and_routes(session, site, printer_port)
         session.commit()
+    _release_first_wave(runtime)
 
-    # One released wave of the most urgent orders, so a picker has work at once.
+
+def _company_and_site(session: Session) -> tuple[Company, Site]:
+    company = Company(code="DEMO", name="Demo Distribution Ltd")
+    session.add(company)
+    session.flush()
+    site = Site(company_id=company.id, code=SITE_CODE, name="Demo DC", receipt_tolerance_pct=5.0)
+    session.add(site)
+    session.flush()
+    return company, site
+
+
+def _users(session: Session, runtime: Runtime, site: Site) -> None:
+    for du in DEMO_USERS:
+        user = User(username=du.username, password_hash=runtime.passwords.hash(du.password), roles=list(du.roles),
+                    all_sites=du.username == "admin", full_name=du.username.capitalize())
+        session.add(user)
+        session.flush()
+        session.add(UserSite(user_id=user.id, site_id=site.id))
+
+
+def _zones_and_putaway(session: Session, site: Site) -> None:
+    upsert_zones(session, site, [
+        {"code": "FAST", "name": "Fast pick", "category": None},
+        {"code": "RES-A", "name": "Reserve aisles 1-6", "category": None},
+        {"code": "RES-B", "name": "Reserve aisles 7-12", "category": None},
+        {"code": "DOCK", "name": "Receiving docks", "category": None},
+        {"code": "OUT", "name": "Pack and ship", "category": None},
+        {"code": "QA", "name": "Quarantine", "category": None},
+    ], None)
+    zones = {z.code: z.id for z in session.exec(select(Zone).where(Zone.site_id == site.id)).all()}
+    session.add(PutawayRule(site_id=site.id, category="beverage", zone_id=zones["RES-B"]))
+    session.add(PutawayRule(site_id=site.id, category="grocery", zone_id=zones["RES-A"]))
+
+
+def _products(session: Session, company: Company, rng: random.Random) -> tuple[list[dict], dict[str, int]]:
+    """The catalogue (rows as upserted, SKU-00001 first) and each SKU's product id."""
+    products = []
+    for i in range(1, PRODUCTS + 1):
+        category = CATEGORIES[i % len(CATEGORIES)]
+        per_case = rng.choice((6, 8, 12, 12, 24))
+        products.append({
+            "sku": f"SKU-{i:05d}",
+            "description": f"{category.capitalize()} item {i}",
+            "category": category,
+            "uom": "each",
+            "expiry_tracked": category in ("grocery", "health"),
+            "lot_tracked": category in ("grocery", "health"),
+            "units_per_case": per_case,
+            "units_per_pallet": per_case * 40,
+            "weight_g": float(rng.randint(80, 2500)),
+            "length_mm": float(rng.randint(50, 300)),
+            "width_mm": float(rng.randint(50, 300)),
+            "height_mm": float(rng.randint(30, 250)),
+            "abc_class": "A" if i <= 60 else "B" if i <= 180 else "C",
+            "gtins": {"each": _gtin("50123", i), "case": _case_gtin(_gtin("50123", i))},
+        })
+    upsert_products(session, company.id, products, None)
+    sku_ids = {p.sku: p.id for p in session.exec(select(Product).where(Product.company_id == company.id)).all()}
+    return products, sku_ids
+
+
+def _locations(session: Session, site: Site) -> tuple[list[dict], dict[str, int]]:
+    """The racking, the front cross aisle's places and the fixed pick faces (rows as upserted), and their ids."""
+    locations = _racking()
+    for i, code in enumerate(RECEIVING_DOCKS, start=1):
+        locations.append({"code": code, "kind": "dock", "zone": "DOCK", "x": 6.0 * i, "y": 0.0})
+    for i in range(1, 4):
+        locations.append({"code": f"QA-{i:02d}", "kind": "quarantine", "zone": "QA", "x": 60.0 + i, "y": 0.0,
+                          "mixed_products": True})
+    # Pack benches at the front of aisles 1-2: PACK-01, in front of aisle 1, is the inferred depot where
+    # carts start and end, and the nearest bench to most tours' last pick.
+    for i, code in enumerate(PACK_STATIONS):
+        locations.append({"code": code, "kind": "pack", "zone": "OUT", "x": 4.0 + 2.0 * i, "y": 0.0,
+                          "mixed_products": True})
+    for i, code in enumerate(SHIP_DOCKS, start=1):
+        locations.append({"code": code, "kind": "ship", "zone": "OUT", "x": 70.0 + i, "y": 0.0,
+                          "mixed_products": True})
+    # Fixed pick faces for the first products, with min/max for replenishment.
+    pick_faces = [loc for loc in locations if loc["kind"] == "pick_face"]
+    for index, loc in enumerate(pick_faces[:PRODUCTS]):
+        loc["fixed_sku"] = f"SKU-{index + 1:05d}"
+        loc["replenish_min"] = 20
+        loc["replenish_max"] = 150
+    upsert_locations(session, site, locations, None)
+    loc_ids = dict(session.exec(select(Location.code, Location.id).where(Location.site_id == site.id)).all())
+    return locations, loc_ids
+
+
+def _racking() -> list[dict]:
+    """The aisles' locations: level 1 pick faces (zone FAST), levels above reserve (RES-A, RES-B)."""
+    locations = []
+    for aisle in range(1, AISLES + 1):
+        aisle_x = 4.0 * aisle
+        zone = "RES-A" if aisle <= AISLES // 2 else "RES-B"
+        for side in (0, 1):
+            for bay in range(1, BAYS_PER_SIDE + 1):
+                bay_no = bay * 2 - 1 + side
+                y = 1.0 + 1.2 * bay
+                for level in range(1, LEVELS + 1):
+                    code = f"A{aisle:02d}-{bay_no:03d}-{level}"
+                    pick = level == 1
+                    locations.append({
+                        "code": code, "kind": "pick_face" if pick else "reserve",
+                        "zone": "FAST" if pick else zone, "capacity": 200 if pick else 2000,
+                        "aisle": f"A{aisle:02d}", "bay": f"{bay_no:03d}", "level": str(level),
+                        "x": aisle_x, "y": y, "mixed_products": False,
+                    })
+    return locations
+
+
+def _stock(session: Session, settings: Settings, site: Site, rng: random.Random, products: list[dict],
+           sku_ids: dict[str, int], locations: list[dict], loc_ids: dict[str, int]) -> None:
+    """Pick faces partly full, a reserve pallet for the popular products."""
+    pick_codes = [loc["code"] for loc in locations if loc["kind"] == "pick_face"]
+    for index, code in enumerate(pick_codes[:PRODUCTS]):
+        sku = f"SKU-{index + 1:05d}"
+        tracked = products[index]["expiry_tracked"]
+        lot = f"L{rng.randint(1000, 9999)}" if tracked else ""
+        expiry = STOCK_DATE + timedelta(days=rng.randint(120, 700)) if tracked else None
+        qty = rng.randint(30, 150)
+        post_move(session, site_id=site.id, product_id=sku_ids[sku], quantity=qty, reason="initial",
+                  destination=StockIdentity(sku_ids[sku], loc_ids[code], None, lot, expiry), reference="demo")
+    reserve_codes = [loc["code"] for loc in locations if loc["kind"] == "reserve"]
+    rng.shuffle(reserve_codes)
+    for index in range(200):
+        sku = f"SKU-{index + 1:05d}"
+        code = reserve_codes[index]
+        per_case = products[index]["units_per_case"]
+        tracked = products[index]["expiry_tracked"]
+        container = Container(site_id=site.id, code=make_sscc(0, settings.gs1_company_prefix, 900000 + index),
+                              kind="pallet", location_id=loc_ids[code])
+        container.sscc = container.code
+        session.add(container)
+        session.flush()
+        post_move(session, site_id=site.id, product_id=sku_ids[sku], quantity=per_case * rng.randint(10, 40),
+                  reason="initial", reference="demo",
+                  destination=StockIdentity(sku_ids[sku], loc_ids[code], container.id,
+                                            f"L{rng.randint(1000, 9999)}" if tracked else "",
+                                            STOCK_DATE + timedelta(days=rng.randint(200, 900)) if tracked else None))
+
+
+def _open_asns(session: Session, site: Site, rng: random.Random, products: list[dict],
+               sku_ids: dict[str, int]) -> None:
+    """Open ASNs: pallets with supplier SSCCs, one or two SKUs each."""
+    for n in range(1, 11):
+        shipment = InboundShipment(site_id=site.id, reference=f"ASN-{n:05d}", supplier=f"Supplier {n % 4 + 1}",
+                                   expected_at=utcnow() + timedelta(hours=n))
+        session.add(shipment)
+        session.flush()
+        lines = []
+        for line_no in range(1, rng.randint(2, 5) + 1):
+            index = rng.randrange(PRODUCTS)
+            tracked = products[index]["expiry_tracked"]
+            lines.append({
+                "shipment_id": shipment.id, "line_no": line_no, "product_id": sku_ids[f"SKU-{index + 1:05d}"],
+                "quantity_expected": products[index]["units_per_case"] * rng.randint(5, 30),
+                "quantity_received": 0,
+                "lot": f"L{rng.randint(1000, 9999)}" if tracked else "",
+                "expiry": STOCK_DATE + timedelta(days=rng.randint(300, 900)) if tracked else None,
+                "sscc": make_sscc(1, "4012345", n * 100 + line_no),
+            })
+        session.execute(insert(InboundLine), lines)
+
+
+def _open_orders(session: Session, site: Site, rng: random.Random, orders: int, sku_ids: dict[str, int]) -> None:
+    """Orders with carrier cut-offs later today, their lines mostly of the popular products."""
+    now = utcnow().replace(minute=0, second=0, microsecond=0)
+    popularity = [1.0 / (i + 1) ** 0.8 for i in range(PRODUCTS)]
+    for n in range(1, orders + 1):
+        order = Order(site_id=site.id, reference=f"SO-{n:06d}", customer=f"Customer {rng.randint(1, 80)}",
+                      priority=rng.choice((3, 5, 5, 5, 7)), carrier=rng.choice(CARRIERS),
+                      cut_off=now + timedelta(hours=rng.choice((2, 4, 6, 8))),
+                      ship_to={"name": f"Customer {n}", "city": rng.choice(("Leeds", "Lyon", "Lodz", "Lille"))})
+        session.add(order)
+        session.flush()
+        chosen = sorted(set(rng.choices(range(PRODUCTS), weights=popularity, k=rng.choice((1, 1, 2, 2, 3, 4)))))
+        for line_no, index in enumerate(chosen, start=1):
+            qty = rng.choice((1, 1, 1, 2, 2, 3, 6))
+            session.add(OrderLine(order_id=order.id, line_no=line_no, product_id=sku_ids[f"SKU-{index + 1:05d}"],
+                                  quantity=qty, unit_quantity=qty))
+
+
+def _totes(session: Session, site: Site) -> None:
+    """Empty totes for the pick carts; a tote is bound to a tour's slot when the picker scans it."""
+    session.execute(insert(Container), [{"site_id": site.id, "code": code, "kind": "tote", "status": "open",
+                                         "created_at": utcnow()} for code in TOTES])
+
+
+def _printer_and_routes(session: Session, site: Site, printer_port: int) -> None:
+    """The demo's virtual Zebra printer (wes demo starts it on 127.0.0.1:9100) prints every label type.
+
+    Shipping labels at the pack benches (and reprints at the ship docks), LPN labels at the receiving
+    docks, and anything else through the site's route.
+    """
+    from backend.firmware import load_profiles
+    from backend.printing.service import replace_routes, upsert_printer
+
+    upsert_printer(session, site, code=PRINTER, name="Virtual ZT411 at the pack benches", host="127.0.0.1",
+                   port=printer_port, profile_id="zebra-zt411-203", enabled=True, station=PACK_STATIONS[0],
+                   zone_code="OUT", profiles=load_profiles(), user_id=None)
+    routes: list[dict] = [{"station": None, "zone": None, "label_type": None, "printer": PRINTER}]
+    routes += [{"station": code, "label_type": "shipping", "printer": PRINTER}
+               for code in PACK_STATIONS + SHIP_DOCKS]
+    routes += [{"station": code, "label_type": "tote", "printer": PRINTER} for code in PACK_STATIONS]
+    routes += [{"station": code, "label_type": "lpn", "printer": PRINTER} for code in RECEIVING_DOCKS]
+    replace_routes(session, site, routes, user_id=None)
+
+
+def _release_first_wave(runtime: Runtime) -> None:
+    """One released wave of the most urgent orders, so a picker has work at once."""
     from datetime import timezone
 
     from backend.waves.service import WaveCriteria, create_wave, release_wave

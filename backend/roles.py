@@ -37,6 +37,10 @@ RECEIVING = frozenset({Role.RECEIVER, Role.SUPERVISOR, Role.ADMIN})
 PACKING = frozenset({Role.PACKER, Role.SUPERVISOR, Role.ADMIN})
 NOBODY: frozenset[Role] = frozenset()
 
+# Who may open the websockets: their lines in backend.api.access and the sockets' own checks (backend.realtime).
+DEVICE_SOCKET = WORKERS  # /ws/device
+WALL_SOCKET = SUPERVISORS  # /ws/wall
+
 
 def in_order(roles: Iterable[str]) -> tuple[Role, ...]:
     """`roles` in declaration order (a group's members as messages and tables list them)."""

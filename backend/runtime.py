@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # the components' own types: those modules import this one
     from backend.commands.runner import CommandRunner
     from backend.firmware import FirmwareProfiles
     from backend.printing.spool import PrintSpool
-    from backend.realtime.connection import DeviceConnection
+    from backend.realtime.device import DeviceConnection
     from backend.realtime.hub import Hub
     from backend.realtime.wall import Walls
     from backend.webhooks.delivery import WebhookSender
@@ -36,12 +36,12 @@ class Runtime:
     # Built on first use.
     device_tokens: TokenIssuer | None = None  # backend.devices.tokens.device_tokens
     device_profiles: FirmwareProfiles | None = None  # backend.devices.profiles, when firmware_profiles is None
-    # Set by the components that start them (backend.components); None while one is off or not started.
+    # Set by the components that start them (backend.background); None while one is off or not started.
     firmware_profiles: FirmwareProfiles | None = None  # backend.printing.profiles
     print_spool: PrintSpool | None = None  # backend.printing.spool
     webhook_sender: WebhookSender | None = None  # backend.webhooks.delivery
     cycle_counts_passed: asyncio.Event | None = None  # backend.execution.cycle_counts: set when a pass has ended
-    # backend.realtime.component:
+    # backend.realtime.lifespan:
     hub: Hub | None = None
     commands: CommandDispatcher | None = None
     command_runner: CommandRunner | None = None

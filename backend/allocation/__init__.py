@@ -1,7 +1,7 @@
 """Allocation and replenishment: pure planning, no database or web imports.
 
 `core.allocate` decides which quants serve which order lines;
-`replenishment` plans moves from reserve to pick faces. The service layer
+`replenishment_planning` plans moves from reserve to pick faces. The service layer
 loads the inputs, calls these, and writes the results in one transaction.
 """
 
@@ -35,7 +35,7 @@ from .core import (
     remaining_stock,
     stock_rotation_key,
 )
-from .replenishment import (
+from .replenishment_planning import (
     PickDependency,
     PickFace,
     PickFaceStock,

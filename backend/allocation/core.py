@@ -25,7 +25,7 @@ rotation order)
     3. `pending_replenishment` (only for products in `pending_pick_faces`):
        loose units reserved on a reserve quant but picked at the product's
        pick face once an urgent replenishment has moved them there (see
-       `replenishment.plan_urgent_replenishment`). Otherwise
+       `replenishment_planning.plan_urgent_replenishment`). Otherwise
        `reserve`: loose units picked straight from reserve.
     Need 30 with a case of 12: 24 as two full cases from reserve, 6 from the
     pick face; if reserve holds no full case, all 30 from the pick face, and

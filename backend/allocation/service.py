@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -54,6 +55,45 @@ def allocate_orders(
     dry_run: bool = False,
     user_id: int | None = None,
 ) -> AllocationRun:
+    """Allocate the open lines of the site's allocatable orders (all, or those of `order_ids`).
+
+    A dry run proposes the reservations without locking, writing or announcing anything.
+    """
+    orders = _load_orders(session, site_id, order_ids)
+    run = AllocationRun()
+    if not orders:
+        return run
+    by_order = _load_open_lines(session, site_id, order_ids, orders)
+    line_by_number = {(line.order_id, line.line_no): line for lines in by_order.values() for line in lines}
+    product_ids = sorted({line.product_id for line in line_by_number.values()})
+    products = _load_products(session, product_ids)
+    candidates = _candidates(_lock_and_load_candidates(session, site_id, product_ids, dry_run))
+    faces = _pick_faces(session, site_id, product_ids)
+    core_orders = _core_orders(orders, by_order)
+    result = core.allocate(
+        core_orders,
+        candidates,
+        [core.ProductInfo(p.id, p.expiry_tracked, p.units_per_case) for p in products],
+        today=today,
+        pending_pick_faces=faces,
+    )
+    run.reservations = _reservations(result, line_by_number, site_id, wave_id)
+    run.orders = len(core_orders)
+    run.lines = len(result.lines)
+    run.allocated_units = sum(r.allocated_qty for r in result.lines.values())
+    run.backordered_units = sum(r.backordered_qty for r in result.lines.values())
+    allocated_by_line: dict[int, int] = defaultdict(int)
+    for res in run.reservations:
+        allocated_by_line[res["order_line_id"]] += res["quantity"]
+    run.order_status = _order_statuses(orders, by_order, allocated_by_line)
+    if dry_run:
+        return run
+    _write(session, run, result.reserved_by_quant, allocated_by_line, orders, user_id, site_id)
+    _announce(session, site_id, run, orders, by_order, allocated_by_line, products)
+    return run
+
+
+def _load_orders(session: Session, site_id: int, order_ids: list[int] | None) -> list:
     # Plain column rows, not ORM objects: a wave touches tens of thousands of them.
     query = select(Order.id, Order.cut_off, Order.priority, Order.min_shelf_life_days, Order.backorder_policy,
                    Order.reference, Order.customer, Order.carrier, Order.service).where(
@@ -64,9 +104,12 @@ def allocate_orders(
     else:
         for condition in among(session, Order.id, order_ids):
             orders.extend(session.exec(query.where(condition)).all())
-    run = AllocationRun()
-    if not orders:
-        return run
+    return orders
+
+
+def _load_open_lines(session: Session, site_id: int, order_ids: list[int] | None,
+                     orders: list) -> dict[int, list]:
+    """The lines not yet fully allocated, by order id."""
     by_order: dict[int, list] = defaultdict(list)
     line_query = select(OrderLine.id, OrderLine.order_id, OrderLine.line_no, OrderLine.product_id, OrderLine.quantity,
                         OrderLine.quantity_allocated, OrderLine.unit)
@@ -80,15 +123,19 @@ def allocate_orders(
     for line in lines:
         if line.quantity > line.quantity_allocated:
             by_order[line.order_id].append(line)
-    line_ids = {(line.order_id, line.line_no): line for lines in by_order.values() for line in lines}
-    product_ids = sorted({line.product_id for line in line_ids.values()})
+    return by_order
+
+
+def _load_products(session: Session, product_ids: list[int]) -> list:
     products = []
     for condition in among(session, Product.id, product_ids):
         products.extend(session.exec(
             select(Product.id, Product.expiry_tracked, Product.units_per_case, Product.sku).where(condition)).all())
+    return products
 
-    quants = _lock_and_load_candidates(session, site_id, product_ids, dry_run)
-    candidates = [
+
+def _candidates(quants: list) -> list[core.StockCandidate]:
+    return [
         core.StockCandidate(
             quant_id=q.id, product_id=q.product_id, location_id=q.location_id,
             location_kind=core.LocationKind(q.kind), available=q.on_hand - q.reserved,
@@ -96,6 +143,10 @@ def allocate_orders(
         )
         for q in quants
     ]
+
+
+def _pick_faces(session: Session, site_id: int, product_ids: list[int]) -> dict[int, int]:
+    """Each product's pick face (the lowest id among its active fixed faces)."""
     faces: dict[int, int] = {}
     for condition in among(session, Location.fixed_product_id, product_ids):
         for pid, loc_id in session.exec(
@@ -104,7 +155,11 @@ def allocate_orders(
             ).order_by(Location.id)
         ).all():
             faces.setdefault(pid, loc_id)
+    return faces
 
+
+def _core_orders(orders: list, by_order: dict[int, list]) -> list[core.Order]:
+    """The orders with open lines, as the core takes them (a case line is whole cases only while untouched)."""
     core_orders = []
     for order in orders:
         lines = by_order.get(order.id)
@@ -124,48 +179,34 @@ def allocate_orders(
             min_shelf_life_days=order.min_shelf_life_days,
             backorder_policy=core.BackorderPolicy(order.backorder_policy),
         ))
-    result = core.allocate(
-        core_orders,
-        candidates,
-        [core.ProductInfo(p.id, p.expiry_tracked, p.units_per_case) for p in products],
-        today=today,
-        pending_pick_faces=faces,
-    )
+    return core_orders
+
+
+def _reservations(result: core.AllocationResult, line_by_number: dict[tuple[int, int], Any], site_id: int,
+                  wave_id: int | None) -> list[dict]:
     now = utcnow()
+    reservations = []
     for alloc in result.allocations:
-        line = line_ids[(alloc.order_id, alloc.line_no)]
-        run.reservations.append({
+        line = line_by_number[(alloc.order_id, alloc.line_no)]
+        reservations.append({
             "site_id": site_id, "quant_id": alloc.quant_id, "order_line_id": line.id, "quantity": alloc.qty,
             "stage": alloc.stage.value, "pick_location_id": alloc.pick_location_id, "wave_id": wave_id,
             "created_at": now,
         })
-    run.orders = len(core_orders)
-    run.lines = len(result.lines)
-    run.allocated_units = sum(r.allocated_qty for r in result.lines.values())
-    run.backordered_units = sum(r.backordered_qty for r in result.lines.values())
-    allocated_by_line: dict[int, int] = defaultdict(int)
-    for res in run.reservations:
-        allocated_by_line[res["order_line_id"]] += res["quantity"]
+    return reservations
+
+
+def _order_statuses(orders: list, by_order: dict[int, list], allocated_by_line: dict[int, int]) -> dict[int, str]:
+    """Each order with open lines: allocated, partly_allocated or backordered once this run's reservations hold."""
+    statuses = {}
     for order in orders:
         lines = by_order.get(order.id, [])
         if not lines:
             continue
         done = all(line.quantity_allocated + allocated_by_line[line.id] >= line.quantity for line in lines)
         any_allocated = any(line.quantity_allocated + allocated_by_line[line.id] > 0 for line in lines)
-        run.order_status[order.id] = "allocated" if done else "partly_allocated" if any_allocated else "backordered"
-    if dry_run:
-        return run
-    _write(session, run, result.reserved_by_quant, allocated_by_line, orders, user_id, site_id)
-    skus = {p.id: p.sku for p in products}
-    outbox.record_many(session, [(site_id, "order.allocated", {
-        "order": {"id": order.id, "reference": order.reference, "customer": order.customer, "carrier": order.carrier,
-                  "service": order.service, "status": run.order_status[order.id]},
-        "lines": [{"line_no": line.line_no, "sku": skus[line.product_id], "quantity": line.quantity,
-                   "allocated": line.quantity_allocated + allocated_by_line[line.id],
-                   "backordered": line.quantity - line.quantity_allocated - allocated_by_line[line.id]}
-                  for line in by_order[order.id]],
-    }) for order in orders if order.id in run.order_status])
-    return run
+        statuses[order.id] = "allocated" if done else "partly_allocated" if any_allocated else "backordered"
+    return statuses
 
 
 def _lock_and_load_candidates(session: Session, site_id: int, product_ids: list[int], dry_run: bool) -> list:
@@ -202,3 +243,17 @@ def _write(session: Session, run: AllocationRun, reserved_by_quant, allocated_by
     audit.record(session, user_id=user_id, site_id=site_id, action="orders.allocate", entity="site",
                  entity_id=site_id, after={"orders": run.orders, "allocated_units": run.allocated_units,
                                            "backordered_units": run.backordered_units})
+
+
+def _announce(session: Session, site_id: int, run: AllocationRun, orders: list, by_order: dict[int, list],
+              allocated_by_line: dict[int, int], products: list) -> None:
+    """An order.allocated event (for the ERP's webhooks) per order this run touched, with its lines."""
+    skus = {p.id: p.sku for p in products}
+    outbox.record_many(session, [(site_id, "order.allocated", {
+        "order": {"id": order.id, "reference": order.reference, "customer": order.customer, "carrier": order.carrier,
+                  "service": order.service, "status": run.order_status[order.id]},
+        "lines": [{"line_no": line.line_no, "sku": skus[line.product_id], "quantity": line.quantity,
+                   "allocated": line.quantity_allocated + allocated_by_line[line.id],
+                   "backordered": line.quantity - line.quantity_allocated - allocated_by_line[line.id]}
+                  for line in by_order[order.id]],
+    }) for order in orders if order.id in run.order_status])

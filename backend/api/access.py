@@ -15,9 +15,10 @@ template exactly as /openapi.json writes it) the roles allowed and the scope the
 - `all sites`: an all-sites admin only.
 
 The roles are enforced from here: `backend.api.deps.authorize` (a dependency of every /api/v1 route)
-reads the entry of the route it guards, and the websockets read theirs; a route without an entry is
-refused. The scope beyond roles is kept by the routes (`resolve_site`, `ensure_site_access`) and proved
-by the permission walk (tests/api/test_permission_walk.py) for every operation × role × site.
+reads the entry of the route it guards, and the websockets check the same groups of backend.roles as
+their lines here (`DEVICE_SOCKET`, `WALL_SOCKET`); a route without an entry is refused. The scope
+beyond roles is kept by the routes (`resolve_site`, `ensure_site_access`) and proved by the permission
+walk (tests/api/test_permission_walk.py) for every operation × role × site.
 `python -m backend.api.access --write` renders the matrix into docs/permissions.md.
 """
 
@@ -28,8 +29,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from backend.roles import (
-    ADMINS, EVERYONE, INTEGRATORS, MASTER_DATA, NOBODY, ORDER_DESK, PACKING, RECEIVING, ROLES, SITE_SETUP, SUPERVISORS,
-    WORKERS, Role,
+    ADMINS, DEVICE_SOCKET, EVERYONE, INTEGRATORS, MASTER_DATA, NOBODY, ORDER_DESK, PACKING, RECEIVING, ROLES,
+    SITE_SETUP, SUPERVISORS, WALL_SOCKET, WORKERS, Role,
 )
 
 API = "/api/v1"
@@ -150,9 +151,9 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/metrics"): all_sites(ADMINS, "or the WES_METRICS_TOKEN bearer (Prometheus)"),
     ("GET", "/demo"): public("the demo sign-in screen's data"),
     ("GET", "/demo/scan-sheet.pdf"): public("the demo's scan sheet"),
-    ("WS", "/ws/device"): device(WORKERS, "worker_not_allowed", 4401,
+    ("WS", "/ws/device"): device(DEVICE_SOCKET, "worker_not_allowed", 4401,
                                  "device token + a worker of the device's site (bearer token or password)"),
-    ("WS", "/ws/wall"): site(SUPERVISORS, "auth.site", refusal="site_not_found", status=4401),
+    ("WS", "/ws/wall"): site(WALL_SOCKET, "auth.site", refusal="site_not_found", status=4401),
     ("WS", "/ws/echo"): signed_in("the benchmark's floor: served only with WES_ECHO_SOCKET_ENABLED"),
     # auth and users
     ("POST", f"{API}/auth/token"): public("OAuth2 password flow"),

@@ -38,9 +38,13 @@ from collections import Counter as Tally
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import func, select
+
+if TYPE_CHECKING:
+    from backend.runtime import Runtime
+    from printers.virtual import VirtualPrinter
 
 log = logging.getLogger("wes.bench.print")
 
@@ -96,100 +100,30 @@ def _references(label: bytes) -> list[str]:
 
 
 async def measure_spool(labels: int, database_url: str | None) -> dict[str, Any]:
-    from backend.app import build_runtime
-    from backend.config import Settings
-    from backend.migrate import upgrade
-    from backend.models import Company, PrintJob, Site
-    from backend.printing import enqueue_label, firmware_profiles, print_spool, replace_routes, reprint_job
-    from backend.printing import upsert_printer
+    """The spool's figures: labels queued while the printer is off, then the backlog drained (module docstring)."""
+    from backend.printing import firmware_profiles, print_spool
     from printers.virtual import VirtualPrinter
 
     with tempfile.TemporaryDirectory(prefix="wes-bench-print-") as folder:
-        url = database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        settings = Settings(database_url=url, environment="test", print_poll_seconds=0.25,
-                            print_retry_initial_seconds=0.05, print_retry_max_seconds=0.5)
-        runtime = build_runtime(settings)
-        upgrade(runtime.engine)
+        runtime = _bench_runtime(database_url or f"sqlite:///{Path(folder) / 'bench.db'}")
         run = uuid.uuid4().hex[:6]
         printer = VirtualPrinter("127.0.0.1", 0)
         await printer.start()
         try:
             async with AsyncExitStack() as stack:
                 await stack.enter_async_context(firmware_profiles(runtime))
-                with runtime.sessions() as session:
-                    company = Company(code=f"BENCH-{run}", name="Bench company")
-                    session.add(company)
-                    session.flush()
-                    site = Site(company_id=company.id, code=f"BENCH-{run}", name="Bench site")
-                    session.add(site)
-                    session.flush()
-                    upsert_printer(session, site, code="ZT-BENCH", name="bench printer", host="127.0.0.1",
-                                   port=printer.port, profile_id="zebra-zt411-203", enabled=True, station=None,
-                                   zone_code=None, profiles=runtime.firmware_profiles, user_id=None)
-                    replace_routes(session, site, [{"station": STATION, "label_type": "shipping",
-                                                    "printer": "ZT-BENCH"}], user_id=None)
-                    session.commit()
-                    site_id = site.id
+                site_id = _bench_site(runtime, run, printer.port)
                 await stack.enter_async_context(print_spool(runtime))
-
                 payloads = [_shipping(index, run) for index in range(labels)]
-
-                def produce(worker: int) -> None:
-                    for index in range(worker, labels, PRODUCERS):
-                        with runtime.sessions() as session:
-                            enqueue_label(session, site_id, "shipping", payloads[index], station=STATION)
-                            session.commit()
-
-                def unfinished() -> int:
-                    with runtime.sessions() as session:
-                        return session.exec(select(func.count()).select_from(PrintJob).where(
-                            PrintJob.site_id == site_id, PrintJob.state.in_(("queued", "sending")))).one()
-
-                # The printer is off while the labels are queued (the spool keeps trying and backing off) ...
-                await printer.set_offline(True)
-                queuing = time.perf_counter()
-                producers = [threading.Thread(target=produce, args=(worker,)) for worker in range(PRODUCERS)]
-                for thread in producers:
-                    thread.start()
-                await asyncio.to_thread(lambda: [thread.join() for thread in producers])
-                enqueue_rate = labels / (time.perf_counter() - queuing)
-                # ... then it comes back: the backlog drains, through one more outage and a paper-out.
-                disruptions = asyncio.create_task(_disrupt(printer, labels))
-                started = time.perf_counter()
-                await printer.set_offline(False)
-                while await asyncio.to_thread(unfinished):
-                    await asyncio.sleep(0.02)
-                await disruptions
-
-                # The supervisor's part: uncertain jobs that did not arrive are reprinted, explicitly, once.
-                received = Tally(ref for label in printer.labels for ref in _references(label))
-                with runtime.sessions() as session:
-                    uncertain = session.exec(select(PrintJob).where(
-                        PrintJob.site_id == site_id, PrintJob.error_code == "uncertain_delivery")).all()
-                    missing = [job for job in uncertain if job.data["order_reference"] not in received]
-                    for job in missing:
-                        reprint_job(session, job, user_id=None)
-                    session.commit()
-                while await asyncio.to_thread(unfinished):
-                    await asyncio.sleep(0.02)
-                elapsed = time.perf_counter() - started
+                enqueue_rate = await _queue_while_offline(runtime, printer, site_id, payloads)
+                elapsed, uncertain, reprinted = await _drain(runtime, printer, site_id, labels)
                 await asyncio.sleep(0.2)  # anything still on its way would show up as a duplicate
-
-                received = Tally(ref for label in printer.labels for ref in _references(label))
-                expected = {payload["order_reference"] for payload in payloads}
-                with runtime.sessions() as session:
-                    sent_refs = [data["order_reference"] for data in session.exec(
-                        select(PrintJob.data).where(PrintJob.site_id == site_id, PrintJob.state == "sent")).all()]
-                sent_not_received = sum(1 for ref in set(sent_refs) if ref not in received)
-                never = sum(1 for ref in expected if ref not in received)
                 return {
                     "spool_labels_per_s": labels / elapsed,
                     "enqueue_labels_per_s": enqueue_rate,
-                    "lost": never,
-                    "duplicated": sum(count - 1 for count in received.values() if count > 1),
-                    "sent_not_received": sent_not_received,
-                    "uncertain": len(uncertain),
-                    "reprinted": len(missing),
+                    **_delivery_counts(runtime, printer, site_id, payloads),
+                    "uncertain": uncertain,
+                    "reprinted": reprinted,
                     "database": runtime.engine.dialect.name,
                 }
         finally:
@@ -197,7 +131,123 @@ async def measure_spool(labels: int, database_url: str | None) -> dict[str, Any]
             runtime.engine.dispose()
 
 
-async def _disrupt(printer: Any, labels: int) -> None:
+def _bench_runtime(url: str) -> Runtime:
+    """A runtime on a migrated database whose spool retries fast (the bench's outages last a fraction of a second)."""
+    from backend.app import build_runtime
+    from backend.config import Settings
+    from backend.migrate import upgrade
+
+    settings = Settings(database_url=url, environment="test", print_poll_seconds=0.25,
+                        print_retry_initial_seconds=0.05, print_retry_max_seconds=0.5)
+    runtime = build_runtime(settings)
+    upgrade(runtime.engine)
+    return runtime
+
+
+def _bench_site(runtime: Runtime, run: str, printer_port: int) -> int:
+    """A site whose shipping labels from the bench's station go to the virtual printer; its id."""
+    from backend.models import Company, Site
+    from backend.printing import replace_routes, upsert_printer
+
+    with runtime.sessions() as session:
+        company = Company(code=f"BENCH-{run}", name="Bench company")
+        session.add(company)
+        session.flush()
+        site = Site(company_id=company.id, code=f"BENCH-{run}", name="Bench site")
+        session.add(site)
+        session.flush()
+        upsert_printer(session, site, code="ZT-BENCH", name="bench printer", host="127.0.0.1",
+                       port=printer_port, profile_id="zebra-zt411-203", enabled=True, station=None,
+                       zone_code=None, profiles=runtime.firmware_profiles, user_id=None)
+        replace_routes(session, site, [{"station": STATION, "label_type": "shipping",
+                                        "printer": "ZT-BENCH"}], user_id=None)
+        session.commit()
+        return site.id
+
+
+async def _queue_while_offline(runtime: Runtime, printer: VirtualPrinter, site_id: int,
+                               payloads: list[dict[str, Any]]) -> float:
+    """The printer is off while the producers queue the labels (the spool keeps trying and backing off); labels/s."""
+    await printer.set_offline(True)
+    queuing = time.perf_counter()
+    producers = [threading.Thread(target=_produce, args=(runtime, site_id, payloads, worker))
+                 for worker in range(PRODUCERS)]
+    for thread in producers:
+        thread.start()
+    await asyncio.to_thread(lambda: [thread.join() for thread in producers])
+    return len(payloads) / (time.perf_counter() - queuing)
+
+
+def _produce(runtime: Runtime, site_id: int, payloads: list[dict[str, Any]], worker: int) -> None:
+    """One producer's share of the labels, one transaction each."""
+    from backend.printing import enqueue_label
+
+    for index in range(worker, len(payloads), PRODUCERS):
+        with runtime.sessions() as session:
+            enqueue_label(session, site_id, "shipping", payloads[index], station=STATION)
+            session.commit()
+
+
+async def _drain(runtime: Runtime, printer: VirtualPrinter, site_id: int, labels: int) -> tuple[float, int, int]:
+    """The printer comes back: the backlog drains through one more outage and a paper-out, then the supervisor
+    reprints the uncertain jobs that did not arrive. The seconds it took, the uncertain jobs and the reprints."""
+    disruptions = asyncio.create_task(_disrupt(printer, labels))
+    started = time.perf_counter()
+    await printer.set_offline(False)
+    await _until_spooled(runtime, site_id)
+    await disruptions
+    uncertain, reprinted = _reprint_missing(runtime, printer, site_id)
+    await _until_spooled(runtime, site_id)
+    return time.perf_counter() - started, uncertain, reprinted
+
+
+async def _until_spooled(runtime: Runtime, site_id: int) -> None:
+    """Until no job of the site is queued or sending."""
+    from backend.models import PrintJob
+
+    def unfinished() -> int:
+        with runtime.sessions() as session:
+            return session.exec(select(func.count()).select_from(PrintJob).where(
+                PrintJob.site_id == site_id, PrintJob.state.in_(("queued", "sending")))).one()
+
+    while await asyncio.to_thread(unfinished):
+        await asyncio.sleep(0.02)
+
+
+def _reprint_missing(runtime: Runtime, printer: VirtualPrinter, site_id: int) -> tuple[int, int]:
+    """Uncertain jobs that did not arrive are reprinted, explicitly, once; (uncertain, reprinted)."""
+    from backend.models import PrintJob
+    from backend.printing import reprint_job
+
+    received = Tally(ref for label in printer.labels for ref in _references(label))
+    with runtime.sessions() as session:
+        uncertain = session.exec(select(PrintJob).where(
+            PrintJob.site_id == site_id, PrintJob.error_code == "uncertain_delivery")).all()
+        missing = [job for job in uncertain if job.data["order_reference"] not in received]
+        for job in missing:
+            reprint_job(session, job, user_id=None)
+        session.commit()
+    return len(uncertain), len(missing)
+
+
+def _delivery_counts(runtime: Runtime, printer: VirtualPrinter, site_id: int,
+                     payloads: list[dict[str, Any]]) -> dict[str, int]:
+    """The labels never received, the extra copies, and the jobs marked sent that did not arrive."""
+    from backend.models import PrintJob
+
+    received = Tally(ref for label in printer.labels for ref in _references(label))
+    expected = {payload["order_reference"] for payload in payloads}
+    with runtime.sessions() as session:
+        sent_refs = [data["order_reference"] for data in session.exec(
+            select(PrintJob.data).where(PrintJob.site_id == site_id, PrintJob.state == "sent")).all()]
+    return {
+        "lost": sum(1 for ref in expected if ref not in received),
+        "duplicated": sum(count - 1 for count in received.values() if count > 1),
+        "sent_not_received": sum(1 for ref in set(sent_refs) if ref not in received),
+    }
+
+
+async def _disrupt(printer: VirtualPrinter, labels: int) -> None:
     """Printer off and on again at 20 % received, paper out for a while at 55 %."""
     await printer.wait_for(lambda: len(printer.labels) >= labels // 5, timeout=600)
     await printer.set_offline(True)

@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from backend import audit
 from backend.db import is_postgres
 from backend.errors import Conflict, Invalid
-from backend.execution.common import classify, verify_location
+from backend.execution.scan_checks import classify, verify_location
 from backend.inventory.ledger import StockIdentity, post_move
 from backend.masterdata import product_at_site
 from backend.models import Location, Product, Quant, Site, Task, WarehouseException, utcnow

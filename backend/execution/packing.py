@@ -61,7 +61,7 @@ from sqlmodel import Session, select
 from backend import audit
 from backend.containers import create_containers
 from backend.errors import Conflict, Invalid, NotFound
-from backend.execution.common import classify, container_by_scan
+from backend.execution.scan_checks import classify, container_by_scan
 from backend.inventory.ledger import StockIdentity, post_move
 from backend.insights.at_risk import score_shipped
 from backend.masterdata import product_at_site

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from backend import audit
 from backend.allocation import core
 from backend.errors import Conflict, Invalid, NotFound
-from backend.execution.common import container_by_scan, verify_location, verify_product
+from backend.execution.scan_checks import container_by_scan, verify_location, verify_product
 from backend.inventory.ledger import StockIdentity
 from backend.models import (
     Location,

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from backend import audit
 from backend.errors import Conflict, Invalid
-from backend.execution.common import verify_location, verify_product
+from backend.execution.scan_checks import verify_location, verify_product
 from backend.inventory.ledger import StockIdentity, post_move
 from backend.models import Container, Location, Product, Quant, Reservation, Site, Task, utcnow
 from backend.scanning.result import ScanKind, ScanResult

@@ -23,7 +23,7 @@ from backend import audit
 from backend.config import Settings
 from backend.containers import create_containers
 from backend.errors import Conflict, Invalid, NotFound
-from backend.execution.common import classify
+from backend.execution.scan_checks import classify
 from backend.execution import picking
 from backend.models import Container, Location, Order, Product, Site, Task, Tour, TourTote
 from backend.location_kinds import DROP_KINDS

@@ -5,7 +5,7 @@ transaction; `backend.printing.spool` documents how each label is printed once, 
 """
 
 from backend.printing.profiles import firmware_profiles
-from backend.printing.routing import Resolution, resolve_printer
+from backend.printing.printer_resolution import Resolution, resolve_printer
 from backend.printing.service import (
     cancel_job,
     enqueue_label,

@@ -24,7 +24,7 @@ from backend.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.firmware import FirmwareProfiles, load_profiles
 from backend.models import LABEL_TYPES, Printer, PrintJob, PrintRoute, Site, Zone, utcnow
 from backend.printing.networks import Network, resolve
-from backend.printing.routing import resolve_printer
+from backend.printing.printer_resolution import resolve_printer
 from backend.roles import PACKING, RECEIVING, SITE_SETUP, SUPERVISORS, WORKERS, Role, in_order
 from printers.errors import LabelDataError
 from printers.render import render_zpl
@@ -158,7 +158,7 @@ def enqueue_label(
     `data` is a `printers` label dataclass or a JSON-like mapping for the
     template named by `label_type` (lpn, shipping, tote, location, product,
     enrollment). The printer is `printer_code`, else routed by station, zone
-    and label type (see `backend.printing.routing`). Raises Invalid
+    and label type (see `backend.printing.printer_resolution`). Raises Invalid
     (`invalid_label_data`, details.field = "data.<field>"), NotFound
     (`unknown_printer`), Conflict (`printer_disabled`) or Invalid
     (`no_printer_route`).

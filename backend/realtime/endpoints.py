@@ -10,7 +10,7 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from backend.devices.tokens import authenticate_worker
 from backend.errors import DomainError
 from backend.realtime import errors as close
-from backend.realtime.connection import DeviceConnection
+from backend.realtime.device import DeviceConnection
 from backend.realtime.errors import ProtocolError
 from backend.realtime.messages import error, parse
 from backend.realtime.wall import WallConnection

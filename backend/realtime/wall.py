@@ -57,7 +57,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from backend.api.access import ACCESS
 from backend.auth.principal import load_principal
 from backend.devices.tokens import authenticate_worker
 from backend.errors import DomainError
@@ -74,14 +73,13 @@ from backend.models import (
 from backend.realtime.connection import Connection
 from backend.realtime.errors import CLOSE_SIGNED_OFF, ProtocolError
 from backend.realtime.messages import dumps
-from backend.roles import FLOOR
+from backend.roles import FLOOR, WALL_SOCKET
 from backend.runtime import Runtime
 from backend.tasks.states import HELD_STATES, OPEN_STATES
 
 
 log = logging.getLogger("wes.realtime.wall")
 
-WALL_ROLES = tuple(sorted(ACCESS[("WS", "/ws/wall")].roles))  # declared in backend/api/access.py
 FLOOR_ROLES = FLOOR
 MIN_INTERVAL = 0.25
 MAX_INTERVAL = 0.6
@@ -639,7 +637,7 @@ class WallConnection(Connection):
                                        username=message.get("username"), password=message.get("password"),
                                        client=self.client)
             principal = load_principal(session, user)
-            if not principal.has_any(WALL_ROLES):
+            if not principal.has_any(WALL_SOCKET):
                 raise DomainError("the wall screen is for supervisors", code="role_forbidden")
             code = message.get("site")
             site = None

@@ -202,98 +202,130 @@ def improve_batches(
 ) -> list[list[int]]:
     """Move or swap orders between batches while the summed footprint shrinks (in place; empties dropped).
 
-    Batches stay within ``capacity`` totes and, if given, ``unit_capacity`` units."""
-    count = len(batches)
+    Batches stay within ``capacity`` totes and, if given, ``unit_capacity`` units. Each pass tries the orders
+    that widen their batch's footprint most first."""
     if units is None or unit_capacity is None:
         units, unit_capacity = [0] * len(masks), 0
-    batch_of = {}
-    footprint = [0] * count
-    used = [0] * count
-    used_units = [0] * count
-    for b, members in enumerate(batches):
-        for member in members:
-            batch_of[member] = b
-            footprint[b] |= masks[member]
-            used[b] += totes[member]
-            used_units[b] += units[member]
-    outside = [~fp for fp in footprint]
+    search = _MoveSearch(batches, masks, totes, units, capacity, unit_capacity)
     for _ in range(passes):
-        misfits = []
-        for members in batches:
-            for member, rest in zip(members, without_each(members, masks)):
-                added = (masks[member] & ~rest).bit_count()
-                if added:
-                    misfits.append((-added, member))
-        misfits.sort()
         moves = 0
-        for _, order in misfits:
-            home = batch_of[order]
-            mask = masks[order]
-            rest_home = 0
-            for member in batches[home]:
-                if member != order:
-                    rest_home |= masks[member]
-            home_size = footprint[home].bit_count()
-            gain = home_size - rest_home.bit_count()
-            if gain <= 0:
-                continue
-            added_to = [(mask & out).bit_count() for out in outside]
-            added_to[home] = gain
-            targets = sorted((a, b) for b, a in enumerate(added_to) if a < gain)[:candidate_tours]
-            best_delta, best_move = 0, None
-            for added, target in targets:
-                if (
-                    used[target] + totes[order] <= capacity
-                    and used_units[target] + units[order] <= unit_capacity
-                    and added - gain < best_delta
-                ):
-                    best_delta, best_move = added - gain, (target, None)
-                target_size = footprint[target].bit_count()
-                members = batches[target]
-                for other, rest_target in zip(members, without_each(members, masks)):
-                    if (
-                        used[home] - totes[order] + totes[other] > capacity
-                        or used[target] - totes[other] + totes[order] > capacity
-                        or used_units[home] - units[order] + units[other] > unit_capacity
-                        or used_units[target] - units[other] + units[order] > unit_capacity
-                    ):
-                        continue
-                    delta = (
-                        (rest_home | masks[other]).bit_count()
-                        + (rest_target | mask).bit_count()
-                        - home_size
-                        - target_size
-                    )
-                    if delta < best_delta:
-                        best_delta, best_move = delta, (target, other)
-            if best_move is None:
-                continue
-            target, other = best_move
-            batches[home].remove(order)
-            batches[target].append(order)
-            batch_of[order] = target
-            used[home] -= totes[order]
-            used[target] += totes[order]
-            used_units[home] -= units[order]
-            used_units[target] += units[order]
-            if other is not None:
-                batches[target].remove(other)
-                batches[home].append(other)
-                batch_of[other] = home
-                used[target] -= totes[other]
-                used[home] += totes[other]
-                used_units[target] -= units[other]
-                used_units[home] += units[other]
-            for b in (home, target):
-                fp = 0
-                for member in batches[b]:
-                    fp |= masks[member]
-                footprint[b] = fp
-                outside[b] = ~fp
-            moves += 1
+        for _, order in _misfits(batches, masks):
+            move = search.best_move(order, candidate_tours)
+            if move is not None:
+                search.apply(order, *move)
+                moves += 1
         if not moves:
             break
     return [members for members in batches if members]
+
+
+def _misfits(batches: list[list[int]], masks: Sequence[int]) -> list[tuple[int, int]]:
+    """(-cells, order) for every order adding cells to its batch's footprint, most cells first."""
+    misfits = []
+    for members in batches:
+        for member, rest in zip(members, without_each(members, masks)):
+            added = (masks[member] & ~rest).bit_count()
+            if added:
+                misfits.append((-added, member))
+    misfits.sort()
+    return misfits
+
+
+class _MoveSearch:
+    """The batches' footprints and loads while orders move between them (the batch lists change in place)."""
+
+    def __init__(self, batches: list[list[int]], masks: Sequence[int], totes: Sequence[int], units: Sequence[int],
+                 capacity: int, unit_capacity: int) -> None:
+        self.batches, self.masks, self.totes, self.units = batches, masks, totes, units
+        self.capacity, self.unit_capacity = capacity, unit_capacity
+        count = len(batches)
+        self.batch_of = {}
+        self.footprint = [0] * count
+        self.used = [0] * count
+        self.used_units = [0] * count
+        for b, members in enumerate(batches):
+            for member in members:
+                self.batch_of[member] = b
+                self.footprint[b] |= masks[member]
+                self.used[b] += totes[member]
+                self.used_units[b] += units[member]
+        self.outside = [~fp for fp in self.footprint]
+
+    def best_move(self, order: int, candidate_tours: int) -> tuple[int, int | None] | None:
+        """The move (target, None) or swap (target, other) that shrinks the footprint most, if any does.
+
+        Only the `candidate_tours` batches the order would widen least (and less than it narrows its own) are
+        tried."""
+        batches, masks, footprint = self.batches, self.masks, self.footprint
+        home = self.batch_of[order]
+        mask = masks[order]
+        rest_home = 0
+        for member in batches[home]:
+            if member != order:
+                rest_home |= masks[member]
+        home_size = footprint[home].bit_count()
+        gain = home_size - rest_home.bit_count()
+        if gain <= 0:
+            return None
+        totes, units, used, used_units = self.totes, self.units, self.used, self.used_units
+        capacity, unit_capacity = self.capacity, self.unit_capacity
+        added_to = [(mask & out).bit_count() for out in self.outside]
+        added_to[home] = gain
+        targets = sorted((a, b) for b, a in enumerate(added_to) if a < gain)[:candidate_tours]
+        best_delta, best_move = 0, None
+        for added, target in targets:
+            if (
+                used[target] + totes[order] <= capacity
+                and used_units[target] + units[order] <= unit_capacity
+                and added - gain < best_delta
+            ):
+                best_delta, best_move = added - gain, (target, None)
+            target_size = footprint[target].bit_count()
+            members = batches[target]
+            for other, rest_target in zip(members, without_each(members, masks)):
+                if (
+                    used[home] - totes[order] + totes[other] > capacity
+                    or used[target] - totes[other] + totes[order] > capacity
+                    or used_units[home] - units[order] + units[other] > unit_capacity
+                    or used_units[target] - units[other] + units[order] > unit_capacity
+                ):
+                    continue
+                delta = (
+                    (rest_home | masks[other]).bit_count()
+                    + (rest_target | mask).bit_count()
+                    - home_size
+                    - target_size
+                )
+                if delta < best_delta:
+                    best_delta, best_move = delta, (target, other)
+        return best_move
+
+    def apply(self, order: int, target: int, other: int | None) -> None:
+        """Move `order` to `target` (and `other` from there to the order's batch, for a swap)."""
+        batches, masks, totes, units = self.batches, self.masks, self.totes, self.units
+        used, used_units, batch_of = self.used, self.used_units, self.batch_of
+        home = batch_of[order]
+        batches[home].remove(order)
+        batches[target].append(order)
+        batch_of[order] = target
+        used[home] -= totes[order]
+        used[target] += totes[order]
+        used_units[home] -= units[order]
+        used_units[target] += units[order]
+        if other is not None:
+            batches[target].remove(other)
+            batches[home].append(other)
+            batch_of[other] = home
+            used[target] -= totes[other]
+            used[home] += totes[other]
+            used_units[target] -= units[other]
+            used_units[home] += units[other]
+        for b in (home, target):
+            fp = 0
+            for member in batches[b]:
+                fp |= masks[member]
+            self.footprint[b] = fp
+            self.outside[b] = ~fp
 
 
 def batch_footprints(

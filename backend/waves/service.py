@@ -323,24 +323,53 @@ def release_wave(session: Session, site: Site, wave: Wave, *, today: date, user_
 
 def _persist_tours(session: Session, site: Site, wave: Wave, tours: list[dict],
                    reservations: dict[str, tuple[Reservation, int]], user_id: int | None) -> None:
+    """Write the release: tours and their totes, the urgent replenishments, the pick tasks in walking order;
+    then the reservations and orders join the wave, and the release is audited and announced."""
     now = utcnow()
+    quants = _quants_of(session, reservations)
+    location_zone = _zones_of(session, reservations, quants)
+    tour_ids = _insert_tours(session, site, wave, tours, _cut_offs_of(session, reservations))
+    replenish_ids = _insert_urgent_replenishments(session, site, wave, reservations, quants, location_zone, now)
+    pick_rows = _pick_rows(site, wave, tours, tour_ids, reservations, quants, location_zone, replenish_ids, now)
+    insert_rows(session, Task.__table__, pick_rows)
+    in_wave = _join_wave(session, wave, tours, reservations, now)
+    _mark_released(session, site, wave, tours, in_wave, len(pick_rows), len(replenish_ids), user_id, now)
+    _announce_release(session, site, wave, in_wave, len(replenish_ids), now)
+
+
+def _quants_of(session: Session, reservations: dict[str, tuple[Reservation, int]]) -> dict[int, tuple]:
     quant_ids = sorted({res.quant_id for res, _ in reservations.values()})
     quants: dict[int, tuple] = {}
     for condition in among(session, Quant.id, quant_ids):
         for q in session.exec(select(Quant.id, Quant.product_id, Quant.location_id, Quant.lot, Quant.expiry,
                                      Quant.container_id).where(condition)).all():
             quants[q.id] = q
+    return quants
+
+
+def _zones_of(session: Session, reservations: dict[str, tuple[Reservation, int]],
+              quants: dict[int, tuple]) -> dict[int, int | None]:
+    """The zone of every pick location and every quant's location."""
     location_zone = {}
     loc_ids = sorted({res.pick_location_id for res, _ in reservations.values()} | {q.location_id for q in quants.values()})
     for condition in among(session, Location.id, loc_ids):
         for lid, zid in session.exec(select(Location.id, Location.zone_id).where(condition)).all():
             location_zone[lid] = zid
+    return location_zone
+
+
+def _cut_offs_of(session: Session, reservations: dict[str, tuple[Reservation, int]]) -> dict[int, datetime | None]:
     cut_offs = {}
     order_ids = sorted({oid for _, oid in reservations.values()})
     for condition in among(session, Order.id, order_ids):
         for oid, cut_off in session.exec(select(Order.id, Order.cut_off).where(condition)).all():
             cut_offs[oid] = cut_off
+    return cut_offs
 
+
+def _insert_tours(session: Session, site: Site, wave: Wave, tours: list[dict],
+                  cut_offs: dict[int, datetime | None]) -> list[int]:
+    """The tours (each with its earliest cut-off) and their totes' orders; the tours' ids, in `tours`' order."""
     tour_rows = [{"site_id": site.id, "wave_id": wave.id, "number": t["number"], "status": "pending",
                   "distance_m": t["distance_m"], "seconds": t["seconds"], "totes": len({tt[0] for tt in t["totes"]}),
                   "cut_off": min((cut_offs[o] for o in t["orders"] if cut_offs.get(o)), default=None)}
@@ -353,29 +382,41 @@ def _persist_tours(session: Session, site: Site, wave: Wave, tours: list[dict],
         {"tour_id": tid, "tote_no": tote + 1, "order_id": oid}
         for tid, t in zip(tour_ids, tours) for tote, oid in t["totes"]
     ])
+    return tour_ids
 
-    # Urgent replenishments first: one per reserve quant → pick face; picks there wait for it.
+
+def _insert_urgent_replenishments(session: Session, site: Site, wave: Wave,
+                                  reservations: dict[str, tuple[Reservation, int]], quants: dict[int, tuple],
+                                  location_zone: dict[int, int | None], now: datetime) -> dict[tuple[int, int], int]:
+    """One replenish task per reserve quant → pick face of the pending reservations; task ids by (quant, face)."""
     replenish: dict[tuple[int, int], int] = defaultdict(int)
     for res, _ in reservations.values():
         if res.stage == "pending_replenishment":
             replenish[(res.quant_id, res.pick_location_id)] += res.quantity
     repl_keys = sorted(replenish)
-    repl_ids: dict[tuple[int, int], int] = {}
-    if repl_keys:
-        rows = []
-        for quant_id, face in repl_keys:
-            q = quants[quant_id]
-            rows.append({"site_id": site.id, "kind": "replenish", "state": "pending", "priority": 0,
-                         "product_id": q.product_id, "quantity": replenish[(quant_id, face)], "lot": q.lot,
-                         "expiry": q.expiry, "from_location_id": q.location_id, "to_location_id": face,
-                         "container_id": q.container_id, "wave_id": wave.id, "zone_id": location_zone.get(q.location_id),
-                         "reference": f"wave:{wave.id}", "details": {"quant_id": quant_id, "urgent": True},
-                         "version": 1, "created_at": now, "updated_at": now})
-        task_table = Task.__table__
-        ids = conn.execute(insert(task_table).returning(task_table.c.id, sort_by_parameter_order=True),
-                           rows).scalars().all()
-        repl_ids = dict(zip(repl_keys, ids))
+    if not repl_keys:
+        return {}
+    rows = []
+    for quant_id, face in repl_keys:
+        q = quants[quant_id]
+        rows.append({"site_id": site.id, "kind": "replenish", "state": "pending", "priority": 0,
+                     "product_id": q.product_id, "quantity": replenish[(quant_id, face)], "lot": q.lot,
+                     "expiry": q.expiry, "from_location_id": q.location_id, "to_location_id": face,
+                     "container_id": q.container_id, "wave_id": wave.id, "zone_id": location_zone.get(q.location_id),
+                     "reference": f"wave:{wave.id}", "details": {"quant_id": quant_id, "urgent": True},
+                     "version": 1, "created_at": now, "updated_at": now})
+    task_table = Task.__table__
+    ids = session.connection().execute(insert(task_table).returning(task_table.c.id, sort_by_parameter_order=True),
+                                       rows).scalars().all()
+    return dict(zip(repl_keys, ids))
 
+
+def _pick_rows(site: Site, wave: Wave, tours: list[dict], tour_ids: list[int],
+               reservations: dict[str, tuple[Reservation, int]], quants: dict[int, tuple],
+               location_zone: dict[int, int | None], replenish_ids: dict[tuple[int, int], int],
+               now: datetime) -> list[dict]:
+    """A pick task per stop line, numbered in walking order within its tour; a pick at a face being replenished
+    depends on that replenishment."""
     pick_rows = []
     for tid, t in zip(tour_ids, tours):
         sequence = 0
@@ -390,34 +431,49 @@ def _persist_tours(session: Session, site: Site, wave: Wave, tours: list[dict],
                     "from_location_id": res.pick_location_id, "wave_id": wave.id, "tour_id": tid,
                     "sequence": sequence, "order_line_id": res.order_line_id, "reservation_id": res.id,
                     "tote_no": tote + 1, "zone_id": location_zone.get(res.pick_location_id),
-                    "depends_on_task_id": repl_ids.get((res.quant_id, res.pick_location_id)),
+                    "depends_on_task_id": replenish_ids.get((res.quant_id, res.pick_location_id)),
                     "container_id": q.container_id if res.stage in ("reserve", "full_case") else None,
                     "reference": f"order:{oid}", "version": 1, "created_at": now, "updated_at": now,
                 })
-    insert_rows(session, Task.__table__, pick_rows)
+    return pick_rows
+
+
+def _join_wave(session: Session, wave: Wave, tours: list[dict], reservations: dict[str, tuple[Reservation, int]],
+               now: datetime) -> list[int]:
+    """The reservations and the tours' orders join the wave (the orders go in_wave); the orders' ids."""
     update_rows(session, Reservation.__table__, "id",
                 [{"id": res.id, "wave_id": wave.id} for res, _ in sorted(reservations.values(), key=lambda r: r[0].id)])
     in_wave = sorted({oid for t in tours for oid in t["orders"]})
     update_rows(session, Order.__table__, "id",
                 [{"id": oid, "status": "in_wave", "wave_id": wave.id, "updated_at": now} for oid in in_wave])
+    return in_wave
+
+
+def _mark_released(session: Session, site: Site, wave: Wave, tours: list[dict], in_wave: list[int], picks: int,
+                   replenishments: int, user_id: int | None, now: datetime) -> None:
     wave.status = "released"
     wave.released_at = now
     wave.orders = len(in_wave)
-    wave.lines = len(pick_rows)
+    wave.lines = picks
     wave.tours = len(tours)
     wave.distance_m = round(sum(t["distance_m"] for t in tours), 2)
     wave.seconds = round(sum(t["seconds"] for t in tours), 1)
     session.add(wave)
     audit.record(session, user_id=user_id, site_id=site.id, action="wave.release", entity="wave", entity_id=wave.id,
-                 after={"orders": wave.orders, "tours": wave.tours, "picks": len(pick_rows),
-                        "replenishments": len(repl_keys)})
+                 after={"orders": wave.orders, "tours": wave.tours, "picks": picks,
+                        "replenishments": replenishments})
+
+
+def _announce_release(session: Session, site: Site, wave: Wave, in_wave: list[int], replenishments: int,
+                      now: datetime) -> None:
+    """The wave.released event (for the ERP's webhooks), with the released orders."""
     released = []
     for condition in among(session, Order.id, in_wave):
         released.extend(session.exec(select(Order.id, Order.reference, Order.customer, Order.carrier, Order.service,
                                             Order.cut_off).where(condition)).all())
     outbox.record(session, site.id, "wave.released", {
         "wave": {"id": wave.id, "orders": wave.orders, "lines": wave.lines, "tours": wave.tours,
-                 "replenishments": len(repl_keys), "released_at": now.isoformat()},
+                 "replenishments": replenishments, "released_at": now.isoformat()},
         "orders": [{"id": oid, "reference": ref, "customer": customer, "carrier": carrier, "service": service,
                     "cut_off": cut_off.isoformat() if cut_off else None}
                    for oid, ref, customer, carrier, service, cut_off in sorted(released)]})

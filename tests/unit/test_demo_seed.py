@@ -29,7 +29,7 @@ from backend.models import (
     User,
 )
 from backend.roles import ROLES
-from backend.printing.routing import resolve_printer
+from backend.printing.printer_resolution import resolve_printer
 from backend.waves.site_layout import infer_layout
 from printers.scan_sheet import codes_of
 from tests.conftest import make_settings

@@ -409,7 +409,7 @@ class ReplenishOut(BaseModel):
 @replenishment_router.post("", response_model=ReplenishOut)
 def replenish(body: SiteOnly, me: CurrentUser, session: SessionDep) -> ReplenishOut:
     """Run min/max: a replenish task from reserve for every pick face below its minimum."""
-    from backend.allocation.replenish_service import run_min_max
+    from backend.allocation.replenishment_service import run_min_max
 
     site = resolve_site(session, me, body.site)
     rows = run_min_max(session, site.id, today=datetime.now(timezone.utc).date(), user_id=me.id)

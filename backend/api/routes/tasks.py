@@ -15,7 +15,7 @@ from backend.bounds import Count, Id, ScanText, Text
 from backend.commands.registry import WORKER_ROLES
 from backend.errors import DomainError, Invalid, NotFound
 from backend.models import Container, Location, Product, Site, Task, TourTote, User, Zone
-from backend.execution.common import record_refused_scan, verify_location, verify_product
+from backend.execution.scan_checks import record_refused_scan, verify_location, verify_product
 from backend.execution.picking import check_tote, load_pick
 from backend.execution.replenishing import verify_source
 from backend.insights.desk import task_candidates as candidates_for

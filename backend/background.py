@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from backend.execution.cycle_counts import cycle_count_scheduler
 from backend.insights.at_risk import at_risk_sweeper
 from backend.printing import firmware_profiles, print_spool
-from backend.realtime.component import realtime
+from backend.realtime.lifespan import realtime
 from backend.runtime import Runtime
 from backend.webhooks.delivery import webhooks
 

@@ -339,13 +339,31 @@ def plan_urgent_replenishment(
     stock_by_face = _index_stock(stock)
     pool = _ReservePool(reserve_candidates, product_by_id, today)
     planned = list(planned)
+    pending, short = _what_faces_need(planned, product_by_id, stock_by_face, pool)
+    moves = _UrgentMoves(planned)
+    for face_key in sorted(pending.keys() | short.keys()):
+        face = faces.get(face_key)
+        case = _case_qty(face, product_by_id[face_key[0]])
+        spare_room = _spare_room(face, stock_by_face.get(face_key))
+        spare_room = _move_pending_reservations(moves, pool, face_key, pending.get(face_key, {}), case, spare_room)
+        if face_key in short:
+            _cover_shortfalls(moves, pool, face_key, short[face_key], case, spare_room)
+    return moves.plan()
 
+
+def _what_faces_need(
+    planned: list[Allocation],
+    product_by_id: Mapping[ProductId, ProductInfo],
+    stock_by_face: Mapping[tuple[ProductId, LocationId], PickFaceStock],
+    pool: _ReservePool,
+) -> tuple[dict[tuple[ProductId, LocationId], dict[QuantId, list[int]]],
+           dict[tuple[ProductId, LocationId], list[tuple[int, int]]]]:
+    """Per face: the pending allocations reserved on each reserve quant (their indexes in `planned`), and the
+    pick-face allocations beyond the face's free stock (index, units short). Reserve draws leave the pool."""
     free_on_face: dict[tuple[ProductId, LocationId], int] = {
         key: face_stock.on_hand - face_stock.reserved for key, face_stock in stock_by_face.items()
     }
-    # face -> quant -> indexes of the pending allocations reserved on it
     pending: dict[tuple[ProductId, LocationId], dict[QuantId, list[int]]] = {}
-    # face -> [(index, units beyond the face's stock)]
     short: dict[tuple[ProductId, LocationId], list[tuple[int, int]]] = {}
     for index, allocation in enumerate(planned):
         if allocation.product_id not in product_by_id:
@@ -362,82 +380,98 @@ def plan_urgent_replenishment(
             if allocation.stage is AllocationStage.PENDING_REPLENISHMENT:
                 face_key = (allocation.product_id, allocation.pick_location_id)
                 pending.setdefault(face_key, {}).setdefault(allocation.quant_id, []).append(index)
+    return pending, short
 
-    moves: dict[str, list] = {}  # key -> [source fields..., qty], in creation order
-    waits: dict[int, list[str]] = {}
-    uncovered: dict[int, int] = {}
 
-    def add_move(to_location: LocationId, product_id: ProductId, quant_id: QuantId,
-                 from_location: LocationId, lot: str, container: ContainerId | None, qty: int) -> str:
+def _spare_room(face: PickFace | None, face_stock: PickFaceStock | None) -> int:
+    """Units a move may bring beyond what the picks need (to round up to a case) without passing max."""
+    level = (face_stock.on_hand + face_stock.inbound) if face_stock else 0
+    return max(0, face.max_qty - level) if face else 0
+
+
+class _UrgentMoves:
+    """The urgent plan as it is built: moves by key, and which allocations (by index) wait for which."""
+
+    def __init__(self, planned: list[Allocation]) -> None:
+        self.planned = planned
+        self.moves: dict[str, list] = {}  # key -> [source fields..., qty], in creation order
+        self.waits: dict[int, list[str]] = {}
+        self.uncovered: dict[int, int] = {}
+
+    def add(self, to_location: LocationId, product_id: ProductId, quant_id: QuantId,
+            from_location: LocationId, lot: str, container: ContainerId | None, qty: int) -> str:
+        """Move `qty` more from the quant to the face (one move per quant and face); its key."""
         key = f"{ReplenishmentKind.URGENT}:{to_location}:{quant_id}"
-        if key in moves:
-            moves[key][-1] += qty
+        if key in self.moves:
+            self.moves[key][-1] += qty
         else:
-            moves[key] = [product_id, quant_id, from_location, to_location, lot, container, qty]
+            self.moves[key] = [product_id, quant_id, from_location, to_location, lot, container, qty]
         return key
 
-    for face_key in sorted(pending.keys() | short.keys()):
-        product_id, location_id = face_key
-        face = faces.get(face_key)
-        face_stock = stock_by_face.get(face_key)
-        case = _case_qty(face, product_by_id[product_id])
-        level = (face_stock.on_hand + face_stock.inbound) if face_stock else 0
-        spare_room = max(0, face.max_qty - level) if face else 0
-
-        for quant_id, indexes in pending.get(face_key, {}).items():
-            first = planned[indexes[0]]
-            qty = sum(planned[i].qty for i in indexes)
-            if case and qty % case:
-                round_up = case - qty % case
-                if round_up <= spare_room and pool.available.get(quant_id, 0) >= round_up:
-                    pool.consume(quant_id, round_up)
-                    spare_room -= round_up
-                    qty += round_up
-            key = add_move(
-                location_id, product_id, quant_id, first.location_id, first.lot, first.container_id, qty
+    def plan(self) -> UrgentReplenishmentPlan:
+        replenishments = tuple(
+            Replenishment(
+                key=key,
+                kind=ReplenishmentKind.URGENT,
+                product_id=product_id,
+                from_quant_id=quant_id,
+                from_location_id=from_location,
+                to_location_id=to_location,
+                lot=lot,
+                qty=qty,
+                container_id=container,
             )
-            for i in indexes:
-                waits[i] = [key]
-
-        shortfalls = short.get(face_key)
-        if not shortfalls:
-            continue
-        draws, spare_room = pool.draw_to_cover(product_id, sum(q for _i, q in shortfalls), case, spare_room)
-        # Hand the moved units out to the short picks in order: [key, units not yet promised].
-        segments = [
-            [add_move(location_id, product_id, c.quant_id, c.location_id, c.lot, c.container_id, qty), covering]
-            for c, qty, covering in draws
-        ]
-        segment = 0
-        for i, need in shortfalls:
-            keys = waits.setdefault(i, [])
-            while need and segment < len(segments):
-                key, left = segments[segment]
-                used = min(need, left)
-                keys.append(key)
-                need -= used
-                segments[segment][1] = left - used
-                if used == left:
-                    segment += 1
-            if need:
-                uncovered[i] = need
-
-    replenishments = tuple(
-        Replenishment(
-            key=key,
-            kind=ReplenishmentKind.URGENT,
-            product_id=product_id,
-            from_quant_id=quant_id,
-            from_location_id=from_location,
-            to_location_id=to_location,
-            lot=lot,
-            qty=qty,
-            container_id=container,
+            for key, (product_id, quant_id, from_location, to_location, lot, container, qty) in self.moves.items()
         )
-        for key, (product_id, quant_id, from_location, to_location, lot, container, qty) in moves.items()
-    )
-    dependencies = tuple(
-        PickDependency(planned[i], tuple(waits.get(i, ())), uncovered.get(i, 0))
-        for i in sorted(waits.keys() | uncovered.keys())
-    )
-    return UrgentReplenishmentPlan(replenishments, dependencies)
+        dependencies = tuple(
+            PickDependency(self.planned[i], tuple(self.waits.get(i, ())), self.uncovered.get(i, 0))
+            for i in sorted(self.waits.keys() | self.uncovered.keys())
+        )
+        return UrgentReplenishmentPlan(replenishments, dependencies)
+
+
+def _move_pending_reservations(moves: _UrgentMoves, pool: _ReservePool, face_key: tuple[ProductId, LocationId],
+                               pending: Mapping[QuantId, list[int]], case: int | None, spare_room: int) -> int:
+    """One move per reserve quant the face's pending allocations are reserved on (rounded up to a whole case
+    while the face has room and the quant has the units); the spare room left."""
+    product_id, location_id = face_key
+    planned = moves.planned
+    for quant_id, indexes in pending.items():
+        first = planned[indexes[0]]
+        qty = sum(planned[i].qty for i in indexes)
+        if case and qty % case:
+            round_up = case - qty % case
+            if round_up <= spare_room and pool.available.get(quant_id, 0) >= round_up:
+                pool.consume(quant_id, round_up)
+                spare_room -= round_up
+                qty += round_up
+        key = moves.add(location_id, product_id, quant_id, first.location_id, first.lot, first.container_id, qty)
+        for i in indexes:
+            moves.waits[i] = [key]
+    return spare_room
+
+
+def _cover_shortfalls(moves: _UrgentMoves, pool: _ReservePool, face_key: tuple[ProductId, LocationId],
+                      shortfalls: list[tuple[int, int]], case: int | None, spare_room: int) -> None:
+    """Moves from reserve for the face's short picks, handed out to them in order; what no reserve covers is
+    uncovered."""
+    product_id, location_id = face_key
+    draws, spare_room = pool.draw_to_cover(product_id, sum(q for _i, q in shortfalls), case, spare_room)
+    # Hand the moved units out to the short picks in order: [key, units not yet promised].
+    segments = [
+        [moves.add(location_id, product_id, c.quant_id, c.location_id, c.lot, c.container_id, qty), covering]
+        for c, qty, covering in draws
+    ]
+    segment = 0
+    for i, need in shortfalls:
+        keys = moves.waits.setdefault(i, [])
+        while need and segment < len(segments):
+            key, left = segments[segment]
+            used = min(need, left)
+            keys.append(key)
+            need -= used
+            segments[segment][1] = left - used
+            if used == left:
+                segment += 1
+        if need:
+            moves.uncovered[i] = need

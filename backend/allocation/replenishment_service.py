@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from backend import audit
 from backend.allocation import core
-from backend.allocation.replenishment import PickFace, PickFaceStock, plan_min_max_replenishment
+from backend.allocation.replenishment_planning import PickFace, PickFaceStock, plan_min_max_replenishment
 from backend.bulk import insert_rows
 from backend.models import Location, Product, Quant, Task, utcnow
 from backend.tasks.states import WORK_TO_COME_STATES
