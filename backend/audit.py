@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import Session, SQLModel
 
 from backend.models import AuditEntry
-from backend.rawsql import insert_json_rows
+from backend.sql import insert_json_rows
 
 
 def snapshot(row: SQLModel | None, fields: tuple[str, ...] | None = None) -> dict[str, Any] | None:
@@ -75,12 +75,12 @@ _INSERT_ROWS = insert_json_rows("audit_entry", {
 
 
 def record_many(db, entries: list[dict[str, Any]]) -> None:  # noqa: ANN001
-    """Append audit rows through a raw connection (backend.rawsql.Raw): dicts with record()'s arguments."""
+    """Append audit rows through a raw connection (backend.sql.Raw): dicts with record()'s arguments."""
     if not entries:
         return
     if db.postgres and len(entries) > 1:
         at = datetime.now(timezone.utc).isoformat()
-        db.later(_INSERT_ROWS, rows=json.dumps([_row(e, at) for e in entries], separators=(",", ":"),
-                                               default=_jsonable))
+        db.send_write(_INSERT_ROWS, rows=json.dumps([_row(e, at) for e in entries], separators=(",", ":"),
+                                                    default=_jsonable))
         return
     db.many(INSERT, [params(db, e) for e in entries])

@@ -117,7 +117,7 @@ class Settings(BaseSettings):
     # Realtime (devices, commands, hub): "" picks memory:// on SQLite and the database's LISTEN/NOTIFY on PostgreSQL.
     realtime_hub_url: str = ""
     # PostgreSQL: the device commands' statements wait in the pipeline for the next answer wanted instead of
-    # each being written to the socket (backend/pg_held.py; off, or a psycopg it was not checked against: plain).
+    # each being written to the socket (backend/sql/held.py; off, or a psycopg it was not checked against: plain).
     pg_hold_statements: bool = True
     ws_auth_timeout_seconds: float = Field(default=10.0, gt=0)
     ws_heartbeat_seconds: float = Field(default=20.0, gt=0)

@@ -66,10 +66,10 @@ def make_command_engine(database_url: str, *, hold_statements: bool = True) -> E
     refused command), so the threshold matters as much as the plan cache mode.
 
     Its connections are in autocommit mode and each transaction sends its own BEGIN, in the pipeline
-    with its first statements (backend.rawsql.watch): psycopg would send it with a Sync of its own and
+    with its first statements (backend.sql.watch): psycopg would send it with a Sync of its own and
     wait for the answer, a round trip at the start of every batch of commands that buys nothing here.
-    SAVEPOINTs travel with the statements after them (backend.rawsql.PipelineDialect). With
-    `hold_statements` a pipeline's statements wait for the next answer wanted (backend.pg_held).
+    SAVEPOINTs travel with the statements after them (backend.sql.pipeline.PipelineDialect). With
+    `hold_statements` a pipeline's statements wait for the next answer wanted (backend.sql.held).
 
     The commands' batch thread holds one connection, the run-them-one-by-one fallback of a failed
     batch a second. Instead of pinging at every checkout, a connection is pinged only after it sat
@@ -77,18 +77,19 @@ def make_command_engine(database_url: str, *, hold_statements: bool = True) -> E
     """
     from sqlalchemy.dialects import registry
 
-    from backend import pg_held, rawsql
+    from backend.sql import held, pipeline
+    from backend.sql.raw import OWN_BEGIN
 
-    registry.register("postgresql.wes_pipeline", "backend.rawsql", "PipelineDialect")
+    registry.register("postgresql.wes_pipeline", "backend.sql.pipeline", "PipelineDialect")
     engine = create_engine(make_url(database_url).set(drivername="postgresql+wes_pipeline"), pool_size=2,
                            max_overflow=2, isolation_level="AUTOCOMMIT",
                            connect_args={"prepare_threshold": 0, "options": "-c plan_cache_mode=force_generic_plan"})
-    held_cursor = pg_held.held_cursor_class() if hold_statements else None
-    rawsql.watch(engine, begins=True)
+    held_cursor = held.held_cursor_class() if hold_statements else None
+    pipeline.watch(engine, begins=True)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, record):  # noqa: ANN001
-        record.info[rawsql.OWN_BEGIN] = True  # (AUTOCOMMIT: each transaction's BEGIN goes with its first statements)
+        record.info[OWN_BEGIN] = True  # (AUTOCOMMIT: each transaction's BEGIN goes with its first statements)
         dbapi_conn.prepared_max = 256  # every command's statements (the default, 100, would evict some)
         if held_cursor is not None:
             dbapi_conn.cursor_factory = held_cursor

@@ -33,9 +33,8 @@ from backend.commands.registry import CommandRegistry
 from backend.devices import stream
 from backend.errors import DomainError, _clean_validation_errors, unstorable_input
 from backend.models import utcnow
-from backend.rawsql import (
-    ANYTHING, IN_BATCH, Raw, TransactionFailed, insert_json_rows, note_changed, track_changes,
-)
+from backend.sql import Raw, TransactionFailed, insert_json_rows
+from backend.commands.batch_reads import ANYTHING, note_changed, track_changes
 from backend.runtime import Runtime
 
 log = logging.getLogger("wes.commands")
@@ -66,8 +65,8 @@ class _Batch:
         self.db = db
         self.rows: list[dict[str, Any]] = []
         self.made: dict[tuple[int, str], tuple[str, CommandOutcome]] = {}
-        self.read = db.soon(_STORED_OF_BATCH, user_ids=[actor.user_id for actor, _ in commands],
-                            command_ids=[envelope.id for _, envelope in commands]) if db.postgres else None
+        self.read = db.send_read(_STORED_OF_BATCH, user_ids=[actor.user_id for actor, _ in commands],
+                                 command_ids=[envelope.id for _, envelope in commands]) if db.postgres else None
         self._stored: dict[tuple[int, str], tuple] | None = None
 
     def stored(self, actor: Actor, envelope: CommandEnvelope) -> tuple | None:
@@ -93,7 +92,7 @@ class _Batch:
         if not self.rows:
             return
         if self.read is not None:
-            self.db.later(_STORE_BATCH, rows=json.dumps(self.rows, separators=(",", ":"), default=str))
+            self.db.send_write(_STORE_BATCH, rows=json.dumps(self.rows, separators=(",", ":"), default=str))
         else:
             self.db.many(_STORE, self.rows)
 
@@ -196,24 +195,23 @@ class CommandDispatcher:
         if not work:
             return outcomes
         session = self._session()
-        session.info[IN_BATCH] = True
         track_changes(session)
         try:
-            db = Raw(session)
+            db = Raw.of(session)
             # The commands' stored answers and the reads their handlers will make, in one round trip
             # (PostgreSQL; a repeat within the batch gets the answer its first copy made).
             batch = _Batch(db, [(actor, envelope) for _index, actor, envelope, *_rest in work])
             payloads = {}
             for index, actor, envelope, _via, spec, _digest in work:
-                if spec.ahead is not None and db.postgres:
+                if spec.prefetch is not None and db.postgres:
                     try:
                         payloads[index] = self._validated(spec, envelope)
                     except DomainError:
                         continue  # refused when it runs
-                    spec.ahead(session, actor, payloads[index])
+                    spec.prefetch(session, actor, payloads[index])
             for index, actor, envelope, via, spec, digest in work:
                 outcome = self._apply_nested(session, batch, actor, envelope, spec, digest, via, payloads.get(index))
-                if outcome.ok and not outcome.replayed and spec.ahead is None:
+                if outcome.ok and not outcome.replayed and spec.prefetch is None:
                     note_changed(session, [ANYTHING])  # what it changed is not known: later ones read again
                 outcomes[index] = outcome
             batch.write()
@@ -251,12 +249,12 @@ class CommandDispatcher:
             return _replayed(envelope, digest, (outcome.ok, answer, made_digest))
         row = batch.stored(actor, envelope)
         if row is not None:
-            return _replayed(envelope, digest, (row[0], Raw(session).loads(row[1]), row[2]))
+            return _replayed(envelope, digest, (row[0], Raw.of(session).loads(row[1]), row[2]))
         mark = stream.mark(session)
         savepoint = session.begin_nested()
         # SQLAlchemy sends the SAVEPOINT with the nested transaction's first statement through the session;
         # the raw SQL of the hot paths never goes through it, so without this a refused command's raw
-        # writes would not be undone. (PostgreSQL: queued, see backend.rawsql.PipelineDialect.)
+        # writes would not be undone. (PostgreSQL: queued, see backend.sql.pipeline.PipelineDialect.)
         session.connection()
         ctx = CommandContext(session, self.runtime, actor, envelope.id, via)
         try:
@@ -273,7 +271,7 @@ class CommandDispatcher:
             batch.store(actor, envelope, digest, ctx.task_id, outcome)
             return outcome
         except (DBAPIError, TransactionFailed):
-            raise  # the batch's transaction may be lost (see backend.rawsql): the batch is undone whole
+            raise  # the batch's transaction may be lost (see backend.sql): the batch is undone whole
         except Exception as exc:  # noqa: BLE001  (not stored: the device may send it again)
             if savepoint.is_active:
                 savepoint.rollback()
@@ -296,7 +294,7 @@ class CommandDispatcher:
                               details=details) from exc
 
     def _stored(self, session, actor: Actor, envelope: CommandEnvelope, digest: str) -> CommandOutcome | None:  # noqa: ANN001
-        db = Raw(session)
+        db = Raw.of(session)
         row = db.one(_STORED, user_id=actor.user_id, command_id=envelope.id)
         return None if row is None else _replayed(envelope, digest, (row[0], db.loads(row[1]), row[2]))
 
@@ -336,9 +334,10 @@ class CommandDispatcher:
     def _store(session, actor: Actor, envelope: CommandEnvelope, digest: str, task_id: int | None,  # noqa: ANN001
                ok: bool, result: dict[str, Any]) -> None:
         """Store the answer and commit (a copy committed first by someone else fails the COMMIT)."""
-        db = Raw(session)
-        db.later(_STORE, user_id=actor.user_id, command_id=envelope.id, device_id=actor.device_id, type=envelope.type,
-                 payload_hash=digest, task_id=task_id, ok=ok, result=db.json(result), created_at=db.when(utcnow()))
+        db = Raw.of(session)
+        db.send_write(_STORE, user_id=actor.user_id, command_id=envelope.id, device_id=actor.device_id,
+                      type=envelope.type, payload_hash=digest, task_id=task_id, ok=ok, result=db.json(result),
+                      created_at=db.when(utcnow()))
         session.commit()
 
 

@@ -44,8 +44,8 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 RESERVED = frozenset({"auth", "ping", "pong", "result", "error", "auth_ok"})
 
 Handler = Callable[["CommandContext", Any], dict]
-# Sends a command's reads ahead (backend.rawsql.Raw.ahead) before its batch runs: (session, actor, payload).
-Ahead = Callable[[Any, Any, Any], None]
+# Sends a command's reads ahead (backend.sql.Raw.prefetch) before its batch runs: (session, actor, payload).
+Prefetch = Callable[[Any, Any, Any], None]
 
 
 class CommandPayload(BaseModel):
@@ -60,10 +60,10 @@ class CommandSpec:
     handler: Handler
     payload: type[BaseModel]
     roles: tuple[str, ...]
-    # Reads sent ahead for a whole batch in one round trip. A command with `ahead` notes what it changed
-    # (backend.rawsql.note_changed) and reads again what an earlier one changed; after a command without
+    # Reads sent ahead for a whole batch in one round trip. A command with `prefetch` notes what it changed
+    # (backend.commands.batch_reads.note_changed) and reads again what an earlier one changed; after one without
     # it, every later one reads again.
-    ahead: Ahead | None = None
+    prefetch: Prefetch | None = None
 
 
 class CommandSet:
@@ -73,15 +73,15 @@ class CommandSet:
         self.specs: list[CommandSpec] = []
 
     def register_handler(self, name: str, handler: Handler, *, payload: type[BaseModel],
-                         roles: tuple[str, ...] = WORKER_ROLES, ahead: Ahead | None = None) -> None:
+                         roles: tuple[str, ...] = WORKER_ROLES, prefetch: Prefetch | None = None) -> None:
         if not _NAME.match(name) or name in RESERVED:
             raise ValueError(f"command name {name!r} must be snake_case and not one of {sorted(RESERVED)}")
-        self.specs.append(CommandSpec(name, handler, payload, tuple(roles), ahead))
+        self.specs.append(CommandSpec(name, handler, payload, tuple(roles), prefetch))
 
     def command(self, name: str, *, payload: type[BaseModel], roles: tuple[str, ...] = WORKER_ROLES,
-                ahead: Ahead | None = None) -> Callable[[Handler], Handler]:
+                prefetch: Prefetch | None = None) -> Callable[[Handler], Handler]:
         def decorate(handler: Handler) -> Handler:
-            self.register_handler(name, handler, payload=payload, roles=roles, ahead=ahead)
+            self.register_handler(name, handler, payload=payload, roles=roles, prefetch=prefetch)
             return handler
 
         return decorate

@@ -19,9 +19,9 @@ the WAL writes of the pages they all touch are shared.
   (161 commands/s); two threads fed by the scanned location, so that a
   pick face's stock stays with one of them, measured no better than one.
   A batch sends its commands' stored answers and the reads they declare
-  (`ahead`) in one round trip; statements go to the server as soon as they
+  (`prefetch`) in one round trip; statements go to the server as soon as they
   are made and nobody waits for an answer before it is needed
-  (backend.rawsql). Commands of one device still run in order:
+  (backend.sql). Commands of one device still run in order:
   a connection waits for each answer before sending the next command.
   (Running commands on the event loop over psycopg's async connections and
   SQLAlchemy's greenlet bridge measured slower: the loop then carried

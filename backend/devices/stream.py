@@ -29,7 +29,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.models import Device, DeviceEvent, utcnow
-from backend.rawsql import Pending, Raw
+from backend.sql import Pending, Raw
 
 _OUTBOX = "wes_stream_outbox"
 _INSTALLED = "wes_stream_installed"
@@ -146,7 +146,7 @@ def devices_of_workers(session: Session, user_ids: Iterable[int | None]) -> list
         # Asked several times per command for the same worker: once per transaction is enough.
         cache = session.info.setdefault(_WORKER_DEVICES, {})
         if ids[0] not in cache:
-            cache[ids[0]] = [r[0] for r in Raw(session).all(_DEVICES_OF_WORKER, user_id=ids[0])]
+            cache[ids[0]] = [r[0] for r in Raw.of(session).all(_DEVICES_OF_WORKER, user_id=ids[0])]
         return list(cache[ids[0]])
     return list(session.execute(
         select(Device.id).where(Device.current_user_id.in_(ids), Device.revoked_at.is_(None)).order_by(Device.id)
@@ -159,9 +159,9 @@ def forget_worker_devices(session: Session) -> None:
 
 
 def ahead_devices_of_worker(session: Session, user_id: int) -> None:
-    """Send ahead the lookup `devices_of_workers` will make for this worker (backend.rawsql)."""
+    """Send ahead the lookup `devices_of_workers` will make for this worker (backend.sql)."""
     if user_id not in session.info.get(_WORKER_DEVICES, ()):
-        Raw(session).ahead(_DEVICES_OF_WORKER, user_id=user_id)
+        Raw.of(session).prefetch(_DEVICES_OF_WORKER, user_id=user_id)
 
 
 def emit_to_workers(session: Session, user_ids: Iterable[int | None], type_: str, data: dict[str, Any]) -> None:
@@ -194,17 +194,17 @@ def _write(session: Session) -> None:
     for device_id, type_, data in box.pending:
         by_device.setdefault(device_id, []).append((type_, data))
     now = utcnow()
-    db = Raw(session)
+    db = Raw.of(session)
     created_at = db.when(now)
     devices = sorted(by_device)
     if not devices:
         heads = Pending(None, [])
     elif db.postgres:
-        db.later(_LOCK_HEADS, ids=devices)
-        heads = db.soon(_WRITE_EVENTS, created_at=created_at,
-                        counts=_json_text([[d, len(by_device[d])] for d in devices]),
-                        events=_json_text([[d, k, type_, data] for d in devices
-                                           for k, (type_, data) in enumerate(by_device[d], 1)]))
+        db.send_write(_LOCK_HEADS, ids=devices)
+        heads = db.send_read(_WRITE_EVENTS, created_at=created_at,
+                             counts=_json_text([[d, len(by_device[d])] for d in devices]),
+                             events=_json_text([[d, k, type_, data] for d in devices
+                                                for k, (type_, data) in enumerate(by_device[d], 1)]))
     else:
         rows = []
         advanced = []

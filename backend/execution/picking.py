@@ -33,10 +33,11 @@ from backend.models import (
     Task,
     Tour,
     WarehouseException,
-    WorkerProfile,
     utcnow,
 )
-from backend.rawsql import IN_BATCH, Pending, Raw, changed_since_read, note_changed
+from backend.sql import Pending, Raw, Write
+from backend.commands import batch_reads
+from backend.commands.batch_reads import changed_since_read, note_changed
 from backend.scanning.db_lookup import ahead_product_scan
 from backend.location_kinds import STORAGE_KINDS
 from backend.scanning.lookup import LocationRef
@@ -109,22 +110,22 @@ _SLOT = (
 
 
 def ahead_load(session: Session, task_id: int) -> None:
-    """Send load_pick's reads ahead (backend.rawsql): send it before the other reads of a confirm, so that they run
+    """Send load_pick's reads ahead (backend.sql): send it before the other reads of a confirm, so that they run
     once the task is locked (and see what a transaction that held the lock changed)."""
-    db = Raw(session)
-    db.ahead(_LOAD, id=task_id)
-    db.ahead(_SLOT, id=task_id)
+    db = Raw.of(session)
+    db.prefetch(_LOAD, id=task_id)
+    db.prefetch(_SLOT, id=task_id)
 
 
 def read_keys(task: PickRow, worker_id: int) -> list[tuple]:
-    """What a confirm read ahead depends on (backend.rawsql.changed_since_read): the task, the replenishment
-    it waits for, its tour (the tote slots) and what the worker holds."""
+    """What a confirm read ahead depends on (backend.commands.batch_reads.changed_since_read): the task, the
+    replenishment it waits for, its tour (the tote slots) and what the worker holds."""
     return [("task", task.id), ("task", task.depends_on_task_id), ("tour", task.tour_id), ("worker", worker_id)]
 
 
 def load_pick(session: Session, task_id: int) -> PickRow | None:
     """The task row, locked for this transaction on PostgreSQL (SQLite's writer lock already is one)."""
-    db = Raw(session)
+    db = Raw.of(session)
     row = db.one(_LOAD, id=task_id)
     if row is None:
         return None
@@ -165,7 +166,7 @@ _BIND = "UPDATE tour_tote SET container_id = :tote_id WHERE tour_id = :tour_id A
 def _bind_tote(session: Session, task: PickRow, raw: str, *, bind: bool = True) -> tuple[int, str]:
     """The scanned tote (id, code), bound to the task's tote slot if the slot has none yet (unless not `bind`:
     only checked, as a scan is checked before the pick is confirmed)."""
-    db = Raw(session)
+    db = Raw.of(session)
     scanned = {"site_id": task.site_id, "code": raw.strip()}  # (as ahead_of_confirm sent the reads ahead)
     found = db.one(_TOTE, **scanned)
     if found is None:
@@ -183,12 +184,12 @@ def _bind_tote(session: Session, task: PickRow, raw: str, *, bind: bool = True) 
                       details={"field": "tote"})
     if not bound:
         if changed_since_read(session, [("tote", tote_id)]):
-            db.forget_ahead(_TOTE_SLOTS, **scanned)  # an earlier command of this batch bound it: read again
+            db.forget_prefetch(_TOTE_SLOTS, **scanned)  # an earlier command of this batch bound it: read again
         if any(slot != (task.tour_id, task.tote_no) for slot in db.all(_TOTE_SLOTS, **scanned)):
             raise Conflict(f"Tote {code} is in use on another cart: take an empty one", code="tote_in_use",
                            details={"field": "tote"})
         if bind:
-            db.later(_BIND, tote_id=tote_id, tour_id=task.tour_id, tote_no=task.tote_no)
+            db.send_write(_BIND, tote_id=tote_id, tour_id=task.tour_id, tote_no=task.tote_no)
             note_changed(session, [("tote", tote_id)])
     return tote_id, code
 
@@ -207,18 +208,20 @@ def ahead_of_confirm(session: Session, site_id: int | None, product: str, tote: 
     """Send the lookups a confirm of these scans will make, ahead (one round trip with the task's own)."""
     if site_id is not None:
         ahead_product_scan(session, site_id, product)
-        db = Raw(session)
-        db.ahead(_TOTE, code=tote.strip(), site_id=site_id)
-        db.ahead(_TOTE_SLOTS, code=tote.strip(), site_id=site_id)  # (needed by a slot's first pick)
+        db = Raw.of(session)
+        db.prefetch(_TOTE, code=tote.strip(), site_id=site_id)
+        db.prefetch(_TOTE_SLOTS, code=tote.strip(), site_id=site_id)  # (needed by a slot's first pick)
 
 
-_TAKE = ("UPDATE quant SET reserved = reserved - :quantity, on_hand = on_hand - :quantity "
-         "WHERE id = :quant_id AND reserved >= :quantity RETURNING id")
+# (Both quants change: the tote's is found by its stock key, so every loaded one is read again.)
+_TAKE = Write("UPDATE quant SET reserved = reserved - :quantity, on_hand = on_hand - :quantity "
+              "WHERE id = :quant_id AND reserved >= :quantity RETURNING id", (Quant, None))
 # In a batch of commands on PostgreSQL nobody waits for the take's answer: taking stock nobody reserved
 # breaks the quant's CHECK (reserved >= 0), which fails the batch where it is sent (with the next
 # command's first read, or with the COMMIT); the batch is then undone and its commands run one by one,
 # where the guarded _TAKE refuses this pick. (A quant gone altogether fails the move's foreign key.)
-_TAKE_IN_BATCH = "UPDATE quant SET reserved = reserved - :quantity, on_hand = on_hand - :quantity WHERE id = :quant_id"
+_TAKE_IN_BATCH = Write("UPDATE quant SET reserved = reserved - :quantity, on_hand = on_hand - :quantity "
+                       "WHERE id = :quant_id", (Quant, None))
 _INTO = (
     "INSERT INTO quant (site_id, product_id, location_id, container_id, lot, expiry, stock_key, on_hand, reserved, "
     "received_at) VALUES (:site_id, :product_id, :location_id, :tote_id, :lot, :expiry, :stock_key, :quantity, 0, "
@@ -229,8 +232,10 @@ _MOVE_INTO = (
 _MOVE_ROW = ":site_id, :product_id, :lot, :expiry, :quantity, :location_id, :location_id, :from_container_id, :tote_id, :quant_id"
 _MOVE = (_MOVE_INTO + f"VALUES ({_MOVE_ROW}, (SELECT id FROM quant WHERE site_id = :site_id AND stock_key = :stock_key), "
          "'pick', :reference, :user_id, :now)")
-_RESERVATION = "UPDATE reservation SET quantity = quantity - :quantity WHERE id = :reservation_id"
-_LINE_PICKED = "UPDATE order_line SET quantity_picked = quantity_picked + :quantity WHERE id = :order_line_id"
+_RESERVATION = Write("UPDATE reservation SET quantity = quantity - :quantity WHERE id = :reservation_id",
+                     (Reservation, "reservation_id"))
+_LINE_PICKED = Write("UPDATE order_line SET quantity_picked = quantity_picked + :quantity WHERE id = :order_line_id",
+                     (OrderLine, "order_line_id"))
 
 
 def _reservation_gone() -> Conflict:
@@ -257,71 +262,63 @@ def _take(session: Session, task: PickRow, params: dict) -> Pending | None:
     """Move the quantity (`params`: _take_params) from the reserved quant into the tote (a ledger move) and
     consume the reservation.
 
-    Sent, not waited for (backend.rawsql): the caller checks the answer with `_taken` as late as it can
+    Sent, not waited for (backend.sql): the caller checks the answer with `_taken` as late as it can
     (in a batch on PostgreSQL there is no answer to check: see _TAKE_IN_BATCH).
     A pick face of a fast mover is everyone's: its quant row stays locked from this UPDATE to the
     COMMIT, so the less happens in between, the less the next picker of that face waits.
     """
-    db = Raw(session)
+    db = Raw.of(session)
     for sql in (_RESERVATION, _LINE_PICKED, _INTO, _MOVE):
-        db.later(sql, **params)
-    taken = _send_take(session, _TAKE, _TAKE_IN_BATCH, params)
-    db.expire(Reservation, [task.reservation_id])
-    db.expire(OrderLine, [task.order_line_id])
-    return taken
+        db.send_write(sql, **params)
+    return _send_take(session, _TAKE, _TAKE_IN_BATCH, params)
 
 
 def _send_take(session: Session, guarded: str, in_batch: str, params: dict) -> Pending | None:
     """Send the statement with the stock take: in a batch on PostgreSQL the one nobody waits for (see
     _TAKE_IN_BATCH), else the guarded one, whose answer `_taken` checks."""
-    db = Raw(session)
-    if db.postgres and session.info.get(IN_BATCH):
-        db.later(in_batch, **params)
+    db = Raw.of(session)
+    if db.postgres and batch_reads.in_batch(session):
+        db.send_write(in_batch, **params)
         return None
-    return db.soon(guarded, **params)
+    return db.send_read(guarded, **params)
 
 
 def _taken(session: Session, taken: Pending | None) -> None:
     """The take went through (else the reservation was gone: the command is refused, nothing booked)."""
     if taken is not None and taken.one() is None:
         raise _reservation_gone()
-    # Both quants changed (the tote's was found by its stock key): loaded ones are read again.
-    for obj in [o for o in session.identity_map.values() if isinstance(o, Quant)]:
-        session.expire(obj)
 
 
 # (`task.id <> :task_id`: the task just picked is done, whether or not its UPDATE ran before this one.)
-_TOUR_PROGRESS = (
+_TOUR_PROGRESS = Write(
     "UPDATE tour SET status = CASE WHEN EXISTS (SELECT 1 FROM task WHERE task.tour_id = :tour_id "
     f"AND task.kind = 'pick' AND task.state IN {_WORK_TO_COME} AND task.id <> :task_id) "
-    "THEN 'picking' ELSE 'picked' END WHERE id = :tour_id")
+    "THEN 'picking' ELSE 'picked' END WHERE id = :tour_id", (Tour, "tour_id"))
 # (The order id as a plain parameter: PostgreSQL plans a correlated EXISTS against a subquery's
 # result as a scan of every task.)
 _ORDER_OF_LINE = "SELECT order_id FROM order_line WHERE id = :line_id"
-_ORDER_PROGRESS = (
+_ORDER_PROGRESS = Write(
     "UPDATE outbound_order SET status = CASE WHEN EXISTS (SELECT 1 FROM order_line JOIN task "
     "ON task.order_line_id = order_line.id WHERE order_line.order_id = :order_id AND task.kind = 'pick' "
     f"AND task.state IN {_WORK_TO_COME} AND task.id <> :task_id) THEN 'picking' ELSE 'picked' END, "
-    "updated_at = :now WHERE id = :order_id AND status IN ('in_wave', 'picking')")
+    "updated_at = :now WHERE id = :order_id AND status IN ('in_wave', 'picking')", (Order, "order_id"))
 
 
 def _progress(session: Session, task_id: int, tour_id: int | None, order_line_id: int | None,
               order_id: int | None = None) -> None:
     """Tour and order follow their picks: picking, then picked when none is open."""
-    db = Raw(session)
+    db = Raw.of(session)
     if tour_id is not None:
-        db.later(_TOUR_PROGRESS, tour_id=tour_id, task_id=task_id)
-        db.expire(Tour, [tour_id])
+        db.send_write(_TOUR_PROGRESS, tour_id=tour_id, task_id=task_id)
     if order_id is None and order_line_id is not None:
         order_id = db.scalar(_ORDER_OF_LINE, line_id=order_line_id)
     if order_id is not None:
-        db.later(_ORDER_PROGRESS, now=db.when(utcnow()), order_id=order_id, task_id=task_id)
-        db.expire(Order, [order_id])
+        db.send_write(_ORDER_PROGRESS, now=db.when(utcnow()), order_id=order_id, task_id=task_id)
 
 
-_DONE = (
+_DONE = Write(
     "UPDATE task SET state = 'done', done_at = :now, updated_at = :now, container_id = :tote_id, "
-    "version = version + 1, details = :details, assigned_to = :user_id WHERE id = :task_id")
+    "version = version + 1, details = :details, assigned_to = :user_id WHERE id = :task_id", (Task, "task_id"))
 
 
 # PostgreSQL, in the confirm's statement: `order.picked` when this pick leaves its order none open (order_ is
@@ -344,7 +341,7 @@ def _announce_picked(session: Session, order_id: int | None, before: str | None)
     """`order.picked` if the order just became picked (its status read before the pick was booked)."""
     if order_id is None or before == "picked":
         return
-    if Raw(session).scalar(_ORDER_STATUS, order_id=order_id) == "picked":
+    if Raw.of(session).scalar(_ORDER_STATUS, order_id=order_id) == "picked":
         payloads.order_event(session, session.get(Order, order_id), "order.picked", status="picked")
 
 
@@ -357,11 +354,13 @@ def _book_pick_statement(take: str) -> str:
     """
     move = _MOVE.replace("(SELECT id FROM quant WHERE site_id = :site_id AND stock_key = :stock_key)",
                          "(SELECT id FROM into_)")
-    return (f"WITH reservation_ AS ({_RESERVATION}), line_ AS ({_LINE_PICKED}), into_ AS ({_INTO} RETURNING id), "
+    text = (f"WITH reservation_ AS ({_RESERVATION}), line_ AS ({_LINE_PICKED}), into_ AS ({_INTO} RETURNING id), "
             f"move_ AS ({move}), take_ AS ({take}), done_ AS ({_DONE}), tour_ AS ({_TOUR_PROGRESS}), "
             f"order_ AS ({_ORDER_PROGRESS} RETURNING id, site_id, reference, customer, carrier, service, status), "
             f"picked_ AS ({_ORDER_PICKED_EVENT}), audit_ AS ({audit.INSERT}), position_ AS ({SET_POSITION}) "
             + ("SELECT id FROM take_" if "RETURNING" in take else "SELECT 1"))
+    return Write(text, *(change for part in (_RESERVATION, _LINE_PICKED, take, _DONE, _TOUR_PROGRESS, _ORDER_PROGRESS,
+                                             SET_POSITION) for change in part.changes))
 
 
 _BOOK_PICK = _book_pick_statement(_TAKE)
@@ -383,7 +382,7 @@ def confirm_pick(session: Session, task: PickRow, *, location: str, product: str
         raise Invalid(f"pick {task.quantity}, or report a short pick", code="wrong_quantity",
                       details={"field": "quantity", "expected": task.quantity})
     tote_id, tote_code = _bind_tote(session, task, tote)
-    db = Raw(session)
+    db = Raw.of(session)
     params = _take_params(db, task, quantity, tote_id, user_id)
     params.update(task_id=task.id, tour_id=task.tour_id, order_id=task.order_id,
                   details=db.json({**(task.details or {}), "picked": quantity, "confirmed_by": user_id}))
@@ -393,20 +392,14 @@ def confirm_pick(session: Session, task: PickRow, *, location: str, product: str
     if db.postgres:
         params["empty"] = db.json([])  # (a worker profile made by SET_POSITION)
         taken = _send_take(session, _BOOK_PICK, _BOOK_PICK_IN_BATCH, params)
-        db.expire(Reservation, [task.reservation_id])
-        db.expire(OrderLine, [task.order_line_id])
-        db.expire(Tour, [task.tour_id])
-        db.expire(Order, [task.order_id])
-        db.expire(WorkerProfile, [(user_id, task.site_id)])
         outbox.written_unnumbered(session)  # (order.picked, in the statement; numbered after the COMMIT)
     else:
         before = db.scalar(_ORDER_STATUS, order_id=task.order_id) if task.order_id is not None else None
         taken = _take(session, task, params)
-        db.later(_DONE, **params)
+        db.send_write(_DONE, **params)
         _progress(session, task.id, task.tour_id, task.order_line_id, task.order_id)
-        db.later(audit.INSERT, **params)
+        db.send_write(audit.INSERT, **params)
         _announce_picked(session, task.order_id, before)
-    db.expire(Task, [task.id])
     view = list(task.view)
     view[2], view[4], view[5], view[13], view[20] = "done", task.version + 1, user_id, tote_code, tote_code
     return {"picked": quantity, "view": view_of(db, view)}, lambda: _taken(session, taken)
@@ -431,7 +424,7 @@ def short_pick(session: Session, site: Site, task: Task, *, location: str, found
                           details={"field": "product" if not product else "tote"})
         verify_product(session, site.id, product, task.product_id, loc.id, task.lot)
         tote_id, _ = _bind_tote(session, row, tote)
-        _taken(session, _take(session, row, _take_params(Raw(session), row, found, tote_id, user_id)))
+        _taken(session, _take(session, row, _take_params(Raw.of(session), row, found, tote_id, user_id)))
     missing = task.quantity - found
     reservation = session.get(Reservation, task.reservation_id)
     give_back = min(missing, reservation.quantity)
@@ -448,7 +441,7 @@ def short_pick(session: Session, site: Site, task: Task, *, location: str, found
         details={"location": loc.code, "sku": product_row.sku, "expected": task.quantity, "found": found,
                  "reason": reason})
     session.add(exc)
-    order_before = Raw(session).scalar(_ORDER_STATUS, order_id=row.order_id) if row.order_id is not None else None
+    order_before = Raw.of(session).scalar(_ORDER_STATUS, order_id=row.order_id) if row.order_id is not None else None
     count = session.exec(select(Task).where(Task.site_id == site.id, Task.kind == "count", Task.from_location_id == loc.id,
                                             Task.state.in_(WORK_TO_COME_STATES))).first()
     if count is None:

@@ -10,7 +10,8 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from backend.auth.principal import Principal, load_principal
-from backend.commands import Actor, CommandDispatcher, CommandEnvelope
+from backend.commands.context import Actor
+from backend.commands.dispatcher import CommandDispatcher, CommandEnvelope
 from backend.devices.profiles import scanner_settings
 from backend.devices.stream import StreamEvent, read_events
 from backend.devices.tokens import authenticate_device, authenticate_worker

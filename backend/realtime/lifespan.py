@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 from sqlmodel import Session
 from sqlalchemy.orm import sessionmaker
 
-from backend.commands import CommandDispatcher, build_registry
+from backend.commands.dispatcher import CommandDispatcher
+from backend.commands.handlers import build_registry
 from backend.commands.runner import POSTGRES_MAX_BATCH, BatchRunner
 from backend.db import make_command_engine, make_read_engine
 from backend.devices import stream

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from backend.models import Container, Location, Product, Site
-from backend.rawsql import Raw
+from backend.sql import Raw
 from backend.scanning.classify import classify_scan
 from backend.scanning.errors import ScanError
 from backend.scanning.lookup import LocationRef, LpnRef, ProductRef, ToteRef
@@ -17,13 +17,13 @@ _BY_GTIN = ("SELECT p.id, p.sku FROM product_gtin AS g JOIN product AS p ON p.id
 
 
 def ahead_product_scan(session: Session, site_id: int, raw: str) -> None:
-    """Send ahead the GTIN lookup that classifying this product scan at the site will make (backend.rawsql)."""
+    """Send ahead the GTIN lookup that classifying this product scan at the site will make (backend.sql)."""
     try:
         gtin = classify_scan(raw).gtin
     except ScanError:
         return
     if gtin:
-        Raw(session).ahead(_BY_GTIN, site_id=site_id, gtin=gtin)
+        Raw.of(session).prefetch(_BY_GTIN, site_id=site_id, gtin=gtin)
 
 
 class SiteScanLookup:
@@ -55,8 +55,8 @@ class SiteScanLookup:
         return ToteRef(c.id, c.code) if c and c.kind == "tote" else None
 
     def product_by_gtin(self, gtin14: str) -> ProductRef | None:
-        # Every product scan of every pick asks this: plain SQL (backend.rawsql).
-        row = Raw(self._session).one(_BY_GTIN, site_id=self._site_id, gtin=gtin14)
+        # Every product scan of every pick asks this: plain SQL (backend.sql).
+        row = Raw.of(self._session).one(_BY_GTIN, site_id=self._site_id, gtin=gtin14)
         return ProductRef(row[0], row[1]) if row else None
 
     def product_by_code(self, code: str) -> ProductRef | None:

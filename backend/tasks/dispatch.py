@@ -5,7 +5,7 @@ distance; offer_next and offer_idle_workers push work to signed-on workers who h
 what is decided in backend.tasks.eligibility; a worker as dispatch sees them is load_worker's Worker.
 
 Every function here works inside the caller's transaction and never commits. The hot path of every
-handheld (claim, the next task after each confirm) is written in SQL (backend.rawsql): through the ORM,
+handheld (claim, the next task after each confirm) is written in SQL (backend.sql): through the ORM,
 claiming a 20-pick tour took ~100 statements and ~0.1 s.
 """
 
@@ -21,7 +21,8 @@ from backend import audit
 from backend.devices.stream import ahead_devices_of_worker, devices_of_workers, emit, touch_site
 from backend.errors import Conflict
 from backend.models import Device, Task, WorkerProfile, utcnow
-from backend.rawsql import Raw, in_params, note_changed
+from backend.sql import Raw, Write, in_params
+from backend.commands.batch_reads import note_changed
 from backend.tasks import eligibility, tote_slots
 from backend.tasks.states import HELD_STATES
 from backend.tasks.views import task_views
@@ -39,19 +40,18 @@ def worker_profile(session: Session, user_id: int, site_id: int) -> WorkerProfil
     return profile if profile is not None else WorkerProfile(user_id=user_id, site_id=site_id)
 
 
-SET_POSITION = (  # (also part of a confirmed pick's one statement: backend.execution.picking)
+SET_POSITION = Write(  # (also part of a confirmed pick's one statement: backend.execution.picking)
     "INSERT INTO worker_profile (user_id, site_id, zone_ids, skills, equipment, last_location_id, updated_at) "
     "VALUES (:user_id, :site_id, :empty, :empty, :empty, :location_id, :now) "
     "ON CONFLICT (user_id, site_id) DO UPDATE SET last_location_id = excluded.last_location_id, "
-    "updated_at = excluded.updated_at")
+    "updated_at = excluded.updated_at", (WorkerProfile, ("user_id", "site_id")))
 
 
 def set_position(session: Session, user_id: int, site_id: int, location_id: int) -> None:
     """The worker is at this location of the site (their profile there remembers it)."""
-    db = Raw(session)
-    db.later(SET_POSITION, user_id=user_id, site_id=site_id, empty=db.json([]), location_id=location_id,
-             now=db.when(utcnow()))
-    db.expire(WorkerProfile, [(user_id, site_id)])
+    db = Raw.of(session)
+    db.send_write(SET_POSITION, user_id=user_id, site_id=site_id, empty=db.json([]), location_id=location_id,
+                  now=db.when(utcnow()))
 
 
 # Everything dispatch judges a worker by at a site (backend.tasks.eligibility), in one read: roles, whether
@@ -85,7 +85,7 @@ class Worker(NamedTuple):
 
 def load_worker(session: Session, user_id: int, site_id: int) -> Worker | None:
     """The worker as dispatch at this site sees them (their profile at another site plays no part)."""
-    db = Raw(session)
+    db = Raw.of(session)
     row = db.one(_WORKER, user_id=user_id, site_id=site_id)
     if row is None:
         return None
@@ -201,7 +201,7 @@ def claim_next(session: Session, worker_id: int, site_id: int, *, position_locat
     """
     if priority_per_metre is None:
         priority_per_metre = session.info.get(DISPATCH_WEIGHT, 1.0)
-    db = Raw(session)
+    db = Raw.of(session)
     worker = load_worker(session, worker_id, site_id)
     allowed = worker.kinds if worker is not None else ()
     kinds = tuple(kind for kind in allowed if kinds is None or kind in kinds)
@@ -317,7 +317,7 @@ def waiting_work(session: Session, worker_id: int, site_id: int) -> dict:
     waiting = dict.fromkeys(kinds, 0)
     held = dict.fromkeys(kinds, 0)
     if kinds:
-        db = Raw(session)
+        db = Raw.of(session)
         sql, kind_names, zone_names, _ = _candidates_sql(len(kinds), len(worker.zone_ids))
         # The claim's own candidate query, counted per kind instead of ranked.
         sql = sql.replace("SELECT task.id, task.priority, task.from_location_id, task.to_location_id, task.details, "
@@ -344,14 +344,14 @@ _HOLDS_ANOTHER = ("SELECT id FROM task WHERE assigned_to = :worker_id AND state 
 
 def ahead_of_completion(session: Session, worker_id: int, task_id: int) -> None:
     """Send ahead what `completed` (backend.tasks.transitions) will read when this worker finishes this task
-    (backend.rawsql): where they are signed on, and whether they hold more work (offer_next)."""
+    (backend.sql): where they are signed on, and whether they hold more work (offer_next)."""
     ahead_devices_of_worker(session, worker_id)
-    Raw(session).ahead(_HOLDS_ANOTHER, worker_id=worker_id, finished=task_id)
+    Raw.of(session).prefetch(_HOLDS_ANOTHER, worker_id=worker_id, finished=task_id)
 
 
 def forget_ahead_of_completion(session: Session, worker_id: int, task_id: int) -> None:
     """What the worker holds was read ahead and may have changed since: `completed` reads it again."""
-    Raw(session).forget_ahead(_HOLDS_ANOTHER, worker_id=worker_id, finished=task_id)
+    Raw.of(session).forget_prefetch(_HOLDS_ANOTHER, worker_id=worker_id, finished=task_id)
 
 
 def offer_next(session: Session, worker_id: int, site_id: int, *, position_location_id: int | None,
@@ -362,7 +362,7 @@ def offer_next(session: Session, worker_id: int, site_id: int, *, position_locat
     if not devices_of_workers(session, [worker_id]):
         return []
     # The task just finished may not be written yet: it is left out.
-    if Raw(session).one(_HOLDS_ANOTHER, worker_id=worker_id, finished=finished_task_id or 0) is not None:
+    if Raw.of(session).one(_HOLDS_ANOTHER, worker_id=worker_id, finished=finished_task_id or 0) is not None:
         return []
     claimed = []
     if same_kind is not None:

@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from backend import audit
 from backend.models import Task, Tour, TourTote
-from backend.rawsql import Raw
+from backend.sql import Raw
 from backend.tasks.states import HELD_STATES
 
 
@@ -37,18 +37,18 @@ _TOUR_SLOTS = "SELECT tote_no, order_id, container_id FROM tour_tote WHERE tour_
 
 def ahead_of_claim(session: Session, tour_id: int, holder: int) -> None:
     """Send ahead (with the claim's own statements) the read `keep_totes_with_their_cart` starts with."""
-    Raw(session).ahead(_OTHERS_HOLD, tour_id=tour_id, holder=holder)
+    Raw.of(session).prefetch(_OTHERS_HOLD, tour_id=tour_id, holder=holder)
 
 
 def forget_claim(session: Session, tour_id: int, holder: int) -> None:
     """The claim of this tour did not happen: drop what `ahead_of_claim` sent."""
-    Raw(session).forget_ahead(_OTHERS_HOLD, tour_id=tour_id, holder=holder)
+    Raw.of(session).forget_prefetch(_OTHERS_HOLD, tour_id=tour_id, holder=holder)
 
 
 def keep_totes_with_their_cart(session: Session, tour_id: int | None, task_ids: Sequence[int], holder: int, *,
                                actor_id: int | None) -> dict[int, int]:
     """Apply the rule to picks of one tour about to be (or just) given to `holder`: {task id: its new tote slot}."""
-    db = Raw(session)
+    db = Raw.of(session)
     if tour_id is None or db.one(_OTHERS_HOLD, tour_id=tour_id, holder=holder) is None:
         return {}
     wanted = set(task_ids)

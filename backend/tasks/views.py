@@ -14,7 +14,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from backend.models import Container, Location, Product, Task, User
-from backend.rawsql import Raw, in_params
+from backend.sql import Raw, in_params
 from backend.tasks.states import HELD_STATES, STATE_WORDS
 
 # The code of the tote bound to a pick's tote slot on its cart (backend.tasks.tote_slots), if any yet.
@@ -114,7 +114,7 @@ def task_views(session: Session, task_ids: Sequence[int]) -> list[dict]:
     """The views of several tasks in one query, in the order given (the same dicts as task_view)."""
     if not task_ids:
         return []
-    db = Raw(session)
+    db = Raw.of(session)
     placeholders, params = in_params("t", task_ids)
     views = {row[0]: view_of(db, row) for row in db.all(_VIEW.format(ids=placeholders), **params)}
     return [views[i] for i in task_ids if i in views]
@@ -124,7 +124,7 @@ def _waits_for(session: Session, task: Task) -> int | None:
     """The replenishment this task waits for, while it is not done."""
     if task.depends_on_task_id is None:
         return None
-    return Raw(session).scalar(f"SELECT {_WAITS_FOR.format(task='task')} FROM task WHERE id = :id", id=task.id)
+    return Raw.of(session).scalar(f"SELECT {_WAITS_FOR.format(task='task')} FROM task WHERE id = :id", id=task.id)
 
 
 def _slot_tote(session: Session, task: Task) -> str | None:
@@ -133,7 +133,7 @@ def _slot_tote(session: Session, task: Task) -> str | None:
         return None
     if task.state == "done":
         return _names(session, task).lpn
-    return Raw(session).scalar(f"SELECT {_SLOT_TOTE.format(task='task')} FROM task WHERE id = :id", id=task.id)
+    return Raw.of(session).scalar(f"SELECT {_SLOT_TOTE.format(task='task')} FROM task WHERE id = :id", id=task.id)
 
 
 _NAMES = "wes_task_names"
@@ -179,7 +179,7 @@ _HELD = ("SELECT id, site_id FROM task WHERE assigned_to = :user_id AND state IN
 
 def held_task_ids(session: Session, user_id: int, site_id: int) -> list[int]:
     """The tasks a worker holds at a site, most urgent first."""
-    return [id_ for id_, site in Raw(session).all(_HELD, user_id=user_id) if site == site_id]
+    return [id_ for id_, site in Raw.of(session).all(_HELD, user_id=user_id) if site == site_id]
 
 
 def username_of(session: Session, user_id: int | None) -> str | None:

@@ -101,13 +101,13 @@ def number_waiting(session: Session) -> None:
 def number_events(session: Session) -> None:
     """Give the event rows without an id (this transaction's, and any stranded ones) the next ids.
 
-    PostgreSQL: sent ahead through the transaction's raw pipeline (backend.rawsql), so it travels
+    PostgreSQL: sent ahead through the transaction's raw pipeline (backend.sql), so it travels
     with the COMMIT. SQLite has one writer at a time: the ids are simply taken in order.
     """
     if session.get_bind().dialect.name == "postgresql":
-        from backend.rawsql import Raw
+        from backend.sql import Raw
 
-        Raw(session).later(_NUMBER)
+        Raw.of(session).send_write(_NUMBER)
         return
     from backend.containers import next_values
 

@@ -8,7 +8,8 @@ from sqlalchemy import func, text
 from sqlmodel import select
 
 from backend.auth.principal import load_principal
-from backend.commands import Actor, CommandEnvelope
+from backend.commands.context import Actor
+from backend.commands.dispatcher import CommandEnvelope
 from backend.inventory.ledger import ledger_disagreements
 from backend.models import DeviceCommand, Location, Move, Site, Task, User, WorkerProfile
 from tests.api.test_outbound_flow import STANDARD, _orders, _outbound_site, _reserved_matches_reservations

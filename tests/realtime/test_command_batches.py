@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlmodel import func, select
 
 from backend.auth.principal import load_principal
-from backend.commands import Actor, CommandEnvelope
+from backend.commands.context import Actor
+from backend.commands.dispatcher import CommandEnvelope
 from backend.models import AuditEntry, DeviceCommand, DeviceEvent, Task, User
 from tests.realtime.conftest import DeviceClient, enroll_device, make_task
 

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 
 from backend.api.deps import CurrentUser, RuntimeDep, SessionDep
 from backend.api.schemas import Strict
-from backend.commands import Actor, CommandEnvelope
+from backend.commands.context import Actor
+from backend.commands.dispatcher import CommandEnvelope
 from backend.devices.tokens import authenticate_device
 from backend.errors import Forbidden
 

@@ -1,6 +1,7 @@
 """Every command set the devices may send. Add a module's `commands` here to register its handlers."""
 
 from backend.commands.handlers import execution, messages, putaway, scan, tasks, tours
+from backend.commands.registry import CommandRegistry
 
 COMMAND_SETS = (
     scan.commands,
@@ -10,3 +11,11 @@ COMMAND_SETS = (
     execution.commands,
     tours.commands,
 )
+
+
+def build_registry() -> CommandRegistry:
+    """The commands an app accepts: every set listed here."""
+    registry = CommandRegistry()
+    for commands in COMMAND_SETS:
+        registry.include(commands)
+    return registry

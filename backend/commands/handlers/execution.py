@@ -21,7 +21,8 @@ from backend.commands.registry import CommandPayload, CommandSet
 from backend.errors import Conflict, NotFound
 from backend.execution import counting, packing, picking, replenishing
 from backend.models import Site, Task
-from backend.rawsql import Raw, changed_since_read, note_changed
+from backend.sql import Raw
+from backend.commands.batch_reads import changed_since_read, note_changed
 from backend.roles import PACKING, in_order
 from backend.tasks.dispatch import ahead_of_completion, forget_ahead_of_completion
 from backend.tasks.states import WORKABLE_STATES
@@ -176,7 +177,7 @@ def _run_task_command(ctx: CommandContext, task_id: int, action) -> dict:  # noq
     return {**result, "task": task_view(session, task)}
 
 
-def _confirm_pick_ahead(session, actor, p: ConfirmPick) -> None:  # noqa: ANN001
+def _confirm_pick_prefetch(session, actor, p: ConfirmPick) -> None:  # noqa: ANN001
     """What a confirm will read (the task, the product and tote scanned, where the worker is signed on, whether
     they hold more work): one round trip for all, and for a whole batch of confirms."""
     picking.ahead_load(session, p.task_id)  # (first: the task's lock, then the rest read after it)
@@ -184,12 +185,12 @@ def _confirm_pick_ahead(session, actor, p: ConfirmPick) -> None:  # noqa: ANN001
     ahead_of_completion(session, actor.user_id, p.task_id)
 
 
-@commands.command("confirm_pick", payload=ConfirmPick, ahead=_confirm_pick_ahead)
+@commands.command("confirm_pick", payload=ConfirmPick, prefetch=_confirm_pick_prefetch)
 def confirm_pick(ctx: CommandContext, p: ConfirmPick) -> dict:
     """The busiest command on the floor: the same rules as _run_task_command, on plain SQL rows."""
     session = ctx.session
     if not ctx.read_ahead:
-        _confirm_pick_ahead(session, ctx.actor, p)
+        _confirm_pick_prefetch(session, ctx.actor, p)
     task = picking.load_pick(session, p.task_id)
     if task is not None and changed_since_read(session, picking.read_keys(task, ctx.user_id)):
         # An earlier command of this batch changed what was read ahead for this one: read it again.
@@ -200,7 +201,7 @@ def confirm_pick(ctx: CommandContext, p: ConfirmPick) -> dict:
     ctx.task_id = task.id
     state, holder = task.state, task.assigned_to
     if state == "done" and (task.details or {}).get("confirmed_by") == ctx.user_id:
-        return {"task": view_of(Raw(session), task.view), "outcome": "already_done"}
+        return {"task": view_of(Raw.of(session), task.view), "outcome": "already_done"}
     mine = _claim_for_the_fact(ctx, task, state, holder)
     if not mine:
         task.state = "in_progress"
@@ -210,7 +211,7 @@ def confirm_pick(ctx: CommandContext, p: ConfirmPick) -> dict:
     result = _outcome(ctx, task, result, mine, state, holder)
     completed(session, view, task.site_id, ctx.user_id, previous_holder=holder,
               position_location_id=task.from_location_id,
-              position_written=Raw(session).postgres)  # (part of the pick's one statement there)
+              position_written=Raw.of(session).postgres)  # (part of the pick's one statement there)
     settle()  # the stock taken last, just before the COMMIT (see picking._take)
     note_changed(session, [("task", task.id), ("tour", task.tour_id), ("worker", ctx.user_id), ("worker", holder)])
     return {**result, "task": view}

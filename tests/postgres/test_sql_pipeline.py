@@ -1,4 +1,4 @@
-"""backend.rawsql on PostgreSQL: statements sent ahead travel together, in order, and never go astray."""
+"""backend.sql on PostgreSQL: statements sent ahead travel together, in order, and never go astray."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import psycopg
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlmodel import Session
 
 from backend.db import make_command_engine, make_engine
-from backend.rawsql import (
-    ANYTHING, Raw, TransactionFailed, changed_since_read, note_changed, own_error, track_changes,
-)
+from backend.commands.batch_reads import ANYTHING, changed_since_read, note_changed, track_changes
+from backend.sql import Raw, TransactionFailed, Write, own_error
 
 pytestmark = pytest.mark.postgres
 
@@ -37,15 +37,15 @@ def _quantities(engine) -> dict[int, int]:  # noqa: ANN001
 
 def test_queued_statements_run_in_order_and_answer_together(engine):  # noqa: ANN001
     with Session(engine) as session:
-        db = Raw(session)
-        db.later("UPDATE bin SET qty = qty - :n WHERE id = :id", n=3, id=1)
-        first = db.soon("SELECT qty FROM bin WHERE id = :id", id=1)
-        db.later("UPDATE bin SET qty = qty - :n WHERE id = :id", n=4, id=1)
-        second = db.soon("UPDATE bin SET qty = qty + 1 WHERE id = :id RETURNING qty", id=1)
+        db = Raw.of(session)
+        db.send_write("UPDATE bin SET qty = qty - :n WHERE id = :id", n=3, id=1)
+        first = db.send_read("SELECT qty FROM bin WHERE id = :id", id=1)
+        db.send_write("UPDATE bin SET qty = qty - :n WHERE id = :id", n=4, id=1)
+        second = db.send_read("UPDATE bin SET qty = qty + 1 WHERE id = :id RETURNING qty", id=1)
         assert first.scalar() == 7  # the update before it, not the one after
         assert second.scalar() == 4
-        db.ahead("SELECT qty FROM bin WHERE id = :id", id=2)
-        db.later("UPDATE bin SET qty = 0 WHERE id = :id", id=2)
+        db.prefetch("SELECT qty FROM bin WHERE id = :id", id=2)
+        db.send_write("UPDATE bin SET qty = 0 WHERE id = :id", id=2)
         # Answered from the read sent ahead, before the update queued after it.
         assert db.scalar("SELECT qty FROM bin WHERE id = :id", id=2) == 20
         assert db.scalar("SELECT qty FROM bin WHERE id = :id", id=2) == 0  # asked again: read now
@@ -55,7 +55,7 @@ def test_queued_statements_run_in_order_and_answer_together(engine):  # noqa: AN
 
 def test_an_orm_statement_sees_what_was_queued_before_it(engine):  # noqa: ANN001
     with Session(engine) as session:
-        Raw(session).later("UPDATE bin SET qty = 99 WHERE id = :id", id=1)
+        Raw.of(session).send_write("UPDATE bin SET qty = 99 WHERE id = :id", id=1)
         assert session.execute(text("SELECT qty FROM bin WHERE id = 1")).scalar() == 99
         session.rollback()
     assert _quantities(engine) == {1: 10, 2: 20}
@@ -63,21 +63,21 @@ def test_an_orm_statement_sees_what_was_queued_before_it(engine):  # noqa: ANN00
 
 def test_the_commit_sends_what_is_still_queued(engine):  # noqa: ANN001
     with Session(engine) as session:
-        Raw(session).later("INSERT INTO bin VALUES (:id, :qty)", id=3, qty=30)
+        Raw.of(session).send_write("INSERT INTO bin VALUES (:id, :qty)", id=3, qty=30)
         session.commit()
     assert _quantities(engine) == {1: 10, 2: 20, 3: 30}
 
 
 def test_a_rollback_forgets_the_queue_and_the_connection_starts_clean(engine):  # noqa: ANN001
     with Session(engine) as session:
-        db = Raw(session)
-        db.later("UPDATE bin SET qty = 0 WHERE id = :id", id=1)
+        db = Raw.of(session)
+        db.send_write("UPDATE bin SET qty = 0 WHERE id = :id", id=1)
         session.rollback()
     with Session(engine) as session:  # (the same pooled connection for the command engine: pool of one)
-        Raw(session).later("UPDATE bin SET qty = qty + 1 WHERE id = :id", id=2)
+        Raw.of(session).send_write("UPDATE bin SET qty = qty + 1 WHERE id = :id", id=2)
         session.commit()
     with Session(engine) as session:
-        Raw(session).later("UPDATE bin SET qty = 0 WHERE id = :id", id=2)
+        Raw.of(session).send_write("UPDATE bin SET qty = 0 WHERE id = :id", id=2)
         # closed without commit or rollback: the pool's reset must drop it too
     with Session(engine) as session:
         session.execute(text("SELECT 1"))
@@ -94,7 +94,7 @@ def test_orm_statements_alone_are_one_transaction_on_either_engine(engine):  # n
     assert _quantities(engine) == {1: 10, 2: 20}
     with Session(engine) as session:
         session.execute(text("UPDATE bin SET qty = 11 WHERE id = 1"))
-        Raw(session).later("UPDATE bin SET qty = 21 WHERE id = :id", id=2)
+        Raw.of(session).send_write("UPDATE bin SET qty = 21 WHERE id = :id", id=2)
         with engine.connect() as other:  # nothing is visible before the COMMIT
             assert dict(other.exec_driver_sql("SELECT id, qty FROM bin").all()) == {1: 10, 2: 20}
         session.commit()
@@ -109,7 +109,7 @@ def test_a_connection_executing_with_autocommit_is_not_wrapped_in_a_transaction(
         with engine.begin() as conn:
             conn.exec_driver_sql("CREATE TABLE bin (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL)")
         with Session(engine) as session:
-            Raw(session).later("INSERT INTO bin VALUES (:id, :qty)", id=1, qty=10)
+            Raw.of(session).send_write("INSERT INTO bin VALUES (:id, :qty)", id=1, qty=10)
             session.commit()
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("INSERT INTO bin VALUES (3, 30)")
@@ -120,22 +120,61 @@ def test_a_connection_executing_with_autocommit_is_not_wrapped_in_a_transaction(
         engine.dispose()
 
 
+class _Base(DeclarativeBase):
+    pass
+
+
+class Bin(_Base):
+    __tablename__ = "bin"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    qty: Mapped[int]
+
+
+def _expires_what_it_says(engine) -> None:  # noqa: ANN001
+    with Session(engine) as session:
+        first, second = session.get(Bin, 1), session.get(Bin, 2)
+        assert (first.qty, second.qty) == (10, 20)
+        db = Raw.of(session)
+        db.send_write(Write("UPDATE bin SET qty = qty + 1 WHERE id = :id", (Bin, "id")), id=1)
+        db.send_write("UPDATE bin SET qty = qty + 1 WHERE id = :id", id=2)  # (says nothing: nothing expired)
+        assert first.qty == 11  # read again
+        assert second.qty == 20  # the ORM's copy, as loaded
+        db.send_write(Write("UPDATE bin SET qty = 0", (Bin, None)))  # (every row: every loaded one)
+        assert (first.qty, second.qty) == (0, 0)
+        session.rollback()
+
+
+def test_a_write_expires_the_loaded_rows_it_says_it_changes(engine):  # noqa: ANN001
+    _expires_what_it_says(engine)
+
+
+def test_a_write_expires_the_loaded_rows_it_says_it_changes_on_sqlite(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE bin (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL)")
+            conn.exec_driver_sql("INSERT INTO bin VALUES (1, 10), (2, 20)")
+        _expires_what_it_says(engine)
+    finally:
+        engine.dispose()
+
+
 def test_a_failing_statement_sent_ahead_fails_by_its_answer_and_nothing_stays(engine):  # noqa: ANN001
     with Session(engine) as session:
-        db = Raw(session)
-        db.later("UPDATE bin SET qty = 5 WHERE id = :id", id=1)
-        before = db.soon("SELECT qty FROM bin WHERE id = :id", id=2)
-        db.later("INSERT INTO bin VALUES (:id, :qty)", id=2, qty=1)  # the key exists
+        db = Raw.of(session)
+        db.send_write("UPDATE bin SET qty = 5 WHERE id = :id", id=1)
+        before = db.send_read("SELECT qty FROM bin WHERE id = :id", id=2)
+        db.send_write("INSERT INTO bin VALUES (:id, :qty)", id=2, qty=1)  # the key exists
         with pytest.raises(IntegrityError):  # where an answer is awaited, or sooner (with a later statement)
-            db.soon("SELECT qty FROM bin WHERE id = :id", id=1).one()
+            db.send_read("SELECT qty FROM bin WHERE id = :id", id=1).one()
         with pytest.raises(RuntimeError, match="never answered"):
             before.one()
         with pytest.raises(TransactionFailed):  # nothing more goes out in this transaction
-            db.soon("SELECT qty FROM bin WHERE id = :id", id=1)
+            db.send_read("SELECT qty FROM bin WHERE id = :id", id=1)
         session.rollback()
-        assert Raw(session).scalar("SELECT qty FROM bin WHERE id = :id", id=1) == 10
+        assert Raw.of(session).scalar("SELECT qty FROM bin WHERE id = :id", id=1) == 10
     with Session(engine) as session:
-        Raw(session).later("INSERT INTO bin VALUES (:id, :qty)", id=1, qty=1)
+        Raw.of(session).send_write("INSERT INTO bin VALUES (:id, :qty)", id=1, qty=1)
         with pytest.raises(IntegrityError):
             session.commit()  # (sent with the COMMIT: the commit fails)
         session.rollback()
@@ -149,18 +188,18 @@ def test_a_command_connection_holds_its_statements_until_an_answer_is_wanted(pos
             conn.exec_driver_sql("CREATE TABLE bin (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL)")
             conn.exec_driver_sql("INSERT INTO bin VALUES (1, 10), (2, 20)")
         with Session(engine) as session:
-            db = Raw(session)
-            db.later("UPDATE bin SET qty = qty + 1 WHERE id = :id", id=1)
-            db.later("UPDATE bin SET qty = qty + 2 WHERE id = :id", id=2)
+            db = Raw.of(session)
+            db.send_write("UPDATE bin SET qty = qty + 1 WHERE id = :id", id=1)
+            db.send_write("UPDATE bin SET qty = qty + 2 WHERE id = :id", id=2)
             pipeline = db._driver._pipeline
             held = [command.args[0] for command in pipeline.command_queue if hasattr(command, "args")]
             assert held.count(b"BEGIN") == 1 and held[0] == b"BEGIN"  # one BEGIN, with them: no round trip of its own
-            db.flush()
+            db.send_held()
             assert not pipeline.command_queue and pipeline.result_queue  # on their way, nobody waited
             assert db.scalar("SELECT qty FROM bin WHERE id = :id", id=1) == 11
             session.commit()
         with Session(engine) as session:  # the next transaction begins anew
-            Raw(session).later("UPDATE bin SET qty = qty + 1 WHERE id = :id", id=1)
+            Raw.of(session).send_write("UPDATE bin SET qty = qty + 1 WHERE id = :id", id=1)
             session.rollback()
         assert _quantities(engine) == {1: 11, 2: 22}
     finally:
@@ -214,13 +253,13 @@ def _command(session: Session, qty: int, *, refuse: bool, read_first: bool = Fal
     """One command of a batch: a SAVEPOINT, writes, and (maybe) a refusal that undoes them."""
     savepoint = session.begin_nested()
     session.connection()
-    db = Raw(session)
+    db = Raw.of(session)
     if read_first:
         assert db.scalar("SELECT qty FROM bin WHERE id = :id", id=2) is not None  # a read: the SAVEPOINT waits
     if write_first:
         assert db.run("UPDATE bin SET qty = qty + 1000 WHERE id = :id", id=2) == 1  # the SAVEPOINT goes first
-    db.later("UPDATE bin SET qty = :qty WHERE id = :id", qty=qty, id=1)
-    db.later("UPDATE bin SET qty = qty + 1 WHERE id = :id", id=2)
+    db.send_write("UPDATE bin SET qty = :qty WHERE id = :id", qty=qty, id=1)
+    db.send_write("UPDATE bin SET qty = qty + 1 WHERE id = :id", id=2)
     if refuse:
         savepoint.rollback()
     else:
@@ -231,7 +270,7 @@ def test_savepoints_travel_with_the_queue_and_a_rolled_back_one_undoes_only_its_
     engine, sent_alone = batch_engine
     sent: list[str] = []
     with Session(engine) as session, _recorded(session, sent):
-        Raw(session).later("UPDATE bin SET qty = qty + 100 WHERE id = :id", id=2)  # before any savepoint
+        Raw.of(session).send_write("UPDATE bin SET qty = qty + 100 WHERE id = :id", id=2)  # before any savepoint
         _command(session, 11, refuse=False)
         _command(session, 12, refuse=True)  # its SAVEPOINT never left the queue: nothing is sent for it
         _command(session, 13, refuse=True, read_first=True)  # reads pass a SAVEPOINT: still nothing sent
@@ -251,8 +290,8 @@ def test_a_savepoint_rollback_after_a_failed_statement_leaves_the_transaction_fa
     """A statement of an earlier command failing where the queue is sent can't be blamed on the next one."""
     engine, _sent = batch_engine
     with Session(engine) as session:
-        db = Raw(session)
-        db.later("INSERT INTO bin VALUES (:id, :qty)", id=1, qty=1)  # an earlier command's write: the key exists
+        db = Raw.of(session)
+        db.send_write("INSERT INTO bin VALUES (:id, :qty)", id=1, qty=1)  # an earlier command's write: the key exists
         savepoint = session.begin_nested()
         session.connection()
         with pytest.raises(IntegrityError):
@@ -260,7 +299,7 @@ def test_a_savepoint_rollback_after_a_failed_statement_leaves_the_transaction_fa
         with pytest.raises(TransactionFailed):  # the batch must be undone whole
             savepoint.rollback()
         with pytest.raises(TransactionFailed):  # and nothing more goes to the server in it, the COMMIT least
-            db.later("UPDATE bin SET qty = 0 WHERE id = :id", id=2)
+            db.send_write("UPDATE bin SET qty = 0 WHERE id = :id", id=2)
             session.commit()
         session.rollback()
     assert _quantities(engine) == {1: 10, 2: 20}
@@ -270,9 +309,9 @@ def test_a_read_sent_ahead_twice_goes_once_and_answers_once(batch_engine):  # no
     engine, _sent_alone = batch_engine
     sent: list[str] = []
     with Session(engine) as session, _recorded(session, sent):
-        db = Raw(session)
-        db.ahead("SELECT qty FROM bin WHERE id = :id", id=1)
-        db.ahead("SELECT qty FROM bin WHERE id = :id", id=1)  # (already on its way)
+        db = Raw.of(session)
+        db.prefetch("SELECT qty FROM bin WHERE id = :id", id=1)
+        db.prefetch("SELECT qty FROM bin WHERE id = :id", id=1)  # (already on its way)
         assert db.scalar("SELECT qty FROM bin WHERE id = :id", id=1) == 10  # answered from the one sent ahead
         db.run("UPDATE bin SET qty = 11 WHERE id = :id", id=1)
         assert db.scalar("SELECT qty FROM bin WHERE id = :id", id=1) == 11  # consumed: read anew

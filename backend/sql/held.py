@@ -7,11 +7,11 @@ In pipeline mode psycopg writes every statement to the socket as it is executed:
 of the GIL per statement (~12 for a confirmed pick). The command batch thread then waits to win the GIL
 back from the event loop each time, which is what a handheld's command p99 is made of under load. A
 held cursor only queues the statement; the queue goes when an answer is waited for (the pipeline's
-Sync), or at `send_held` (`Raw.flush`, at a command's end). `wes bench realtime` measures the two paths:
+Sync), or at `send_held` (`Raw.send_held`, at a command's end). `wes bench realtime` measures the two paths:
 docs/performance.md.
 
 `held_cursor_class()` is None (with a warning, once) on a psycopg whose internals this module was
-not read against: the plain path then runs, correct and a little slower. tests/unit/test_pg_held.py
+not read against: the plain path then runs, correct and a little slower. tests/unit/test_sql_held.py
 fails on a driver bump, so that this file is read again before the new version is allowed.
 """
 
@@ -39,7 +39,7 @@ def supported(version: str | None = None) -> str | None:
 
     version = version or psycopg.__version__
     if ".".join(version.split(".")[:2]) not in CHECKED_VERSIONS:
-        return f"psycopg {version} is newer than the versions backend/pg_held.py was checked against"
+        return f"psycopg {version} is newer than the versions backend/sql/held.py was checked against"
     probes = {"Cursor": psycopg.Cursor, "Connection": psycopg.Connection, "Pipeline": psycopg.Pipeline}
     for name, methods in _INTERNALS.items():
         for method in methods:
@@ -55,7 +55,7 @@ def held_cursor_class() -> type | None:
     reason = supported()
     if reason is not None:
         log.warning("device commands: statements are written one by one (%s); set WES_PG_HOLD_STATEMENTS=false "
-                    "to silence this, or check backend/pg_held.py against it", reason)
+                    "to silence this, or check backend/sql/held.py against it", reason)
         _checked["cursor"] = None
         return None
     import psycopg
