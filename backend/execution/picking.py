@@ -44,7 +44,7 @@ from backend.scanning.lookup import LocationRef
 from backend.tasks.dispatch import SET_POSITION
 from backend.tasks.states import WORK_TO_COME_STATES, require_workable
 from backend.tasks.transitions import tell_assigned
-from backend.tasks.views import view_of
+from backend.tasks.views import TaskView
 from backend.webhooks import outbox, payloads
 
 
@@ -83,7 +83,7 @@ class PickRow:
     order_id: int | None
     slot_rows: int  # the task's tote slot on its tour's cart: how many order rows it has …
     slot_totes: frozenset[int]  # … and the totes bound to it (none yet, or one)
-    view: tuple  # the columns of engine.view_of
+    view: TaskView  # what devices are shown of it
 
 
 # The task (locked), and everything a confirm reads about it, in one statement; its tote slot in the next.
@@ -135,9 +135,12 @@ def load_pick(session: Session, task_id: int) -> PickRow | None:
      zone_id, wave_id, sequence, reference, order_id) = row
     slot_rows, slot_min, slot_max = db.one(_SLOT, id=task_id)
     # (The slot's tote, the last column, is the scanned one after a confirm; a done pick's container is its tote.)
-    view = (id_, kind, state, priority, version, holder, sku, quantity, lot, expiry, code, to_code, to_digits, lpn,
-            zone_id, wave_id, tour_id, sequence, tote_no, reference, lpn if state == "done" else None,
-            depends_on if dependency_state not in (None, "done") else None)
+    view = TaskView(
+        id=id_, kind=kind, state=state, priority=priority, version=version, assigned_to=holder, sku=sku,
+        quantity=quantity, lot=lot or None, expiry=db.date_text(expiry) or None, from_location=code,
+        to_location=to_code, to_check_digits=to_digits, lpn=lpn, zone_id=zone_id, wave_id=wave_id, tour_id=tour_id,
+        sequence=sequence, tote_no=tote_no, tote=lpn if state == "done" else None,
+        waits_for_task=depends_on if dependency_state not in (None, "done") else None, reference=reference)
     return PickRow(id_, site_id, kind, state, holder, version, db.loads(details), quantity, product_id, lot or "",
                    from_location_id, tour_id, tote_no, order_line_id, reservation_id, depends_on, dependency_state,
                    code, digits, reserved, quant_id, quant_location_id, quant_container_id, quant_lot, quant_expiry,
@@ -373,7 +376,7 @@ def confirm_pick(session: Session, task: PickRow, *, location: str, product: str
 
     Returns the result (with the task's view after it) and `settle`, to call as late as possible before
     the COMMIT: it checks that the stock was taken (see _take). On PostgreSQL the worker's position (at
-    the pick location) is written too (engine.completed(..., position_written=True)).
+    the pick location) is written too (transitions.completed(..., position_written=True)).
     """
     _check_pickable(task)
     verify_location(LocationRef(task.from_location_id, task.location_code, task.check_digits), location)
@@ -400,9 +403,9 @@ def confirm_pick(session: Session, task: PickRow, *, location: str, product: str
         _progress(session, task.id, task.tour_id, task.order_line_id, task.order_id)
         db.send_write(audit.INSERT, **params)
         _announce_picked(session, task.order_id, before)
-    view = list(task.view)
-    view[2], view[4], view[5], view[13], view[20] = "done", task.version + 1, user_id, tote_code, tote_code
-    return {"picked": quantity, "view": view_of(db, view)}, lambda: _taken(session, taken)
+    view = task.view._replace(state="done", version=task.version + 1, assigned_to=user_id, lpn=tote_code,
+                              tote=tote_code)
+    return {"picked": quantity, "view": view.as_message()}, lambda: _taken(session, taken)
 
 
 _SHORT_PICK_COUNT_PRIORITY = 10  # a location found short is counted before anything else there

@@ -27,7 +27,7 @@ from backend.roles import PACKING, in_order
 from backend.tasks.dispatch import ahead_of_completion, forget_ahead_of_completion
 from backend.tasks.states import WORKABLE_STATES
 from backend.tasks.transitions import completed
-from backend.tasks.views import task_view, task_views, view_of
+from backend.tasks.views import task_view, task_views
 
 commands = CommandSet()
 PACKERS = in_order(PACKING)
@@ -201,7 +201,7 @@ def confirm_pick(ctx: CommandContext, p: ConfirmPick) -> dict:
     ctx.task_id = task.id
     state, holder = task.state, task.assigned_to
     if state == "done" and (task.details or {}).get("confirmed_by") == ctx.user_id:
-        return {"task": view_of(Raw.of(session), task.view), "outcome": "already_done"}
+        return {"task": task.view.as_message(), "outcome": "already_done"}
     mine = _claim_for_the_fact(ctx, task, state, holder)
     if not mine:
         task.state = "in_progress"
