@@ -23,7 +23,7 @@ from printers import (
 )
 from printers.samples import SAMPLE_LABELS
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def tote(code: str) -> bytes:
