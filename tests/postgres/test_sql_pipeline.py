@@ -19,13 +19,19 @@ from backend.sql import Raw, TransactionFailed, Write, own_error
 pytestmark = pytest.mark.postgres
 
 
+def _with_bins(engine, rows: tuple[tuple[int, int], ...] = ((1, 10), (2, 20))):  # noqa: ANN001, ANN202
+    """The engine, with a table `bin` (id, qty) holding `rows`."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE bin (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL)")
+        for row in rows:
+            conn.exec_driver_sql("INSERT INTO bin VALUES (%s, %s)" % row)
+    return engine
+
+
 @pytest.fixture(params=["app", "commands"])
 def engine(request: pytest.FixtureRequest, postgres_url: str):  # noqa: ANN201
     """The app's engine and the device commands' own (prepared statements, generic plans): both must behave."""
-    engine = make_engine(postgres_url) if request.param == "app" else make_command_engine(postgres_url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE bin (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL)")
-        conn.exec_driver_sql("INSERT INTO bin VALUES (1, 10), (2, 20)")
+    engine = _with_bins(make_engine(postgres_url) if request.param == "app" else make_command_engine(postgres_url))
     yield engine
     engine.dispose()
 
@@ -104,10 +110,8 @@ def test_orm_statements_alone_are_one_transaction_on_either_engine(engine):  # n
 def test_a_connection_executing_with_autocommit_is_not_wrapped_in_a_transaction(postgres_url: str) -> None:
     # On the app's engine, once Raw watches it. ANALYZE on such a connection (backend.bench.realtime_seed)
     # inside a BEGIN that the pool's reset rolls back would leave the planner without statistics.
-    engine = make_engine(postgres_url)
+    engine = _with_bins(make_engine(postgres_url), rows=())
     try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("CREATE TABLE bin (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL)")
         with Session(engine) as session:
             Raw.of(session).send_write("INSERT INTO bin VALUES (:id, :qty)", id=1, qty=10)
             session.commit()
@@ -149,11 +153,8 @@ def test_a_write_expires_the_loaded_rows_it_says_it_changes(engine):  # noqa: AN
 
 
 def test_a_write_expires_the_loaded_rows_it_says_it_changes_on_sqlite(sqlite_url: str) -> None:
-    engine = make_engine(sqlite_url)
+    engine = _with_bins(make_engine(sqlite_url))
     try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("CREATE TABLE bin (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL)")
-            conn.exec_driver_sql("INSERT INTO bin VALUES (1, 10), (2, 20)")
         _expires_what_it_says(engine)
     finally:
         engine.dispose()
@@ -182,11 +183,8 @@ def test_a_failing_statement_sent_ahead_fails_by_its_answer_and_nothing_stays(en
 
 
 def test_a_command_connection_holds_its_statements_until_an_answer_is_wanted(postgres_url: str) -> None:
-    engine = make_command_engine(postgres_url)
+    engine = _with_bins(make_command_engine(postgres_url))
     try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("CREATE TABLE bin (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL)")
-            conn.exec_driver_sql("INSERT INTO bin VALUES (1, 10), (2, 20)")
         with Session(engine) as session:
             db = Raw.of(session)
             db.send_write("UPDATE bin SET qty = qty + 1 WHERE id = :id", id=1)
@@ -221,10 +219,7 @@ def test_a_failed_statement_keeps_its_own_error_when_the_aborted_ones_after_it_a
 @pytest.fixture
 def batch_engine(postgres_url: str):  # noqa: ANN201
     """The device commands' engine as the app sets it up for batches: SAVEPOINTs go with the queue."""
-    engine = make_command_engine(postgres_url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE bin (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL)")
-        conn.exec_driver_sql("INSERT INTO bin VALUES (1, 10), (2, 20)")
+    engine = _with_bins(make_command_engine(postgres_url))
     sent_alone: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda _c, _cur, statement, *_a: sent_alone.append(statement))
     yield engine, sent_alone
