@@ -1,41 +1,49 @@
-"""Picking: confirm a pick into its tote (short picks: backend.execution.short_picks).
+"""Picking: confirm a pick into its tote, or report a short pick.
 
 A pick moves stock in the ledger from its quant at the pick location into
 the tote (the tote's stock keeps the location where it was picked until it
-is packed) and consumes that much of the reservation.
-
-A confirm reads in one direction (backend.commands.handlers.execution.confirm_pick): the task (`load_pick`,
-its reads sent ahead by `ahead_load` and `ahead_of_confirm`), what its scans show (`read_confirm`), the
-verdict on them with no reads (`decide_confirm`), then one write (`book_pick`: on PostgreSQL one statement).
+is packed) and consumes that much of the reservation. A short pick takes what
+was found, gives the rest of the reservation back, raises a `short_pick`
+exception, orders a count of the location, and reallocates the missing units
+from other locations into the same tour and tote — or backorders them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
-from sqlmodel import Session
+from sqlalchemy import func, update
+from sqlmodel import Session, select
 
 from backend import audit
-from backend.errors import Conflict, DomainError, Invalid, NotFound
-from backend.execution.scan_checks import (
-    ProductScan, check_product_scan, container_by_scan, read_product_scan, verify_location,
-)
+from backend.allocation import core
+from backend.errors import Conflict, Invalid, NotFound
+from backend.execution.scan_checks import container_by_scan, verify_location, verify_product
 from backend.inventory.ledger import StockIdentity
 from backend.models import (
+    Location,
     Order,
     OrderLine,
+    Product,
     Quant,
     Reservation,
+    Site,
     Task,
     Tour,
+    WarehouseException,
     utcnow,
 )
 from backend.sql import Pending, Raw, Write
+from backend.commands import batch_reads
+from backend.commands.batch_reads import changed_since_read, note_changed
 from backend.scanning.db_lookup import ahead_product_scan
+from backend.location_kinds import STORAGE_KINDS
 from backend.scanning.lookup import LocationRef
 from backend.tasks.dispatch import SET_POSITION
 from backend.tasks.states import WORK_TO_COME_STATES, require_workable
+from backend.tasks.transitions import tell_assigned
 from backend.tasks.views import TaskView
 from backend.webhooks import outbox, payloads
 
@@ -139,7 +147,7 @@ def load_pick(session: Session, task_id: int) -> PickRow | None:
                    order_id, slot_rows, frozenset(c for c in (slot_min, slot_max) if c is not None), view)
 
 
-def check_pickable(task: PickRow) -> None:
+def _check_pickable(task: PickRow) -> None:
     require_workable(task, "pick")
     if task.depends_on_task_id and task.dependency_state not in (None, "done"):
         raise Conflict(f"task {task.id} waits for replenishment task {task.depends_on_task_id}",
@@ -158,48 +166,17 @@ _TOTE_SLOTS = (
 _BIND = "UPDATE tour_tote SET container_id = :tote_id WHERE tour_id = :tour_id AND tote_no = :tote_no"
 
 
-def _unchanged(_keys: Iterable[tuple]) -> bool:
-    return False
-
-
-@dataclass(frozen=True, slots=True)
-class ToteScan:
-    """What a tote scan was read as: the container (id, kind, code), or the refusal of an unknown one; and, when the
-    pick's tote slot has no tote yet, the slots the scanned tote is bound to."""
-
-    found: tuple[int, str, str] | None
-    refusal: DomainError | None = None
-    slots: tuple[tuple, ...] = ()
-
-
-def read_tote_scan(session: Session, task: PickRow, raw: str, *,
-                   changed: Callable[[Iterable[tuple]], bool] = _unchanged) -> ToteScan:
-    """Everything `check_tote_scan` decides on. `changed(keys)`: whether a row read ahead may have changed since
-    (an earlier command of a batch bound the tote): its slots are read again."""
+def _bind_tote(session: Session, task: PickRow, raw: str, *, bind: bool = True) -> tuple[int, str]:
+    """The scanned tote (id, code), bound to the task's tote slot if the slot has none yet (unless not `bind`:
+    only checked, as a scan is checked before the pick is confirmed)."""
     db = Raw.of(session)
     scanned = {"site_id": task.site_id, "code": raw.strip()}  # (as ahead_of_confirm sent the reads ahead)
     found = db.one(_TOTE, **scanned)
     if found is None:
-        try:
-            tote = container_by_scan(session, task.site_id, raw, "tote", "tote")  # a GS1 or AIM-marked scan
-        except DomainError as refusal:
-            return ToteScan(None, refusal)
+        tote = container_by_scan(session, task.site_id, raw, "tote", "tote")  # a GS1 or AIM-marked scan
         found = (tote.id, tote.kind, tote.code)
         scanned["code"] = tote.code
-    slots: tuple[tuple, ...] = ()
-    if found[1] == "tote" and task.slot_rows and not task.slot_totes:
-        if changed([("tote", found[0])]):
-            db.forget_prefetch(_TOTE_SLOTS, **scanned)
-        slots = tuple(tuple(slot) for slot in db.all(_TOTE_SLOTS, **scanned))
-    return ToteScan(tuple(found), slots=slots)
-
-
-def check_tote_scan(task: PickRow, scan: ToteScan, raw: str) -> tuple[int, str, bool]:
-    """The tote scan's verdict (no reads): the tote's id and code, and whether the pick's slot is bound to it now
-    (it has none yet); else its refusal."""
-    if scan.refusal is not None:
-        raise scan.refusal
-    tote_id, kind, code = scan.found
+    tote_id, kind, code = found
     if kind != "tote":
         raise NotFound(f"no tote {raw.strip()[:40]!r} here", code="unknown_tote", details={"field": "tote"})
     if not task.slot_rows:
@@ -208,27 +185,26 @@ def check_tote_scan(task: PickRow, scan: ToteScan, raw: str) -> tuple[int, str, 
     if bound and tote_id not in bound:
         raise Invalid(f"Wrong tote: {code} is not the tote of slot {task.tote_no}", code="wrong_tote",
                       details={"field": "tote"})
-    if not bound and any(slot != (task.tour_id, task.tote_no) for slot in scan.slots):
-        raise Conflict(f"Tote {code} is in use on another cart: take an empty one", code="tote_in_use",
-                       details={"field": "tote"})
-    return tote_id, code, not bound
-
-
-def _bind(db: Raw, task: PickRow, tote_id: int) -> None:
-    db.send_write(_BIND, tote_id=tote_id, tour_id=task.tour_id, tote_no=task.tote_no)
+    if not bound:
+        if changed_since_read(session, [("tote", tote_id)]):
+            db.forget_prefetch(_TOTE_SLOTS, **scanned)  # an earlier command of this batch bound it: read again
+        if any(slot != (task.tour_id, task.tote_no) for slot in db.all(_TOTE_SLOTS, **scanned)):
+            raise Conflict(f"Tote {code} is in use on another cart: take an empty one", code="tote_in_use",
+                           details={"field": "tote"})
+        if bind:
+            db.send_write(_BIND, tote_id=tote_id, tour_id=task.tour_id, tote_no=task.tote_no)
+            note_changed(session, [("tote", tote_id)])
+    return tote_id, code
 
 
 def bind_tote(session: Session, task: PickRow, raw: str) -> tuple[int, str]:
     """Bind the scanned tote to the pick's tote slot (id, code), as its first pick would."""
-    tote_id, code, bind = check_tote_scan(task, read_tote_scan(session, task, raw), raw)
-    if bind:
-        _bind(Raw.of(session), task, tote_id)
-    return tote_id, code
+    return _bind_tote(session, task, raw)
 
 
 def check_tote(session: Session, task: PickRow, raw: str) -> str:
     """The tote a pick would go into if confirmed with this scan (its code), or the refusal a confirm would get."""
-    return check_tote_scan(task, read_tote_scan(session, task, raw), raw)[1]
+    return _bind_tote(session, task, raw, bind=False)[1]
 
 
 def ahead_of_confirm(session: Session, site_id: int | None, product: str, tote: str) -> None:
@@ -269,16 +245,12 @@ def _reservation_gone() -> Conflict:
     return Conflict("the reservation behind this pick is gone", code="reservation_missing")
 
 
-def check_reserved(task: PickRow) -> None:
-    """The pick's reserved stock is there to take, at the pick location."""
+def _take_params(db: Raw, task: PickRow, quantity: int, tote_id: int, user_id: int) -> dict:
+    """The parameters of a pick's ledger writes (_RESERVATION, _LINE_PICKED, _INTO, _MOVE, the take)."""
     if task.quant_id is None:
         raise _reservation_gone()
     if task.quant_location_id != task.from_location_id:
         raise Conflict("the reserved stock is not at the pick location yet", code="waits_for_replenishment")
-
-
-def take_params(db: Raw, task: PickRow, quantity: int, tote_id: int, user_id: int) -> dict:
-    """The parameters of a pick's ledger writes (_RESERVATION, _LINE_PICKED, _INTO, _MOVE, the take)."""
     # The tote's stock keeps the location where it was picked until it is packed.
     destination = StockIdentity(task.product_id, task.quant_location_id, tote_id, task.quant_lot or "",
                                 None).key + db.date_text(task.quant_expiry)
@@ -289,11 +261,11 @@ def take_params(db: Raw, task: PickRow, quantity: int, tote_id: int, user_id: in
             "reference": f"task:{task.id}", "user_id": user_id}
 
 
-def take_stock(session: Session, task: PickRow, params: dict, *, batch: bool) -> Pending | None:
-    """Move the quantity (`params`: take_params) from the reserved quant into the tote (a ledger move) and
+def _take(session: Session, task: PickRow, params: dict) -> Pending | None:
+    """Move the quantity (`params`: _take_params) from the reserved quant into the tote (a ledger move) and
     consume the reservation.
 
-    Sent, not waited for (backend.sql): the caller checks the answer with `settle_take` as late as it can
+    Sent, not waited for (backend.sql): the caller checks the answer with `_taken` as late as it can
     (in a batch on PostgreSQL there is no answer to check: see _TAKE_IN_BATCH).
     A pick face of a fast mover is everyone's: its quant row stays locked from this UPDATE to the
     COMMIT, so the less happens in between, the less the next picker of that face waits.
@@ -301,20 +273,20 @@ def take_stock(session: Session, task: PickRow, params: dict, *, batch: bool) ->
     db = Raw.of(session)
     for sql in (_RESERVATION, _LINE_PICKED, _INTO, _MOVE):
         db.send_write(sql, **params)
-    return _send_take(session, _TAKE, _TAKE_IN_BATCH, params, batch=batch)
+    return _send_take(session, _TAKE, _TAKE_IN_BATCH, params)
 
 
-def _send_take(session: Session, guarded: str, in_batch: str, params: dict, *, batch: bool) -> Pending | None:
-    """Send the statement with the stock take: in a `batch` on PostgreSQL the one nobody waits for (see
-    _TAKE_IN_BATCH), else the guarded one, whose answer `settle_take` checks."""
+def _send_take(session: Session, guarded: str, in_batch: str, params: dict) -> Pending | None:
+    """Send the statement with the stock take: in a batch on PostgreSQL the one nobody waits for (see
+    _TAKE_IN_BATCH), else the guarded one, whose answer `_taken` checks."""
     db = Raw.of(session)
-    if db.postgres and batch:
+    if db.postgres and batch_reads.in_batch(session):
         db.send_write(in_batch, **params)
         return None
     return db.send_read(guarded, **params)
 
 
-def settle_take(session: Session, taken: Pending | None) -> None:
+def _taken(session: Session, taken: Pending | None) -> None:
     """The take went through (else the reservation was gone: the command is refused, nothing booked)."""
     if taken is not None and taken.one() is None:
         raise _reservation_gone()
@@ -335,7 +307,7 @@ _ORDER_PROGRESS = Write(
     "updated_at = :now WHERE id = :order_id AND status IN ('in_wave', 'picking')", (Order, "order_id"))
 
 
-def follow_progress(session: Session, task_id: int, tour_id: int | None, order_line_id: int | None,
+def _progress(session: Session, task_id: int, tour_id: int | None, order_line_id: int | None,
               order_id: int | None = None) -> None:
     """Tour and order follow their picks: picking, then picked when none is open."""
     db = Raw.of(session)
@@ -365,14 +337,14 @@ _ORDER_PICKED_EVENT = (
     "+ CASE WHEN ol.id = :order_line_id THEN :quantity ELSE 0 END) ORDER BY ol.line_no) "
     "FROM order_line AS ol JOIN product AS p ON p.id = ol.product_id WHERE ol.order_id = o.id)) "
     "FROM order_ AS o WHERE o.status = 'picked'")
-ORDER_STATUS = "SELECT status FROM outbound_order WHERE id = :order_id"
+_ORDER_STATUS = "SELECT status FROM outbound_order WHERE id = :order_id"
 
 
-def announce_picked(session: Session, order_id: int | None, before: str | None) -> None:
+def _announce_picked(session: Session, order_id: int | None, before: str | None) -> None:
     """`order.picked` if the order just became picked (its status read before the pick was booked)."""
     if order_id is None or before == "picked":
         return
-    if Raw.of(session).scalar(ORDER_STATUS, order_id=order_id) == "picked":
+    if Raw.of(session).scalar(_ORDER_STATUS, order_id=order_id) == "picked":
         payloads.order_event(session, session.get(Order, order_id), "order.picked", status="picked")
 
 
@@ -398,60 +370,23 @@ _BOOK_PICK = _book_pick_statement(_TAKE)
 _BOOK_PICK_IN_BATCH = _book_pick_statement(_TAKE_IN_BATCH)
 
 
-@dataclass(frozen=True, slots=True)
-class ConfirmScans:
-    """What a confirm's scans were read as (`read_confirm`): all a confirm decides on besides the task itself."""
+def confirm_pick(session: Session, task: PickRow, *, location: str, product: str, tote: str, quantity: int,
+                 user_id: int) -> tuple[dict, Callable[[], None]]:
+    """Book a pick into its tote and mark the task done (by `user_id`).
 
-    product: ProductScan
-    tote: ToteScan
-
-
-def read_confirm(session: Session, task: PickRow, *, product: str, tote: str,
-                 changed: Callable[[Iterable[tuple]], bool] = _unchanged) -> ConfirmScans:
-    """Read what the scans of a confirm of `task` show (on PostgreSQL answered from the reads sent ahead:
-    ahead_of_confirm). `changed`: see read_tote_scan."""
-    return ConfirmScans(read_product_scan(session, task.site_id, product, task.product_id, task.from_location_id),
-                        read_tote_scan(session, task, tote, changed=changed))
-
-
-@dataclass(frozen=True, slots=True)
-class PickDecision:
-    """A confirm that may be booked: how many into which tote, and whether the pick's slot is bound to it now."""
-
-    quantity: int
-    tote_id: int
-    tote_code: str
-    bind: bool
-
-
-def decide_confirm(task: PickRow, scans: ConfirmScans, *, location: str, tote: str, quantity: int) -> PickDecision:
-    """The confirm's verdict, with no reads: the task can be picked, the worker scanned its location, its product
-    and a tote for its slot, and the quantity asked; else the first refusal, in that order."""
-    check_pickable(task)
+    Returns the result (with the task's view after it) and `settle`, to call as late as possible before
+    the COMMIT: it checks that the stock was taken (see _take). On PostgreSQL the worker's position (at
+    the pick location) is written too (transitions.completed(..., position_written=True)).
+    """
+    _check_pickable(task)
     verify_location(LocationRef(task.from_location_id, task.location_code, task.check_digits), location)
-    check_product_scan(scans.product, task.product_id, task.lot, lambda: task.view.sku)
+    verify_product(session, task.site_id, product, task.product_id, task.from_location_id, task.lot)
     if quantity != task.quantity:
         raise Invalid(f"pick {task.quantity}, or report a short pick", code="wrong_quantity",
                       details={"field": "quantity", "expected": task.quantity})
-    tote_id, tote_code, bind = check_tote_scan(task, scans.tote, tote)
-    check_reserved(task)
-    return PickDecision(quantity, tote_id, tote_code, bind)
-
-
-def book_pick(session: Session, task: PickRow, decision: PickDecision, *, user_id: int,
-              batch: bool = False) -> tuple[dict, Callable[[], None]]:
-    """Book a decided pick into its tote and mark the task done (by `user_id`): on PostgreSQL one statement.
-
-    Returns the result (with the task's view after it) and `settle`, to call as late as possible before
-    the COMMIT: it checks that the stock was taken (see take_stock; in a `batch` of commands on PostgreSQL there
-    is nothing to check). On PostgreSQL the worker's position (at the pick location) is written too
-    (transitions.completed(..., position_written=True)).
-    """
+    tote_id, tote_code = _bind_tote(session, task, tote)
     db = Raw.of(session)
-    quantity, tote_id, tote_code = decision.quantity, decision.tote_id, decision.tote_code
-    if decision.bind:
-        _bind(db, task, tote_id)
-    params = take_params(db, task, quantity, tote_id, user_id)
+    params = _take_params(db, task, quantity, tote_id, user_id)
     params.update(task_id=task.id, tour_id=task.tour_id, order_id=task.order_id,
                   details=db.json({**(task.details or {}), "picked": quantity, "confirmed_by": user_id}))
     params |= audit.params(db, {"user_id": user_id, "site_id": task.site_id, "action": "task.confirm_pick",
@@ -459,15 +394,141 @@ def book_pick(session: Session, task: PickRow, decision: PickDecision, *, user_i
                               "after": {"state": "done", "quantity": quantity}})
     if db.postgres:
         params["empty"] = db.json([])  # (a worker profile made by SET_POSITION)
-        taken = _send_take(session, _BOOK_PICK, _BOOK_PICK_IN_BATCH, params, batch=batch)
+        taken = _send_take(session, _BOOK_PICK, _BOOK_PICK_IN_BATCH, params)
         outbox.written_unnumbered(session)  # (order.picked, in the statement; numbered after the COMMIT)
     else:
-        before = db.scalar(ORDER_STATUS, order_id=task.order_id) if task.order_id is not None else None
-        taken = take_stock(session, task, params, batch=batch)
+        before = db.scalar(_ORDER_STATUS, order_id=task.order_id) if task.order_id is not None else None
+        taken = _take(session, task, params)
         db.send_write(_DONE, **params)
-        follow_progress(session, task.id, task.tour_id, task.order_line_id, task.order_id)
+        _progress(session, task.id, task.tour_id, task.order_line_id, task.order_id)
         db.send_write(audit.INSERT, **params)
-        announce_picked(session, task.order_id, before)
+        _announce_picked(session, task.order_id, before)
     view = task.view._replace(state="done", version=task.version + 1, assigned_to=user_id, lpn=tote_code,
                               tote=tote_code)
-    return {"picked": quantity, "view": view.as_message()}, lambda: settle_take(session, taken)
+    return {"picked": quantity, "view": view.as_message()}, lambda: _taken(session, taken)
+
+
+_SHORT_PICK_COUNT_PRIORITY = 10  # a location found short is counted before anything else there
+
+
+def short_pick(session: Session, site: Site, task: Task, *, location: str, found: int, reason: str,
+               product: str | None, tote: str | None, user_id: int, today: datetime | None = None) -> dict:
+    row = load_pick(session, task.id)
+    _check_pickable(row)
+    loc = session.get(Location, task.from_location_id)
+    verify_location(loc, location)
+    if not 0 <= found < task.quantity:
+        raise Invalid(f"a short pick finds fewer than {task.quantity}", code="wrong_quantity",
+                      details={"field": "found"})
+    tote_id = None
+    if found:
+        if not product or not tote:
+            raise Invalid("scan the product and the tote for what was found", code="scan_required",
+                          details={"field": "product" if not product else "tote"})
+        verify_product(session, site.id, product, task.product_id, loc.id, task.lot)
+        tote_id, _ = _bind_tote(session, row, tote)
+        _taken(session, _take(session, row, _take_params(Raw.of(session), row, found, tote_id, user_id)))
+    missing = task.quantity - found
+    reservation = session.get(Reservation, task.reservation_id)
+    give_back = min(missing, reservation.quantity)
+    session.execute(update(Quant).where(Quant.id == reservation.quant_id)
+                    .values(reserved=Quant.reserved - give_back))
+    reservation.quantity -= give_back
+    session.add(reservation)
+    session.execute(update(OrderLine).where(OrderLine.id == task.order_line_id)
+                    .values(quantity_allocated=OrderLine.quantity_allocated - missing))
+    product_row = session.get(Product, task.product_id)
+    exc = WarehouseException(
+        site_id=site.id, kind="short_pick", task_id=task.id, raised_by=user_id,
+        message=f"{loc.code}: {found} of {task.quantity} × {product_row.sku} found ({reason})"[:500],
+        details={"location": loc.code, "sku": product_row.sku, "expected": task.quantity, "found": found,
+                 "reason": reason})
+    session.add(exc)
+    order_before = Raw.of(session).scalar(_ORDER_STATUS, order_id=row.order_id) if row.order_id is not None else None
+    count = session.exec(select(Task).where(Task.site_id == site.id, Task.kind == "count", Task.from_location_id == loc.id,
+                                            Task.state.in_(WORK_TO_COME_STATES))).first()
+    if count is None:
+        count = Task(site_id=site.id, kind="count", state="pending", priority=_SHORT_PICK_COUNT_PRIORITY,
+                     from_location_id=loc.id, zone_id=loc.zone_id, reference=f"short_pick:{task.id}",
+                     details={"blind": True, "cause": "short_pick"})
+    elif count.priority > _SHORT_PICK_COUNT_PRIORITY:  # one open count per location: the one there goes first now
+        count.priority = _SHORT_PICK_COUNT_PRIORITY
+        count.version += 1
+        count.updated_at = utcnow()
+    session.add(count)
+    new_tasks = _reallocate(session, site, task, missing, exclude_location=loc.id, holder=user_id,
+                            today=(today or datetime.now(timezone.utc)).date())
+    task.state = "done"
+    task.done_at = task.updated_at = utcnow()
+    task.container_id = tote_id
+    task.version += 1
+    task.details = {**(task.details or {}), "picked": found, "short": missing, "reason": reason,
+                    "confirmed_by": user_id}
+    session.add(task)
+    session.flush()
+    exc.details = {**exc.details, "count_task_id": count.id,
+                   "reallocated_task_ids": [t.id for t in new_tasks],
+                   "backordered": missing - sum(t.quantity for t in new_tasks)}
+    session.add(exc)
+    _progress(session, task.id, task.tour_id, task.order_line_id)
+    payloads.exception_raised(session, exc)
+    _announce_picked(session, row.order_id, order_before)
+    audit.record(session, user_id=user_id, site_id=site.id, action="task.short_pick", entity="task",
+                 entity_id=task.id, after={"found": found, "missing": missing, "reason": reason})
+    for new in new_tasks:
+        audit.record(session, user_id=user_id, site_id=site.id, action="task.reallocate", entity="task",
+                     entity_id=new.id, after={"state": new.state, "assigned_to": user_id, "from_task": task.id,
+                                              "location_id": new.from_location_id, "quantity": new.quantity})
+        tell_assigned(session, new, "reallocated")
+    return {"picked": found, "short": missing, "exception_id": exc.id, "count_task_id": count.id,
+            "reallocated": [{"task_id": t.id, "quantity": t.quantity} for t in new_tasks],
+            "backordered": missing - sum(t.quantity for t in new_tasks)}
+
+
+def _reallocate(session: Session, site: Site, task: Task, missing: int, *, exclude_location: int, holder: int,
+                today) -> list[Task]:  # noqa: ANN001
+    """New picks for the missing units from other locations, at the end of the same tour, into the same tote,
+    held by `holder`: the picker who found the shortage has the tote on their cart."""
+    line = session.get(OrderLine, task.order_line_id)
+    order = session.get(Order, line.order_id)
+    product = session.get(Product, task.product_id)
+    rows = session.exec(
+        select(Quant, Location.kind, Location.zone_id).join(Location, Location.id == Quant.location_id).where(
+            Quant.site_id == site.id, Quant.product_id == product.id, Quant.on_hand > Quant.reserved,
+            Quant.location_id != exclude_location, Location.kind.in_(STORAGE_KINDS), Location.active,
+            Quant.container_id.is_(None) | (Location.kind == "reserve"))
+        .order_by(Quant.id).with_for_update(of=Quant)
+    ).all()
+    candidates = [core.StockCandidate(q.id, q.product_id, q.location_id, core.LocationKind(kind), q.on_hand - q.reserved,
+                                      q.received_at, q.lot, q.expiry, q.container_id) for q, kind, _ in rows]
+    if not candidates:
+        return []
+    result = core.allocate(
+        [core.Order(order.id, (core.OrderLine(line.line_no, product.id, missing),), order.cut_off,
+                    10 - order.priority, order.min_shelf_life_days, core.BackorderPolicy.ALLOW_PARTIAL)],
+        candidates, [core.ProductInfo(product.id, product.expiry_tracked, product.units_per_case)], today=today)
+    quants = {q.id: q for q, _, _ in rows}
+    zones = {q.id: zone_id for q, _, zone_id in rows}
+    next_sequence = session.exec(select(func.max(Task.sequence)).where(Task.tour_id == task.tour_id)).one() or 0
+    created = []
+    for alloc in result.allocations:
+        quant = quants[alloc.quant_id]
+        session.execute(update(Quant).where(Quant.id == quant.id).values(reserved=Quant.reserved + alloc.qty))
+        reservation = Reservation(site_id=site.id, quant_id=quant.id, order_line_id=line.id, quantity=alloc.qty,
+                                  stage=alloc.stage.value, pick_location_id=quant.location_id, wave_id=task.wave_id)
+        session.add(reservation)
+        session.flush()
+        next_sequence += 1
+        new = Task(site_id=site.id, kind="pick", state="assigned", assigned_to=holder, priority=task.priority,
+                   product_id=product.id, quantity=alloc.qty, lot=quant.lot, expiry=quant.expiry,
+                   from_location_id=quant.location_id, wave_id=task.wave_id, tour_id=task.tour_id,
+                   sequence=next_sequence, order_line_id=line.id, reservation_id=reservation.id,
+                   tote_no=task.tote_no, zone_id=zones[quant.id],
+                   container_id=quant.container_id, reference=task.reference,
+                   details={"reallocated_from_task": task.id})
+        session.add(new)
+        created.append(new)
+        session.execute(update(OrderLine).where(OrderLine.id == line.id)
+                        .values(quantity_allocated=OrderLine.quantity_allocated + alloc.qty))
+    session.flush()
+    return created

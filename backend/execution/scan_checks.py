@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from sqlmodel import Session, select
 
 from backend import audit
@@ -43,57 +40,25 @@ def verify_location(location: Location | LocationRef, raw: str, field: str = "lo
 def verify_product(session: Session, site_id: int, raw: str, product_id: int, location_id: int, lot: str,
                    field: str = "product") -> ScanResult:
     """The scan shows the expected product: its GTIN, a GS1 string (lot checked), or an LPN holding it here."""
-    scan = read_product_scan(session, site_id, raw, product_id, location_id, field)
-    return check_product_scan(scan, product_id, lot, lambda: session.get(Product, product_id).sku, field)
-
-
-@dataclass(frozen=True, slots=True)
-class ProductScan:
-    """What a product scan was read as: the scan, or the refusal of a scan nobody can read; for an LPN, whether
-    it holds the expected product at the location."""
-
-    scanned: ScanResult | None
-    refusal: DomainError | None = None
-    lpn_holds: bool = False
-
-
-def read_product_scan(session: Session, site_id: int, raw: str, product_id: int, location_id: int,
-                      field: str = "product") -> ProductScan:
-    """Everything `check_product_scan` decides on, read (a refusal is kept, not raised: it has its turn)."""
-    try:
-        scanned = classify(session, site_id, raw, field)
-    except DomainError as refusal:
-        return ProductScan(None, refusal)
-    holds = False
-    if scanned.kind in (ScanKind.LPN, ScanKind.SSCC) and scanned.lpn is not None:
-        holds = session.exec(select(Quant.id).where(
-            Quant.container_id == scanned.lpn.id, Quant.location_id == location_id, Quant.product_id == product_id,
-            Quant.on_hand > 0)).first() is not None
-    return ProductScan(scanned, lpn_holds=holds)
-
-
-def check_product_scan(scan: ProductScan, product_id: int, lot: str, expected_sku: Callable[[], str],
-                       field: str = "product") -> ScanResult:
-    """The product scan's verdict (no reads): the scan if it shows the expected product, else its refusal.
-    `expected_sku`: the expected product's SKU, for the refusal's words."""
-    if scan.refusal is not None:
-        raise scan.refusal
-    scanned = scan.scanned
+    scanned = classify(session, site_id, raw, field)
     if scanned.kind in (ScanKind.PRODUCT, ScanKind.GS1) and scanned.product is not None:
         if scanned.product.id != product_id:
-            expected = expected_sku()
-            raise Invalid(f"Wrong product: you scanned {scanned.product.sku} — take {expected}",
+            expected = session.get(Product, product_id)
+            raise Invalid(f"Wrong product: you scanned {scanned.product.sku} — take {expected.sku}",
                           code="wrong_product", details={"field": field, "scanned": scanned.product.sku,
-                                                         "expected": expected})
+                                                         "expected": expected.sku})
         if lot and scanned.lot and scanned.lot != lot:
             raise Invalid(f"Wrong lot: you scanned lot {scanned.lot} — take lot {lot}", code="wrong_lot",
                           details={"field": field, "scanned": scanned.lot, "expected": lot})
         return scanned
     if scanned.kind in (ScanKind.LPN, ScanKind.SSCC) and scanned.lpn is not None:
-        if not scan.lpn_holds:
-            expected = expected_sku()
-            raise Invalid(f"Wrong LPN: {scanned.lpn.code} holds no {expected} here", code="wrong_product",
-                          details={"field": field, "expected": expected})
+        holds = session.exec(select(Quant.id).where(
+            Quant.container_id == scanned.lpn.id, Quant.location_id == location_id, Quant.product_id == product_id,
+            Quant.on_hand > 0)).first()
+        if holds is None:
+            expected = session.get(Product, product_id)
+            raise Invalid(f"Wrong LPN: {scanned.lpn.code} holds no {expected.sku} here", code="wrong_product",
+                          details={"field": field, "expected": expected.sku})
         return scanned
     raise Invalid(f"That is a {scanned.kind.value.replace('_', ' ')}: scan the product (GTIN or GS1 label) or its LPN",
                   code="wrong_product", details={"field": field})

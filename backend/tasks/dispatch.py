@@ -22,6 +22,7 @@ from backend.devices.stream import ahead_devices_of_worker, devices_of_workers, 
 from backend.errors import Conflict
 from backend.models import Device, Task, WorkerProfile, utcnow
 from backend.sql import Raw, Write, in_params
+from backend.commands.batch_reads import note_changed
 from backend.tasks import eligibility, tote_slots
 from backend.tasks.states import HELD_STATES
 from backend.tasks.views import task_views
@@ -286,6 +287,7 @@ def _hand_over(session: Session, db: Raw, worker_id: int, site_id: int, chosen: 
     their views, the chosen task first and then in walking order, to the worker's devices."""
     taken.sort(key=lambda r: (r[0] != chosen.id, r[3] if r[3] is not None else 0, r[0]))
     claimed = [r[0] for r in taken]
+    note_changed(session, [("worker", worker_id), *(("task", id_) for id_ in claimed)])
     db.expire(Task, claimed)
     # Part of the tour may still be on another picker's cart.
     tote_slots.keep_totes_with_their_cart(session, chosen.tour_id, claimed, worker_id, actor_id=worker_id)

@@ -270,9 +270,8 @@ def release(session: Session, task: Task, worker_id: int) -> Task:
 
 
 def completed(session: Session, view: dict, site_id: int, worker_id: int, *, previous_holder: int | None,
-              position_location_id: int | None, position_written: bool = False) -> list[dict]:
-    """After a domain service marked a task done: tell the holders, move the worker, offer the next task (the
-    views of the tasks offered, none if the worker holds more or is signed on nowhere).
+              position_location_id: int | None, position_written: bool = False) -> None:
+    """After a domain service marked a task done: tell the holders, move the worker, offer the next task.
 
     `view` is the finished task's view (task_view, or task_views for raw-SQL callers);
     `position_written`: the service already wrote the worker's new position (SET_POSITION).
@@ -286,8 +285,8 @@ def completed(session: Session, view: dict, site_id: int, worker_id: int, *, pre
         _tell_waiting_picks(session, view["id"])
     if position_location_id is not None and not position_written:
         set_position(session, worker_id, site_id, position_location_id)
-    return offer_next(session, worker_id, site_id, position_location_id=position_location_id,
-                      finished_task_id=view["id"], same_kind=view.get("kind"))
+    offer_next(session, worker_id, site_id, position_location_id=position_location_id, finished_task_id=view["id"],
+               same_kind=view.get("kind"))
 
 
 def _tell_waiting_picks(session: Session, replenishment_id: int) -> None:

@@ -19,10 +19,10 @@ from backend.commands.context import CommandContext
 from backend.commands.handlers.putaway import raise_conflict
 from backend.commands.registry import CommandPayload, CommandSet
 from backend.errors import Conflict, NotFound
-from backend.execution import counting, packing, picking, replenishing, short_picks
+from backend.execution import counting, packing, picking, replenishing
 from backend.models import Site, Task
 from backend.sql import Raw
-from backend.commands.batch_reads import changed_since_read, in_batch, note_changed
+from backend.commands.batch_reads import changed_since_read, note_changed
 from backend.roles import PACKING, in_order
 from backend.tasks.dispatch import ahead_of_completion, forget_ahead_of_completion
 from backend.tasks.states import WORKABLE_STATES
@@ -205,30 +205,23 @@ def confirm_pick(ctx: CommandContext, p: ConfirmPick) -> dict:
     mine = _claim_for_the_fact(ctx, task, state, holder)
     if not mine:
         task.state = "in_progress"
-    # What the scans show (read ahead with the task), the verdict on them (no reads), the booking (one write).
-    scans = picking.read_confirm(session, task, product=p.product, tote=p.tote,
-                                 changed=lambda keys: changed_since_read(session, keys))
-    decision = picking.decide_confirm(task, scans, location=p.location, tote=p.tote, quantity=p.quantity)
-    result, settle = picking.book_pick(session, task, decision, user_id=ctx.user_id, batch=in_batch(session))
+    result, settle = picking.confirm_pick(session, task, location=p.location, product=p.product, tote=p.tote,
+                                          quantity=p.quantity, user_id=ctx.user_id)
     view = result.pop("view")
     result = _outcome(ctx, task, result, mine, state, holder)
-    offered = completed(session, view, task.site_id, ctx.user_id, previous_holder=holder,
-                        position_location_id=task.from_location_id,
-                        position_written=Raw.of(session).postgres)  # (part of the pick's one statement there)
-    settle()  # the stock taken last, just before the COMMIT (see picking.take_stock)
-    # What later commands of the batch read again: this task and tour, the worker (and the one who held it), the
-    # tote bound now, and the tasks offered to the worker next.
-    note_changed(session, [("task", task.id), ("tour", task.tour_id), ("worker", ctx.user_id), ("worker", holder),
-                           *([("tote", decision.tote_id)] if decision.bind else []),
-                           *(("task", offer["id"]) for offer in offered)])
+    completed(session, view, task.site_id, ctx.user_id, previous_holder=holder,
+              position_location_id=task.from_location_id,
+              position_written=Raw.of(session).postgres)  # (part of the pick's one statement there)
+    settle()  # the stock taken last, just before the COMMIT (see picking._take)
+    note_changed(session, [("task", task.id), ("tour", task.tour_id), ("worker", ctx.user_id), ("worker", holder)])
     return {**result, "task": view}
 
 
 @commands.command("short_pick", payload=ShortPick)
 def short_pick(ctx: CommandContext, p: ShortPick) -> dict:
-    return _run_task_command(ctx, p.task_id, lambda site, task: short_picks.short_pick(
+    return _run_task_command(ctx, p.task_id, lambda site, task: picking.short_pick(
         ctx.session, site, task, location=p.location, found=p.found, reason=p.reason, product=p.product, tote=p.tote,
-        user_id=ctx.user_id, batch=in_batch(ctx.session)))
+        user_id=ctx.user_id))
 
 
 @commands.command("confirm_replenish", payload=ConfirmReplenish)
