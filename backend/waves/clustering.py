@@ -302,30 +302,27 @@ class _MoveSearch:
 
     def apply(self, order: int, target: int, other: int | None) -> None:
         """Move `order` to `target` (and `other` from there to the order's batch, for a swap)."""
-        batches, masks, totes, units = self.batches, self.masks, self.totes, self.units
-        used, used_units, batch_of = self.used, self.used_units, self.batch_of
-        home = batch_of[order]
-        batches[home].remove(order)
-        batches[target].append(order)
-        batch_of[order] = target
-        used[home] -= totes[order]
-        used[target] += totes[order]
-        used_units[home] -= units[order]
-        used_units[target] += units[order]
+        home = self.batch_of[order]
+        self._move(order, home, target)
         if other is not None:
-            batches[target].remove(other)
-            batches[home].append(other)
-            batch_of[other] = home
-            used[target] -= totes[other]
-            used[home] += totes[other]
-            used_units[target] -= units[other]
-            used_units[home] += units[other]
+            self._move(other, target, home)
+        batches, masks = self.batches, self.masks
         for b in (home, target):
             fp = 0
             for member in batches[b]:
                 fp |= masks[member]
             self.footprint[b] = fp
             self.outside[b] = ~fp
+
+    def _move(self, order: int, source: int, target: int) -> None:
+        """One order from batch `source` to batch `target`, with the batches' tote and unit loads."""
+        self.batches[source].remove(order)
+        self.batches[target].append(order)
+        self.batch_of[order] = target
+        self.used[source] -= self.totes[order]
+        self.used[target] += self.totes[order]
+        self.used_units[source] -= self.units[order]
+        self.used_units[target] += self.units[order]
 
 
 def batch_footprints(
