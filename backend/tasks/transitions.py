@@ -248,11 +248,16 @@ def reprioritise(session: Session, task: Task, priority: int, *, actor_id: int |
     return task
 
 
+def _require_held_by(task: Task, worker_id: int, verb: str) -> None:
+    """Only the task's holder may `verb` it, while it is held."""
+    if task.assigned_to != worker_id or task.state not in HELD_STATES:
+        raise Conflict(f"task {task.id} is not yours to {verb}", code="task_not_yours",
+                       details={"task_id": task.id, "state": task.state})
+
+
 def start(session: Session, task: Task, worker_id: int) -> Task:
     """The holder begins the task (assigned → in_progress); starting it again changes nothing."""
-    if task.assigned_to != worker_id or task.state not in HELD_STATES:
-        raise Conflict(f"task {task.id} is not yours to start", code="task_not_yours",
-                       details={"task_id": task.id, "state": task.state})
+    _require_held_by(task, worker_id, "start")
     if task.state == "assigned":
         _change(session, task, actor_id=worker_id, action="task.start", state="in_progress")
         updated(session, task)
@@ -261,9 +266,7 @@ def start(session: Session, task: Task, worker_id: int) -> Task:
 
 def release(session: Session, task: Task, worker_id: int) -> Task:
     """The holder hands the task back to the pool."""
-    if task.assigned_to != worker_id or task.state not in HELD_STATES:
-        raise Conflict(f"task {task.id} is not yours to release", code="task_not_yours",
-                       details={"task_id": task.id, "state": task.state})
+    _require_held_by(task, worker_id, "release")
     _change(session, task, actor_id=worker_id, action="task.release", state="pending", assigned_to=None)
     _revoked(session, task, worker_id, "released")
     return task
